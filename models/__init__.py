@@ -1,0 +1,1 @@
+"""The fitted risk model as one object: LightGBM, calibration, tier policy and explanations."""

@@ -1,0 +1,1 @@
+"""The composition root: the FastAPI app, web pages and the ``creditwatch`` CLI."""

@@ -1,0 +1,46 @@
+"""The ``creditwatch`` command: one Typer app, sub-commands grouped by audience.
+
+Each group lives in its own module and is a thin wrapper over library calls; ``--json`` switches every
+command from tables for people to JSON for scripts; exit code 1 on any error or failed check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from serving.cli import data, db, uscc
+from serving.cli.state import State
+from serving.settings import load_settings
+
+app = typer.Typer(
+    name="creditwatch",
+    help="creditwatch — risk scoring for credit-based market supervision (信用监管).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data", help="Analysts: generate, ingest and govern the record lake.")
+app.add_typer(uscc.app, name="uscc", help="Everyone: check Unified Social Credit Codes (GB 32100-2015).")
+app.add_typer(db.app, name="db", help="Administrators: the operational database (migrations, ledger).")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", help="where data, database and MLflow live [env CREDITWATCH_HOME; default ./var]"
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="print JSON for scripts instead of tables")
+    ] = False,
+) -> None:
+    ctx.obj = State(settings=load_settings(home=home), json=json_output)
+
+
+def main() -> None:
+    app()

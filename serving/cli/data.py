@@ -1,0 +1,7 @@
+"""``creditwatch data``: commands are added by the issue that builds them."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,26 @@
+"""``creditwatch uscc check CODE...``: each verdict with its reason; exit 1 if any code is invalid."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from features import uscc
+from serving.cli.state import State
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    codes: Annotated[list[str], typer.Argument(help="one or more 18-character codes")],
+) -> None:
+    """Check codes at all three levels (format, mod-31 check character, embedded GB 11714 digit)."""
+    state: State = ctx.obj
+    verdicts = [uscc.validate(code, allow=state.settings.uscc_allow_list) for code in codes]
+    rows = [{"code": v.code, "status": v.status.value, "ok": v.ok, "reason": v.reason} for v in verdicts]
+    state.emit(rows, rows=rows, columns=["code", "status", "ok", "reason"], title="USCC (GB 32100-2015)")
+    if not all(v.ok for v in verdicts):
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""The operational domain: database, working-day calendar, sampling draws, lifecycle and audit."""

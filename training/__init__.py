@@ -1,0 +1,1 @@
+"""Labels from inspections, out-of-time splits, weighting, evaluation, MLflow runs and promotion."""
