@@ -1,7 +1,8 @@
 """The ``creditwatch`` command: one Typer app, sub-commands grouped by audience.
 
-Each group lives in its own module and is a thin wrapper over library calls; ``--json`` switches every
-command from tables for people to JSON for scripts; exit code 1 on any error or failed check.
+Each group lives in its own module with a ``register(app)`` function and is a thin wrapper over library
+calls; ``--json`` switches every command from tables for people to JSON for scripts; exit code 1 on any
+error or failed check.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli import data, db, uscc
+from serving.cli import data, db, features, modeling, sample, uscc
 from serving.cli.state import State
 from serving.settings import load_settings
 
@@ -21,9 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(data.app, name="data", help="Analysts: generate, ingest and govern the record lake.")
-app.add_typer(uscc.app, name="uscc", help="Everyone: check Unified Social Credit Codes (GB 32100-2015).")
-app.add_typer(db.app, name="db", help="Administrators: the operational database (migrations, ledger).")
+for _group in (uscc, data, features, modeling, sample, db):
+    _group.register(app)
 
 
 @app.callback()

@@ -10,3 +10,7 @@ app = typer.Typer(no_args_is_help=True)
 for _module in (data_ingest, data_generate):
     for _name, _command in _module.COMMANDS.items():
         app.command(_name)(_command)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="data", help="Analysts: generate, ingest and govern the record lake.")

@@ -1,7 +1,9 @@
-"""``creditwatch db``: commands are added by the issue that builds them."""
+"""``creditwatch db``: administrators' commands on the operational database."""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+
+def register(root: typer.Typer) -> None:
+    """Add this module's commands to the root app (filled in by the issue that builds them)."""

@@ -12,6 +12,10 @@ from serving.cli.state import State
 app = typer.Typer(no_args_is_help=True)
 
 
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="uscc", help="Everyone: check Unified Social Credit Codes (GB 32100-2015).")
+
+
 @app.command("check")
 def check(
     ctx: typer.Context,

@@ -1,0 +1,9 @@
+"""``creditwatch features``: build point-in-time feature tables, cross-check lists."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(root: typer.Typer) -> None:
+    """Add this module's commands to the root app (filled in by the issue that builds them)."""

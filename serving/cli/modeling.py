@@ -1,0 +1,9 @@
+"""``creditwatch train | models | score | explain``: the analyst's model commands."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(root: typer.Typer) -> None:
+    """Add this module's commands to the root app (filled in by the issue that builds them)."""
