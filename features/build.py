@@ -1,0 +1,167 @@
+"""The feature table: lake sources (one LazyFrame per catalog table) → one row per USCC per as-of date.
+
+``build_features`` scores the population at each date (entities established before it and not closed
+before it); ``build_for_events`` scores given (uscc, as_of) pairs, e.g. inspections as of their day. Both
+apply the lifecycle state, join every profile family and the related-party graph, fill absent counts with
+0, check the result against :func:`features.indicators.feature_schema` and sort by (as_of, uscc).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from features.catalog import BY_NAME
+from features.graph import GraphConfig, graph_features
+from features.indicators import WINDOWS, Indicator, feature_schema, make_catalog
+from features.lifecycle import RepairPolicy, lifecycle_sources
+from features.profiles import (
+    commitment_profile,
+    conform,
+    evaluation_profile,
+    inspection_profile,
+    interview_profile,
+    licence_profile,
+    list_profile,
+    objection_profile,
+    penalty_profile,
+    registration_profile,
+    repair_profile,
+    self_report_profile,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """Windows (days) of the windowed counts, the credit-repair policy and the graph parameters."""
+
+    windows: tuple[int, ...] = WINDOWS
+    repair: RepairPolicy = field(default_factory=RepairPolicy)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+
+    def __post_init__(self) -> None:
+        if (
+            not self.windows
+            or any(w <= 0 for w in self.windows)
+            or len(set(self.windows)) != len(self.windows)
+        ):
+            raise ValueError(f"windows must be distinct positive day counts, got {self.windows!r}")
+
+    @property
+    def catalog(self) -> tuple[Indicator, ...]:
+        return make_catalog(self.windows)
+
+    @property
+    def schema(self) -> pl.Schema:
+        return feature_schema(self.catalog)
+
+
+def _sources(sources: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
+    """Every catalog table, an empty frame with the catalog schema where the mapping has none."""
+    unknown = set(sources) - set(BY_NAME)
+    if unknown:
+        raise ValueError(
+            f"unknown source tables {sorted(unknown)}; expected catalog tables {sorted(BY_NAME)}"
+        )
+    return {name: sources.get(name, pl.LazyFrame(schema=t.schema)) for name, t in BY_NAME.items()}
+
+
+def _features_at(
+    src: dict[str, pl.LazyFrame], population: pl.LazyFrame, *, as_of: date, config: FeatureConfig
+) -> pl.LazyFrame:
+    """Features of the ``population`` USCCs (one column, unique) at one date."""
+    live = lifecycle_sources(src, as_of=as_of, policy=config.repair)
+    w = config.windows
+    parts = [
+        registration_profile(src["entities"], as_of=as_of),
+        penalty_profile(live["penalties"], as_of=as_of, windows=w),
+        licence_profile(live["licences"], as_of=as_of, windows=w),
+        commitment_profile(live["commitments"], as_of=as_of, windows=w),
+        self_report_profile(live["self_reports"], as_of=as_of, windows=w),
+        evaluation_profile(live["evaluations"], as_of=as_of),
+        list_profile(live["list_entries"], as_of=as_of, policy=config.repair),
+        interview_profile(live["interviews"], as_of=as_of, windows=w),
+        repair_profile(src["repairs"], as_of=as_of),
+        objection_profile(src["objections"], as_of=as_of),
+        inspection_profile(live["inspections"], as_of=as_of),
+        graph_features(
+            src["entities"],
+            src["relations"],
+            penalties=live["penalties"],
+            list_entries=live["list_entries"],
+            evaluations=live["evaluations"],
+            as_of=as_of,
+            rows=population,
+            config=config.graph,
+            policy=config.repair,
+        ),
+    ]
+    out = population.with_columns(as_of=pl.lit(as_of, dtype=pl.Date))
+    for part in parts:
+        out = out.join(part, on="uscc", how="left", maintain_order="left")
+    catalog = config.catalog
+    return out.with_columns(pl.col(i.name).fill_null(0) for i in catalog if i.zero_when_absent)
+
+
+def _finish(frames: list[pl.LazyFrame], config: FeatureConfig) -> pl.LazyFrame:
+    schema = config.schema
+    if not frames:
+        return pl.LazyFrame(schema=schema)
+    return (
+        pl.concat(frames, how="vertical").pipe(conform, schema, name="build_features").sort("as_of", "uscc")
+    )
+
+
+def population_at(entities: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """USCCs registered before ``as_of`` and not closed before it (a closure dated on as_of is the future)."""
+    return (
+        entities.filter(
+            (pl.col("established_on") < as_of)
+            & (pl.col("closed_on").is_null() | (pl.col("closed_on") >= as_of))
+        )
+        .select("uscc")
+        .unique()
+    )
+
+
+def build_features(
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    as_of: date | Sequence[date],
+    config: FeatureConfig = FeatureConfig(),
+) -> pl.LazyFrame:
+    """The feature table at one or several dates: ``uscc``, ``as_of``, then the catalog's features."""
+    dates = sorted({as_of} if isinstance(as_of, date) else set(as_of))
+    src = _sources(sources)
+    frames = [
+        _features_at(src, population_at(src["entities"], as_of=d), as_of=d, config=config) for d in dates
+    ]
+    return _finish(frames, config)
+
+
+def build_for_events(
+    sources: Mapping[str, pl.LazyFrame],
+    events: pl.LazyFrame,
+    config: FeatureConfig = FeatureConfig(),
+) -> pl.LazyFrame:
+    """Features of the given (uscc, as_of) pairs, each as of its own date (e.g. an inspection's day).
+
+    Every distinct pair gets one row, also when the entity is unknown at that date (its features are then
+    null or 0): dropping it silently would bias the labels.
+    """
+    have = events.collect_schema()
+    for column, dtype in (("uscc", pl.String()), ("as_of", pl.Date())):
+        if have.get(column) != dtype:
+            raise ValueError(f"events: column {column!r} must be {dtype}, got {have.get(column)}")
+    pairs = events.select("uscc", "as_of").unique().collect()
+    if pairs.get_column("as_of").null_count():
+        raise ValueError("events: as_of is null in some rows; every event needs its date")
+    src = _sources(sources)
+    frames = []
+    for d in sorted(pairs.get_column("as_of").drop_nulls().unique().to_list()):
+        population = pairs.lazy().filter(pl.col("as_of") == d).select("uscc").sort("uscc")
+        frames.append(_features_at(src, population, as_of=d, config=config))
+    return _finish(frames, config)

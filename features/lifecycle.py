@@ -1,0 +1,130 @@
+"""Lifecycle state applied to record tables as of a date: objections (revoked, corrected, pending) and repairs.
+
+Takes a record table's LazyFrame plus the ``objections`` and ``repairs`` tables and returns the records the
+profiles should see at ``as_of``, with three added columns: ``under_objection`` (异议处理中 at as_of),
+``corrected`` (an upheld objection corrected it) and ``repaired_on`` (date of an approved repair decided
+before as_of, else null). Only decisions dated strictly before ``as_of`` apply: a decision taken on or after
+the date was not known then, so the record is seen as it stood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from features.catalog import RECORD_TABLES, table
+
+LIFECYCLE_COLUMNS = pl.Schema(
+    {"under_objection": pl.Boolean(), "corrected": pl.Boolean(), "repaired_on": pl.Date()}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RepairPolicy:
+    """What an approved credit repair (信用修复) does to the repaired record from its decision date.
+
+    ``end_list_entries``: a repaired list entry stops being active (early removal, 提前移出).
+    ``stop_penalty_publicity``: a repaired penalty stops counting in the penalty features (公示提前停止,
+    SAMR Order 45 art 14); with False it keeps counting and only ``repaired_on`` marks it.
+    """
+
+    end_list_entries: bool = True
+    stop_penalty_publicity: bool = True
+
+
+def _key(table_name: str) -> str:
+    t = table(table_name)
+    if table_name not in RECORD_TABLES:
+        raise ValueError(f"table {table_name!r} has no lifecycle; expected one of {list(RECORD_TABLES)}")
+    (key,) = t.key
+    return key
+
+
+def objection_state(objections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Per disputed record (record_table, record_id): revoked / corrected / under objection at ``as_of``."""
+    filed = objections.filter(pl.col("filed_on") < as_of)
+    decided = pl.col("decided_on").is_not_null() & (pl.col("decided_on") < as_of)
+    upheld = decided & (pl.col("outcome") == "upheld")
+    return filed.group_by("record_table", "record_id").agg(
+        revoked=(upheld & (pl.col("resolution") == "revoked")).any(),
+        corrected=(upheld & (pl.col("resolution") == "corrected")).any(),
+        # A decision dated on or after as_of is the future: the objection was still pending then.
+        under_objection=(~decided).any(),
+    )
+
+
+def repair_state(repairs: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Per repaired record: the earliest approved repair decided before ``as_of``."""
+    return (
+        repairs.filter(
+            (pl.col("outcome") == "approved")
+            & pl.col("decided_on").is_not_null()
+            & (pl.col("decided_on") < as_of)
+        )
+        .group_by("record_table", "record_id")
+        .agg(repaired_on=pl.col("decided_on").min())
+    )
+
+
+def apply_lifecycle(
+    records: pl.LazyFrame,
+    *,
+    table_name: str,
+    objections: pl.LazyFrame,
+    repairs: pl.LazyFrame,
+    as_of: date,
+    policy: RepairPolicy = RepairPolicy(),
+) -> pl.LazyFrame:
+    """``records`` without revoked rows, plus the lifecycle columns; repaired rows handled per ``policy``."""
+    key = _key(table_name)
+    obj = (
+        objection_state(objections, as_of=as_of)
+        .filter(pl.col("record_table") == table_name)
+        .select(pl.col("record_id").alias(key), "revoked", "corrected", "under_objection")
+    )
+    rep = (
+        repair_state(repairs, as_of=as_of)
+        .filter(pl.col("record_table") == table_name)
+        .select(pl.col("record_id").alias(key), "repaired_on")
+    )
+    out = (
+        records.join(obj, on=key, how="left", maintain_order="left")
+        .join(rep, on=key, how="left", maintain_order="left")
+        # An upheld objection that revoked the record: it never counts (国办发〔2019〕35号 §十七).
+        .filter(~pl.col("revoked").fill_null(False))
+        .with_columns(pl.col("corrected").fill_null(False), pl.col("under_objection").fill_null(False))
+        .drop("revoked")
+    )
+    if table_name == "penalties" and policy.stop_penalty_publicity:
+        out = out.filter(pl.col("repaired_on").is_null())
+    return out
+
+
+def list_entry_end(*, policy: RepairPolicy = RepairPolicy()) -> pl.Expr:
+    """The first day a list entry is no longer active: exit, planned end, or (per policy) the repair decision."""
+    ends = [pl.col("exited_on"), pl.col("planned_end")]
+    if policy.end_list_entries:
+        ends.append(pl.col("repaired_on"))
+    return pl.min_horizontal(*ends)
+
+
+def lifecycle_sources(
+    sources: Mapping[str, pl.LazyFrame], *, as_of: date, policy: RepairPolicy = RepairPolicy()
+) -> dict[str, pl.LazyFrame]:
+    """Every record table of ``sources`` with :func:`apply_lifecycle` applied; other tables unchanged."""
+    src = dict(sources)
+    out = dict(src)
+    for name in RECORD_TABLES:
+        if name in src:
+            out[name] = apply_lifecycle(
+                src[name],
+                table_name=name,
+                objections=src["objections"],
+                repairs=src["repairs"],
+                as_of=as_of,
+                policy=policy,
+            )
+    return out

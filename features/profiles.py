@@ -1,0 +1,309 @@
+"""Point-in-time entity profiles: one pure LazyFrame → LazyFrame function per record family, keyed by USCC.
+
+Every function takes the (lifecycle-applied) table and keyword-only ``as_of`` (and ``windows``), keeps only
+facts dated strictly before ``as_of`` — an event dated on ``as_of`` is the future, because training scores
+an entity as of the morning of its inspection — and ends with :func:`conform` against the family's schema
+from :mod:`features.indicators`. A window of N days counts events dated in ``[as_of - N days, as_of)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import polars as pl
+
+from features.catalog import ENTITY_STATUSES, ENTITY_TYPES, INSPECTION_OUTCOMES
+from features.indicators import (
+    BLACK_LISTS,
+    GRADE_ORDINAL,
+    INDUSTRY_SECTIONS,
+    LIST_LABELS,
+    SEVERITY_LABELS,
+    WINDOWS,
+    family_schema,
+    make_catalog,
+)
+from features.lifecycle import RepairPolicy, list_entry_end
+
+LONG = 1095  # the fixed window of the share/rate features
+
+
+def conform(frame: pl.LazyFrame, schema: pl.Schema, *, name: str) -> pl.LazyFrame:
+    """``frame`` with exactly ``schema``'s columns, order and dtypes, or a ValueError naming what is off."""
+    have = frame.collect_schema()
+    missing = [c for c in schema if c not in have]
+    if missing:
+        raise ValueError(f"{name}: missing columns {missing}; declared schema {list(schema)}")
+    bad = [
+        f"{c}: {have[c]} is not castable to {dt}"
+        for c, dt in schema.items()
+        if have[c] != dt and not (have[c].is_numeric() and dt.is_numeric()) and have[c] != pl.Null()
+    ]
+    if bad:
+        raise ValueError(f"{name}: wrong dtypes: {'; '.join(bad)}")
+    return frame.select(pl.col(c).cast(dt) for c, dt in schema.items())
+
+
+def _schema(family: str, windows: Sequence[int]) -> pl.Schema:
+    return family_schema(family, make_catalog(windows))
+
+
+def _days_before(as_of: date, column: str) -> pl.Expr:
+    return (pl.lit(as_of) - pl.col(column)).dt.total_days()
+
+
+def _in_window(column: str, as_of: date, days: int) -> pl.Expr:
+    # Rows are already cut to column < as_of; the window adds the lower bound.
+    return pl.col(column) >= as_of - timedelta(days=days)
+
+
+def _count(cond: pl.Expr) -> pl.Expr:
+    return cond.fill_null(False).sum().cast(pl.Int64)
+
+
+def registration_profile(entities: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Age, type, industry section, division, log capital and status of entities established before ``as_of``."""
+    closed_later = pl.col("closed_on").is_not_null() & (pl.col("closed_on") >= as_of)
+    # The lake keeps the latest registration row: a closure dated on/after as_of is the future, so the
+    # entity was still in business then (the status before a later closure is taken as active).
+    status = pl.when(closed_later).then(pl.lit("active")).otherwise(pl.col("status"))
+    return (
+        entities.filter(pl.col("established_on") < as_of)
+        .select(
+            "uscc",
+            age_days=_days_before(as_of, "established_on"),
+            entity_type_code=_code(pl.col("entity_type"), ENTITY_TYPES),
+            industry_section_code=_code(
+                pl.col("industry").str.slice(0, 1).str.to_uppercase(), INDUSTRY_SECTIONS
+            ),
+            division_code=pl.col("division_code").str.strip_chars().cast(pl.Int64, strict=False),
+            log_capital=pl.col("registered_capital").log1p(),
+            status_code=_code(status, ENTITY_STATUSES),
+        )
+        .pipe(conform, family_schema("registration"), name="registration_profile")
+    )
+
+
+def _code(expr: pl.Expr, values: Sequence[str]) -> pl.Expr:
+    """1-based position of ``expr`` in ``values`` (null when absent): the documented integer code."""
+    return expr.replace_strict(
+        list(values), list(range(1, len(values) + 1)), default=None, return_dtype=pl.Int8
+    )
+
+
+def penalty_profile(
+    penalties: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+) -> pl.LazyFrame:
+    """Penalty counts by severity and fine totals per window, and days since the last penalty."""
+    known = penalties.filter(pl.col("decided_on") < as_of)
+    money = pl.col("fine_amount").fill_null(0.0) + pl.col("confiscated_amount").fill_null(0.0)
+    aggs: list[pl.Expr] = []
+    for w in windows:
+        inside = _in_window("decided_on", as_of, w)
+        aggs.append(_count(inside).alias(f"penalties_n_{w}d"))
+        aggs += [
+            _count(inside & (pl.col("severity") == sev)).alias(f"penalties_{sev}_n_{w}d")
+            for sev in SEVERITY_LABELS
+        ]
+        aggs.append(money.filter(inside).sum().alias(f"fines_sum_{w}d"))
+    aggs.append(
+        (pl.lit(as_of) - pl.col("decided_on").max()).dt.total_days().alias("penalties_days_since_last")
+    )
+    return (
+        known.group_by("uscc").agg(aggs).pipe(conform, _schema("penalties", windows), name="penalty_profile")
+    )
+
+
+def licence_profile(licences: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS) -> pl.LazyFrame:
+    """Licences granted per window, licences valid at ``as_of``, licences granted on a commitment (3 years)."""
+    known = licences.filter(pl.col("decided_on") < as_of)
+    started = pl.coalesce("valid_from", "decided_on") < as_of
+    not_ended = pl.col("valid_to").is_null() | (pl.col("valid_to") >= as_of)
+    aggs = [_count(_in_window("decided_on", as_of, w)).alias(f"licences_n_{w}d") for w in windows]
+    aggs += [
+        _count(started & not_ended).alias("licences_valid_n"),
+        _count(_in_window("decided_on", as_of, LONG) & pl.col("by_commitment")).alias(
+            "licences_by_commitment_n_1095d"
+        ),
+    ]
+    return (
+        known.group_by("uscc").agg(aggs).pipe(conform, _schema("licences", windows), name="licence_profile")
+    )
+
+
+def commitment_profile(
+    commitments: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+) -> pl.LazyFrame:
+    """Commitments made and found breached per window; share of the last 3 years' commitments breached."""
+    known = commitments.filter(pl.col("made_on") < as_of)
+    # The fulfilment column holds today's state; a breach counts only once its determination date is past.
+    breached_on = pl.coalesce("fulfilment_on", "due_on", "made_on")
+    breached = (pl.col("fulfilment") == "breached") & (breached_on < as_of)
+    aggs: list[pl.Expr] = []
+    for w in windows:
+        aggs.append(_count(_in_window("made_on", as_of, w)).alias(f"commitments_n_{w}d"))
+        aggs.append(
+            _count(breached & (breached_on >= as_of - timedelta(days=w))).alias(
+                f"commitments_breached_n_{w}d"
+            )
+        )
+    recent = _in_window("made_on", as_of, LONG)
+    aggs.append(
+        (_count(recent & breached) / _count(recent).cast(pl.Float64).replace(0.0, None)).alias(
+            "commitments_breached_share_1095d"
+        )
+    )
+    return (
+        known.group_by("uscc")
+        .agg(aggs)
+        .pipe(conform, _schema("commitments", windows), name="commitment_profile")
+    )
+
+
+def self_report_profile(
+    self_reports: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+) -> pl.LazyFrame:
+    """Voluntary self-reports per window and the share of the last 3 years' reports verified before ``as_of``."""
+    known = self_reports.filter(pl.col("reported_on") < as_of)
+    verified = pl.col("verified").fill_null(False) & (pl.coalesce("verified_on", "reported_on") < as_of)
+    recent = _in_window("reported_on", as_of, LONG)
+    aggs = [_count(_in_window("reported_on", as_of, w)).alias(f"self_reports_n_{w}d") for w in windows]
+    aggs.append(
+        (_count(recent & verified) / _count(recent).cast(pl.Float64).replace(0.0, None)).alias(
+            "self_reports_verified_share_1095d"
+        )
+    )
+    return (
+        known.group_by("uscc")
+        .agg(aggs)
+        .pipe(conform, _schema("self_reports", windows), name="self_report_profile")
+    )
+
+
+def _ordinal(column: str) -> pl.Expr:
+    return pl.col(column).replace_strict(GRADE_ORDINAL, default=None, return_dtype=pl.Int8)
+
+
+def evaluation_profile(evaluations: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Latest valid public-credit grade and the worst of the latest valid industry grades, as ordinals A=1…D=4."""
+    valid = evaluations.filter(
+        (pl.col("evaluated_on") < as_of)
+        & (pl.col("valid_until").is_null() | (pl.col("valid_until") >= as_of))
+    ).with_columns(ordinal=_ordinal("grade"), domain=pl.col("industry_domain").fill_null(""))
+    # Latest per scheme (and industry domain); same-day ties resolved by the id so the result is stable.
+    latest = valid.group_by("uscc", "scheme", "domain").agg(
+        pl.col("ordinal").sort_by("evaluated_on", "evaluation_id").last()
+    )
+    return (
+        latest.group_by("uscc")
+        .agg(
+            public_credit_grade=pl.col("ordinal").filter(pl.col("scheme") == "public_credit").max(),
+            industry_grade_worst=pl.col("ordinal").filter(pl.col("scheme") == "industry").max(),
+        )
+        .pipe(conform, family_schema("evaluations"), name="evaluation_profile")
+    )
+
+
+def list_profile(
+    list_entries: pl.LazyFrame, *, as_of: date, policy: RepairPolicy = RepairPolicy()
+) -> pl.LazyFrame:
+    """Active status and days listed per list at ``as_of``; black-list entries in the last 3 years.
+
+    ``list_entries`` must carry ``repaired_on`` (see :func:`features.lifecycle.apply_lifecycle`).
+    """
+    known = list_entries.filter(pl.col("listed_on") < as_of).with_columns(end=list_entry_end(policy=policy))
+    # An exit dated on as_of has not happened yet as of that morning.
+    active = pl.col("end").is_null() | (pl.col("end") >= as_of)
+    aggs: list[pl.Expr] = []
+    for key in LIST_LABELS:
+        on = active & (pl.col("list_type") == key)
+        aggs.append(on.any().cast(pl.Int8).alias(f"{key}_active"))
+        aggs.append(
+            (pl.lit(as_of) - pl.col("listed_on").filter(on).min())
+            .dt.total_days()
+            .fill_null(0)
+            .alias(f"{key}_days_listed")
+        )
+    aggs.append(
+        _count(_in_window("listed_on", as_of, LONG) & pl.col("list_type").is_in(BLACK_LISTS)).alias(
+            "blacklist_entries_n_1095d"
+        )
+    )
+    return known.group_by("uscc").agg(aggs).pipe(conform, family_schema("lists"), name="list_profile")
+
+
+def interview_profile(
+    interviews: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+) -> pl.LazyFrame:
+    """Credit interviews (约谈) per window."""
+    return (
+        interviews.filter(pl.col("held_on") < as_of)
+        .group_by("uscc")
+        .agg(_count(_in_window("held_on", as_of, w)).alias(f"interviews_n_{w}d") for w in windows)
+        .pipe(conform, _schema("interviews", windows), name="interview_profile")
+    )
+
+
+def repair_profile(repairs: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Credit repair applications and approvals (decided before ``as_of``) in the last 3 years."""
+    approved = (
+        (pl.col("outcome") == "approved")
+        & pl.col("decided_on").is_not_null()
+        & (pl.col("decided_on") < as_of)
+        & _in_window("decided_on", as_of, LONG)
+    )
+    return (
+        repairs.filter(pl.col("applied_on") < as_of)
+        .group_by("uscc")
+        .agg(
+            repairs_applied_n_1095d=_count(_in_window("applied_on", as_of, LONG)),
+            repairs_approved_n_1095d=_count(approved),
+        )
+        .pipe(conform, family_schema("repairs"), name="repair_profile")
+    )
+
+
+def objection_profile(objections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Objections filed and upheld (3 years), records under objection (异议处理中) and corrected at ``as_of``."""
+    filed = objections.filter(pl.col("filed_on") < as_of)
+    decided = pl.col("decided_on").is_not_null() & (pl.col("decided_on") < as_of)
+    upheld = decided & (pl.col("outcome") == "upheld")
+    per_record = filed.group_by("uscc", "record_table", "record_id").agg(
+        filed_n=_count(_in_window("filed_on", as_of, LONG)),
+        upheld_n=_count(upheld & _in_window("decided_on", as_of, LONG)),
+        pending=(~decided).any(),
+        corrected=(upheld & (pl.col("resolution") == "corrected")).any(),
+    )
+    return (
+        per_record.group_by("uscc")
+        .agg(
+            objections_n_1095d=pl.col("filed_n").sum(),
+            objections_upheld_n_1095d=pl.col("upheld_n").sum(),
+            records_under_objection_n=_count(pl.col("pending")),
+            records_corrected_n=_count(pl.col("corrected")),
+        )
+        .pipe(conform, _schema("objections", WINDOWS), name="objection_profile")
+    )
+
+
+def inspection_profile(inspections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """Inspection history before ``as_of``: count, violation rate, serious count (3 years), recency, last outcome."""
+    known = inspections.filter(pl.col("inspected_on") < as_of)
+    recent = _in_window("inspected_on", as_of, LONG)
+    violation = pl.col("outcome").is_in(["violation", "serious_violation"])
+    n = _count(recent)
+    return (
+        known.group_by("uscc")
+        .agg(
+            inspections_n_1095d=n,
+            inspections_violation_rate_1095d=_count(recent & violation)
+            / n.cast(pl.Float64).replace(0.0, None),
+            inspections_serious_n_1095d=_count(recent & (pl.col("outcome") == "serious_violation")),
+            inspections_days_since_last=(pl.lit(as_of) - pl.col("inspected_on").max()).dt.total_days(),
+            inspections_last_outcome_code=_code(pl.col("outcome"), INSPECTION_OUTCOMES)
+            .sort_by("inspected_on", "inspection_id")
+            .last(),
+        )
+        .pipe(conform, family_schema("inspections"), name="inspection_profile")
+    )
