@@ -1,0 +1,659 @@
+"""The double-random draw (双随机): scored roster + task parameters + seed → selection with exact inclusion probabilities.
+
+Design (docs/sampling.md derives it): a control slice of ``c`` entities by simple random sampling without
+replacement (SRSWOR) from the whole eligible roster, then, among the entities not in the control slice,
+stratified SRSWOR by tier with fixed tier sizes ``n_t`` (the policy's ratios scaled to the rest of the
+budget). Tier t takes ``min(n_t, N_t - C_t)`` where ``C_t`` is how many control entities fell in it, so an
+entity of tier t is selected with probability
+
+    π_t = c/N + (1 - c/N) · E[min(n_t, N_t - C_t) / (N_t - C_t) | entity not in control],
+    C_t | (entity not in control) ~ Hypergeometric(population N-1, successes N_t-1, draws c),
+
+computed exactly with ``scipy.stats.hypergeom``. Reproducibility: a 32-byte seed, numpy PCG64 seeded from
+it, and a canonical (USCC-sorted) roster; hashes of seed, roster snapshot and parameters are published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy.stats import hypergeom, norm
+
+from supervision.policy import TIERS, TierRatioPolicy
+
+__all__ = [
+    "ROSTER_SCHEMA",
+    "SELECTION_SCHEMA",
+    "Budget",
+    "DrawPlan",
+    "EmptyScopeError",
+    "PublishedHashes",
+    "RosterTooSmallError",
+    "TaskParams",
+    "TaskScope",
+    "VerificationReport",
+    "canonical_roster",
+    "draw",
+    "eligible_roster",
+    "estimate_violation_rate",
+    "merge_visits",
+    "new_seed",
+    "plan_draw",
+    "publish",
+    "roster_sha256",
+    "selection_bytes",
+    "sha256_hex",
+    "verify",
+]
+
+ROSTER_SCHEMA = pl.Schema(
+    {
+        "uscc": pl.String(),
+        "tier": pl.String(),
+        "division_code": pl.String(),
+        "industry": pl.String(),
+        "entity_type": pl.String(),
+        "list_status": pl.String(),
+        "last_inspected_on": pl.Date(),
+    }
+)
+_REQUIRED_ROSTER = ("uscc", "tier")
+
+SELECTION_SCHEMA = pl.Schema(
+    {
+        "uscc": pl.String(),
+        "tier": pl.String(),
+        "inclusion_probability": pl.Float64(),
+        "in_control_slice": pl.Boolean(),
+    }
+)
+
+SEED_BYTES = 32
+
+
+class EmptyScopeError(ValueError):
+    """The task's scope (after the frequency limit) leaves no eligible entity."""
+
+
+class RosterTooSmallError(ValueError):
+    """The budget asks for more entities than the eligible roster holds, or cannot honour the floor."""
+
+
+@dataclass(frozen=True)
+class TaskScope:
+    """定向 filter of the target roster; an empty tuple means no restriction on that attribute.
+
+    ``divisions`` match as prefixes of the 6-digit administrative division code (``3209`` = the whole city).
+    """
+
+    divisions: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    entity_types: tuple[str, ...] = ()
+    list_statuses: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {
+            "divisions": sorted(self.divisions),
+            "industries": sorted(self.industries),
+            "entity_types": sorted(self.entity_types),
+            "list_statuses": sorted(self.list_statuses),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskScope:
+        return cls(
+            **{
+                k: tuple(data.get(k, ()))
+                for k in ("divisions", "industries", "entity_types", "list_statuses")
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many entities to inspect: an absolute ``count`` or a base ``ratio`` of the eligible roster."""
+
+    count: int | None = None
+    ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.count is None) == (self.ratio is None):
+            raise ValueError("budget: give exactly one of count or ratio")
+        if self.count is not None and self.count < 1:
+            raise ValueError(f"budget count {self.count}: must be ≥ 1")
+        if self.ratio is not None and not (0.0 < self.ratio <= 1.0):
+            raise ValueError(f"budget ratio {self.ratio:g}: must lie in (0, 1]")
+
+    def size(self, eligible: int) -> int:
+        """The number of entities to draw from ``eligible`` entities."""
+        n = self.count if self.count is not None else math.ceil(float(self.ratio or 0.0) * eligible - 1e-9)
+        if n > eligible:
+            raise RosterTooSmallError(
+                f"budget of {n} entities exceeds the {eligible} eligible entities in the task's scope"
+            )
+        return n
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "ratio": self.ratio}
+
+
+@dataclass(frozen=True)
+class TaskParams:
+    """Everything besides the roster and the seed that determines a draw (hashed and published)."""
+
+    department: str
+    items: tuple[str, ...]
+    budget: Budget
+    as_of: date
+    scope: TaskScope = field(default_factory=TaskScope)
+    policy: TierRatioPolicy = field(default_factory=TierRatioPolicy)
+    period: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.department.strip():
+            raise ValueError("department: must not be empty")
+        if not self.items or any(not i.strip() for i in self.items):
+            raise ValueError(f"items {list(self.items)}: a task needs at least one non-empty check item")
+        self.policy.validate()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "department": self.department,
+            "period": self.period,
+            "items": list(self.items),
+            "budget": self.budget.to_json(),
+            "as_of": self.as_of.isoformat(),
+            "scope": self.scope.to_json(),
+            "policy": self.policy.to_json(),
+        }
+
+    def canonical_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskParams:
+        budget = data["budget"]
+        return cls(
+            department=data["department"],
+            period=data.get("period", ""),
+            items=tuple(data["items"]),
+            budget=Budget(count=budget.get("count"), ratio=budget.get("ratio")),
+            as_of=date.fromisoformat(data["as_of"]),
+            scope=TaskScope.from_json(data.get("scope", {})),
+            policy=TierRatioPolicy.from_json(data.get("policy", {})),
+        )
+
+
+@dataclass(frozen=True)
+class PublishedHashes:
+    """What is published when a task is created: SHA-256 of the secret seed, the roster and the parameters."""
+
+    seed_sha256: str
+    roster_sha256: str
+    params_sha256: str
+
+
+@dataclass(frozen=True)
+class DrawPlan:
+    """Tier sizes and exact inclusion probabilities, before any random number is drawn."""
+
+    eligible: int
+    budget: int
+    control: int
+    tier_counts: Mapping[str, int]
+    tier_sizes: Mapping[str, int]
+    inclusion: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    ok: bool
+    checks: tuple[tuple[str, bool, str], ...]
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{name}: {detail}" for name, ok, detail in self.checks if not ok]
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def new_seed() -> bytes:
+    """32 bytes from the operating system's CSPRNG, drawn once when a task is created."""
+    return secrets.token_bytes(SEED_BYTES)
+
+
+def _check_seed(seed: bytes) -> None:
+    if not isinstance(seed, bytes | bytearray) or len(seed) != SEED_BYTES:
+        raise ValueError(
+            f"seed: expected {SEED_BYTES} bytes, got {type(seed).__name__} of length {len(seed)}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------- roster
+def canonical_roster(roster: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The draw-relevant roster columns, typed, checked and sorted by USCC (the canonical snapshot)."""
+    df = roster.collect() if isinstance(roster, pl.LazyFrame) else roster
+    missing = [c for c in _REQUIRED_ROSTER if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"roster: missing required columns {missing}; expected at least {list(_REQUIRED_ROSTER)}"
+        )
+    df = df.select(
+        [
+            (pl.col(c) if c in df.columns else pl.lit(None)).cast(dtype).alias(c)
+            for c, dtype in ROSTER_SCHEMA.items()
+        ]
+    )
+    nulls = df.filter(pl.col("uscc").is_null() | pl.col("tier").is_null())
+    if nulls.height:
+        row = nulls.row(0, named=True)
+        raise ValueError(
+            f"roster: uscc and tier are required; found a row with uscc={row['uscc']!r} tier={row['tier']!r}"
+        )
+    bad_tier = df.filter(~pl.col("tier").is_in(TIERS))
+    if bad_tier.height:
+        row = bad_tier.row(0, named=True)
+        raise ValueError(f"roster: uscc {row['uscc']}: tier {row['tier']!r} is not one of {list(TIERS)}")
+    dup = df.group_by("uscc").len().filter(pl.col("len") > 1).sort("uscc")
+    if dup.height:
+        raise ValueError(f"roster: uscc {dup['uscc'][0]} appears {dup['len'][0]} times; each entity once")
+    return df.sort("uscc")
+
+
+def _roster_bytes(canonical: pl.DataFrame) -> bytes:
+    # Fixed column order, ISO dates, '\n' lines, empty for null: stable across platforms.
+    return canonical.write_csv(include_header=True, line_terminator="\n", date_format="%Y-%m-%d").encode()
+
+
+def roster_sha256(roster: pl.DataFrame | pl.LazyFrame) -> str:
+    return sha256_hex(_roster_bytes(canonical_roster(roster)))
+
+
+def eligible_roster(canonical: pl.DataFrame, *, params: TaskParams) -> pl.DataFrame:
+    """Entities in the task's scope, minus those inspected within the frequency limit (unless exempt tier)."""
+    scope, policy = params.scope, params.policy
+    predicates: list[pl.Expr] = []
+    if scope.divisions:
+        predicates.append(
+            pl.any_horizontal(
+                *[pl.col("division_code").str.starts_with(d) for d in scope.divisions]
+            ).fill_null(False)
+        )
+    for column, values in (
+        ("industry", scope.industries),
+        ("entity_type", scope.entity_types),
+        ("list_status", scope.list_statuses),
+    ):
+        if values:
+            predicates.append(pl.col(column).is_in(list(values)).fill_null(False))
+    if policy.frequency_days > 0:
+        cutoff = params.as_of - timedelta(days=policy.frequency_days)
+        # Inspected within the period → rested, except high-risk tiers (D: 按需检查).
+        recent = pl.col("last_inspected_on").is_not_null() & (pl.col("last_inspected_on") > cutoff)
+        predicates.append(~recent | pl.col("tier").is_in(list(policy.frequency_exempt_tiers)))
+    out = canonical.filter(*predicates) if predicates else canonical
+    if out.height == 0:
+        raise EmptyScopeError(
+            f"scope {params.scope.to_json()} with a {policy.frequency_days}-day frequency limit as of "
+            f"{params.as_of.isoformat()} leaves no eligible entity (roster of {canonical.height})"
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- plan
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _allocate(weights: Sequence[float], lower: Sequence[int], upper: Sequence[int], total: int) -> list[int]:
+    """Integer sizes ∝ weights, each within [lower, upper], summing to ``total`` (water-filling + largest remainder)."""
+    w = np.asarray(weights, dtype=float)
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+
+    def filled(lam: float) -> np.ndarray:
+        return np.clip(lam * w, lo, hi)
+
+    a, b = 0.0, 1.0
+    while filled(b).sum() < total and b < 1e18:
+        b *= 2.0
+    for _ in range(100):  # bisection to double precision
+        mid = (a + b) / 2.0
+        if filled(mid).sum() < total:
+            a = mid
+        else:
+            b = mid
+    x = filled(b)
+    sizes = np.minimum(np.floor(x + 1e-9), hi).astype(int)
+    sizes = np.maximum(sizes, lo.astype(int))
+    short = total - int(sizes.sum())
+    # Largest fractional remainder first; ties to the higher-risk tier (later in A..D order) — documented.
+    order = sorted(range(len(w)), key=lambda i: (-(x[i] - sizes[i]), -i))
+    while short > 0:
+        progressed = False
+        for i in order:
+            if short and sizes[i] < hi[i]:
+                sizes[i] += 1
+                short -= 1
+                progressed = True
+        if not progressed:
+            raise RosterTooSmallError(f"cannot place {short} more entities: every tier is exhausted")
+    while short < 0:
+        for i in reversed(order):
+            if short and sizes[i] > lo[i]:
+                sizes[i] -= 1
+                short += 1
+    return [int(s) for s in sizes]
+
+
+def _inclusion(n_pop: int, n_tier: int, size: int, control: int) -> float:
+    """Exact first-order inclusion probability of one entity of a tier (see the module docstring)."""
+    if n_tier == 0:
+        return 0.0
+    if control == 0:
+        return size / n_tier
+    if control >= n_pop:
+        return 1.0
+    p_control = control / n_pop
+    k = np.arange(0, min(control, n_tier - 1) + 1)
+    # Given the entity is not in the control slice, the slice is an SRSWOR of `control` from the other N-1.
+    pmf = hypergeom.pmf(k, n_pop - 1, n_tier - 1, control)
+    remaining = n_tier - k
+    expected = float(np.sum(pmf * np.minimum(size, remaining) / remaining))
+    return min(1.0, p_control + (1.0 - p_control) * expected)
+
+
+def plan_draw(tier_counts: Mapping[str, int], *, params: TaskParams) -> DrawPlan:
+    """Control-slice size, tier sizes and exact inclusion probabilities for eligible tier counts ``N_t``."""
+    policy = params.policy
+    counts = {t: int(tier_counts.get(t, 0)) for t in TIERS}
+    n_pop = sum(counts.values())
+    if n_pop == 0:
+        raise EmptyScopeError("no eligible entity in the task's scope")
+    n = params.budget.size(n_pop)
+    control = min(n, _round_half_up(policy.control_share * n))
+    rest = n - control
+    lower = [min(counts[t], math.ceil(policy.floor * counts[t] - 1e-12)) for t in TIERS]
+    if sum(lower) > rest:
+        raise RosterTooSmallError(
+            f"budget {n} (control slice {control}) cannot give every tier the floor probability "
+            f"{policy.floor:g}: the tiers need {sum(lower)} entities besides the control slice"
+        )
+    weights = [policy.ratios[t] * counts[t] for t in TIERS]
+    if rest and sum(weights) == 0:
+        raise RosterTooSmallError("no tier has both entities and a positive ratio")
+    sizes = _allocate(weights, lower, [counts[t] for t in TIERS], rest) if rest else [0] * len(TIERS)
+    inclusion = {t: _inclusion(n_pop, counts[t], s, control) for t, s in zip(TIERS, sizes, strict=True)}
+    for t in TIERS:
+        if counts[t] and inclusion[t] < policy.floor:
+            raise RosterTooSmallError(
+                f"tier {t}: inclusion probability {inclusion[t]:.6g} is below the floor {policy.floor:g} "
+                f"(不免抽); raise the budget or the tier's ratio"
+            )
+    return DrawPlan(
+        eligible=n_pop,
+        budget=n,
+        control=control,
+        tier_counts=counts,
+        tier_sizes=dict(zip(TIERS, sizes, strict=True)),
+        inclusion=inclusion,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- draw
+def _generator(seed: bytes, *stream: int) -> np.random.Generator:
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(int.from_bytes(seed, "big"), spawn_key=stream))
+    )
+
+
+def draw(roster: pl.DataFrame | pl.LazyFrame, *, params: TaskParams, seed: bytes) -> pl.DataFrame:
+    """The selection: uscc, tier, inclusion_probability, in_control_slice — sorted by USCC."""
+    _check_seed(seed)
+    eligible = eligible_roster(canonical_roster(roster), params=params)
+    tiers = eligible["tier"].to_numpy()
+    plan = plan_draw({t: int((tiers == t).sum()) for t in TIERS}, params=params)
+    rng = _generator(bytes(seed))
+    selected = np.zeros(eligible.height, dtype=bool)
+    control = np.zeros(eligible.height, dtype=bool)
+    if plan.control:
+        control[rng.choice(eligible.height, size=plan.control, replace=False)] = True
+    selected |= control
+    for t in TIERS:
+        pool = np.flatnonzero((tiers == t) & ~control)
+        take = min(plan.tier_sizes[t], pool.size)
+        if take:
+            selected[rng.choice(pool, size=take, replace=False)] = True
+    prob = np.array([plan.inclusion[t] for t in TIERS])[np.searchsorted(np.array(TIERS), tiers)]
+    return (
+        eligible.select("uscc", "tier")
+        .with_columns(
+            inclusion_probability=pl.Series(prob, dtype=pl.Float64()),
+            in_control_slice=pl.Series(control),
+        )
+        .filter(pl.Series(selected))
+        .match_to_schema(SELECTION_SCHEMA)
+    )
+
+
+def selection_bytes(selection: pl.DataFrame) -> bytes:
+    """Canonical serialisation of a selection (sorted by USCC; probabilities as shortest round-trip repr)."""
+    df = selection.select(list(SELECTION_SCHEMA)).sort("uscc")
+    lines = ["uscc,tier,inclusion_probability,in_control_slice"]
+    for uscc, tier, p, c in df.iter_rows():
+        lines.append(f"{uscc},{tier},{float(p)!r},{int(bool(c))}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def publish(roster: pl.DataFrame | pl.LazyFrame, *, params: TaskParams, seed: bytes) -> PublishedHashes:
+    """The hashes published at task creation (the seed itself stays secret until the draw)."""
+    _check_seed(seed)
+    return PublishedHashes(
+        seed_sha256=sha256_hex(bytes(seed)),
+        roster_sha256=roster_sha256(roster),
+        params_sha256=sha256_hex(params.canonical_bytes()),
+    )
+
+
+def verify(
+    roster: pl.DataFrame | pl.LazyFrame,
+    *,
+    params: TaskParams,
+    seed: bytes,
+    published: PublishedHashes,
+    selection: pl.DataFrame,
+) -> VerificationReport:
+    """Re-run the draw from the published inputs and the revealed seed; every check must hold."""
+    checks: list[tuple[str, bool, str]] = []
+    seed_hash = sha256_hex(bytes(seed))
+    checks.append(
+        (
+            "seed",
+            seed_hash == published.seed_sha256,
+            f"sha256(seed)={seed_hash}, published {published.seed_sha256}",
+        )
+    )
+    roster_hash = roster_sha256(roster)
+    checks.append(
+        (
+            "roster",
+            roster_hash == published.roster_sha256,
+            f"sha256(roster)={roster_hash}, published {published.roster_sha256}",
+        )
+    )
+    params_hash = sha256_hex(params.canonical_bytes())
+    checks.append(
+        (
+            "params",
+            params_hash == published.params_sha256,
+            f"sha256(params)={params_hash}, published {published.params_sha256}",
+        )
+    )
+    try:
+        again = draw(roster, params=params, seed=bytes(seed))
+        expected, given = selection_bytes(again), selection_bytes(selection)
+        same = expected == given
+        detail = (
+            f"{again.height} entities, identical"
+            if same
+            else f"re-drawn list ({again.height} entities, sha256 {sha256_hex(expected)[:16]}…) differs from the "
+            f"published list ({selection.height} entities, sha256 {sha256_hex(given)[:16]}…)"
+        )
+        checks.append(("list", same, detail))
+    except ValueError as exc:
+        checks.append(("list", False, f"the draw cannot be re-run: {exc}"))
+    return VerificationReport(ok=all(ok for _, ok, _ in checks), checks=tuple(checks))
+
+
+# ---------------------------------------------------------------------------------------------- merge
+def merge_visits(selections: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """进一次门、查多项事: one visit per USCC over several departments' selections for the same period.
+
+    Input columns: task_id, department, uscc, items (list of str). Output, sorted by USCC: uscc, task_ids,
+    departments, items (each "department: item", sorted, de-duplicated).
+    """
+    df = selections.collect() if isinstance(selections, pl.LazyFrame) else selections
+    need = {"task_id", "department", "uscc", "items"}
+    if not need <= set(df.columns):
+        raise ValueError(f"merge_visits: missing columns {sorted(need - set(df.columns))}")
+    return (
+        df.explode("items")
+        .with_columns(item=pl.col("department") + pl.lit(": ") + pl.col("items"))
+        .group_by("uscc")
+        .agg(
+            task_ids=pl.col("task_id").unique().sort(),
+            departments=pl.col("department").unique().sort(),
+            items=pl.col("item").unique().sort(),
+        )
+        .sort("uscc")
+    )
+
+
+# ---------------------------------------------------------------------------------------------- estimates
+VIOLATIONS = ("violation", "serious_violation")
+
+
+def estimate_violation_rate(
+    population: pl.DataFrame,
+    sample: pl.DataFrame,
+    *,
+    violation_outcomes: Iterable[str] = VIOLATIONS,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Horvitz–Thompson violation rate, overall and per tier, with a confidence interval and the predicted rate.
+
+    ``population``: the eligible roster of the draw (uscc, tier, and optionally ``probability``, the model's
+    predicted violation probability). ``sample``: inspected entities with uscc, tier, inclusion_probability
+    and outcome; ``not_found`` outcomes are treated as non-response within the tier (missing at random).
+    Point estimate ``ht_rate`` = Σ y/π / N (unconditional HT with the stored probabilities); ``rate`` is the
+    stratified estimator Σ W_t ȳ_t, which is HT with the inclusion probabilities conditional on the
+    achieved per-tier sample sizes — given those sizes the design is exactly stratified SRSWOR, so its
+    variance is Σ W_t² (1 - n_t/N_t) s_t² / n_t (normal interval, clipped to [0, 1]).
+    """
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    bad = set(violation_outcomes)
+    responded = sample.filter(pl.col("outcome") != "not_found").with_columns(
+        y=pl.col("outcome").is_in(list(bad)).cast(pl.Float64())
+    )
+    n_total = population.height
+    has_pred = "probability" in population.columns
+    rows: list[dict[str, Any]] = []
+    overall_rate, overall_var, overall_ht = 0.0, 0.0, 0.0
+    for t in TIERS:
+        pop_t = population.filter(pl.col("tier") == t)
+        big_n = pop_t.height
+        s_t = responded.filter(pl.col("tier") == t)
+        n = s_t.height
+        y = s_t["y"].to_numpy()
+        pi = s_t["inclusion_probability"].to_numpy()
+        ht_total = float(np.sum(y / pi)) if n else 0.0
+        rate = float(y.mean()) if n else math.nan
+        k = float(y.sum())
+        # With no (or only) violations s² is 0 and the interval would claim certainty; smooth p only
+        # inside the variance ((k + 0.5)/(n + 1), as in Agresti–Coull-type intervals) — documented.
+        p_var = (k + 0.5) / (n + 1) if n and k in (0.0, float(n)) else (k / n if n else 0.0)
+        var = (1.0 - n / big_n) * p_var * (1.0 - p_var) / (n - 1) if n > 1 and big_n else math.nan
+        if n and n == big_n:
+            var = 0.0  # a census of the tier has no sampling error
+        predicted = float(pop_t["probability"].mean()) if has_pred and big_n else None  # type: ignore[arg-type]
+        rows.append(
+            _estimate_row(
+                t, big_n, n, int(y.sum()), ht_total / big_n if big_n else math.nan, rate, var, z, predicted
+            )
+        )
+        if big_n:
+            w = big_n / n_total
+            overall_ht += ht_total / n_total
+            # An empty (or single-unit) tier leaves the stratified estimate (or its variance) undefined.
+            overall_rate += w * rate
+            overall_var += w * w * var
+    predicted_all = float(population["probability"].mean()) if has_pred and n_total else None  # type: ignore[arg-type]
+    rows.insert(
+        0,
+        _estimate_row(
+            "all",
+            n_total,
+            responded.height,
+            int(responded["y"].sum()),
+            overall_ht,
+            overall_rate,
+            overall_var,
+            z,
+            predicted_all,
+        ),
+    )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "tier": pl.String(),
+            "population": pl.Int64(),
+            "inspected": pl.Int64(),
+            "violations": pl.Int64(),
+            "ht_rate": pl.Float64(),
+            "rate": pl.Float64(),
+            "std_error": pl.Float64(),
+            "ci_low": pl.Float64(),
+            "ci_high": pl.Float64(),
+            "predicted_rate": pl.Float64(),
+        },
+        orient="row",
+    )
+
+
+def _estimate_row(
+    tier: str,
+    big_n: int,
+    n: int,
+    k: int,
+    ht: float,
+    rate: float,
+    var: float,
+    z: float,
+    predicted: float | None,
+) -> dict[str, Any]:
+    se = math.sqrt(var) if not math.isnan(var) else float("nan")
+    low = max(0.0, rate - z * se) if not math.isnan(se) else float("nan")
+    high = min(1.0, rate + z * se) if not math.isnan(se) else float("nan")
+    return {
+        "tier": tier,
+        "population": big_n,
+        "inspected": n,
+        "violations": k,
+        "ht_rate": ht,
+        "rate": rate,
+        "std_error": se,
+        "ci_low": low,
+        "ci_high": high,
+        "predicted_rate": predicted,
+    }
