@@ -1,0 +1,214 @@
+"""RiskModel: estimator + calibrator + tier policy + feature infos + metadata, scored and saved as one object.
+
+Artifact contract: ``save(folder)`` writes ``model.txt`` (LightGBM trees) and ``risk_model.json``
+(everything else, plain JSON); ``log_model`` wraps that folder in an MLflow pyfunc model (so the registry,
+aliases and ``mlflow.pyfunc.load_model`` work) and ``load_model("models:/creditwatch-risk@champion")``
+returns the RiskModel again, offline. MLflow is imported only inside those two functions.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from models.calibration import ProbabilityCalibrator
+from models.estimator import RiskClassifier
+from models.explain import BASE_VALUE, FeatureInfo, dimension_sums, top_reasons
+from models.tiers import TierPolicy
+
+FORMAT_VERSION = 1
+ID_COLUMNS = ("uscc", "as_of")
+REASON_DTYPE = pl.List(
+    pl.Struct(
+        {
+            "feature": pl.String,
+            "dimension": pl.String,
+            "value": pl.String,
+            "contribution": pl.Float64,
+            "zh": pl.String,
+            "en": pl.String,
+        }
+    )
+)
+
+
+class RiskModel:
+    """The fitted risk model: raw score → calibrated probability → tier (with overrides) → reasons."""
+
+    def __init__(
+        self,
+        estimator: RiskClassifier,
+        calibrator: ProbabilityCalibrator,
+        policy: TierPolicy,
+        feature_infos: Sequence[FeatureInfo],
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.calibrator = calibrator
+        self.policy = policy
+        self.feature_infos = tuple(feature_infos)
+        self.metadata = dict(metadata or {})
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(c) for c in self.estimator.feature_names_in_]
+
+    def probability(self, X: pl.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(self.estimator.decision_function(X))
+
+    def score(self, X: pl.DataFrame, *, reasons: int = 3) -> pl.DataFrame:
+        """``uscc``/``as_of`` (when given), ``raw_score``, ``probability``, ``model_tier``, ``tier``,
+        ``override``, ``expected_rate`` and ``reasons`` (the top ``reasons`` risk-raising features as
+        sentences, the override first when one applied; ``reasons=0`` skips SHAP for speed)."""
+        raw = self.estimator.decision_function(X)
+        prob = self.calibrator.predict(raw)
+        tiers = self.policy.assign(prob, X)
+        rates = self.policy.expected_rate_ or {}
+        out = pl.DataFrame(
+            {
+                "raw_score": raw,
+                "probability": prob,
+            }
+        ).hstack(tiers)
+        out = out.with_columns(
+            pl.col("tier").replace_strict(rates, default=None, return_dtype=pl.Float64).alias("expected_rate")
+        )
+        ids = [c for c in ID_COLUMNS if c in X.columns]
+        if ids:
+            out = X.select(ids).hstack(out)
+        if reasons > 0:
+            out = out.with_columns(pl.Series("reasons", self._reasons(X, tiers, reasons), dtype=REASON_DTYPE))
+        return out
+
+    def _reasons(self, X: pl.DataFrame, tiers: pl.DataFrame, k: int) -> list[list[dict[str, Any]]]:
+        contrib = self.estimator.explain(X)
+        names = self.feature_names
+        values = X.select(names).to_dicts()
+        out = []
+        for i, row in enumerate(contrib.iter_rows(named=True)):
+            items: list[dict[str, Any]] = []
+            if tiers["override"][i] is not None:
+                items.append(
+                    {
+                        "feature": tiers["override"][i],
+                        "dimension": "policy",
+                        "value": tiers["model_tier"][i],
+                        "contribution": None,
+                        "zh": tiers["override_zh"][i],
+                        "en": tiers["override_en"][i],
+                    }
+                )
+            items += [r.to_dict() for r in top_reasons(values[i], row, self.feature_infos, k=k)]
+            out.append(items)
+        return out
+
+    def explain(self, X: pl.DataFrame) -> dict[str, pl.DataFrame]:
+        """Per-feature contributions, per-dimension sums (log-odds; rows sum to the raw score) and the score."""
+        contrib = self.estimator.explain(X)
+        return {
+            "contributions": contrib,
+            "dimensions": dimension_sums(contrib, self.feature_infos),
+            "score": self.score(X, reasons=5),
+        }
+
+    def explain_one(self, X: pl.DataFrame, *, k: int = 5) -> dict[str, Any]:
+        """One entity: score, tier, base value, contributions (sorted by size), dimension sums, reasons."""
+        if X.height != 1:
+            raise ValueError(f"explain_one takes exactly one row, got {X.height}")
+        scored = self.score(X, reasons=k).row(0, named=True)
+        contrib = self.estimator.explain(X).row(0, named=True)
+        dims = dimension_sums(self.estimator.explain(X), self.feature_infos).row(0, named=True)
+        values = X.select(self.feature_names).row(0, named=True)
+        feats = sorted(
+            ((f, values[f], c) for f, c in contrib.items() if f != BASE_VALUE),
+            key=lambda t: (-abs(t[2]), t[0]),
+        )
+        return {
+            **{k_: v for k_, v in scored.items() if k_ != "reasons"},
+            "base_value": contrib[BASE_VALUE],
+            "contributions": [{"feature": f, "value": v, "contribution": c} for f, v, c in feats],
+            "dimensions": {d: v for d, v in dims.items() if d != BASE_VALUE},
+            "reasons": scored["reasons"],
+        }
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def save(self, folder: Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.txt").write_text(self.estimator.model_string(), encoding="utf-8")
+        state = {
+            "format_version": FORMAT_VERSION,
+            "estimator": self.estimator.state(),
+            "calibrator": self.calibrator.state(),
+            "policy": self.policy.state(),
+            "feature_infos": [i.to_dict() for i in self.feature_infos],
+            "metadata": self.metadata,
+        }
+        (folder / "risk_model.json").write_text(
+            json.dumps(state, ensure_ascii=False, indent=2, sort_keys=True, default=str), encoding="utf-8"
+        )
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> RiskModel:
+        folder = Path(folder)
+        state = json.loads((folder / "risk_model.json").read_text(encoding="utf-8"))
+        if state.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{folder}: risk model format {state.get('format_version')!r}, expected {FORMAT_VERSION}"
+            )
+        return cls(
+            RiskClassifier.from_state(state["estimator"], (folder / "model.txt").read_text(encoding="utf-8")),
+            ProbabilityCalibrator.from_state(state["calibrator"]),
+            TierPolicy.from_state(state["policy"]),
+            [FeatureInfo.from_dict(i) for i in state["feature_infos"]],
+            state["metadata"],
+        )
+
+
+def _pyfunc_class() -> type:
+    import mlflow.pyfunc
+
+    class RiskModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
+        """MLflow wrapper: ``predict`` takes a pandas/polars frame of features and returns the score table."""
+
+        # No type hints on these two: MLflow reads predict's hints as an input schema and warns on Any.
+        def load_context(self, context):
+            self.model = RiskModel.load(Path(context.artifacts["risk_model"]))
+
+        def predict(self, context, model_input, params=None):
+            frame = model_input if isinstance(model_input, pl.DataFrame) else pl.from_pandas(model_input)
+            return self.model.score(frame, reasons=0).to_pandas()
+
+    return RiskModelPyfunc
+
+
+def log_model(model: RiskModel, *, name: str = "model", registered_model_name: str | None = None) -> Any:
+    """Log ``model`` into the active MLflow run as a pyfunc model (optionally registering it)."""
+    import mlflow.pyfunc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save(Path(tmp) / "risk_model")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=_pyfunc_class()(),
+            artifacts={"risk_model": str(folder)},
+            registered_model_name=registered_model_name,
+            # Explicit requirements: inferring them would import the model in a subprocess (slow) and is
+            # never needed here — the serving side runs in this project's own environment.
+            pip_requirements=["lightgbm", "polars", "numpy", "scikit-learn"],
+        )
+
+
+def load_model(uri: str) -> RiskModel:
+    """The RiskModel behind an MLflow model URI, e.g. ``models:/creditwatch-risk@champion`` (offline)."""
+    import mlflow.pyfunc
+
+    loaded = mlflow.pyfunc.load_model(uri)
+    return loaded.unwrap_python_model().model

@@ -1,0 +1,124 @@
+"""RiskClassifier follows scikit-learn's rules, enforces its columns and is byte-for-byte deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from models.estimator import RiskClassifier
+from models.explain import directions
+from tests.models.factories import CATEGORICAL, FEATURES, INFOS, labelled_frame
+
+
+def _small(**kw: object) -> RiskClassifier:
+    params = {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 20, "early_stopping_rounds": 10}
+    params.update(kw)
+    return RiskClassifier(**params)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def data() -> pl.DataFrame:
+    return labelled_frame(2000, seed=1)
+
+
+def test_get_params_and_clone_keep_arguments() -> None:
+    est = _small(
+        monotone_constraints={"age_days": -1}, categorical_features=("entity_type_code",), random_state=7
+    )
+    params = est.get_params()
+    assert params["random_state"] == 7 and params["monotone_constraints"] == {"age_days": -1}
+    twin = clone(est)
+    assert twin is not est and twin.get_params() == params
+    assert not hasattr(twin, "booster_")
+
+
+def test_fit_returns_self_and_not_fitted_error(data: pl.DataFrame) -> None:
+    est = _small()
+    with pytest.raises(NotFittedError):
+        est.predict_proba(data.select(FEATURES))
+    assert est.fit(data.select(FEATURES), data["violation_found"]) is est
+    proba = est.predict_proba(data.select(FEATURES))
+    assert proba.shape == (data.height, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert list(est.feature_names_in_) == FEATURES and est.n_features_in_ == len(FEATURES)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_learns_signal_under_several_seeds(seed: int) -> None:
+    frame = labelled_frame(3000, seed=seed)
+    train, test = frame[:2000], frame[2000:]
+    est = _small(
+        random_state=seed, n_estimators=80, learning_rate=0.1, monotone_constraints=directions(INFOS)
+    )
+    est.fit(
+        train.select(FEATURES),
+        train["violation_found"],
+        eval_set=(test.select(FEATURES), test["violation_found"]),
+    )
+    from sklearn.metrics import roc_auc_score
+
+    # Close to the oracle (the true probabilities the outcomes were drawn from) on the same rows.
+    oracle = roc_auc_score(test["violation_found"], test["true_probability"])
+    assert (
+        roc_auc_score(test["violation_found"], est.decision_function(test.select(FEATURES))) > oracle - 0.07
+    )  # 1000 rows: AUC noise ~0.03
+    assert 1 <= est.best_iteration_ <= 80
+
+
+def test_column_order_does_not_matter_but_names_do(data: pl.DataFrame) -> None:
+    est = _small().fit(data.select(FEATURES), data["violation_found"])
+    shuffled = data.select(FEATURES[::-1])
+    np.testing.assert_array_equal(
+        est.decision_function(shuffled), est.decision_function(data.select(FEATURES))
+    )
+    with pytest.raises(ValueError, match="age_days"):
+        est.decision_function(data.select([c for c in FEATURES if c != "age_days"]))
+    with pytest.raises(ValueError, match="dtype"):
+        est.decision_function(data.select(FEATURES).with_columns(pl.col("noise").cast(pl.String)))
+    with pytest.raises(TypeError, match="polars"):
+        est.decision_function(data.select(FEATURES).to_numpy())  # type: ignore[arg-type]
+
+
+def test_bad_input_names_the_row_or_parameter(data: pl.DataFrame) -> None:
+    X = data.select(FEATURES)
+    y = data["violation_found"].to_numpy().copy()
+    y[5] = 2
+    with pytest.raises(ValueError, match="row 5"):
+        _small().fit(X, y)
+    w = np.ones(X.height)
+    w[3] = -1
+    with pytest.raises(ValueError, match="row 3"):
+        _small().fit(X, data["violation_found"], w)
+    with pytest.raises(ValueError, match="monotone_constraints"):
+        _small(monotone_constraints={"nope": 1}).fit(X, data["violation_found"])
+    with pytest.raises(ValueError, match="num_threads"):
+        _small(num_threads=0).fit(X, data["violation_found"])
+
+
+def test_deterministic_model_string(data: pl.DataFrame) -> None:
+    def fit() -> str:
+        est = _small(
+            subsample=0.7,
+            subsample_freq=1,
+            colsample_bytree=0.7,
+            monotone_constraints=directions(INFOS),
+            categorical_features=tuple(CATEGORICAL),
+            num_threads=2,
+            random_state=3,
+        )
+        return est.fit(data.select(FEATURES), data["violation_found"]).model_string()
+
+    assert fit() == fit()
+
+
+def test_string_categorical_is_coded_and_unseen_is_missing(data: pl.DataFrame) -> None:
+    X = data.select(FEATURES).with_columns(
+        pl.col("entity_type_code").cast(pl.String).alias("entity_type_code")
+    )
+    est = _small(categorical_features=("entity_type_code",)).fit(X, data["violation_found"])
+    assert est.categories_["entity_type_code"] == ["1", "2", "3"]
+    unseen = X.head(3).with_columns(pl.lit("9").alias("entity_type_code"))
+    assert np.isfinite(est.decision_function(unseen)).all()
