@@ -1,0 +1,169 @@
+"""``creditwatch sample`` through Typer's CliRunner on the SQLite default under --home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from features.identity import check_digit
+from features.uscc import complete
+from serving.cli import app
+
+runner = CliRunner()
+
+
+def _uscc(i: int) -> str:
+    return complete(f"91320902MA{i:07d}")
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    n = 40
+    tiers = ["A"] * 20 + ["B"] * 10 + ["C"] * 6 + ["D"] * 4
+    scores = pl.DataFrame(
+        {
+            "uscc": [_uscc(i) for i in range(n)],
+            "tier": tiers,
+            "probability": [{"A": 0.02, "B": 0.1, "C": 0.3, "D": 0.7}[t] for t in tiers],
+            "reasons": [[f"reason {i}", "other"] for i in range(n)],
+            "division_code": ["320902"] * n,
+            "industry": ["food"] * n,
+            "entity_type": ["enterprise"] * n,
+        }
+    )
+    scores_path = tmp_path / "scores.parquet"
+    scores.write_parquet(scores_path)
+    lines = ["inspector_id,name,department,division_code,qualifications,active,id_number"]
+    for i in range(6):
+        first17 = f"32090219800101{i:03d}"
+        lines.append(f"I{i},检查员{i},市场监管局,320902,食品经营,是,{first17 + check_digit(first17)}")
+    roster = tmp_path / "inspectors.csv"
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"scores": scores_path, "inspectors": roster, "home": tmp_path / "home"}
+
+
+def _run(home: Path, *args: str) -> Any:
+    return runner.invoke(app, ["--home", str(home), *args], env={"COLUMNS": "200"})
+
+
+def _json(home: Path, *args: str) -> Any:
+    result = _run(home, "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_create_draw_assign_record_export_verify(files: dict[str, Path], tmp_path: Path) -> None:
+    home = files["home"]
+    assert _json(home, "sample", "inspectors", "import", str(files["inspectors"]))["created"] == 6
+    created = _json(
+        home,
+        "sample",
+        "create",
+        "--scores",
+        str(files["scores"]),
+        "--department",
+        "市场监管局",
+        "--item",
+        "食品经营",
+        "--period",
+        "2026Q4",
+        "--count",
+        "10",
+        "--as-of",
+        "2026-11-01",
+        "--task-id",
+        "T1",
+    )
+    assert created["status"] == "created" and created["revealed_seed"] is None
+    assert len(created["seed_sha256"]) == 64 and len(created["roster_sha256"]) == 64
+
+    drawn = _json(home, "sample", "draw", "T1")
+    assert drawn["selected"] == 10 and len(drawn["revealed_seed"]) == 64
+    assert sum(t["selected"] for t in drawn["tiers"]) == 10
+
+    assigned = _json(home, "sample", "assign", "2026Q4", "--max-visits", "5")
+    assert assigned["visits"] == 10 and assigned["assigned"] == 10
+
+    listed = _json(home, "sample", "list", "--task", "T1")
+    first = listed[0]
+    inspector = first["inspectors"].split("; ")[0]
+    recorded = _json(
+        home,
+        "sample",
+        "results",
+        "record",
+        "T1",
+        first["uscc"],
+        "--outcome",
+        "violation",
+        "--inspected-on",
+        "2026-11-02",
+        "--by",
+        inspector,
+        "--findings",
+        "无证经营",
+    )
+    assert recorded["publication_due_on"] == "2026-11-30"  # 20 working days, no holiday in between
+
+    overdue = _json(home, "sample", "results", "overdue", "--today", "2026-12-01")
+    assert overdue == [
+        {"department": "市场监管局", "results": 1, "published": 0, "unpublished": 1, "overdue": 1}
+    ]
+
+    estimates = _json(home, "sample", "results", "estimate", "T1", "--scores", str(files["scores"]))
+    assert [r["tier"] for r in estimates] == ["all", "A", "B", "C", "D"]
+    assert estimates[4]["predicted_rate"] == pytest.approx(0.7)
+
+    xlsx = tmp_path / "out" / "T1.xlsx"
+    assert (
+        _json(home, "sample", "export", "T1", "--out", str(xlsx), "--scores", str(files["scores"]))["rows"]
+        == 10
+    )
+    sheet = openpyxl.load_workbook(xlsx).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    reasons_col = header.index("主要原因 reasons")
+    assert str(sheet.cell(2, reasons_col + 1).value).startswith("reason ")
+
+    records = tmp_path / "inspections.parquet"
+    _json(home, "sample", "results", "export", "--out", str(records))
+    assert pl.read_parquet(records)["outcome"].to_list() == ["violation"]
+
+    verified = _json(home, "sample", "verify", "T1")
+    assert verified["ok"] is True
+
+    # A different roster than the one published: verify fails with exit code 1 and says why.
+    changed = pl.read_parquet(files["scores"]).with_columns(tier=pl.lit("D"))
+    changed_path = tmp_path / "changed.parquet"
+    changed.write_parquet(changed_path)
+    result = _run(home, "--json", "sample", "verify", "T1", "--roster", str(changed_path))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["ok"] is False
+
+    table = _run(home, "sample", "list")
+    assert table.exit_code == 0 and "T1" in table.stdout and "drawn" in table.stdout
+
+
+def test_errors_are_one_line_and_exit_1(files: dict[str, Path]) -> None:
+    home = files["home"]
+    base = ["sample", "create", "--scores", str(files["scores"]), "--department", "d", "--item", "i"]
+    result = _run(home, "--json", *base, "--period", "P", "--count", "5", "--tier-ratio", "B=0.5")
+    assert result.exit_code == 1
+    assert "tier B: ratio 0.5 is outside the allowed range [0.05, 0.2]" in json.loads(result.stdout)["error"]
+
+    result = _run(home, "--json", *base, "--period", "P", "--count", "500")
+    assert result.exit_code == 1 and "exceeds the 40 eligible" in result.stdout
+
+    result = _run(home, "--json", *base, "--period", "P", "--count", "5", "--industry", "mining")
+    assert result.exit_code == 1 and "no eligible entity" in result.stdout
+
+    result = _run(home, "--json", "sample", "draw", "NOPE")
+    assert result.exit_code == 1 and "no sampling task 'NOPE'" in result.stdout
+
+    assert _json(home, "sample", "list") == []
