@@ -1,0 +1,214 @@
+"""API tokens and roles: a name and a role in, a token shown once out; a presented token in, a principal out.
+
+Tokens look like ``cw_<prefix>_<secret>``: the prefix (public, unique) finds the row, and only the SHA-256 of
+the whole token is stored, so the clear token exists nowhere but with its holder. A plain SHA-256 suffices
+(no slow password hash) because the secret is 256 random bits, not something a person chose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from supervision.db import Base
+
+TOKEN_PATTERN = re.compile(r"^cw_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
+NAME_PATTERN = re.compile(r"^[\w.@ -]{1,100}$")
+
+
+class Role(StrEnum):
+    """Who may do what; the route → role matrix is in docs/api.md."""
+
+    INSPECTOR = "inspector"  # 执法检查人员: sampling lists, recording results
+    ANALYST = "analyst"  # 数据分析: data, models
+    SUPERVISOR = "supervisor"  # 监管负责人: entity look-ups, audit of draws
+    ADMIN = "admin"  # users, tokens, policy, audit log
+    SYSTEM = "system"  # another government system (逢办必查 checks)
+
+
+class ApiToken(Base):
+    """One issued token: its lookup prefix and hash, never the token itself."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('inspector', 'analyst', 'supervisor', 'admin', 'system')", name="role"),
+        sa.CheckConstraint("length(token_hash) = 64", name="token_hash_length"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    prefix: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(sa.String(200))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class UnknownRole(ValueError):
+    """A role name outside :class:`Role`."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"unknown role {role!r}: expected one of {', '.join(r.value for r in Role)}")
+        self.field = "role"
+
+
+class InvalidTokenName(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"token name {name!r}: 1-100 letters, digits, spaces or . _ @ - (it names the holder in the audit log)"
+        )
+        self.field = "name"
+
+
+class TokenNotFound(LookupError):
+    def __init__(self, token_id: int) -> None:
+        super().__init__(f"no API token with id {token_id}")
+        self.token_id = token_id
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    token_id: int
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller: the holder's name and the token id."""
+        return f"{self.name}#{self.token_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What may be listed about a token (never the token or its hash)."""
+
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    created_by: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > datetime.now(UTC))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "prefix": self.prefix,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "active": self.active,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A newly created token: ``token`` is the only time the clear value exists outside its holder."""
+
+    info: TokenInfo
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_role(role: str | Role) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise UnknownRole(str(role)) from None
+
+
+def _info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def create_token(
+    session: Session,
+    *,
+    name: str,
+    role: str | Role,
+    created_by: str | None = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> IssuedToken:
+    """Issue a token for `name` with `role`; store its hash; return the clear token once."""
+    checked = parse_role(role)
+    if not NAME_PATTERN.match(name):
+        raise InvalidTokenName(name)
+    prefix = secrets.token_hex(6)  # 12 lowercase hex characters
+    token = f"cw_{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiToken(
+        name=name,
+        role=checked.value,
+        prefix=prefix,
+        token_hash=hash_token(token),
+        created_at=now or datetime.now(UTC),
+        created_by=created_by,
+        expires_at=expires_at,
+        revoked_at=None,
+    )
+    session.add(row)
+    session.flush()
+    return IssuedToken(info=_info(row), token=token)
+
+
+def revoke_token(session: Session, token_id: int, *, now: datetime | None = None) -> TokenInfo:
+    """Revoke a token (idempotent: the first revocation time is kept); TokenNotFound if there is none."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise TokenNotFound(token_id)
+    if row.revoked_at is None:
+        row.revoked_at = now or datetime.now(UTC)
+        session.flush()
+    return _info(row)
+
+
+def list_tokens(session: Session) -> list[TokenInfo]:
+    return [_info(row) for row in session.execute(sa.select(ApiToken).order_by(ApiToken.id)).scalars()]
+
+
+def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Principal | None:
+    """The principal holding `token`, or None if it is malformed, unknown, revoked or expired."""
+    match = TOKEN_PATTERN.match(token)
+    if match is None:
+        return None
+    row = session.execute(sa.select(ApiToken).where(ApiToken.prefix == match.group(1))).scalar_one_or_none()
+    # Compare digests in constant time, and hash even when the prefix is unknown, so timing says nothing.
+    presented = hash_token(token)
+    if row is None or not hmac.compare_digest(presented, row.token_hash):
+        return None
+    moment = now or datetime.now(UTC)
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= moment):
+        return None
+    return Principal(token_id=row.id, name=row.name, role=Role(row.role))
