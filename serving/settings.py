@@ -31,6 +31,13 @@ class Settings(BaseSettings):
         ("91350211M0000XUF46", "91350203M0001QAY9B"),
         description="genuine codes that fail the mod-31 check (domain-rules §1.3)",
     )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="API requests per minute per token (token bucket); 0 turns limiting off"
+    )
+    rate_limit_burst: int = Field(
+        60, ge=1, description="API requests a token may make at once before waiting"
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
 
     @field_validator("home")
     @classmethod

@@ -1,0 +1,1 @@
+"""The JSON API: ``create_app(settings)`` builds the FastAPI application (see docs/api.md)."""

@@ -1,0 +1,113 @@
+"""The FastAPI application: ``create_app(settings, engine=...)`` → an app; nothing happens at import.
+
+The lifespan opens the database engine (unless one is given, e.g. by tests) and disposes of it at shutdown.
+Each route declares its roles (``require_roles``) or :data:`~serving.api.deps.PUBLIC`; the factory refuses
+an app with a route that does neither, and writes each route's roles into the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from serving.api import errors
+from serving.api.deps import RoleCheck, _public
+from serving.api.limits import BodySizeLimit, RateLimiter
+from serving.api.routers import system, uscc
+from serving.api.trail import AuditMiddleware
+from serving.settings import Settings
+from supervision.access import Role
+from supervision.db import make_engine
+
+ROUTERS = (system.router, uscc.router)
+PUBLIC_ROLES = "public"
+
+
+def _calls(dependant: Dependant) -> Iterable[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def route_roles(route: APIRoute) -> frozenset[Role] | str | None:
+    """The roles a route admits (their intersection if several checks), ``"public"``, or None if undeclared."""
+    calls = list(_calls(route.dependant))
+    checks = [c for c in calls if isinstance(c, RoleCheck)]
+    if checks:
+        allowed = frozenset(Role)
+        for check in checks:
+            allowed &= check.roles
+        return allowed
+    if _public in calls:
+        return PUBLIC_ROLES
+    return None
+
+
+def role_matrix(routers: Iterable[APIRouter] = ROUTERS) -> list[tuple[str, str, frozenset[Role] | str]]:
+    """(method, path, roles) for every route of `routers`, in declaration order (docs/api.md shows it)."""
+    rows = []
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                roles = route_roles(route)
+                for method in sorted(route.methods or ()):
+                    rows.append((method, route.path, roles if roles is not None else frozenset()))
+    return rows
+
+
+def _declare_roles(router: APIRouter) -> None:
+    # On the router's own routes, before inclusion: the app's view of included routes is built from them.
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        roles = route_roles(route)
+        if roles is None:
+            raise RuntimeError(
+                f"route {sorted(route.methods or ())} {route.path} declares no roles: add require_roles(...) or PUBLIC"
+            )
+        listed = ["public"] if isinstance(roles, str) else sorted(r.value for r in roles)
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": listed}
+        note = f"Roles: {', '.join(listed)}."
+        if note not in (route.description or ""):
+            route.description = f"{route.description}\n\n{note}" if route.description else note
+
+
+def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAPI:
+    """Build the API for `settings`; pass `engine` to share one (it is then not disposed at shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = engine is None
+        app.state.engine = engine if engine is not None else make_engine(settings.db_url)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="creditwatch",
+        version="0.1.0",
+        summary="Risk scoring for credit-based market supervision (信用监管).",
+        description="Authenticate with `Authorization: Bearer <token>`; errors are "
+        '`{"error": {"type", "message", "field"?}}`. See docs/api.md.',
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.limiter = RateLimiter(
+        per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+    )
+    for router in ROUTERS:
+        _declare_roles(router)
+        app.include_router(router)
+    errors.install(app)
+    # Added last = outermost: the audit middleware sees the body limit's 413 as well.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware)
+    return app

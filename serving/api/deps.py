@@ -1,0 +1,119 @@
+"""Dependencies as ``Annotated`` aliases: the request's database session, its caller, and role checks.
+
+``SessionDep`` commits when the handler returns — before the response is sent, so a failed commit is an
+error response, never a 200. ``require_roles(...)`` is how a route declares who may call it; the app
+factory refuses to start if a route declares neither roles nor :data:`PUBLIC`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from serving.api.errors import Forbidden, RateLimited, Unauthenticated
+from serving.api.limits import RateLimiter
+from serving.settings import Settings
+from supervision import access
+from supervision.access import Principal, Role
+from supervision.db import session_scope
+
+ANY_ROLE: tuple[Role, ...] = tuple(Role)
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token issued by an administrator (`creditwatch tokens create`), as `Bearer cw_...`.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> sa.Engine:
+    engine: sa.Engine = request.app.state.engine
+    return engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with session_scope(get_engine(request)) as session:
+        yield session
+    # Reached only after a successful commit: the audit entries the handler added are now durable.
+    if getattr(request.state, "audit_pending", False):
+        request.state.audit_written = True
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": the session commits when the handler returns, before the response goes out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the bearer token; 401 if none or invalid, 429 over the caller's rate."""
+    limiter: RateLimiter = request.app.state.limiter
+    principal = None
+    if credentials is not None:
+        # Its own short transaction: authentication is not part of the handler's unit of work.
+        with session_scope(get_engine(request)) as session:
+            principal = access.authenticate(session, credentials.credentials)
+    if principal is None:
+        # Failed attempts are limited per client address, so guessing tokens is throttled too.
+        wait = limiter.acquire(f"addr:{_client(request)}")
+        if wait is not None:
+            raise RateLimited(wait)
+        if credentials is None:
+            raise Unauthenticated()
+        raise Unauthenticated("the API token is invalid, revoked or expired")
+    request.state.principal = principal
+    wait = limiter.acquire(f"token:{principal.token_id}")
+    if wait is not None:
+        raise RateLimited(wait)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+class RoleCheck:
+    """A dependency admitting only the given roles (403 for the others); apps read ``roles`` for the docs."""
+
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        if not roles:
+            raise ValueError("require_roles() needs at least one role")
+        self.roles = frozenset(access.parse_role(r) for r in roles)
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        if principal.role not in self.roles:
+            allowed = ", ".join(sorted(r.value for r in self.roles))
+            raise Forbidden(f"role {principal.role.value!r} may not use this route; allowed: {allowed}")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"RoleCheck({sorted(r.value for r in self.roles)})"
+
+
+def require_roles(*roles: Role | str) -> Any:
+    """``principal: Annotated[Principal, require_roles(Role.ADMIN)]`` — the route's allowed roles."""
+    return Depends(RoleCheck(tuple(access.parse_role(r) for r in roles)))
+
+
+def _public() -> None:
+    """Marker: this route needs no token (health checks only)."""
+
+
+PUBLIC = Depends(_public)
+
+AdminDep = Annotated[Principal, require_roles(Role.ADMIN)]
+AnyRoleDep = Annotated[Principal, require_roles(*ANY_ROLE)]

@@ -1,0 +1,167 @@
+"""Errors as HTTP: every failure becomes ``{"error": {"type", "message", "field"?}}`` with its status, here only.
+
+Routers raise :class:`ApiError` subclasses or domain exceptions; :data:`DOMAIN_ERRORS` is the one table that
+maps a domain exception to a status and a type. Bad input is always a 4xx; anything unexpected is a 500
+whose body says nothing about the internals (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from supervision import access, audit
+
+log = logging.getLogger("creditwatch.api")
+
+
+class ApiError(Exception):
+    """An error the client can act on: a status, a stable type, a message and optionally the field."""
+
+    status = 400
+    type = "bad_request"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+class Unauthenticated(ApiError):
+    status, type = 401, "unauthenticated"
+
+    def __init__(
+        self, message: str = "a valid API token is required (Authorization: Bearer <token>)"
+    ) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status, type = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, type = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, type = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, type = 413, "payload_too_large"
+
+
+class RateLimited(ApiError):
+    status, type = 429, "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many requests for this token: retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+# Domain exception → (status, type). Later routers add their domain's exceptions here, nowhere else.
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    access.UnknownRole: (422, "validation"),
+    access.InvalidTokenName: (422, "validation"),
+    access.TokenNotFound: (404, "not_found"),
+    audit.AuditConflict: (503, "busy"),
+}
+
+STATUS_TYPES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+    429: "rate_limited",
+}
+
+
+def error_body(type_: str, message: str, *, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": type_, "message": message}
+    if field is not None:
+        error["field"] = field
+    error.update(extra)
+    return {"error": error}
+
+
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(type_, message, field=field, **extra), status_code=status, headers=dict(headers or {})
+    )
+
+
+def _location(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.type, exc.message, field=exc.field, headers=exc.headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERRORS:
+            status, type_ = DOMAIN_ERRORS[cls]
+            break
+    else:  # pragma: no cover - only registered classes reach this handler
+        raise exc
+    return error_response(status, type_, str(exc), field=getattr(exc, "field", None))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": _location(err.get("loc", ())), "message": str(err.get("msg", "")), "rule": err.get("type")}
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": None, "message": "invalid request"}
+    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "invalid request"
+    return error_response(422, "validation", message, field=first["field"], errors=problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    type_ = STATUS_TYPES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal")
+    return error_response(exc.status_code, type_, str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal", "internal error; the server log has the details")
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on `app`."""
+    app.add_exception_handler(ApiError, _api_error)
+    for cls in DOMAIN_ERRORS:
+        app.add_exception_handler(cls, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,166 @@
+"""The audit trail of the API: who did what, when, from where, with what result — for every change and every
+access to an entity's detail, allowed or not.
+
+Two paths, so that no audited request goes unrecorded:
+- in the handler's transaction: ``trail.record(session, ...)`` (``AuditDep``) appends the entry with the change
+  itself, so a change and its entry are committed together or not at all;
+- after the response: :class:`AuditMiddleware` writes the entry in its own transaction for every audited
+  request the handler did not record — denied (401/403), rejected (4xx), failed (5xx), or a handler that
+  forgot. Requests refused by the rate limiter (429) are not written, so the limiter cannot be turned into
+  a write amplifier.
+Audited = any method other than GET/HEAD/OPTIONS, any route marked with :func:`audited`, and every 401/403.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import anyio
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from supervision import audit
+from supervision.access import Principal
+from supervision.db import session_scope
+
+log = logging.getLogger("creditwatch.audit")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def result_of(status: int) -> str:
+    """The audit result for an HTTP status."""
+    if status in (401, 403):
+        return "denied"
+    if status >= 500:
+        return "error"
+    if status >= 400:
+        return "rejected"
+    return "ok"
+
+
+def _source(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def audited(action: str, *, target: str | None = None, prefix: str = "") -> Any:
+    """Route marker: requests to this route are audited as `action` on the path parameter `target`.
+
+    Put it in the route's ``dependencies=[...]``: it runs before the role check, so denied attempts are
+    recorded under the route's action too.
+    """
+
+    def mark(request: Request) -> None:
+        request.state.audit_action = action
+        if target is not None and target in request.path_params:
+            request.state.audit_target = f"{prefix}{request.path_params[target]}"
+
+    return Depends(mark)
+
+
+class AuditTrail:
+    """The current request's handle on the audit log (actor, role and source come from the request)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def record(
+        self,
+        session: Session,
+        *,
+        action: str | None = None,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        result: str = "ok",
+    ) -> audit.AuditEntry:
+        """Append an entry in `session`'s transaction (committed with the handler's work)."""
+        state = self.request.state
+        principal: Principal | None = getattr(state, "principal", None)
+        entry = audit.append(
+            session,
+            actor=principal.actor if principal else "anonymous",
+            role=principal.role.value if principal else None,
+            action=action or getattr(state, "audit_action", None) or _default_action(self.request.scope),
+            target=target or getattr(state, "audit_target", None) or self.request.url.path,
+            source=_source(self.request.scope),
+            result=result,
+            details={"method": self.request.method, "path": self.request.url.path, **(details or {})},
+        )
+        state.audit_pending = True
+        return entry
+
+
+def _default_action(scope: Scope) -> str:
+    return f"http.{str(scope.get('method', 'get')).lower()}"
+
+
+def get_trail(request: Request) -> AuditTrail:
+    return AuditTrail(request)
+
+
+AuditDep = Annotated[AuditTrail, Depends(get_trail)]
+
+
+class AuditMiddleware:
+    """Writes the entry of every audited request that the handler did not record in its transaction."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except Exception:
+            await self._after(scope, 500)
+            raise
+        await self._after(scope, status)
+
+    async def _after(self, scope: Scope, status: int) -> None:
+        state: dict[str, Any] = scope["state"]
+        if state.get("audit_written") or status == 429:
+            return
+        method = str(scope.get("method", "GET"))
+        if method in SAFE_METHODS and "audit_action" not in state and status not in (401, 403):
+            return
+        principal: Principal | None = state.get("principal")
+        path = str(scope.get("path", ""))
+        fields = {
+            "actor": principal.actor if principal else "anonymous",
+            "role": principal.role.value if principal else None,
+            "action": state.get("audit_action") or _default_action(scope),
+            "target": state.get("audit_target") or path,
+            "source": _source(scope),
+            "result": result_of(status),
+            "details": {"method": method, "path": path, "status": status},
+        }
+        engine: sa.Engine | None = getattr(scope["app"].state, "engine", None)
+        if engine is None:  # pragma: no cover - only before the lifespan has started
+            log.error("audit entry lost (no database): %s", fields)
+            return
+        try:
+            await anyio.to_thread.run_sync(_write, engine, fields)
+        except Exception:
+            # The response is gone already; the log is the last place the event can go.
+            log.exception("audit entry could not be written: %s", fields)
+
+
+def _write(engine: sa.Engine, fields: dict[str, Any]) -> None:
+    with session_scope(engine) as session:
+        audit.append(session, **fields)
