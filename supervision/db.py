@@ -29,9 +29,13 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 
-# Modules that define ORM models on `Base`; Alembic's env and the metadata checks import them all, so a new
-# module of models is added here (and its tables in a new migration).
-MODEL_MODULES: tuple[str, ...] = ("supervision.ledger",)
+# Every module that defines ORM models on `Base`: Alembic's env and the metadata-vs-migrations test import
+# them all. A new module of models goes here (tests/supervision/test_db.py fails until it does), and its
+# tables into a new migration.
+MODEL_MODULES: tuple[str, ...] = (
+    "supervision.ledger",
+    "supervision.tasks",
+)
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -153,11 +157,14 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    """The newest migration shipped with the code."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if head is None:  # pragma: no cover - the package ships at least 0001
-        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
-    return head
+    """The newest migration shipped with the code (the history is linear: 0001 ← 0002 ← ...)."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(
+            f"the migrations in {MIGRATIONS_DIR / 'versions'} must form one line, found heads {sorted(heads)}:"
+            " set each new migration's down_revision to the previous newest revision"
+        )
+    return heads[0]
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:

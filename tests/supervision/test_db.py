@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import supervision
 from supervision import db
 from supervision.ledger import IngestBatch
 
@@ -86,6 +89,17 @@ def test_metadata_comparison_sees_a_missing_table(engine_at_base: sa.Engine) -> 
     # The check above can fail: an un-migrated database differs by every table of the models.
     added = {diff[1].name for diff in _differences(engine_at_base) if diff[0] == "add_table"}
     assert added == set(db.import_models().tables)
+
+
+def test_every_module_of_models_is_registered() -> None:
+    # A model that Alembic's env never imports would be invisible to the metadata check above.
+    for info in pkgutil.walk_packages(supervision.__path__, "supervision."):
+        if not info.name.startswith("supervision.migrations"):
+            importlib.import_module(info.name)
+    defining = {mapper.class_.__module__ for mapper in db.Base.registry.mappers}
+    missing = sorted(defining - set(db.MODEL_MODULES))
+    assert not missing, f"add {missing} to supervision.db.MODEL_MODULES"
+    assert set(db.MODEL_MODULES) <= defining  # and no stale entries
 
 
 def test_check_constraints_exist_with_conventional_names(db_engine: sa.Engine) -> None:
