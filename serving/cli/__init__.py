@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli import data, db, features, modeling, sample, uscc
+from serving.cli import admin, data, db, features, modeling, sample, uscc
 from serving.cli.state import State
 from serving.settings import load_settings
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for _group in (uscc, data, features, modeling, sample, db):
+for _group in (uscc, data, features, modeling, sample, db, admin):
     _group.register(app)
 
 
