@@ -146,6 +146,7 @@ def draw_inspections(
             "_risk": risk,
             "_detection": team_detection,
             "_tier": np.array(TIERS)[cols["tier"]],
+            "_drawn_on": pl.Series(cols["drawn_on"].astype(np.int32)).cast(pl.Date),
             "_entity": entity,
             "_domain": domain,
         }
@@ -174,6 +175,7 @@ def draw_inspections(
         "inspection_id",
         "uscc",
         "inspected_on",
+        pl.col("_drawn_on").alias("drawn_on"),
         pl.col("_violation_probability").alias("violation_probability"),
         pl.col("_risk").alias("risk"),
         pl.col("_detection").alias("detection"),
