@@ -35,6 +35,8 @@ NAMING_CONVENTION: dict[str, str] = {
 MODEL_MODULES: tuple[str, ...] = (
     "supervision.ledger",
     "supervision.tasks",
+    "supervision.access",
+    "supervision.audit",
 )
 
 
