@@ -265,10 +265,15 @@ def canonical_roster(roster: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     if bad_tier.height:
         row = bad_tier.row(0, named=True)
         raise ValueError(f"roster: uscc {row['uscc']}: tier {row['tier']!r} is not one of {list(TIERS)}")
-    dup = df.group_by("uscc").len().filter(pl.col("len") > 1).sort("uscc")
+    df = df.sort("uscc")
+    # Sorted, so a duplicate sits next to its twin: O(n) instead of a hash aggregation.
+    dup = df.filter(pl.col("uscc") == pl.col("uscc").shift(1))
     if dup.height:
-        raise ValueError(f"roster: uscc {dup['uscc'][0]} appears {dup['len'][0]} times; each entity once")
-    return df.sort("uscc")
+        first = dup["uscc"][0]
+        raise ValueError(
+            f"roster: uscc {first} appears {int((df['uscc'] == first).sum())} times; each entity once"
+        )
+    return df
 
 
 def _roster_bytes(canonical: pl.DataFrame) -> bytes:
@@ -422,20 +427,22 @@ def draw(roster: pl.DataFrame | pl.LazyFrame, *, params: TaskParams, seed: bytes
     """The selection: uscc, tier, inclusion_probability, in_control_slice — sorted by USCC."""
     _check_seed(seed)
     eligible = eligible_roster(canonical_roster(roster), params=params)
-    tiers = eligible["tier"].to_numpy()
-    plan = plan_draw({t: int((tiers == t).sum()) for t in TIERS}, params=params)
+    tiers = (
+        eligible["tier"].replace_strict({t: i for i, t in enumerate(TIERS)}, return_dtype=pl.Int8).to_numpy()
+    )
+    plan = plan_draw({t: int((tiers == i).sum()) for i, t in enumerate(TIERS)}, params=params)
     rng = _generator(bytes(seed))
     selected = np.zeros(eligible.height, dtype=bool)
     control = np.zeros(eligible.height, dtype=bool)
     if plan.control:
         control[rng.choice(eligible.height, size=plan.control, replace=False)] = True
     selected |= control
-    for t in TIERS:
-        pool = np.flatnonzero((tiers == t) & ~control)
+    for i, t in enumerate(TIERS):
+        pool = np.flatnonzero((tiers == i) & ~control)
         take = min(plan.tier_sizes[t], pool.size)
         if take:
             selected[rng.choice(pool, size=take, replace=False)] = True
-    prob = np.array([plan.inclusion[t] for t in TIERS])[np.searchsorted(np.array(TIERS), tiers)]
+    prob = np.array([plan.inclusion[t] for t in TIERS])[tiers]
     return (
         eligible.select("uscc", "tier")
         .with_columns(
