@@ -97,11 +97,18 @@ def test_achieved_frequencies_match_exact_inclusion_probabilities() -> None:
         z_max = max(z_max, abs(k - reps * pi) / np.sqrt(reps * pi * (1 - pi)))
     # 100 per-entity binomial z-tests, Bonferroni at α = 0.001 overall → |z| < 4.42.
     assert z_max < 4.42
-    # Per tier the pooled frequency is far more precise: the naive formula would be rejected.
-    d_freq = np.mean([counts[u] for u in counts if tier_of[u] == "D"]) / reps
-    naive_d = plan.tier_sizes["D"] / 5
-    assert abs(d_freq - plan.inclusion["D"]) < 0.02
-    assert plan.inclusion["D"] != pytest.approx(naive_d, abs=0.03) or naive_d == 1.0
+    # Per tier the pooled frequency is precise enough to reject the approximation that ignores how many
+    # control entities fell in the tier (c/N + (1 - c/N)·n_t/N_t), while agreeing with the exact formula.
+    share = plan.control / plan.eligible
+    for t in ("C", "D"):
+        members = [u for u in counts if tier_of[u] == t]
+        trials = reps * len(members)
+        freq = sum(counts[u] for u in members) / trials
+        exact = plan.inclusion[t]
+        naive = share + (1 - share) * plan.tier_sizes[t] / plan.tier_counts[t]
+        se = np.sqrt(exact * (1 - exact) / trials)
+        assert abs(freq - exact) < 4 * se, (t, freq, exact)
+        assert abs(freq - naive) > 5 * se, (t, freq, naive)
 
 
 def test_control_slice_is_uniform_over_tiers() -> None:
