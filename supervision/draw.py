@@ -249,27 +249,34 @@ def canonical_roster(roster: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         raise ValueError(
             f"roster: missing required columns {missing}; expected at least {list(_REQUIRED_ROSTER)}"
         )
-    df = df.select(
-        [
-            (pl.col(c) if c in df.columns else pl.lit(None)).cast(dtype).alias(c)
-            for c, dtype in ROSTER_SCHEMA.items()
-        ]
+    df = (
+        df.lazy()
+        .select(
+            [
+                (pl.col(c) if c in df.columns else pl.lit(None)).cast(dtype).alias(c)
+                for c, dtype in ROSTER_SCHEMA.items()
+            ]
+        )
+        .sort("uscc")
+        .collect()
     )
-    nulls = df.filter(pl.col("uscc").is_null() | pl.col("tier").is_null())
-    if nulls.height:
-        row = nulls.row(0, named=True)
+    # One pass for all checks; the details are looked up only when one fails. Sorted, so a duplicate sits
+    # next to its twin: O(n) instead of a hash aggregation.
+    flags = df.select(
+        nulls=(pl.col("uscc").is_null() | pl.col("tier").is_null()).any(),
+        bad_tier=(~pl.col("tier").is_in(TIERS)).any(),
+        dup=(pl.col("uscc") == pl.col("uscc").shift(1)).any(),
+    ).row(0, named=True)
+    if flags["nulls"]:
+        row = df.filter(pl.col("uscc").is_null() | pl.col("tier").is_null()).row(0, named=True)
         raise ValueError(
             f"roster: uscc and tier are required; found a row with uscc={row['uscc']!r} tier={row['tier']!r}"
         )
-    bad_tier = df.filter(~pl.col("tier").is_in(TIERS))
-    if bad_tier.height:
-        row = bad_tier.row(0, named=True)
+    if flags["bad_tier"]:
+        row = df.filter(~pl.col("tier").is_in(TIERS)).row(0, named=True)
         raise ValueError(f"roster: uscc {row['uscc']}: tier {row['tier']!r} is not one of {list(TIERS)}")
-    df = df.sort("uscc")
-    # Sorted, so a duplicate sits next to its twin: O(n) instead of a hash aggregation.
-    dup = df.filter(pl.col("uscc") == pl.col("uscc").shift(1))
-    if dup.height:
-        first = dup["uscc"][0]
+    if flags["dup"]:
+        first = df.filter(pl.col("uscc") == pl.col("uscc").shift(1))["uscc"][0]
         raise ValueError(
             f"roster: uscc {first} appears {int((df['uscc'] == first).sum())} times; each entity once"
         )
@@ -323,25 +330,27 @@ def _round_half_up(x: float) -> int:
 
 def _allocate(weights: Sequence[float], lower: Sequence[int], upper: Sequence[int], total: int) -> list[int]:
     """Integer sizes ∝ weights, each within [lower, upper], summing to ``total`` (water-filling + largest remainder)."""
-    w = np.asarray(weights, dtype=float)
-    lo = np.asarray(lower, dtype=float)
-    hi = np.asarray(upper, dtype=float)
+    w = [float(v) for v in weights]
+    lo = [float(v) for v in lower]
+    hi = [float(v) for v in upper]
 
-    def filled(lam: float) -> np.ndarray:
-        return np.clip(lam * w, lo, hi)
+    # Four tiers: plain floats are far cheaper than numpy here (this runs once per draw).
+    def filled(lam: float) -> list[float]:
+        return [min(max(lam * wi, li), hi_) for wi, li, hi_ in zip(w, lo, hi, strict=True)]
 
     a, b = 0.0, 1.0
-    while filled(b).sum() < total and b < 1e18:
+    while sum(filled(b)) < total and b < 1e18:
         b *= 2.0
     for _ in range(100):  # bisection to double precision
         mid = (a + b) / 2.0
-        if filled(mid).sum() < total:
+        if sum(filled(mid)) < total:
             a = mid
         else:
             b = mid
-    x = filled(b)
-    sizes = np.minimum(np.floor(x + 1e-9), hi).astype(int)
-    sizes = np.maximum(sizes, lo.astype(int))
+    x = np.asarray(filled(b))
+    hi_arr, lo_arr = np.asarray(hi), np.asarray(lo)
+    sizes = np.minimum(np.floor(x + 1e-9), hi_arr).astype(int)
+    sizes = np.maximum(sizes, lo_arr.astype(int))
     short = total - int(sizes.sum())
     # Largest fractional remainder first; ties to the higher-risk tier (later in A..D order) — documented.
     order = sorted(range(len(w)), key=lambda i: (-(x[i] - sizes[i]), -i))
@@ -355,10 +364,14 @@ def _allocate(weights: Sequence[float], lower: Sequence[int], upper: Sequence[in
         if not progressed:
             raise RosterTooSmallError(f"cannot place {short} more entities: every tier is exhausted")
     while short < 0:
+        progressed = False
         for i in reversed(order):
             if short and sizes[i] > lo[i]:
                 sizes[i] -= 1
                 short += 1
+                progressed = True
+        if not progressed:  # pragma: no cover - lower bounds summing above total are refused earlier
+            raise RosterTooSmallError("the tiers' floors exceed the budget")
     return [int(s) for s in sizes]
 
 
@@ -443,15 +456,14 @@ def draw(roster: pl.DataFrame | pl.LazyFrame, *, params: TaskParams, seed: bytes
         if take:
             selected[rng.choice(pool, size=take, replace=False)] = True
     prob = np.array([plan.inclusion[t] for t in TIERS])[tiers]
-    return (
-        eligible.select("uscc", "tier")
-        .with_columns(
-            inclusion_probability=pl.Series(prob, dtype=pl.Float64()),
-            in_control_slice=pl.Series(control),
-        )
-        .filter(pl.Series(selected))
-        .match_to_schema(SELECTION_SCHEMA)
-    )
+    return pl.DataFrame(
+        {
+            "uscc": eligible["uscc"].filter(selected),
+            "tier": eligible["tier"].filter(selected),
+            "inclusion_probability": pl.Series(prob[selected], dtype=pl.Float64()),
+            "in_control_slice": pl.Series(control[selected]),
+        }
+    ).match_to_schema(SELECTION_SCHEMA)
 
 
 def selection_bytes(selection: pl.DataFrame) -> bytes:
