@@ -226,6 +226,7 @@ def generate(
 
     say("dirt")
     dirt_seeds = streams["dirt"].spawn(len(TABLES))
+    taken = set(pop.uscc.to_list())  # fresh codes made for dirt must not hit a real entity
     manifests = []
     for t, seq in zip(TABLES, dirt_seeds, strict=True):  # catalog order: fixed
         fmt = FORMATS[t.name]
@@ -235,7 +236,7 @@ def generate(
             frames[t.name],
             rate=config.dirt_rate,
             text_dates=fmt.text_dates,
-            entity_codes=pop.uscc,
+            taken=taken,
         )
         manifests.append(man.with_columns(file=pl.lit(fmt.file)))
 
@@ -298,7 +299,7 @@ def _truth_entity_years(pop: Population, tl: Timeline) -> pl.DataFrame:
     n, years = pop.logit.shape
     return pl.DataFrame(
         {
-            "uscc": np.repeat(pop.uscc, years),
+            "uscc": pop.uscc.gather(np.repeat(np.arange(n), years)),
             "period_start": pl.Series(np.tile(tl.bounds[:-1], n)).cast(pl.Date),
             "period_end": pl.Series(np.tile(tl.bounds[1:] - 1, n)).cast(pl.Date),
             "latent_logit": pop.logit.ravel().astype(np.float64),

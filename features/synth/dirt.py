@@ -161,7 +161,7 @@ def inject(
     *,
     rate: float,
     text_dates: bool,
-    entity_codes: np.ndarray,
+    taken: set[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``frame`` with dirt added, and the manifest of the spoiled rows (row = 0-based row in the output)."""
     n = frame.height
@@ -178,7 +178,6 @@ def inject(
     # Text files carry dates as text: cast the field that will hold an impossible date.
     if text_dates and table in _BAD_DATE_FIELD:
         frame = frame.with_columns(pl.col(_BAD_DATE_FIELD[table]).cast(pl.String))
-    taken: set[str] = set(entity_codes.tolist()) if table in ("entities",) or not extra_mode else set()
     base = frame.with_columns(_pos=pl.int_range(0, pl.len(), dtype=pl.Int64) * 2)
     replaced: list[pl.DataFrame] = []
     added: list[pl.DataFrame] = []

@@ -16,23 +16,25 @@ from features.synth.population import Population, Timeline
 _STRICT_DOMAINS = {"food", "drug", "special_equipment"}  # repair only after ≥ 1 year (domain-rules §4.2)
 
 
-def authority_codes(prefix: str, salt: int) -> np.ndarray:
+def authority_codes(prefix: str, salt: int) -> pl.Series:
     """A valid USCC for each division's authority of one kind (``11`` = 机关), fixed by ``salt``."""
     codes = []
     for i, d in enumerate(lexicon.DIVISIONS):
         body = f"{(salt * 131 + i * 7919) % 10**8:08d}"
         org = body + uscc_mod.org_code_check_digit(body)
         codes.append(uscc_mod.complete(prefix + d.code + org))
-    return np.array(codes)
+    return pl.Series(codes, dtype=pl.String)
 
 
 @dataclass(frozen=True, slots=True)
 class Authorities:
-    samr: np.ndarray  # per division: 市场监督管理局 name
-    samr_uscc: np.ndarray
-    approval: np.ndarray  # 行政审批局
-    approval_uscc: np.ndarray
-    court: np.ndarray
+    """Per division (indexing with division numbers gathers): market regulator, approval bureau, court."""
+
+    samr: pl.Series
+    samr_uscc: pl.Series
+    approval: pl.Series
+    approval_uscc: pl.Series
+    court: pl.Series
 
     @classmethod
     def build(cls) -> Authorities:
@@ -44,11 +46,11 @@ class Authorities:
             else:
                 court.append(d.name + "人民法院")
         return cls(
-            samr=np.array([f"{n}市场监督管理局" for n in names]),
+            samr=pl.Series([f"{n}市场监督管理局" for n in names]),
             samr_uscc=authority_codes("11", 1),
-            approval=np.array([f"{n}行政审批局" for n in names]),
+            approval=pl.Series([f"{n}行政审批局" for n in names]),
             approval_uscc=authority_codes("11", 2),
-            court=np.array(court),
+            court=pl.Series(court),
         )
 
 
@@ -60,18 +62,27 @@ def _opt_dates(days: np.ndarray, present: np.ndarray) -> pl.Series:
     return pl.select(pl.when(pl.Series(present)).then(_dates(days)).otherwise(None)).to_series()
 
 
-def _opt_str(values: np.ndarray, present: np.ndarray) -> pl.Series:
+def _opt_str(values: np.ndarray | pl.Series, present: np.ndarray) -> pl.Series:
     """Strings where ``present``, nulls elsewhere (numpy has no string null)."""
-    return pl.select(
-        pl.when(pl.Series(present)).then(pl.Series(values.astype(str), dtype=pl.String)).otherwise(None)
-    ).to_series()
+    series = values if isinstance(values, pl.Series) else pl.Series(values.astype(str), dtype=pl.String)
+    return pl.select(pl.when(pl.Series(present)).then(series).otherwise(None)).to_series()
+
+
+def _rep(value: str, m: int) -> pl.Series:
+    """One string ``m`` times, built in polars (a numpy string array costs a Python object per row)."""
+    return pl.repeat(value, m, dtype=pl.String, eager=True)
+
+
+def _pick(choices: list[str] | tuple[str, ...], idx: np.ndarray) -> pl.Series:
+    """``choices[idx]`` as a string Series."""
+    return pl.Series(list(choices), dtype=pl.String).gather(idx)
 
 
 def _numbered(frame: pl.DataFrame, *, column: str, prefix: str, by: str, width: int = 10) -> pl.DataFrame:
     """Sort by date, code and original row (stable, no ties left) and number the rows ``prefix000…``."""
     return (
         frame.with_row_index("_row")
-        .sort([by, "uscc", "_row"])
+        .sort([by, "_row"])
         .with_columns(
             pl.format(
                 "{}{}", pl.lit(prefix), pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(width)
@@ -151,7 +162,7 @@ def build_records(
 
 
 def _licences(rng: np.random.Generator, pop: Population, tl: Timeline, auth: Authorities) -> pl.DataFrame:
-    occ = occurrences(rng, pop, tl, np.full(pop.logit.shape, 0.8))
+    occ = occurrences(rng, pop, tl, np.full(pop.logit.shape, 1.1))
     # Newly opened businesses take out their licence within weeks of registration.
     new = np.flatnonzero((pop.established >= tl.start) & (rng.random(pop.n) < 0.7))
     new_day = np.minimum(pop.established[new] + rng.integers(3, 60, len(new)), tl.end)
@@ -160,19 +171,27 @@ def _licences(rng: np.random.Generator, pop: Population, tl: Timeline, auth: Aut
     decided = np.minimum(decided, pop.closed[entity].astype(np.int64) - 1).astype(np.int64)
     decided = np.maximum(decided, pop.established[entity])
     m = len(entity)
-    industry_licence = np.array([i.licence for i in lexicon.INDUSTRIES])[pop.industry[entity]]
-    generic = np.array(["食品经营许可证", "公共场所卫生许可证", "户外广告设置许可", "排污许可证"])
+    # Licence names as indices into one list: industry licences first, then the generic ones.
+    names = [i.licence for i in lexicon.INDUSTRIES] + [
+        "食品经营许可证",
+        "公共场所卫生许可证",
+        "户外广告设置许可",
+        "排污许可证",
+    ]
+    n_ind = len(lexicon.INDUSTRIES)
     use_generic = rng.random(m) < 0.25
-    name = np.where(use_generic, generic[rng.integers(0, len(generic), m)], industry_licence)
-    matter = np.char.add(name, np.array(["核发", "延续", "变更"])[rng.choice(3, m, p=[0.6, 0.25, 0.15])])
-    special = np.isin(name, ["特种设备生产许可证", "药品生产许可证", "安全生产许可证", "建筑业企业资质证书"])
+    name_idx = np.where(use_generic, n_ind + rng.integers(0, 4, m), pop.industry[entity])
+    special_names = {"特种设备生产许可证", "药品生产许可证", "安全生产许可证", "建筑业企业资质证书"}
+    special = np.array([n in special_names for n in names])[name_idx]
+    name = _pick(names, name_idx)
+    action = _pick(["核发", "延续", "变更"], rng.choice(3, m, p=[0.6, 0.25, 0.15]))
     div = pop.division[entity]
     year = tl.year_of(decided)
     frame = pl.DataFrame(
         {
             "uscc": pop.uscc[entity],
             "licence_name": name,
-            "matter": matter,
+            "matter": pl.select(pl.concat_str(name, action)).to_series(),
             "licence_kind": np.where(
                 special, "special", np.where(rng.random(m) < 0.1, "recognition", "general")
             ),
@@ -183,12 +202,12 @@ def _licences(rng: np.random.Generator, pop: Population, tl: Timeline, auth: Aut
             "authority_uscc": auth.approval_uscc[div],
             "by_commitment": rng.random(m) < 0.22,
             "_entity": entity,
-            "_key": np.char.add(np.array([d.code for d in lexicon.DIVISIONS])[div], year.astype(str)),
+            "_key": div.astype(np.int64) * 10_000 + year,
         }
     )
     frame = (
         frame.with_row_index("_row")
-        .sort(["decided_on", "uscc", "_row"])
+        .sort(["decided_on", "_row"])
         .with_columns(
             licence_id=pl.format(
                 "XK{}{}",
@@ -333,7 +352,7 @@ def _penalties(
         }
     ).with_row_index("_row")
     # Decision numbers run per authority and year in date order: 亭市监罚〔2024〕123号.
-    frame = frame.sort(["decided_on", "uscc", "_row"]).with_columns(
+    frame = frame.sort(["decided_on", "_row"]).with_columns(
         decision_no=pl.format(
             "{}市监罚〔{}〕{}号",
             pl.col("_abbr"),
@@ -403,7 +422,7 @@ def _lists(
         planned: np.ndarray | None,
         exited: np.ndarray,
         exit_reason: np.ndarray,
-        authority: np.ndarray,
+        authority: np.ndarray | pl.Series,
         doc: np.ndarray,
     ) -> pl.DataFrame:
         m = len(entity)
@@ -412,8 +431,8 @@ def _lists(
         return pl.DataFrame(
             {
                 "uscc": pop.uscc[entity],
-                "list_type": np.full(m, list_type),
-                "basis": np.full(m, lexicon.LIST_BASIS[list_type]),
+                "list_type": _rep(list_type, m),
+                "basis": _rep(lexicon.LIST_BASIS[list_type], m),
                 "basis_document_no": doc,
                 "reason": np.array(reasons)[rng.integers(0, len(reasons), m)],
                 "listed_on": _dates(listed),
@@ -605,7 +624,9 @@ def _repairs(
             "applied_on": _dates(applied_all),
             "decided_on": _opt_dates(decided_all, decided_known),
             "outcome": outcome,
-            "authority": np.concatenate([auth.samr[pop.division[pen.entity[p_idx]]], l_auth[l_sel]]),
+            "authority": pl.concat(
+                [auth.samr[pop.division[pen.entity[p_idx]]], pl.Series(l_auth[l_sel], dtype=pl.String)]
+            ),
             "_entity": entity,
         }
     )
@@ -630,7 +651,7 @@ def _commitments(
 ) -> pl.DataFrame:
     end = tl.end
     lic = licences.filter(pl.col("by_commitment"))
-    occ = occurrences(rng, pop, tl, np.full(pop.logit.shape, 0.45))
+    occ = occurrences(rng, pop, tl, np.full(pop.logit.shape, 0.7))
     entity = np.concatenate([lic["_entity"].to_numpy(), occ.entity, repair_commit["_entity"].to_numpy()])
     made = np.concatenate(
         [
@@ -648,12 +669,11 @@ def _commitments(
             np.full(n_rep, "credit_repair"),
         ]
     )
-    matters = np.array(lexicon.COMMITMENT_MATTERS)
-    matter = np.concatenate(
+    matter = pl.concat(
         [
-            np.char.add(lic["licence_name"].to_numpy().astype(str), "告知承诺"),
-            matters[rng.integers(0, len(matters), n_vol)],
-            np.char.add("信用修复承诺（", np.char.add(repair_commit["matter"].to_numpy().astype(str), "）")),
+            lic["licence_name"] + "告知承诺",
+            _pick(lexicon.COMMITMENT_MATTERS, rng.integers(0, len(lexicon.COMMITMENT_MATTERS), n_vol)),
+            "信用修复承诺（" + repair_commit["matter"] + "）",
         ]
     )
     due = made + rng.integers(90, 365, m)
@@ -667,9 +687,8 @@ def _commitments(
             "uscc": pop.uscc[entity],
             "commitment_type": ctype,
             "matter": matter,
-            "licence_id": _opt_str(
-                np.concatenate([lic["licence_id"].to_numpy().astype(str), np.full(n_vol + n_rep, "")]),
-                np.arange(m) < n_lic,
+            "licence_id": pl.concat(
+                [lic["licence_id"], pl.repeat(None, n_vol + n_rep, dtype=pl.String, eager=True)]
             ),
             "made_on": _dates(made),
             "due_on": _dates(due),
@@ -693,7 +712,7 @@ def _commitments(
 
 def _self_reports(rng: np.random.Generator, pop: Population, tl: Timeline, risk: np.ndarray) -> pl.DataFrame:
     # Good entities report their honours and social responsibility; risky ones rarely bother.
-    occ = occurrences(rng, pop, tl, 0.9 * (1 - risk) ** 3)
+    occ = occurrences(rng, pop, tl, 1.4 * (1 - risk) ** 3)
     m = len(occ.entity)
     topics = np.array(
         ["qualification", "honour", "social_responsibility", "tax", "social_insurance", "contract", "other"]
@@ -735,13 +754,15 @@ def _evaluations(rng: np.random.Generator, pop: Population, tl: Timeline, auth: 
                 pl.DataFrame(
                     {
                         "uscc": pop.uscc[idx],
-                        "scheme": np.full(m, scheme),
-                        "industry_domain": _opt_str(np.full(m, "food"), np.full(m, scheme == "industry")),
+                        "scheme": _rep(scheme, m),
+                        "industry_domain": _rep("food", m)
+                        if scheme == "industry"
+                        else pl.repeat(None, m, dtype=pl.String, eager=True),
                         "grade": grade,
                         "score": score,
                         "evaluated_on": _dates(np.full(m, when)),
                         "valid_until": _dates(np.full(m, when + 365)),
-                        "evaluator": np.full(m, "盐城市公共信用信息中心")
+                        "evaluator": _rep("盐城市公共信用信息中心", m)
                         if scheme == "public_credit"
                         else auth.samr[pop.division[idx]],
                     }

@@ -151,7 +151,7 @@ def draw_inspections(
             "_domain": domain,
         }
     ).with_row_index("_row")
-    frame = frame.sort(["inspected_on", "uscc", "_row"]).with_columns(
+    frame = frame.sort(["inspected_on", "_row"]).with_columns(
         inspection_id=pl.format(
             "JC{}{}",
             pl.col("inspected_on").dt.year().cast(pl.String),

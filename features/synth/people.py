@@ -10,7 +10,7 @@ import polars as pl
 
 from features import identity
 from features.synth import lexicon
-from features.synth.population import NEVER, Population, Timeline, day
+from features.synth.population import NEVER, Population, Timeline, ascii_rows, day
 
 _W = np.array(identity.WEIGHTS, dtype=np.int64)
 _CHECK = np.frombuffer(identity.CHECK.encode(), dtype=np.uint8)
@@ -25,7 +25,7 @@ class People:
     legal_rep_name: pl.Series  # per entity
 
 
-def id_numbers(rng: np.random.Generator, birth: np.ndarray) -> np.ndarray:
+def id_numbers(rng: np.random.Generator, birth: np.ndarray) -> pl.Series:
     """Unique GB 11643 numbers for people born on ``birth`` (day numbers), with correct check digits."""
     n = len(birth)
     areas = np.array([a for a, _ in lexicon.ID_AREAS])
@@ -55,7 +55,7 @@ def id_numbers(rng: np.random.Generator, birth: np.ndarray) -> np.ndarray:
     check = _CHECK[(digits[:, :17].astype(np.int64) @ _W) % 11]
     digits[:, :17] += 48
     digits[:, 17] = check
-    return np.ascontiguousarray(digits).view("S18").ravel().astype("U18")
+    return ascii_rows(digits).alias("id_number")
 
 
 def person_names(rng: np.random.Generator, n: int) -> pl.Series:

@@ -75,8 +75,8 @@ class Population:
     base_logit: np.ndarray
     group_effect: np.ndarray
     logit: np.ndarray  # (n, years) latent violation logit per period
-    uscc: np.ndarray  # str codes
-    name: np.ndarray  # str names
+    uscc: pl.Series  # codes; indexing with an int array gathers
+    name: pl.Series
 
     @property
     def n(self) -> int:
@@ -95,14 +95,15 @@ def _choice(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndar
     return rng.choice(len(p), size=size, p=p / p.sum())
 
 
-def _to_str(codes: np.ndarray, width: int) -> np.ndarray:
-    """Rows of ASCII bytes (n, width) → array of str."""
-    return np.ascontiguousarray(codes).view(f"S{width}").ravel().astype(f"U{width}")
+def ascii_rows(codes: np.ndarray) -> pl.Series:
+    """Rows of ASCII bytes (n, width) → a string Series (through Binary: no Python objects per row)."""
+    width = codes.shape[1]
+    return pl.Series(np.ascontiguousarray(codes).view(f"S{width}").ravel()).cast(pl.String)
 
 
 def uscc_codes(
     prefix: np.ndarray, division: np.ndarray, org8: np.ndarray, *, org_ok: np.ndarray
-) -> np.ndarray:
+) -> pl.Series:
     """Valid USCCs from (n, 2) prefix, (n, 6) division and (n, 8) organisation-body byte arrays.
 
     The organisation code's own GB 11714 check digit is computed (and deliberately wrong where ``org_ok``
@@ -122,7 +123,7 @@ def uscc_codes(
     body[:, 16] = _DIGIT_X[digit]
     total = lookup[body[:, :17]] @ _USCC_W
     body[:, 17] = _ALPHA[(31 - total % 31) % 31]
-    return _to_str(body, 18)
+    return ascii_rows(body)
 
 
 def _org_bodies(rng: np.random.Generator, modern: np.ndarray) -> np.ndarray:
@@ -255,7 +256,7 @@ def _pick(rng: np.random.Generator, choices: str | tuple[str, ...], n: int) -> p
 
 def _names(
     rng: np.random.Generator, *, kind: np.ndarray, industry: np.ndarray, division: np.ndarray
-) -> np.ndarray:
+) -> pl.Series:
     n = len(kind)
     place = pl.Series([d.name for d in lexicon.DIVISIONS]).gather(division)
     word = pl.Series([i.word for i in lexicon.INDUSTRIES]).gather(industry)
@@ -282,8 +283,7 @@ def _names(
             .otherwise(pl.concat_str("place", "b1", "b2", "word", "suffix"))
         )
         .to_series()
-        .to_numpy()
-        .astype(str)
+        .alias("name")
     )
 
 
