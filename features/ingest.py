@@ -207,8 +207,22 @@ def _header(names: Iterable[str]) -> list[str]:
 
 
 def read_csv(data: bytes) -> RawRows:
-    """CSV rows with their physical line numbers; blank lines skipped; wrong field counts rejected."""
+    """CSV rows with their physical line numbers; blank lines skipped; wrong field counts rejected.
+
+    A vectorised reader handles the usual file (records found by quote parity, unquoted records split
+    in polars, quoted ones by the csv module); anything it cannot prove it reads exactly as the csv
+    module would (a lone CR, a stray quote) goes to the csv module row by row.
+    """
     text, _ = decode(data)
+    return _csv_vectorised(text) or _csv_rows(text)
+
+
+def _field_count_message(expected: int, found: int) -> str:
+    return f"expected {expected} fields as in the header, found {found}"
+
+
+def _csv_rows(text: str) -> RawRows:
+    """The csv module row by row: ``line_num`` gives exact physical lines."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     lines: list[int] = []
@@ -217,8 +231,18 @@ def read_csv(data: bytes) -> RawRows:
     previous = 0
     while True:
         try:
-            row = next(reader)
-        except StopIteration:
+            for row in reader:
+                start, previous = previous + 1, reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line is not a row
+                if header is None:
+                    header = _header(row)
+                elif len(row) != len(header):
+                    message = _field_count_message(len(header), len(row))
+                    rejected.append((start, ROW, "field_count", _clip(",".join(row)), message))
+                else:
+                    lines.append(start)
+                    rows.append(list(row))
             break
         except csv.Error as exc:
             start, previous = previous + 1, reader.line_num
@@ -226,27 +250,85 @@ def read_csv(data: bytes) -> RawRows:
                 raise IngestError(f"line {start}: malformed header ({exc})") from None
             # e.g. the file stops inside a quoted field: the row is cut, so its fields cannot be trusted.
             rejected.append((start, ROW, "field_count", None, f"malformed CSV row ({exc})"))
-            continue
-        start, previous = previous + 1, reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # a blank line is not a row
-        if header is None:
-            header = _header(row)
-            continue
-        if len(row) != len(header):
-            rejected.append(
-                (
-                    start,
-                    ROW,
-                    "field_count",
-                    _clip(",".join(row)),
-                    f"expected {len(header)} fields as in the header, found {len(row)}",
-                )
-            )
-            continue
-        lines.append(start)
-        rows.append(list(row))
     frame = _frame(header or [], lines, rows)
+    return RawRows(frame, _rejected(rejected), frame.height + len(rejected))
+
+
+def _csv_vectorised(text: str) -> RawRows | None:
+    """Polars reading of a CSV text, or None when only the csv module can be trusted with it."""
+    if text.count("\r") != text.count("\r\n"):
+        return None  # the csv module ends a line at a lone CR too
+    lines = pl.DataFrame({"raw": text.split("\n")}, schema={"raw": pl.String}).with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(_LINE)
+    )
+    quotes = pl.col("raw").str.count_matches('"', literal=True)
+    lines = lines.with_columns(quotes.alias("quotes"))
+    if lines["quotes"].sum() == 0:
+        records = lines
+    else:
+        # A record starts on a line where the quotes seen so far are balanced; "" escapes keep parity.
+        starts = ((pl.col("quotes").cum_sum() - pl.col("quotes")) % 2 == 0).cum_sum().alias("record")
+        records = (
+            lines.with_columns(starts)
+            .group_by("record", maintain_order=True)
+            .agg(pl.col(_LINE).first(), pl.col("raw").str.join("\n"), pl.col("quotes").sum())
+            .drop("record")
+        )
+    # A CR inside a quoted field stays, as the csv module keeps it; the one ending the record goes.
+    records = records.with_columns(pl.col("raw").str.strip_suffix("\r")).filter(
+        pl.col("raw").str.strip_chars().str.len_bytes() > 0
+    )
+    parsed: list[tuple[int, list[str]]] = []  # quoted records, through the csv module
+    rejected: list[tuple[int, str, str, str | None, str]] = []
+    last_line = records[_LINE].max() if records.height else None
+    for line, raw in records.filter(pl.col("quotes") > 0).select(_LINE, "raw").iter_rows():
+        try:
+            rows = list(csv.reader(io.StringIO(raw, newline=""), strict=True))
+        except csv.Error as exc:
+            if line != last_line:
+                return None
+            rejected.append((line, ROW, "field_count", None, f"malformed CSV row ({exc})"))
+            continue
+        if len(rows) != 1:
+            return None  # a quote inside an unquoted field fooled the parity: let the csv module decide
+        if not (len(rows[0]) == 1 and not rows[0][0].strip()):
+            parsed.append((line, rows[0]))
+    first_simple = records.filter(pl.col("quotes") == 0).head(1)
+    candidates = [(line, raw.split(",")) for line, raw in first_simple.select(_LINE, "raw").iter_rows()]
+    candidates += parsed[:1]
+    if not candidates:
+        return RawRows(_frame([], [], []), _rejected(rejected), len(rejected))
+    header_line, header_fields = min(candidates, key=lambda c: c[0])
+    header = _header(header_fields)
+    n = len(header)
+    body = records.filter(pl.col(_LINE) > header_line)
+    simple = body.filter(pl.col("quotes") == 0).with_columns(
+        (pl.col("raw").str.count_matches(",", literal=True) + 1).alias("fields")
+    )
+    wrong = simple.filter(pl.col("fields") != n)
+    rejected += [
+        (line, ROW, "field_count", _clip(raw), _field_count_message(n, found))
+        for line, raw, found in wrong.select(_LINE, "raw", "fields").iter_rows()
+    ]
+    good = simple.filter(pl.col("fields") == n).select(
+        pl.col(_LINE),
+        pl.col("raw").str.split_exact(",", n - 1).struct.rename_fields(header).alias("__fields"),
+    )
+    frames = [good.unnest("__fields")]
+    quoted_good: list[tuple[int, list[str]]] = []
+    for line, fields in parsed:
+        if line <= header_line:
+            continue
+        if len(fields) != n:
+            rejected.append(
+                (line, ROW, "field_count", _clip(",".join(fields)), _field_count_message(n, len(fields)))
+            )
+        else:
+            quoted_good.append((line, fields))
+    if quoted_good:
+        frames.append(_frame(header, [line for line, _ in quoted_good], [list(f) for _, f in quoted_good]))
+    frame = pl.concat(frames, how="vertical").sort(_LINE)
+    rejected.sort(key=lambda r: r[0])
     return RawRows(frame, _rejected(rejected), frame.height + len(rejected))
 
 
@@ -518,7 +600,15 @@ def validate(
             )
         for rule in f.rules:
             if rule == "uscc":
-                status = uscc.verdict_expr(value, allow=allow)
+                # Codes repeat (every penalty names its authority): judge each distinct code once.
+                status_column = f"__uscc_status:{f.name}"
+                verdicts = (
+                    lf.select(value.unique().alias(_t(f.name)))
+                    .drop_nulls()
+                    .with_columns(uscc.verdict_expr(pl.col(_t(f.name)), allow=allow).alias(status_column))
+                )
+                lf = lf.join(verdicts, on=_t(f.name), how="left", maintain_order="left")
+                status = pl.col(status_column)
                 reasons = {s.value: f"{s.value}: {uscc.REASONS[s]}" for s in uscc.Status}
                 add(
                     f.name,
