@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from models.calibration import ProbabilityCalibrator
@@ -172,30 +174,43 @@ class RiskModel:
         )
 
 
+def _import_pyfunc() -> Any:
+    """``mlflow.pyfunc``; importing it makes MLflow warn about its own built-in loaders' type hints."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*[Tt]ype hint", category=UserWarning)
+        import mlflow.pyfunc
+    return mlflow.pyfunc
+
+
 def _pyfunc_class() -> type:
-    import mlflow.pyfunc
+    pyfunc = _import_pyfunc()
 
-    class RiskModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
-        """MLflow wrapper: ``predict`` takes a pandas/polars frame of features and returns the score table."""
+    with warnings.catch_warnings():
+        # MLflow asks for predict type hints at class creation; it would read them as an input schema.
+        warnings.filterwarnings("ignore", message=r".*[Tt]ype hint", category=UserWarning)
 
-        # No type hints on these two: MLflow reads predict's hints as an input schema and warns on Any.
-        def load_context(self, context):
-            self.model = RiskModel.load(Path(context.artifacts["risk_model"]))
+        class RiskModelPyfunc(pyfunc.PythonModel):  # type: ignore[name-defined]
+            """MLflow wrapper: ``predict`` takes a pandas/polars frame of features and returns the score table."""
 
-        def predict(self, context, model_input, params=None):
-            frame = model_input if isinstance(model_input, pl.DataFrame) else pl.from_pandas(model_input)
-            return self.model.score(frame, reasons=0).to_pandas()
+            def load_context(self, context: Any) -> None:
+                self.model = RiskModel.load(Path(context.artifacts["risk_model"]))
+
+            def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+                frame = model_input if isinstance(model_input, pl.DataFrame) else pl.from_pandas(model_input)
+                return self.model.score(frame, reasons=0).to_pandas()
 
     return RiskModelPyfunc
 
 
 def log_model(model: RiskModel, *, name: str = "model", registered_model_name: str | None = None) -> Any:
     """Log ``model`` into the active MLflow run as a pyfunc model (optionally registering it)."""
-    import mlflow.pyfunc
+    pyfunc = _import_pyfunc()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # MLflow warns that an un-hinted predict cannot be schema-validated; the score table is ours to check.
+        warnings.filterwarnings("ignore", message=r".*[Tt]ype hint", category=UserWarning)
         folder = model.save(Path(tmp) / "risk_model")
-        return mlflow.pyfunc.log_model(
+        return pyfunc.log_model(
             name=name,
             python_model=_pyfunc_class()(),
             artifacts={"risk_model": str(folder)},
@@ -208,7 +223,8 @@ def log_model(model: RiskModel, *, name: str = "model", registered_model_name: s
 
 def load_model(uri: str) -> RiskModel:
     """The RiskModel behind an MLflow model URI, e.g. ``models:/creditwatch-risk@champion`` (offline)."""
-    import mlflow.pyfunc
-
-    loaded = mlflow.pyfunc.load_model(uri)
+    pyfunc = _import_pyfunc()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*[Tt]ype hint", category=UserWarning)
+        loaded = pyfunc.load_model(uri)
     return loaded.unwrap_python_model().model
