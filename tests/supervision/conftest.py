@@ -1,4 +1,4 @@
-"""Database fixtures: `db_engine` (migrated to head) and `engine_at_base` (empty), on SQLite and PostgreSQL."""
+"""Database fixtures: `db_engine` (at head) and `engine_at_base` (empty), each on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,14 +8,28 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from supervision.db import make_engine, upgrade
-from tests.supervision.databases import backend_params, fresh_database_url
+from supervision.db import make_engine
+from tests.supervision.databases import HeadTemplates, backend_params, fresh_database_url
+
+
+@pytest.fixture(scope="session")
+def head_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeadTemplates]:
+    """Per test process (each xdist worker has its own): databases at head that tests get copies of."""
+    templates = HeadTemplates(tmp_path_factory.mktemp("db-head"))
+    yield templates
+    templates.close()
 
 
 @pytest.fixture(params=backend_params())
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql" (skipped, or failed under CREDITWATCH_REQUIRE_POSTGRES=1, if unreachable)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty database: a SQLite file in tmp_path, or a new PostgreSQL database."""
-    with fresh_database_url(request.param, tmp_path) as url:
+    with fresh_database_url(db_backend, tmp_path) as url:
         yield url
 
 
@@ -30,7 +44,11 @@ def engine_at_base(db_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def db_engine(engine_at_base: sa.Engine) -> sa.Engine:
-    """An engine on a fresh database upgraded to the newest revision."""
-    upgrade(engine_at_base)
-    return engine_at_base
+def db_engine(db_backend: str, tmp_path: Path, head_templates: HeadTemplates) -> Iterator[sa.Engine]:
+    """An engine on a fresh database of its own at the newest revision (a copy of a migrated template)."""
+    with fresh_database_url(db_backend, tmp_path, at_head=head_templates) as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
