@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 import typer
+from alembic.util import CommandError
 
 from serving.cli.state import State
 from supervision import db, ledger
@@ -61,17 +62,19 @@ def _shown(engine: sa.Engine) -> str:
 
 
 def _run(state: State, engine: sa.Engine, action: Callable[[], T]) -> T:
-    """Run a database action; connection and SQL errors become one clear line and exit code 1."""
+    """Run a database action; connection, SQL and migration errors become one clear line and exit code 1."""
     try:
         return action()
     except sa.exc.OperationalError as exc:
         raise state.fail(f"cannot use the database {_shown(engine)}: {exc.orig}") from exc
     except sa.exc.SQLAlchemyError as exc:
         raise state.fail(f"database error on {_shown(engine)}: {exc}") from exc
+    except (CommandError, RuntimeError) as exc:  # Alembic: unknown revision in the database, branched history
+        raise state.fail(f"migrations of {_shown(engine)}: {exc}") from exc
 
 
-def _revision_report(engine: sa.Engine, revision: str | None) -> dict[str, Any]:
-    head = db.head_revision()
+def _revision_report(state: State, engine: sa.Engine, revision: str | None) -> dict[str, Any]:
+    head = _run(state, engine, db.head_revision)
     return {"database": _shown(engine), "revision": revision, "head": head, "up_to_date": revision == head}
 
 
@@ -85,7 +88,7 @@ def upgrade(ctx: typer.Context, json_output: JsonOption = False) -> None:
             db.upgrade(engine)
             return db.current_revision(engine)
 
-        state.emit(_revision_report(engine, _run(state, engine, migrate)))
+        state.emit(_revision_report(state, engine, _run(state, engine, migrate)))
 
 
 @app.command("current")
@@ -94,7 +97,7 @@ def current(ctx: typer.Context, json_output: JsonOption = False) -> None:
     state = _state(ctx, json_output)
     with _engine(state) as engine:
         revision = _run(state, engine, lambda: db.current_revision(engine))
-        state.emit(_revision_report(engine, revision))
+        state.emit(_revision_report(state, engine, revision))
 
 
 @app.command("batches")

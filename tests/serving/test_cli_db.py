@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from serving.cli import app
@@ -129,6 +130,21 @@ def test_unreachable_database_fails_with_one_line(tmp_path: Path, monkeypatch: p
     error = json.loads(result.stdout)["error"]
     assert error.startswith("cannot use the database postgresql+psycopg://cw:***@127.0.0.1:1/cw")
     assert "secret" not in result.output
+
+
+def test_a_database_from_a_newer_release_fails_clearly(target: Target) -> None:
+    # A revision this code does not know (e.g. the database was migrated by a newer release).
+    target.json("db", "upgrade")
+    engine = make_engine(target.url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    result = target.run("--json", "db", "upgrade")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("migrations of ") and "9999" in error
 
 
 def test_db_help_lists_the_commands() -> None:
