@@ -37,6 +37,7 @@ from supervision.draw import (
     draw,
     eligible_roster,
     estimate_violation_rate,
+    merge_visits,
     new_seed,
     plan_draw,
     publish,
@@ -57,6 +58,7 @@ __all__ = [
     "TaskSelection",
     "TaskStateError",
     "UnknownEntityError",
+    "UnknownInspectorError",
     "UnknownTaskError",
     "Visit",
     "assign_period",
@@ -72,6 +74,7 @@ __all__ = [
     "read_table_file",
     "record_result",
     "selection_frame",
+    "set_inspector_active",
     "task_estimates",
     "task_info",
     "verify_task",
@@ -86,6 +89,10 @@ VISIT_STATUSES = ("planned", "assigned", "unstaffed", "inspected")
 
 class UnknownTaskError(ValueError):
     """No sampling task (or visit) with that id."""
+
+
+class UnknownInspectorError(ValueError):
+    """No inspector with that id on the roster."""
 
 
 class UnknownEntityError(ValueError):
@@ -335,6 +342,16 @@ def import_inspectors(session: Session, roster: pl.DataFrame, *, salt: str) -> d
             updated += 1
     session.flush()
     return {"created": created, "updated": updated}
+
+
+def set_inspector_active(session: Session, inspector_id: str, *, active: bool) -> None:
+    """Take an inspector off (or back onto) the roster of those who can be drawn."""
+    person = session.get(Inspector, inspector_id)
+    if person is None:
+        raise UnknownInspectorError(f"no inspector {inspector_id!r} on the roster")
+    person.active = active
+    person.updated_at = _utcnow()
+    session.flush()
 
 
 def inspectors_frame(session: Session) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -618,25 +635,45 @@ def assign_period(
     tasks = {
         t.task_id: t for t in session.scalars(sa.select(SamplingTask).where(SamplingTask.period == period))
     }
+    inspectors, declared = inspectors_frame(session)
+    if inspectors.height == 0:
+        raise TaskStateError(
+            "the inspector roster is empty: import it first (creditwatch sample inspectors import)"
+        )
     by_uscc: dict[str, list[TaskSelection]] = {}
     for sel in pending:
         by_uscc.setdefault(sel.uscc, []).append(sel)
+    merged = merge_visits(
+        pl.DataFrame(
+            {
+                "task_id": [s.task_id for s in pending],
+                "department": [tasks[s.task_id].department for s in pending],
+                "uscc": [s.uscc for s in pending],
+                "items": [list(s.items) for s in pending],
+            },
+            schema={
+                "task_id": pl.String(),
+                "department": pl.String(),
+                "uscc": pl.String(),
+                "items": pl.List(pl.String()),
+            },
+        )
+    )
     rounds = dict(
         session.execute(
             sa.select(Visit.uscc, sa.func.count()).where(Visit.period == period).group_by(Visit.uscc)
         ).all()
     )
     new_visits: list[Visit] = []
-    for uscc, sels in by_uscc.items():
+    for uscc, items in merged.select("uscc", "items").iter_rows():
         round_no = int(rounds.get(uscc, 0)) + 1
-        items = sorted({f"{tasks[s.task_id].department}: {i}" for s in sels for i in s.items})
         new_visits.append(
             Visit(
                 visit_id=f"{period}-{uscc}-{round_no}",
                 period=period,
                 uscc=uscc,
                 round=round_no,
-                items=items,
+                items=list(items),
                 status="planned",
                 unstaffed_reason=None,
             )
@@ -648,11 +685,6 @@ def assign_period(
             sel.visit_id = visit.visit_id
     session.flush()
 
-    inspectors, declared = inspectors_frame(session)
-    if inspectors.height == 0:
-        raise TaskStateError(
-            "the inspector roster is empty: import it first (creditwatch sample inspectors import)"
-        )
     # Qualifications name bare check items; a visit needs every item of every department it covers.
     visits = pl.DataFrame(
         {

@@ -495,3 +495,34 @@ def inspectors_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
 
     rows = _run(state, action)
     state.emit(rows, rows=rows)
+
+
+def _set_active(ctx: typer.Context, inspector_id: str, active: bool, json_output: bool) -> None:
+    state = _state(ctx, json_output)
+
+    def action() -> dict[str, Any]:
+        with _engine(state) as engine, db.session_scope(engine) as session:
+            tasks.set_inspector_active(session, inspector_id, active=active)
+        return {"inspector_id": inspector_id, "active": active}
+
+    state.emit(_run(state, action))
+
+
+@inspectors_app.command("activate")
+def inspectors_activate(
+    ctx: typer.Context,
+    inspector_id: Annotated[str, typer.Argument(metavar="INSPECTOR")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Put an inspector back on the roster of those who can be drawn."""
+    _set_active(ctx, inspector_id, True, json_output)
+
+
+@inspectors_app.command("deactivate")
+def inspectors_deactivate(
+    ctx: typer.Context,
+    inspector_id: Annotated[str, typer.Argument(metavar="INSPECTOR")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Take an inspector off the roster of those who can be drawn (leave, transfer)."""
+    _set_active(ctx, inspector_id, False, json_output)

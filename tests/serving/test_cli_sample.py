@@ -61,6 +61,9 @@ def _json(home: Path, *args: str) -> Any:
 def test_create_draw_assign_record_export_verify(files: dict[str, Path], tmp_path: Path) -> None:
     home = files["home"]
     assert _json(home, "sample", "inspectors", "import", str(files["inspectors"]))["created"] == 6
+    assert _json(home, "sample", "inspectors", "deactivate", "I5") == {"inspector_id": "I5", "active": False}
+    roster = {r["inspector_id"]: r for r in _json(home, "sample", "inspectors", "list")}
+    assert roster["I5"]["active"] is False and roster["I0"]["active"] is True
     created = _json(
         home,
         "sample",
@@ -167,3 +170,5 @@ def test_errors_are_one_line_and_exit_1(files: dict[str, Path]) -> None:
     assert result.exit_code == 1 and "no sampling task 'NOPE'" in result.stdout
 
     assert _json(home, "sample", "list") == []
+    result = _run(home, "--json", "sample", "inspectors", "deactivate", "I9")
+    assert result.exit_code == 1 and "no inspector 'I9'" in result.stdout

@@ -259,3 +259,11 @@ def test_estimate_matches_population_rate_on_average() -> None:
     assert covered / 200 > 0.85
     assert est["tier"].to_list() == ["all", "A", "B", "C", "D"]
     assert est.row(4, named=True)["predicted_rate"] == pytest.approx(0.6)
+
+
+def test_census_without_control_slice_takes_everyone() -> None:
+    roster = _roster({"A": 30, "B": 10, "C": 5, "D": 3}, seed=4)
+    params = _params(budget=Budget(ratio=1.0), policy=TierRatioPolicy(control_share=0.0))
+    sel = draw(roster, params=params, seed=_seed(3))
+    assert sel.height == roster.height
+    assert (sel["inclusion_probability"] == 1.0).all() and not sel["in_control_slice"].any()

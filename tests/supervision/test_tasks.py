@@ -24,6 +24,7 @@ from supervision.tasks import (
     TaskSelection,
     TaskStateError,
     UnknownEntityError,
+    UnknownInspectorError,
     Visit,
     assign_period,
     create_task,
@@ -37,6 +38,7 @@ from supervision.tasks import (
     read_table_file,
     record_result,
     selection_frame,
+    set_inspector_active,
     task_estimates,
     verify_task,
     write_export,
@@ -185,13 +187,16 @@ def test_full_cycle(db_engine: sa.Engine, tmp_path: Path) -> None:
 def test_merge_two_departments_into_one_visit(db_engine: sa.Engine, tmp_path: Path) -> None:
     with session_scope(db_engine) as s:
         import_inspectors(s, read_table_file(_inspector_csv(tmp_path / "insp.csv")), salt="salt-1234")
+        set_inspector_active(s, "I002", active=False)
+        with pytest.raises(UnknownInspectorError, match="no inspector 'I999'"):
+            set_inspector_active(s, "I999", active=False)
         roster = _roster(20)
         create_task(
             s, params=_params(budget=Budget(ratio=1.0)), roster=roster, snapshot_dir=tmp_path, task_id="M1"
         )
         create_task(
             s,
-            params=_params(department="消防救援", items=("消防检查",), budget=Budget(ratio=1.0)),
+            params=_params(department="消防救援", items=("消防检查",), budget=Budget(ratio=0.8)),
             roster=roster,
             snapshot_dir=tmp_path,
             task_id="F1",
@@ -200,15 +205,31 @@ def test_merge_two_departments_into_one_visit(db_engine: sa.Engine, tmp_path: Pa
         draw_task(s, "F1")
     with session_scope(db_engine) as s:
         outcome = assign_period(s, "2026Q4")
-    assert outcome.visits == 20  # 40 selections, one visit per entity
     with session_scope(db_engine) as s:
-        visit = s.scalars(sa.select(Visit).order_by(Visit.visit_id)).first()
-        assert visit is not None and visit.items == ["市场监管局: 食品经营", "消防救援: 消防检查"]
-        team = s.scalars(
-            sa.select(TaskAssignment.inspector_id).where(TaskAssignment.visit_id == visit.visit_id)
-        )
+        drawn = s.execute(sa.select(TaskSelection.uscc)).scalars().all()
+    assert len(drawn) > len(set(drawn))  # some entities are on both lists
+    assert outcome.visits == len(set(drawn))  # one visit per entity
+    with session_scope(db_engine) as s:
+        visits = s.scalars(sa.select(Visit).order_by(Visit.visit_id)).all()
         quals = {i.inspector_id: set(i.qualifications) for i in s.scalars(sa.select(Inspector))}
-        assert all({"食品经营", "消防检查"} <= quals[i] for i in team)
+        both = [v for v in visits if len(v.items) == 2]
+        assert both and all(v.items == ["市场监管局: 食品经营", "消防救援: 消防检查"] for v in both)
+        for visit in visits:
+            team = list(
+                s.scalars(
+                    sa.select(TaskAssignment.inspector_id).where(TaskAssignment.visit_id == visit.visit_id)
+                )
+            )
+            needed = {item.split(": ")[1] for item in visit.items}
+            assert len(team) == 2 and "I002" not in team  # I002 was deactivated
+            assert all(needed <= quals[i] for i in team)
+        # One selection row per task, both pointing at the same visit of an entity both tasks drew.
+        rows = s.execute(
+            sa.select(TaskSelection.task_id, TaskSelection.visit_id).where(
+                TaskSelection.visit_id == both[0].visit_id
+            )
+        ).all()
+        assert sorted(t for t, _ in rows) == ["F1", "M1"]
 
 
 def test_bad_task_inputs_write_nothing(db_engine: sa.Engine, tmp_path: Path) -> None:
