@@ -157,8 +157,13 @@ def _org_bodies(rng: np.random.Generator, modern: np.ndarray) -> np.ndarray:
 
 
 def _groups(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Controller groups with heavy-tailed sizes (most control one entity, a few control dozens)."""
-    sizes = np.minimum(np.floor(rng.pareto(1.6, size=n) + 1).astype(np.int64), 300)
+    """Controller groups: most people control one entity; a Pareto tail controls dozens (capped at 120).
+
+    About a third of entities end up in multi-entity groups.
+    """
+    single = rng.random(n) < 0.88
+    sizes = np.where(single, 1, 2 + np.floor(2.0 * rng.pareto(2.0, n)).astype(np.int64))
+    sizes = np.minimum(sizes, 120)
     cut = int(np.searchsorted(np.cumsum(sizes), n)) + 1
     sizes = sizes[:cut]
     sizes[-1] -= sizes.sum() - n
