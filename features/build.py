@@ -16,6 +16,7 @@ import polars as pl
 
 from features.catalog import BY_NAME
 from features.graph import GraphConfig, graph_features
+from features.indicators import BY_NAME as INDICATORS
 from features.indicators import WINDOWS, Indicator, feature_schema, make_catalog
 from features.lifecycle import RepairPolicy, lifecycle_sources
 from features.profiles import (
@@ -69,10 +70,9 @@ def _sources(sources: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
     return {name: sources.get(name, pl.LazyFrame(schema=t.schema)) for name, t in BY_NAME.items()}
 
 
-def _features_at(
-    src: dict[str, pl.LazyFrame], population: pl.LazyFrame, *, as_of: date, config: FeatureConfig
-) -> pl.LazyFrame:
-    """Features of the ``population`` USCCs (one column, unique) at one date."""
+def _parts(
+    src: dict[str, pl.LazyFrame], population: pl.LazyFrame, *, as_of: date, config: FeatureConfig, graph: bool
+) -> list[pl.LazyFrame]:
     live = lifecycle_sources(src, as_of=as_of, policy=config.repair)
     w = config.windows
     parts = [
@@ -87,23 +87,58 @@ def _features_at(
         repair_profile(src["repairs"], as_of=as_of),
         objection_profile(src["objections"], as_of=as_of),
         inspection_profile(live["inspections"], as_of=as_of),
-        graph_features(
-            src["entities"],
-            src["relations"],
-            penalties=live["penalties"],
-            list_entries=live["list_entries"],
-            evaluations=live["evaluations"],
-            as_of=as_of,
-            rows=population,
-            config=config.graph,
-            policy=config.repair,
-        ),
     ]
+    if graph:
+        parts.append(
+            graph_features(
+                src["entities"],
+                src["relations"],
+                penalties=live["penalties"],
+                list_entries=live["list_entries"],
+                evaluations=live["evaluations"],
+                as_of=as_of,
+                rows=population,
+                config=config.graph,
+                policy=config.repair,
+            )
+        )
+    return parts
+
+
+def _features_at(
+    src: dict[str, pl.LazyFrame],
+    population: pl.LazyFrame,
+    *,
+    as_of: date,
+    config: FeatureConfig,
+    graph: bool = True,
+) -> pl.LazyFrame:
+    """Features of the ``population`` USCCs (one column, unique) at one date."""
     out = population.with_columns(as_of=pl.lit(as_of, dtype=pl.Date))
-    for part in parts:
+    for part in _parts(src, population, as_of=as_of, config=config, graph=graph):
         out = out.join(part, on="uscc", how="left", maintain_order="left")
-    catalog = config.catalog
-    return out.with_columns(pl.col(i.name).fill_null(0) for i in catalog if i.zero_when_absent)
+    present = set(out.collect_schema())
+    return out.with_columns(
+        pl.col(i.name).fill_null(0) for i in config.catalog if i.zero_when_absent and i.name in present
+    )
+
+
+def profile_features(
+    sources: Mapping[str, pl.LazyFrame], *, as_of: date, config: FeatureConfig = FeatureConfig()
+) -> pl.LazyFrame:
+    """The profile families only (no related-party graph) of the population at ``as_of``: ``uscc``,
+    ``as_of`` and the non-graph features in catalog order; the pandas benchmark baseline computes these."""
+    src = _sources(sources)
+    schema = pl.Schema({c: dt for c, dt in config.schema.items() if c in ("uscc", "as_of") or _not_graph(c)})
+    out = _features_at(
+        src, population_at(src["entities"], as_of=as_of), as_of=as_of, config=config, graph=False
+    )
+    return out.pipe(conform, schema, name="profile_features").sort("uscc")
+
+
+def _not_graph(name: str) -> bool:
+    ind = INDICATORS.get(name)
+    return ind is None or ind.family != "graph"
 
 
 def _finish(frames: list[pl.LazyFrame], config: FeatureConfig) -> pl.LazyFrame:

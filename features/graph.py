@@ -334,19 +334,19 @@ def _two_hop(
     n2 = np.zeros(rows.size, dtype=np.int64)
     b2 = np.zeros(rows.size, dtype=np.float64)
     p2 = np.zeros(rows.size, dtype=np.float64)
+    has_neighbour = np.diff(adj.indptr) > 0
     for start in range(0, rows.size, chunk):
         r = rows[start : start + chunk]
         block = adj[r]
-        reach = sp.csr_matrix(block @ adj + block)
-        # Drop each row's own column: a walk out and back is not a relative.
-        reach = reach.tocoo()
-        keep = reach.col != r[reach.row]
-        reach = sp.csr_matrix(
-            (np.ones(int(keep.sum())), (reach.row[keep], reach.col[keep])), shape=(r.size, adj.shape[1])
-        )
-        n2[start : start + r.size] = np.diff(reach.indptr)
-        b2[start : start + r.size] = reach @ black
-        p2[start : start + r.size] = reach @ pen
+        reach = block @ adj + block
+        reach.data[:] = 1.0
+        # adj is symmetric, so a row with any neighbour reaches itself in two steps (out and back): that
+        # walk is not a relative, and it is the only way a row reaches its own column.
+        own = has_neighbour[r]
+        sl = slice(start, start + r.size)
+        n2[sl] = np.diff(reach.indptr) - own
+        b2[sl] = reach @ black - own * black[r]
+        p2[sl] = reach @ pen - own * pen[r]
     return n2, b2, p2
 
 
