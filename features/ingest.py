@@ -282,10 +282,11 @@ def _csv_vectorised(text: str) -> RawRows | None:
     rejected: list[tuple[int, str, str, str | None, str]] = []
     last_line = records[_LINE].max() if records.height else None
     for line, raw in records.filter(pl.col("quotes") > 0).select(_LINE, "raw").iter_rows():
+        rows: list[list[str]] = []
         try:
-            rows = list(csv.reader(io.StringIO(raw, newline=""), strict=True))
+            rows.extend(csv.reader(io.StringIO(raw, newline=""), strict=True))
         except csv.Error as exc:
-            if line != last_line:
+            if rows or line != last_line:
                 return None
             rejected.append((line, ROW, "field_count", None, f"malformed CSV row ({exc})"))
             continue
@@ -297,8 +298,10 @@ def _csv_vectorised(text: str) -> RawRows | None:
     candidates = [(line, raw.split(",")) for line, raw in first_simple.select(_LINE, "raw").iter_rows()]
     candidates += parsed[:1]
     if not candidates:
-        return RawRows(_frame([], [], []), _rejected(rejected), len(rejected))
+        return None if rejected else RawRows(_frame([], [], []), _rejected([]), 0)
     header_line, header_fields = min(candidates, key=lambda c: c[0])
+    if any(line < header_line for line, *_ in rejected):
+        return None  # a broken header: the csv module reports it as an error
     header = _header(header_fields)
     n = len(header)
     body = records.filter(pl.col(_LINE) > header_line)
