@@ -570,3 +570,25 @@ def test_vectorised_csv_reader_takes_the_common_files() -> None:
 @given(st.text(alphabet='ab,"\n\r 盐', max_size=40))
 def test_vectorised_csv_reader_agrees_on_random_texts(text: str) -> None:
     test_vectorised_csv_reader_agrees_with_the_csv_module(text)
+
+
+def test_synthetic_city_dirt_is_exactly_what_gets_quarantined(
+    run: Ingest, lake_dir: Path, tmp_path: Path
+) -> None:
+    """Cross-check with the generator's truth: every injected dirt row is quarantined, for its rule, and
+    nothing else is."""
+    synth = pytest.importorskip("features.synth")
+    city = tmp_path / "city"
+    synth.generate(synth.CityConfig(entities=300, years=2, dirt_rate=0.02), city, today=TODAY)
+    reports = run(city)
+    assert all(balanced(r) for r in reports)
+    truth = pl.read_parquet(city / synth.TRUTH_DIR / "dirt.parquet")
+    expected = truth.group_by("table", "rule").len().sort("table", "rule")
+    found = (
+        quarantine(lake_dir)
+        .group_by("table", "rule")
+        .agg(pl.struct("batch_id", "line").n_unique().alias("len").cast(pl.UInt32))
+        .sort("table", "rule")
+    )
+    assert found.equals(expected), (found, expected)
+    assert sum(r.rows_quarantined for r in reports) == truth.height
