@@ -503,7 +503,8 @@ def verify(
             f"sha256(seed)={seed_hash}, published {published.seed_sha256}",
         )
     )
-    roster_hash = roster_sha256(roster)
+    canonical = canonical_roster(roster)  # once: hashed here and drawn from below
+    roster_hash = sha256_hex(_roster_bytes(canonical))
     checks.append(
         (
             "roster",
@@ -520,7 +521,7 @@ def verify(
         )
     )
     try:
-        again = draw(roster, params=params, seed=bytes(seed))
+        again = draw(canonical, params=params, seed=bytes(seed))
         expected, given = selection_bytes(again), selection_bytes(selection)
         same = expected == given
         detail = (
