@@ -118,29 +118,40 @@ def record_batch(
     }
     _check(given)
     existing = session.get(IngestBatch, batch_id)
-    if existing is not None:
-        stored = existing.as_dict()
-        # Instants compare equal across time zones; the database keeps microseconds on both backends.
-        changed = [name for name in _FIELDS if stored[name] != given[name]]
-        if changed:
-            details = ", ".join(
-                f"{name}: recorded {stored[name]!r}, given {given[name]!r}" for name in changed
-            )
-            raise ValueError(f"batch {batch_id!r} is already in the ledger with other values ({details})")
-        return
-    session.add(
-        IngestBatch(
-            batch_id=batch_id,
-            table_name=table,
-            source=source,
-            content_sha256=content_sha256,
-            rows_read=rows_read,
-            rows_accepted=rows_accepted,
-            rows_quarantined=rows_quarantined,
-            ingested_at=ingested_at.astimezone(UTC),
+    if existing is None:
+        try:
+            # A savepoint, so that losing a race with another writer of the same batch leaves the caller's
+            # transaction usable; constraint violations surface here, inside it.
+            with session.begin_nested():
+                session.add(
+                    IngestBatch(
+                        batch_id=batch_id,
+                        table_name=table,
+                        source=source,
+                        content_sha256=content_sha256,
+                        rows_read=rows_read,
+                        rows_accepted=rows_accepted,
+                        rows_quarantined=rows_quarantined,
+                        ingested_at=ingested_at.astimezone(UTC),
+                    )
+                )
+            return
+        except sa.exc.IntegrityError:
+            existing = session.get(IngestBatch, batch_id)  # the other writer's row, now committed
+            if existing is None:
+                raise
+    _same_or_raise(existing, given)
+
+
+def _same_or_raise(existing: IngestBatch, given: dict[str, Any]) -> None:
+    stored = existing.as_dict()
+    # Instants compare equal across time zones; the database keeps microseconds on both backends.
+    changed = [name for name in _FIELDS if stored[name] != given[name]]
+    if changed:
+        details = ", ".join(f"{name}: recorded {stored[name]!r}, given {given[name]!r}" for name in changed)
+        raise ValueError(
+            f"batch {given['batch_id']!r} is already in the ledger with other values ({details})"
         )
-    )
-    session.flush()  # constraint violations surface here, inside the caller's transaction
 
 
 def list_batches(session: Session, *, table: str | None = None) -> list[dict[str, Any]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -181,3 +183,48 @@ def test_the_content_hash_is_indexed(db_engine: sa.Engine) -> None:
     assert {"name": "ix_ingest_batch_content_sha256", "columns": ["content_sha256"]} in [
         {"name": ix["name"], "columns": ix["column_names"]} for ix in indexes
     ]
+
+
+def _record_in_thread(engine: sa.Engine, values: dict[str, Any], outcome: list[object]) -> threading.Thread:
+    def work() -> None:
+        try:
+            _record(engine, **values)
+            outcome.append("ok")
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same-values", "other-values"])
+def test_two_writers_of_one_new_batch(db_engine: sa.Engine, same: bool) -> None:
+    # PostgreSQL holds the second INSERT on the primary key until the first transaction ends; the loser
+    # then sees the winner's row and treats it as any recorded batch. (SQLite serialises writers itself.)
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers block each other only on PostgreSQL")
+    outcome: list[object] = []
+    with session_scope(db_engine) as session:
+        record_batch(session, **_values())
+        second = _record_in_thread(db_engine, _values() if same else _values(source="x.csv"), outcome)
+        time.sleep(0.5)  # let the second writer reach the primary key and wait there
+        assert second.is_alive()
+    second.join(timeout=30)
+    assert not second.is_alive()
+    if same:
+        assert outcome == ["ok"]
+    else:
+        assert len(outcome) == 1 and isinstance(outcome[0], ValueError)
+        assert "already in the ledger" in str(outcome[0]) and "source" in str(outcome[0])
+    assert [row["source"] for row in _listed(db_engine)] == ["inbox/entities.csv"]
+
+
+def test_a_record_inside_a_failed_transaction_goes_with_it(db_engine: sa.Engine) -> None:
+    with pytest.raises(RuntimeError, match="later step"), session_scope(db_engine) as session:
+        record_batch(session, **_values())
+        raise RuntimeError("later step failed")
+    assert _listed(db_engine) == []
+    with session_scope(db_engine) as session:
+        record_batch(session, **_values())
+    assert len(_listed(db_engine)) == 1
