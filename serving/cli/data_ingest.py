@@ -119,21 +119,15 @@ def ingest_command(
         state.emit({"batches": rows, "totals": totals})
         return
     shown = [
-        row | {"ignored_columns": ", ".join(r.ignored_columns)} for row, r in zip(rows, reports, strict=True)
+        row | {"source": Path(r.source).name, "ignored_columns": ", ".join(r.ignored_columns)}
+        for row, r in zip(rows, reports, strict=True)
     ]
     state.emit(
         rows,
         rows=shown,
-        columns=[
-            "table",
-            "source",
-            "read",
-            "accepted",
-            "quarantined",
-            "status",
-            "ignored_columns",
-            "batch_id",
-        ],
+        # Batch ids and hashes are in --json; the table keeps to what fits a terminal.
+        columns=["table", "source", "read", "accepted", "quarantined", "status"]
+        + (["ignored_columns"] if any(r.ignored_columns for r in reports) else []),
         title=f"ingest into {settings.lake_dir}",
     )
     state.console.print(
