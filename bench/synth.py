@@ -97,7 +97,7 @@ Steps (wall): {steps}. Oracle AUC of this city: {r["oracle_auc"]:.3f}.
     if head in text:
         start = text.index(head)
         nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
+        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
     else:
         text = text.rstrip() + "\n\n" + section
     path.write_text(text, encoding="utf-8")
