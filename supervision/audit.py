@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -163,6 +163,36 @@ def _lock_head(session: Session) -> tuple[int, str]:
     return int(row.seq), str(row.hash)
 
 
+def _prepared(
+    *,
+    actor: str,
+    action: str,
+    result: str = "ok",
+    role: str | None = None,
+    target: str | None = None,
+    source: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One entry's fields, checked and canonical, before it gets its place in the chain."""
+    if result not in RESULTS:
+        raise ValueError(f"audit result {result!r}: expected one of {', '.join(RESULTS)}")
+    if not actor or not action:
+        raise ValueError("audit entry needs an actor and an action")
+    if at is not None:
+        _instant(at)
+    return {
+        "at": at,
+        "actor": actor,
+        "role": role,
+        "action": action,
+        "target": target,
+        "source": source,
+        "result": result,
+        "details": canonical_details(details),
+    }
+
+
 def append(
     session: Session,
     *,
@@ -179,44 +209,46 @@ def append(
 
     The chain head stays locked until that transaction ends, so keep audited transactions short.
     """
-    if result not in RESULTS:
-        raise ValueError(f"audit result {result!r}: expected one of {', '.join(RESULTS)}")
-    if not actor or not action:
-        raise ValueError("audit entry needs an actor and an action")
-    clean = canonical_details(details)
-    if at is not None:
-        _instant(at)
-    last, prev = _lock_head(session)
-    seq = last + 1
-    when = (at or datetime.now(UTC)).astimezone(UTC)  # read under the lock: times follow the sequence
-    entry = AuditEntry(
-        id=seq,
-        at=when,
+    entry = dict(
         actor=actor,
-        role=role,
         action=action,
+        result=result,
+        role=role,
         target=target,
         source=source,
-        result=result,
-        details=clean,
-        prev_hash=prev,
+        details=details,
+        at=at,
     )
-    entry.hash = _hash_of(entry)
-    session.add(entry)
-    session.flush()
+    return append_many(session, [entry])[0]
+
+
+def append_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> list[AuditEntry]:
+    """Add several entries (keyword arguments of :func:`append`) in order, under one lock of the head.
+
+    All are checked before any is written; the returned entries are values (not attached to `session`).
+    """
+    prepared = [_prepared(**entry) for entry in entries]
+    if not prepared:
+        return []
+    last, prev = _lock_head(session)
+    now = datetime.now(UTC)  # read under the lock: times follow the sequence
+    rows: list[dict[str, Any]] = []
+    for offset, fields in enumerate(prepared, start=1):
+        row = {**fields, "id": last + offset, "at": (fields["at"] or now).astimezone(UTC), "prev_hash": prev}
+        row["hash"] = prev = entry_hash(**row)
+        rows.append(row)
+    # Core statements, not the unit of work: the ORM's per-object flush cost dominated a batch of appends.
+    connection = session.connection()
+    connection.execute(sa.insert(cast(sa.Table, AuditEntry.__table__)), rows)
     table = cast(sa.Table, AuditChainHead.__table__)
-    moved = (
-        session.connection()
-        .execute(
-            sa.update(table)
-            .where(table.c.id == HEAD_ID, table.c.seq == last, table.c.hash == prev)
-            .values(seq=seq, hash=entry.hash)
-        )
-        .rowcount
-    )
+    moved = connection.execute(
+        sa.update(table)
+        .where(table.c.id == HEAD_ID, table.c.seq == last)
+        .values(seq=last + len(rows), hash=prev)
+    ).rowcount
     if moved != 1:
-        raise AuditConflict(f"audit chain head moved during append of entry {seq}")
-    return entry
+        raise AuditConflict(f"audit chain head moved during append of entries {last + 1}-{last + len(rows)}")
+    return [AuditEntry(**row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

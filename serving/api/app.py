@@ -20,7 +20,7 @@ from serving.api import errors
 from serving.api.deps import RoleCheck, _public
 from serving.api.limits import BodySizeLimit, RateLimiter
 from serving.api.routers import system, uscc
-from serving.api.trail import AuditMiddleware
+from serving.api.trail import AuditMiddleware, AuditWriter
 from serving.settings import Settings
 from supervision.access import Role
 from supervision.db import make_engine
@@ -85,6 +85,7 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
         app.state.engine = engine if engine is not None else make_engine(settings.db_url)
+        app.state.audit_writer = AuditWriter(app.state.engine)
         try:
             yield
         finally:

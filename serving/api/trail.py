@@ -14,7 +14,9 @@ Audited = any method other than GET/HEAD/OPTIONS, any route marked with :func:`a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Annotated, Any
 
 import anyio
@@ -150,17 +152,57 @@ class AuditMiddleware:
             "result": result_of(status),
             "details": {"method": method, "path": path, "status": status},
         }
-        engine: sa.Engine | None = getattr(scope["app"].state, "engine", None)
-        if engine is None:  # pragma: no cover - only before the lifespan has started
+        writer: AuditWriter | None = getattr(scope["app"].state, "audit_writer", None)
+        if writer is None:  # pragma: no cover - only before the lifespan has started
             log.error("audit entry lost (no database): %s", fields)
             return
         try:
-            await anyio.to_thread.run_sync(_write, engine, fields)
+            await anyio.to_thread.run_sync(writer.write, fields)
         except Exception:
             # The response is gone already; the log is the last place the event can go.
             log.exception("audit entry could not be written: %s", fields)
 
 
-def _write(engine: sa.Engine, fields: dict[str, Any]) -> None:
-    with session_scope(engine) as session:
-        audit.append(session, **fields)
+class AuditWriter:
+    """Group commit of the middleware's entries: concurrent requests share one transaction, and each caller
+    returns only once its own entry is committed (durable, unlike a fire-and-forget queue).
+
+    The first caller to take the flush lock appends everything queued so far; callers that queued meanwhile
+    find their entry already written when they get the lock. One commit then serves many requests, which is
+    what keeps audited reads from being limited by one commit per request (see docs/api.md).
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.flushes = 0
+        self._pending: list[tuple[dict[str, Any], Future[None]]] = []
+        self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+
+    def write(self, fields: dict[str, Any]) -> None:
+        """Append one entry (keyword arguments of :func:`supervision.audit.append`); blocks until committed."""
+        done: Future[None] = Future()
+        with self._pending_lock:
+            self._pending.append((fields, done))
+        with self._flush_lock:
+            if not done.done():
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._flush(batch)
+        done.result()
+
+    def _flush(self, batch: list[tuple[dict[str, Any], Future[None]]]) -> None:
+        self.flushes += 1
+        try:
+            with session_scope(self.engine) as session:
+                audit.append_many(session, [fields for fields, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            # One bad entry must not take the others down with it: write them one by one.
+            for item in batch:
+                self._flush([item])
+        else:
+            for _, done in batch:
+                done.set_result(None)

@@ -4,6 +4,8 @@ limits (413, 429), the audit trail of changes and denied attempts, and the maski
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 from serving.api import masking
 from serving.api.app import create_app, role_matrix
 from serving.api.limits import RateLimiter
+from serving.api.trail import AuditWriter
 from serving.settings import Settings
 from supervision import access, audit
 from supervision.access import Role
@@ -421,6 +424,49 @@ def test_audit_verify_route_reports_and_is_itself_audited(
         connection.exec_driver_sql("UPDATE audit_entries SET actor = 'nobody#0' WHERE id = 1")
     broken = client.get("/audit/verify", headers=admin).json()
     assert broken["ok"] is False and broken["first_bad_id"] == 1
+
+
+def _queued(writer: AuditWriter, entries: list[dict[str, Any]]) -> list[BaseException | None]:
+    """Write `entries` from one thread each while a flush is in progress, then let the flush go."""
+    outcomes: list[BaseException | None] = [None] * len(entries)
+
+    def write(i: int) -> None:
+        try:
+            writer.write(entries[i])
+        except BaseException as exc:  # collected for the test: a thread cannot fail it
+            outcomes[i] = exc
+
+    with writer._flush_lock:  # as if a flush were running: newcomers queue up behind it
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(len(entries))]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(writer._pending) < len(entries) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_audit_writer_commits_concurrent_entries_together(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+    outcomes = _queued(writer, [{"actor": f"reader{i}#1", "action": "entities.read"} for i in range(6)])
+    assert outcomes == [None] * 6
+    assert writer.flushes == 1  # one transaction for the six
+    assert sorted(e.actor for e in _entries(engine)) == [f"reader{i}#1" for i in range(6)]
+    with session_scope(engine) as session:
+        assert audit.verify(session).ok
+
+
+def test_audit_writer_keeps_good_entries_when_one_is_bad(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine)
+    outcomes = _queued(
+        writer,
+        [{"actor": "a#1", "action": "x"}, {"actor": "", "action": "x"}, {"actor": "c#1", "action": "x"}],
+    )
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], ValueError)
+    assert sorted(e.actor for e in _entries(engine)) == ["a#1", "c#1"]
 
 
 # --- masking ----------------------------------------------------------------------------------------------

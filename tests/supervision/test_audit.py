@@ -322,3 +322,16 @@ def test_entries_pages_in_sequence(db_engine: sa.Engine) -> None:
     with session_scope(db_engine) as session:
         assert [e.id for e in audit.entries(session, after_id=1, limit=2)] == [2, 3]
         assert [e.id for e in audit.entries(session, target="uscc:91320900MA1X0004")] == [4]
+
+
+def test_append_many_chains_in_order_and_checks_all_first(db_engine: sa.Engine) -> None:
+    _fill(db_engine, 1)
+    batch = [{"actor": f"r{i}#1", "action": "entities.read", "target": f"uscc:{i}"} for i in range(3)]
+    with session_scope(db_engine) as session:
+        written = audit.append_many(session, batch)
+    assert [e.id for e in written] == [2, 3, 4]
+    assert written[0].prev_hash != audit.GENESIS and written[1].prev_hash == written[0].hash
+    with pytest.raises(ValueError, match="actor and an action"), session_scope(db_engine) as session:
+        audit.append_many(session, [batch[0], {"actor": "", "action": "x"}])
+    result = _verify(db_engine)
+    assert result.ok and result.entries == 4 and result.head_hash == written[-1].hash
