@@ -160,6 +160,11 @@ def _format(path: Path) -> str | None:
 # ---------------------------------------------------------------------------------------------- readers
 def decode(data: bytes) -> tuple[str, str]:
     """Text and encoding: a UTF-8 BOM means utf-8-sig; else strict UTF-8; else GB18030 (GBK is a subset)."""
+    if b"\x00" in data:
+        # GB18030 would "decode" UTF-16 into text full of NULs: refuse it instead of quarantining garbage.
+        raise IngestError(
+            "contains NUL bytes (UTF-16/UTF-32 or a binary file); export it as UTF-8 or GB18030"
+        )
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data.decode("utf-8-sig"), "utf-8-sig"

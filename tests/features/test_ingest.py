@@ -115,6 +115,13 @@ def test_decode_prefers_utf8_and_reports_undecodable_bytes() -> None:
         ingest.decode(b"\x81\x30\xff\xff")
 
 
+def test_wrong_encoding_is_an_error_naming_the_file(run: Ingest, lake_dir: Path, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "entities.csv", [entity(CODE_A)], encoding="utf-16")
+    with pytest.raises(ingest.IngestError, match=r"entities\.csv: contains NUL bytes"):
+        run(path)
+    assert lake.batches(lake_dir) == []
+
+
 # --------------------------------------------------------------------------------- structure of a file
 def test_blank_lines_are_not_rows_and_line_numbers_are_physical(
     run: Ingest, lake_dir: Path, tmp_path: Path
