@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -86,7 +86,13 @@ def ingest_command(
                 progress=tick,
             )
         except ingest.IngestError as exc:
-            raise state.fail(str(exc)) from None
+            # Files before the bad one are complete batches in the lake: keep the ledger in step with them.
+            written = lake.batches(settings.lake_dir)
+            try:
+                _record(settings.db_url, written)
+            except Exception as db_exc:
+                raise state.fail(f"{exc} (and the ledger could not be updated: {db_exc})") from None
+            raise state.fail(f"{exc} (nothing of this file was written)") from None
     try:
         _record(settings.db_url, reports)
     except Exception as exc:  # the lake is already consistent; only the ledger lags behind
@@ -136,7 +142,7 @@ def ingest_command(
     )
 
 
-def _record(db_url: str, reports: list[ingest.BatchReport]) -> None:
+def _record(db_url: str, reports: Sequence[ingest.BatchReport | lake.Batch]) -> None:
     """Every batch in the ledger; recording is idempotent, so already-ingested batches are re-recorded."""
     engine = db.make_engine(db_url)
     try:

@@ -138,3 +138,19 @@ def test_catalog_markdown_is_the_generated_doc(tmp_path: Path) -> None:
 def test_docs_catalog_md_is_up_to_date() -> None:
     """docs/catalog.md is generated (make docs); regenerate it when the catalog changes."""
     assert (REPO / "docs" / "catalog.md").read_text(encoding="utf-8") == catalog.catalog_markdown()
+
+
+def test_a_bad_file_mid_run_fails_but_earlier_batches_are_recorded(tmp_path: Path, drop: Path) -> None:
+    (drop / "relations.csv").write_bytes("relation_id,uscc\nR1,x\n".encode("utf-16"))
+    result = runner.invoke(
+        app, ["--home", str(tmp_path), "data", "ingest", str(drop)], env={"COLUMNS": "1000"}
+    )
+    assert result.exit_code == 1
+    assert "relations.csv: contains NUL bytes" in result.stderr
+    engine = db.make_engine(load_settings(home=tmp_path).db_url)
+    try:
+        with db.session_scope(engine) as session:
+            recorded = {r["table"] for r in ledger.list_batches(session)}
+    finally:
+        engine.dispose()
+    assert recorded == {"entities"}  # written before relations; penalties come after it
