@@ -34,8 +34,8 @@ test: lint unit
 docs: install
 	$(BIN)/creditwatch data catalog --markdown > docs/catalog.md
 
-bench: install
-	$(BIN)/python -m bench
+bench: install  # make bench NAME=synth ARGS='--entities 1000000'
+	$(BIN)/python -m bench $(NAME) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
