@@ -99,6 +99,10 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
         description="Authenticate with `Authorization: Bearer <token>`; errors are "
         '`{"error": {"type", "message", "field"?}}`. See docs/api.md.',
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN, which this offline system cannot
+        # reach; the OpenAPI document itself is served.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(

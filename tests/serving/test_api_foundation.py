@@ -589,3 +589,8 @@ def test_leap_day_birthdays() -> None:
     frame = pl.LazyFrame({"birth_date": [born]})
     assert masking.drop_minors(frame, on=date(2026, 2, 28)).collect().height == 0
     assert masking.drop_minors(frame, on=date(2026, 3, 1)).collect().height == 1
+
+
+def test_no_page_pulls_scripts_from_a_cdn(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
