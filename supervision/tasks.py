@@ -512,17 +512,21 @@ def draw_task(session: Session, task_id: str) -> pl.DataFrame:
     seed = bytes.fromhex(task.seed_secret)
     selection = draw(roster, params=_params(task), seed=seed)
     items = list(task.items)
-    session.add_all(
-        TaskSelection(
-            task_id=task_id,
-            uscc=row["uscc"],
-            tier=row["tier"],
-            inclusion_probability=row["inclusion_probability"],
-            in_control_slice=row["in_control_slice"],
-            items=items,
-            visit_id=None,
-        )
-        for row in selection.iter_rows(named=True)
+    # Bulk INSERT (executemany): tens of thousands of rows without building ORM objects.
+    session.execute(
+        sa.insert(TaskSelection),
+        [
+            {
+                "task_id": task_id,
+                "uscc": row["uscc"],
+                "tier": row["tier"],
+                "inclusion_probability": row["inclusion_probability"],
+                "in_control_slice": row["in_control_slice"],
+                "items": items,
+                "visit_id": None,
+            }
+            for row in selection.iter_rows(named=True)
+        ],
     )
     task.status = "drawn"
     task.revealed_seed = seed.hex()
@@ -709,10 +713,10 @@ def assign_period(
         team_size=team_size,
         max_visits=max_visits,
     )
-    session.add_all(TaskAssignment(visit_id=v, inspector_id=i) for v, i in result.assignments.iter_rows())
-    session.add_all(
-        AssignmentExclusion(visit_id=v, inspector_id=i, reason=r) for v, i, r in result.exclusions.iter_rows()
-    )
+    if result.assignments.height:
+        session.execute(sa.insert(TaskAssignment), result.assignments.to_dicts())
+    if result.exclusions.height:
+        session.execute(sa.insert(AssignmentExclusion), result.exclusions.to_dicts())
     reasons = dict(result.unstaffed.select("visit_id", "reason").iter_rows())
     for v in new_visits:
         if v.visit_id in reasons:
@@ -920,11 +924,17 @@ def export_frame(session: Session, task_id: str, *, reasons: pl.DataFrame | None
     sel = selection_frame(session, task_id)
     visit_ids = [v for v in sel["visit_id"].to_list() if v is not None]
     teams = _teams(session, visit_ids)
-    visits = {v.visit_id: v for v in session.scalars(sa.select(Visit).where(Visit.visit_id.in_(visit_ids)))}
-    results = {
-        r.visit_id: r
-        for r in session.scalars(sa.select(InspectionResult).where(InspectionResult.visit_id.in_(visit_ids)))
-    }
+    visits: dict[str, Visit] = {}
+    results: dict[str, InspectionResult] = {}
+    for start in range(0, len(visit_ids), 1000):  # bounded IN lists (SQLite's variable limit)
+        chunk = visit_ids[start : start + 1000]
+        visits.update(
+            (v.visit_id, v) for v in session.scalars(sa.select(Visit).where(Visit.visit_id.in_(chunk)))
+        )
+        results.update(
+            (r.visit_id, r)
+            for r in session.scalars(sa.select(InspectionResult).where(InspectionResult.visit_id.in_(chunk)))
+        )
     rows = []
     for r in sel.iter_rows(named=True):
         vid = r["visit_id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -419,7 +420,11 @@ def estimate(
     def action() -> list[dict[str, Any]]:
         population = _read_scores(scores) if scores is not None else None
         with _engine(state) as engine, db.session_scope(engine) as session:
-            return tasks.task_estimates(session, task_id, population=population).to_dicts()
+            rows = tasks.task_estimates(session, task_id, population=population).to_dicts()
+        # NaN (a tier without inspections) is not JSON: say "no estimate" with null instead.
+        return [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows
+        ]
 
     rows = _run(state, action)
     shown = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
