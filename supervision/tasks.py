@@ -68,6 +68,7 @@ __all__ = [
     "import_inspectors",
     "inspection_records",
     "inspectors_frame",
+    "last_inspected",
     "list_tasks",
     "mark_published",
     "overdue_report",
@@ -78,6 +79,7 @@ __all__ = [
     "task_estimates",
     "task_info",
     "verify_task",
+    "with_last_inspected",
     "write_export",
 ]
 
@@ -594,6 +596,30 @@ class PeriodAssignment:
     assigned: int
     unstaffed: pl.DataFrame
     exclusions: int
+
+
+def last_inspected(session: Session) -> pl.DataFrame:
+    """(uscc, last_inspected_on) from the recorded results: the frequency limit's input."""
+    rows = session.execute(
+        sa.select(Visit.uscc, sa.func.max(InspectionResult.inspected_on))
+        .join(InspectionResult, InspectionResult.visit_id == Visit.visit_id)
+        .group_by(Visit.uscc)
+        .order_by(Visit.uscc)
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows], schema={"uscc": pl.String(), "last_inspected_on": pl.Date()}, orient="row"
+    )
+
+
+def with_last_inspected(session: Session, roster: pl.DataFrame) -> pl.DataFrame:
+    """The roster with ``last_inspected_on`` = the later of its own column (if any) and the recorded results."""
+    known = last_inspected(session).rename({"last_inspected_on": "_db_last"})
+    out = roster.join(known, on="uscc", how="left")
+    if "last_inspected_on" in roster.columns:
+        merged = pl.max_horizontal(pl.col("last_inspected_on").cast(pl.Date), pl.col("_db_last"))
+    else:
+        merged = pl.col("_db_last")
+    return out.with_columns(last_inspected_on=merged).drop("_db_last")
 
 
 def _previous_inspectors(session: Session, usccs: Iterable[str]) -> pl.DataFrame:

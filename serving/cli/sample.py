@@ -154,7 +154,8 @@ def create(
             info = tasks.create_task(
                 session,
                 params=params,
-                roster=roster,
+                # The frequency limit needs each entity's latest inspection: the results recorded here.
+                roster=tasks.with_last_inspected(session, roster),
                 snapshot_dir=state.settings.home / "sampling",
                 task_id=task_id,
             )

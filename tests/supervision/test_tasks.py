@@ -41,6 +41,7 @@ from supervision.tasks import (
     set_inspector_active,
     task_estimates,
     verify_task,
+    with_last_inspected,
     write_export,
 )
 
@@ -157,6 +158,21 @@ def test_full_cycle(db_engine: sa.Engine, tmp_path: Path) -> None:
             {"department": "市场监管局", "results": 1, "published": 0, "unpublished": 1, "overdue": 1}
         ]
         mark_published(s, rec["visit_id"], published_on=date(2026, 10, 20))
+    with session_scope(db_engine) as s:
+        # The recorded visit feeds the frequency limit of the next task.
+        enriched = with_last_inspected(s, _roster())
+        assert enriched.filter(pl.col("uscc") == staffed[0])["last_inspected_on"].to_list() == [
+            date(2026, 9, 25)
+        ]
+        assert enriched["last_inspected_on"].null_count() == 59
+        nxt = create_task(
+            s,
+            params=_params(budget=Budget(ratio=1.0), as_of=date(2026, 11, 20)),
+            roster=enriched,
+            snapshot_dir=snaps,
+            task_id="T1-next",
+        )
+        assert nxt.eligible == 59 + int(_roster().filter(pl.col("uscc") == staffed[0])["tier"][0] == "D")
     with session_scope(db_engine) as s:
         assert overdue_report(s, today=TODAY)[0]["overdue"] == 0
         records = inspection_records(s)
