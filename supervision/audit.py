@@ -144,6 +144,16 @@ def _hash_of(entry: AuditEntry) -> str:
     )
 
 
+def lock(session: Session) -> None:
+    """Take the chain's write lock now, for the rest of the caller's transaction.
+
+    For transactions that read before they write on SQLite: there a read transaction cannot become a write
+    transaction once another connection has committed ("database is locked" at once, without waiting), so
+    a unit of work that will be audited takes the lock it would take anyway at its start.
+    """
+    _lock_head(session)
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     """The chain head's (seq, hash), locked until the end of the transaction (created on first use)."""
     table = cast(sa.Table, AuditChainHead.__table__)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from serving.api.errors import Forbidden, RateLimited, Unauthenticated
 from serving.api.limits import RateLimiter
 from serving.settings import Settings
-from supervision import access
+from supervision import access, audit
 from supervision.access import Principal, Role
 from supervision.db import session_scope
 
@@ -40,8 +40,17 @@ def get_engine(request: Request) -> sa.Engine:
     return engine
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    with session_scope(get_engine(request)) as session:
+    engine = get_engine(request)
+    with session_scope(engine) as session:
+        if request.method not in SAFE_METHODS and engine.dialect.name == "sqlite":
+            # A change reads, then writes, then appends its audit entry. SQLite cannot upgrade a read
+            # transaction once another writer has committed (an immediate "database is locked"), so take
+            # the write lock first — the audit chain's, which the change takes anyway.
+            audit.lock(session)
         yield session
     # Reached only after a successful commit: the audit entries the handler added are now durable.
     if getattr(request.state, "audit_pending", False):

@@ -2,11 +2,11 @@
 access to an entity's detail, allowed or not.
 
 Two paths, so that no audited request goes unrecorded:
-- in the handler's transaction: ``trail.record(session, ...)`` (``AuditDep``) appends the entry with the change
-  itself, so a change and its entry are committed together or not at all;
-- after the response: :class:`AuditMiddleware` writes the entry in its own transaction for every audited
-  request the handler did not record — denied (401/403), rejected (4xx), failed (5xx), or a handler that
-  forgot. Requests refused by the rate limiter (429) are not written, so the limiter cannot be turned into
+- changes, in the handler's transaction: ``trail.record(session, ...)`` (``AuditDep``) appends the entry with
+  the change itself, so a change and its entry are committed together or not at all;
+- reads, and everything not recorded so: :class:`AuditMiddleware` writes the entry in its own transaction
+  after the response — audited reads (a handler may add ``trail.note(...)`` details), denied (401/403),
+  rejected (4xx) and failed (5xx) requests, or a handler that forgot. Requests refused by the rate limiter (429) are not written, so the limiter cannot be turned into
   a write amplifier.
 Audited = any method other than GET/HEAD/OPTIONS, any route marked with :func:`audited`, and every 401/403.
 """
@@ -25,13 +25,12 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.api.deps import SAFE_METHODS
 from supervision import audit
 from supervision.access import Principal
 from supervision.db import session_scope
 
 log = logging.getLogger("creditwatch.audit")
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def result_of(status: int) -> str:
@@ -96,6 +95,13 @@ class AuditTrail:
         state.audit_pending = True
         return entry
 
+    def note(self, *, target: str | None = None, **details: Any) -> None:
+        """For an audited read: the target and details the middleware's entry will carry."""
+        state = self.request.state
+        if target is not None:
+            state.audit_target = target
+        state.audit_details = {**getattr(state, "audit_details", {}), **details}
+
 
 def _default_action(scope: Scope) -> str:
     return f"http.{str(scope.get('method', 'get')).lower()}"
@@ -150,7 +156,7 @@ class AuditMiddleware:
             "target": state.get("audit_target") or path,
             "source": _source(scope),
             "result": result_of(status),
-            "details": {"method": method, "path": path, "status": status},
+            "details": {**state.get("audit_details", {}), "method": method, "path": path, "status": status},
         }
         writer: AuditWriter | None = getattr(scope["app"].state, "audit_writer", None)
         if writer is None:  # pragma: no cover - only before the lifespan has started

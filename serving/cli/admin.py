@@ -74,6 +74,7 @@ def create(
     expires_at = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     actor = _operator()
     with _session(state) as session:
+        audit.lock(session)  # the audited unit of work starts as a writer (see supervision.audit.lock)
         try:
             issued = access.create_token(
                 session, name=name, role=role, created_by=actor, expires_at=expires_at
@@ -115,6 +116,7 @@ def revoke(
     state: State = ctx.obj
     actor = _operator()
     with _session(state) as session:
+        audit.lock(session)
         try:
             info = access.revoke_token(session, token_id)
         except access.TokenNotFound as exc:

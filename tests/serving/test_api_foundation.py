@@ -426,6 +426,35 @@ def test_audit_verify_route_reports_and_is_itself_audited(
     assert broken["ok"] is False and broken["first_bad_id"] == 1
 
 
+def test_concurrent_changes_on_sqlite_do_not_fail(settings: Settings, engine: sa.Engine) -> None:
+    # Each revoke reads its token before writing; without taking the write lock first, SQLite refused a
+    # good share of these with "database is locked" (500) as soon as another request had committed.
+    with session_scope(engine) as session:
+        admin = _auth(access.create_token(session, name="root", role="admin").token)
+        victims = [access.create_token(session, name=f"v{i}", role="system").info.id for i in range(48)]
+    statuses: list[int] = []
+    with _app_client(settings, engine, rate_limit_per_minute=0) as client:
+
+        def work(k: int) -> None:
+            for token_id in victims[k::6]:
+                statuses.append(client.delete(f"/tokens/{token_id}", headers=admin).status_code)
+                statuses.append(
+                    client.post(
+                        "/tokens", json={"name": f"n{token_id}", "role": "system"}, headers=admin
+                    ).status_code
+                )
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(statuses) == [200] * 48 + [201] * 48
+    with session_scope(engine) as session:
+        result = audit.verify(session)
+    assert result.ok and result.entries == 96
+
+
 def _queued(writer: AuditWriter, entries: list[dict[str, Any]]) -> list[BaseException | None]:
     """Write `entries` from one thread each while a flush is in progress, then let the flush go."""
     outcomes: list[BaseException | None] = [None] * len(entries)
