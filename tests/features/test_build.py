@@ -235,3 +235,12 @@ def test_other_windows_change_the_columns():
     df = build_features(base_lake().sources(), as_of=AS_OF, config=cfg).collect()
     assert "penalties_n_30d" in df.columns and "penalties_n_365d" not in df.columns
     assert df.schema == cfg.schema
+
+
+def test_profile_features_are_the_build_without_the_graph():
+    from features.build import profile_features
+
+    prof = profile_features(base_lake().sources(), as_of=AS_OF).collect()
+    full = build_features(base_lake().sources(), as_of=AS_OF).collect()
+    assert not any(c.startswith(("degree_", "related_")) for c in prof.columns)
+    assert_frame_equal(prof, full.select(prof.columns))
