@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from serving.api import masking
 from serving.api.app import create_app, role_matrix
@@ -623,3 +627,39 @@ def test_leap_day_birthdays() -> None:
 def test_no_page_pulls_scripts_from_a_cdn(client: TestClient) -> None:
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").status_code == 200
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+_bodies = _json_values | st.fixed_dictionaries(
+    {
+        "name": _json_values | st.text(max_size=120),
+        "role": _json_values | st.sampled_from([r.value for r in Role]),
+    },
+    optional={"expires_at": _json_values | st.datetimes().map(str)},
+)
+
+
+@hypothesis_settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=_bodies,
+    code=st.text(min_size=1, max_size=80).filter(lambda c: "/" not in c and "?" not in c and "#" not in c),
+)
+def test_fuzzed_inputs_never_give_a_500(
+    client: TestClient, tokens: dict[Role, str], body: object, code: str
+) -> None:
+    client.app.state.limiter = RateLimiter(per_minute=0, burst=1)  # type: ignore[attr-defined]
+    admin = _auth(tokens[Role.ADMIN])
+    created = client.post("/tokens", json=body, headers=admin)
+    assert created.status_code in (201, 413, 422), created.text
+    assert ("token" in created.json()) == (created.status_code == 201)
+    checked = client.get(f"/uscc/{quote(code, safe='')}", headers=admin)
+    assert checked.status_code in (200, 404, 422), checked.text
