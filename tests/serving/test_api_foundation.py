@@ -29,6 +29,7 @@ from serving.settings import Settings
 from supervision import access, audit
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
+from tests.supervision.databases import backend_params, fresh_database_url
 
 VALID_USCC = "91350100M000100Y43"
 ANY = frozenset(Role)
@@ -457,6 +458,49 @@ def test_concurrent_changes_on_sqlite_do_not_fail(settings: Settings, engine: sa
     with session_scope(engine) as session:
         result = audit.verify(session)
     assert result.ok and result.entries == 96
+
+
+@pytest.fixture(params=backend_params())
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A migrated database on SQLite and on PostgreSQL (skipped without CREDITWATCH_TEST_POSTGRES_URL)."""
+    with fresh_database_url(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def test_the_stack_on_both_backends(settings: Settings, any_engine: sa.Engine) -> None:
+    with session_scope(any_engine) as session:
+        admin = _auth(access.create_token(session, name="root", role="admin").token)
+        inspector = _auth(access.create_token(session, name="wang", role="inspector").token)
+    statuses: list[int] = []
+    with _app_client(settings, any_engine, rate_limit_per_minute=0) as client:
+        assert client.get("/health").status_code == 200
+        _error(
+            client.post("/tokens", json={"name": "x", "role": "admin"}, headers=inspector), 403, "forbidden"
+        )
+
+        def work(k: int) -> None:
+            for i in range(4):
+                created = client.post("/tokens", json={"name": f"t{k}-{i}", "role": "system"}, headers=admin)
+                statuses.append(created.status_code)
+                statuses.append(client.delete(f"/tokens/{created.json()['id']}", headers=admin).status_code)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        report = client.get("/audit/verify", headers=admin).json()
+    assert sorted(statuses) == [200] * 16 + [201] * 16
+    assert report["ok"] and report["entries"] == 33  # the denied attempt and 32 changes
+    got = [(e.action, e.result) for e in _entries(any_engine)]
+    assert got[0] == ("tokens.create", "denied") and got[-1] == ("audit.verify", "ok")
+    with session_scope(any_engine) as session:
+        assert audit.verify(session).ok
 
 
 def _queued(writer: AuditWriter, entries: list[dict[str, Any]]) -> list[BaseException | None]:
