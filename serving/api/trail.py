@@ -6,8 +6,8 @@ Two paths, so that no audited request goes unrecorded:
   the change itself, so a change and its entry are committed together or not at all;
 - reads, and everything not recorded so: :class:`AuditMiddleware` writes the entry in its own transaction
   after the response — audited reads (a handler may add ``trail.note(...)`` details), denied (401/403),
-  rejected (4xx) and failed (5xx) requests, or a handler that forgot. Requests refused by the rate limiter (429) are not written, so the limiter cannot be turned into
-  a write amplifier.
+  rejected (4xx) and failed (5xx) requests, or a handler that forgot.
+Requests refused by the rate limiter (429) are not written, so the limiter cannot become a write amplifier.
 Audited = any method other than GET/HEAD/OPTIONS, any route marked with :func:`audited`, and every 401/403.
 """
 
