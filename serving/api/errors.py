@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -66,7 +67,7 @@ class RateLimited(ApiError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"too many requests for this token: retry in {retry_after} s",
+            f"too many requests: retry in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -152,6 +153,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, type_, str(exc.detail), headers=exc.headers)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Locks held too long, a lost connection: the request may succeed later. The SQL stays in the log.
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503, "unavailable", "the database is busy or unreachable; retry shortly", headers={"Retry-After": "1"}
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; the server log has the details")
@@ -164,4 +173,5 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(cls, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa.exc.OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

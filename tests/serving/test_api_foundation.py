@@ -291,6 +291,16 @@ def test_garbage_never_gives_a_500(client: TestClient, tokens: dict[Role, str], 
     assert "error" in response.json()
 
 
+def test_an_unreachable_database_is_503_without_sql(
+    settings: Settings, tmp_path: Path, tokens: dict[Role, str]
+) -> None:
+    missing = make_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}")
+    with _app_client(settings, missing) as client:
+        error = _error(client.get("/me", headers=_auth(tokens[Role.ADMIN])), 503, "unavailable")
+        assert "SELECT" not in error["message"]
+        assert client.get("/health").status_code == 503
+
+
 # --- limits -----------------------------------------------------------------------------------------------
 
 
