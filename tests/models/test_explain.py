@@ -98,3 +98,18 @@ def test_feature_info_rejects_bad_direction_and_template() -> None:
         FeatureInfo("x", "x", "x", "law_abiding", 2)
     with pytest.raises(ValueError, match="template_zh"):
         FeatureInfo("x", "x", "x", "law_abiding", 1, "no field", "{value}")
+
+
+def test_batch_explanation_equals_row_by_row(data: pl.DataFrame) -> None:
+    # NaNs in a numeric column and unseen/missing categories exercise every missing-value rule.
+    X = data.select(FEATURES).with_columns(
+        pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise(pl.col("noise")).alias("noise"),
+        pl.when(pl.int_range(pl.len()) % 11 == 0).then(None).otherwise(pl.col("entity_type_code")).alias("entity_type_code"),
+    )
+    est = RiskClassifier(n_estimators=30, num_leaves=15, categorical_features=tuple(CATEGORICAL)).fit(
+        X, data["violation_found"]
+    )
+    batch = est.explain_batch(X).to_numpy()
+    exact = est.explain(X, dedup=False).to_numpy()
+    np.testing.assert_allclose(batch, exact, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(batch.sum(axis=1), est.decision_function(X), rtol=0, atol=1e-9)

@@ -1,0 +1,194 @@
+"""Model speed: training on 1M labelled rows × 80 features, scoring 1M, one explanation, batch SHAP vs shap.
+
+Run: ``.venv/bin/python -m bench.model [--rows 1000000] [--shap-rows 100000] [--no-write]``. The data are
+random but shaped like the feature table (zero-inflated counts, a few continuous columns, integer codes);
+the outcome follows a known logistic model. Results go to docs/benchmarks.md under "Model".
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from models.calibration import ProbabilityCalibrator
+from models.estimator import RiskClassifier
+from models.explain import FeatureInfo
+from models.risk_model import RiskModel
+from models.tiers import TierPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Model"
+
+
+def feature_table(n: int, *, seed: int = 0, counts: int = 70) -> tuple[pl.DataFrame, np.ndarray]:
+    """``counts`` zero-inflated count columns, age, capital, 8 shares, 2 codes (80 in all), and labels."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, np.ndarray] = {}
+    rates = rng.uniform(0.01, 0.6, counts)
+    for j, rate in enumerate(rates):
+        cols[f"count_{j:02d}"] = rng.poisson(rate, n).astype(np.int64)
+    cols["age_days"] = rng.integers(30, 12000, n).astype(np.int64)
+    cols["log_capital"] = np.round(rng.normal(13, 2, n), 1)
+    for j in range(6):
+        cols[f"share_{j}"] = np.round(rng.beta(0.5, 5, n), 2)
+    cols["entity_type_code"] = rng.integers(1, 7, n).astype(np.int8)
+    cols["industry_section_code"] = rng.integers(1, 21, n).astype(np.int8)
+    frame = pl.DataFrame(cols)
+    w = rng.normal(0, 0.4, counts)
+    logit = -2.5 + sum(w[j] * cols[f"count_{j:02d}"] for j in range(counts))
+    logit += -0.0001 * cols["age_days"] + 1.5 * cols["share_0"] + 0.3 * (cols["entity_type_code"] == 2)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return frame, y
+
+
+def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - started
+
+
+def run(rows: int, shap_rows: int) -> dict:
+    X, y = feature_table(rows, seed=0)
+    Xv, yv = feature_table(rows // 10, seed=1)
+    features = X.columns
+    infos = [FeatureInfo(f, f, f, "law_abiding", 0, f"{f} {{value}}", f"{f} {{value}}") for f in features]
+    est = RiskClassifier(
+        n_estimators=300,
+        learning_rate=0.1,
+        num_leaves=15,
+        min_child_samples=100,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
+        early_stopping_rounds=30,
+        categorical_features=("entity_type_code", "industry_section_code"),
+        num_threads=2,
+    )
+    _, train_s = timed(est.fit, X, y, eval_set=(Xv, yv))
+    cal = ProbabilityCalibrator("platt").fit(est.decision_function(Xv), yv)
+    model = RiskModel(est, cal, TierPolicy(mode="shares").fit(cal.predict(est.decision_function(Xv))), infos)
+    scored, score_s = timed(model.score, X, reasons=0)
+
+    one = X.head(1)
+    model.explain_one(one)  # warm-up (first call builds nothing lazily, but warms caches)
+    single = []
+    for i in range(200):
+        row = X.slice(i * 997 % rows, 1)
+        _, s = timed(model.explain_one, row)
+        single.append(s)
+    raw_single = []
+    for i in range(200):
+        row = X.slice(i * 991 % rows, 1)
+        _, s = timed(est.explain, row, dedup=False)
+        raw_single.append(s)
+
+    sample = X.head(shap_rows)
+    import shap  # imported here: its 1.3 s import is not part of any timing
+
+    def shap_values(frame: pl.DataFrame) -> np.ndarray:
+        explainer = shap.TreeExplainer(est.booster_)
+        return np.asarray(explainer(frame.to_numpy().astype(np.float64)).values)
+
+    theirs, shap_s = timed(shap_values, sample)
+    ours_sample, ours_sample_s = timed(est.explain_batch, sample)
+    rowwise, rowwise_s = timed(est.explain, sample, dedup=True)
+    ours_all, ours_all_s = timed(est.explain_batch, X)
+    diff = float(np.abs(ours_sample.to_numpy()[:, :-1] - theirs).max())
+    diff_rowwise = float(np.abs(rowwise.to_numpy()[:, :-1] - theirs).max())
+    additivity = float(np.abs(ours_all.to_numpy().sum(axis=1) - scored["raw_score"].to_numpy()).max())
+    return {
+        "rows": rows,
+        "features": len(features),
+        "trees": est.best_iteration_,
+        "train_s": train_s,
+        "score_s": score_s,
+        "explain_one_ms": 1000 * statistics.median(single),
+        "explain_one_p95_ms": 1000 * sorted(single)[int(0.95 * len(single))],
+        "raw_one_ms": 1000 * statistics.median(raw_single),
+        "shap_rows": shap_rows,
+        "shap_s": shap_s,
+        "ours_sample_s": ours_sample_s,
+        "rowwise_s": rowwise_s,
+        "ours_all_s": ours_all_s,
+        "max_diff": diff,
+        "max_diff_rowwise": diff_rowwise,
+        "additivity": additivity,
+    }
+
+
+def markdown(r: dict) -> str:
+    shap_all = r["shap_s"] * r["rows"] / r["shap_rows"]
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"Command: `.venv/bin/python -m bench.model --rows {r['rows']} --shap-rows {r['shap_rows']}` (machine: "
+            f"2 vCPU, 24 GB, Python 3.11, {platform.machine()}; shared with other jobs, so ±20–30 %). Random "
+            f"feature-table-shaped data: {r['features']} features (70 zero-inflated counts, age, capital, 6 shares, "
+            "2 integer codes), LightGBM 15 leaves, learning rate 0.1, early stopping on a 10 % validation set.",
+            "",
+            "| what | result | target |",
+            "|---|---|---|",
+            f"| training, {r['rows']:,} rows × {r['features']} features ({r['trees']} trees) | {r['train_s']:.1f} s | < 180 s |",
+            f"| scoring {r['rows']:,} entities (raw score → calibrated probability → tier) | {r['score_s']:.1f} s | < 10 s |",
+            f"| one entity's explanation (`RiskModel.explain_one`: score, SHAP, dimensions, reasons), median / p95 | "
+            f"{r['explain_one_ms']:.1f} / {r['explain_one_p95_ms']:.1f} ms | < 20 ms |",
+            f"| one row's SHAP values alone (`RiskClassifier.explain`) | {r['raw_one_ms']:.2f} ms | |",
+            f"| `shap.TreeExplainer`, {r['shap_rows']:,} rows | {r['shap_s']:.1f} s | |",
+            f"| ours, row-wise exact (`explain`, decision-pattern dedup), same rows | {r['rowwise_s']:.1f} s | |",
+            f"| ours, batch (`explain_batch`, per-tree pattern dedup), same rows | {r['ours_sample_s']:.1f} s "
+            f"(**{r['shap_s'] / r['ours_sample_s']:.1f}×** faster) | ≥ 3× |",
+            f"| ours, batch, all {r['rows']:,} rows | {r['ours_all_s']:.1f} s (shap extrapolated linearly: "
+            f"{shap_all:.0f} s, **{shap_all / r['ours_all_s']:.1f}×**) | ≥ 3× |",
+            "",
+            f"Values: max |ours − shap| = {r['max_diff']:.1e} (batch) and {r['max_diff_rowwise']:.1e} (row-wise); "
+            f"rows sum to the raw score within {r['additivity']:.1e}.",
+            "",
+            "What was tried and what it bought: (1) `shap.TreeExplainer` on a LightGBM booster just calls "
+            "`pred_contrib`, so explaining through LightGBM directly is the same speed and the same values; "
+            "(2) row-level dedup — explain each distinct *decision pattern* once (values binned by the model's own "
+            "split thresholds, unused features ignored) — is bit-identical but buys little on data with continuous "
+            "columns, where almost every row is its own pattern; (3) per-tree dedup (`explain_batch`): each tree "
+            "only sees ≤ 14 split decisions, so per tree the rows collapse to a few hundred patterns, LightGBM "
+            "explains one representative per pattern with that tree alone, and the values are added to the rows "
+            "(SHAP adds over trees). Identical up to float summation order; the speed-up above. Shallow trees "
+            "(15 leaves) keep both the patterns per tree and TreeSHAP's depth² cost small.",
+            "",
+        ]
+    )
+
+
+def write_section(text: str, path: Path = DOCS) -> None:
+    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
+    doc = (
+        pattern.sub(lambda _: text + "\n", doc)
+        if pattern.search(doc)
+        else doc.rstrip("\n") + "\n\n" + text + "\n"
+    )
+    path.write_text(doc, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--shap-rows", type=int, default=100_000)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    text = markdown(run(args.rows, args.shap_rows))
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
