@@ -574,18 +574,22 @@ def estimate_violation_rate(
     """Horvitz–Thompson violation rate, overall and per tier, with a confidence interval and the predicted rate.
 
     ``population``: the eligible roster of the draw (uscc, tier, and optionally ``probability``, the model's
-    predicted violation probability). ``sample``: inspected entities with uscc, tier, inclusion_probability
-    and outcome; ``not_found`` outcomes are treated as non-response within the tier (missing at random).
-    Point estimate ``ht_rate`` = Σ y/π / N (unconditional HT with the stored probabilities); ``rate`` is the
+    predicted violation probability). ``sample``: the selected entities with uscc, tier,
+    inclusion_probability and outcome (null while not yet inspected); null and ``not_found`` outcomes are
+    non-response, treated as missing at random within the tier. ``ht_rate``: the Horvitz–Thompson estimate
+    with the stored probabilities, Σ y/π / N, each tier's total scaled by selected/responded (weighting-class
+    non-response adjustment; it is plain HT when every selected entity has a result). ``rate``: the
     stratified estimator Σ W_t ȳ_t, which is HT with the inclusion probabilities conditional on the
-    achieved per-tier sample sizes — given those sizes the design is exactly stratified SRSWOR, so its
-    variance is Σ W_t² (1 - n_t/N_t) s_t² / n_t (normal interval, clipped to [0, 1]).
+    achieved per-tier numbers of responses — given those numbers the design is exactly stratified SRSWOR,
+    so its variance is Σ W_t² (1 - n_t/N_t) s_t² / n_t (normal interval, clipped to [0, 1]).
     """
     z = float(norm.ppf(0.5 + confidence / 2.0))
     bad = set(violation_outcomes)
-    responded = sample.filter(pl.col("outcome") != "not_found").with_columns(
-        y=pl.col("outcome").is_in(list(bad)).cast(pl.Float64())
+    selected = sample.with_columns(
+        responded=pl.col("outcome").is_not_null() & (pl.col("outcome") != "not_found"),
+        y=pl.col("outcome").is_in(list(bad)).fill_null(False).cast(pl.Float64()),
     )
+    responded = selected.filter(pl.col("responded"))
     n_total = population.height
     has_pred = "probability" in population.columns
     rows: list[dict[str, Any]] = []
@@ -597,7 +601,8 @@ def estimate_violation_rate(
         n = s_t.height
         y = s_t["y"].to_numpy()
         pi = s_t["inclusion_probability"].to_numpy()
-        ht_total = float(np.sum(y / pi)) if n else 0.0
+        n_selected = selected.filter(pl.col("tier") == t).height
+        ht_total = float(np.sum(y / pi)) * n_selected / n if n else math.nan
         rate = float(y.mean()) if n else math.nan
         k = float(y.sum())
         # With no (or only) violations s² is 0 and the interval would claim certainty; smooth p only

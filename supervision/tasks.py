@@ -918,11 +918,12 @@ def task_estimates(session: Session, task_id: str, *, population: pl.DataFrame |
     eligible = eligible_roster(canonical_roster(_snapshot(task)), params=params).select("uscc", "tier")
     if population is not None and "probability" in population.columns:
         eligible = eligible.join(population.select("uscc", "probability"), on="uscc", how="left")
-    records = inspection_records(session, task_id=task_id).join(
-        selection_frame(session, task_id).select("uscc", "tier", "inclusion_probability"), on="uscc"
+    # Every selected entity, with its outcome where one is recorded (null = not yet inspected).
+    sample = selection_frame(session, task_id).join(
+        inspection_records(session, task_id=task_id).select("uscc", "outcome"), on="uscc", how="left"
     )
     return estimate_violation_rate(
-        eligible, records.select("uscc", "tier", "inclusion_probability", "outcome")
+        eligible, sample.select("uscc", "tier", "inclusion_probability", "outcome")
     )
 
 

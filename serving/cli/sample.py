@@ -229,9 +229,8 @@ def assign(
         return
     state.emit({k: v for k, v in payload.items() if k != "unstaffed"})
     if payload["unstaffed"]:
+        # Recorded as unstaffed (not an error of the command): the table says which visits and why.
         state.emit(payload, rows=payload["unstaffed"], title="visits the roster cannot staff")
-    if payload["unstaffed"]:
-        raise typer.Exit(1)
 
 
 @app.command("list")

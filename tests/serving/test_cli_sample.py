@@ -87,11 +87,14 @@ def test_create_draw_assign_record_export_verify(files: dict[str, Path], tmp_pat
     assert len(created["seed_sha256"]) == 64 and len(created["roster_sha256"]) == 64
 
     drawn = _json(home, "sample", "draw", "T1")
-    assert drawn["selected"] == 10 and len(drawn["revealed_seed"]) == 64
-    assert sum(t["selected"] for t in drawn["tiers"]) == 10
+    # Up to the budget: tier D (4 entities) is drawn whole, so a control entity that fell in it is not
+    # replaced (docs/sampling.md: the achieved size can fall short of the budget).
+    selected = drawn["selected"]
+    assert 8 <= selected <= 10 and len(drawn["revealed_seed"]) == 64
+    assert sum(t["selected"] for t in drawn["tiers"]) == selected
 
     assigned = _json(home, "sample", "assign", "2026Q4", "--max-visits", "5")
-    assert assigned["visits"] == 10 and assigned["assigned"] == 10
+    assert assigned["visits"] == selected and assigned["assigned"] == selected
 
     listed = _json(home, "sample", "list", "--task", "T1")
     first = listed[0]
@@ -124,10 +127,8 @@ def test_create_draw_assign_record_export_verify(files: dict[str, Path], tmp_pat
     assert estimates[4]["predicted_rate"] == pytest.approx(0.7)
 
     xlsx = tmp_path / "out" / "T1.xlsx"
-    assert (
-        _json(home, "sample", "export", "T1", "--out", str(xlsx), "--scores", str(files["scores"]))["rows"]
-        == 10
-    )
+    exported = _json(home, "sample", "export", "T1", "--out", str(xlsx), "--scores", str(files["scores"]))
+    assert exported["rows"] == selected
     sheet = openpyxl.load_workbook(xlsx).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]

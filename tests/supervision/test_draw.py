@@ -267,3 +267,34 @@ def test_census_without_control_slice_takes_everyone() -> None:
     sel = draw(roster, params=params, seed=_seed(3))
     assert sel.height == roster.height
     assert (sel["inclusion_probability"] == 1.0).all() and not sel["in_control_slice"].any()
+
+
+def test_estimate_with_partial_results_adjusts_for_non_response() -> None:
+    population = pl.DataFrame(
+        {"uscc": [f"U{i}" for i in range(20)], "tier": ["A"] * 10 + ["B"] * 5 + ["C"] * 3 + ["D"] * 2}
+    )
+    sample = pl.DataFrame(
+        {
+            "uscc": ["U0", "U1", "U2", "U3", "U10", "U11", "U15", "U18"],
+            "tier": ["A", "A", "A", "A", "B", "B", "C", "D"],
+            "inclusion_probability": [0.4] * 6 + [1 / 3, 0.5],
+            "outcome": [
+                "violation",
+                "no_problem",
+                None,
+                "not_found",
+                None,
+                None,
+                "serious_violation",
+                "no_problem",
+            ],
+        },
+        schema_overrides={"outcome": pl.String()},
+    )
+    est = {r["tier"]: r for r in estimate_violation_rate(population, sample).iter_rows(named=True)}
+    # Tier A: 2 of 4 selected responded, one violation: (1/0.4)·(4/2) / 10 = 0.5.
+    assert est["A"]["ht_rate"] == pytest.approx(0.5) and est["A"]["inspected"] == 2
+    assert est["A"]["rate"] == pytest.approx(0.5)
+    assert est["C"]["ht_rate"] == pytest.approx(1.0) and est["D"]["ht_rate"] == pytest.approx(0.0)
+    # Tier B has no result yet: no estimate (NaN), and so none overall.
+    assert np.isnan(est["B"]["ht_rate"]) and np.isnan(est["B"]["rate"]) and np.isnan(est["all"]["ht_rate"])
