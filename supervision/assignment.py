@@ -8,11 +8,13 @@ exclusion with its reason, and the visits that cannot be staffed with the reason
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import polars as pl
 
 __all__ = [
+    "CONFLICT_RELATIONS",
     "DECLARED_SCHEMA",
     "INSPECTOR_SCHEMA",
     "LINK_SCHEMA",
@@ -21,6 +23,7 @@ __all__ = [
     "VISIT_SCHEMA",
     "Assignment",
     "assign_inspectors",
+    "entity_person_links",
 ]
 
 INSPECTOR_SCHEMA = pl.Schema(
@@ -44,6 +47,27 @@ REASONS = {
     "related_party": "is the legal representative, a shareholder or a controller of this entity",
     "previous_inspector": "inspected this entity last time",
 }
+
+
+# Relation types whose person a recused inspector must not be (行政处罚法 art 43: direct interest).
+CONFLICT_RELATIONS = ("legal_representative", "shareholder", "actual_controller")
+
+
+def entity_person_links(relations: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+    """(uscc, person_key) of each entity's legal representative, shareholders and actual controllers
+    valid on ``as_of``, from the catalog's ``relations`` table (the related-party graph's person edges)."""
+    return (
+        relations.filter(
+            pl.col("relation_type").is_in(CONFLICT_RELATIONS),
+            pl.col("person_key").is_not_null(),
+            pl.col("valid_from") <= as_of,
+            pl.col("valid_to").is_null() | (pl.col("valid_to") >= as_of),
+        )
+        .select("uscc", "person_key")
+        .unique()
+        .sort("uscc", "person_key")
+        .match_to_schema(LINK_SCHEMA)
+    )
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ import polars as pl
 import sqlalchemy as sa
 import typer
 
+from features import lake
 from serving.cli.state import State
 from supervision import db, tasks
+from supervision.assignment import entity_person_links
 from supervision.draw import Budget, TaskParams, TaskScope
 from supervision.policy import DEFAULT_RATIOS, TIERS, TierRatioPolicy
 
@@ -202,7 +204,10 @@ def assign(
     max_visits: Annotated[int | None, typer.Option(help="workload cap per inspector")] = None,
     links: Annotated[
         Path | None,
-        typer.Option(help="Parquet of (uscc, person_key): legal representatives, shareholders, controllers"),
+        typer.Option(
+            help="Parquet of (uscc, person_key): legal representatives, shareholders, controllers "
+            "[default: the lake's relations table, valid today]"
+        ),
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -210,7 +215,11 @@ def assign(
     state = _state(ctx, json_output)
 
     def action() -> dict[str, Any]:
-        link_frame = pl.read_parquet(links) if links is not None else None
+        if links is not None:
+            link_frame = pl.read_parquet(links)
+        else:
+            relations = lake.scan(state.settings.lake_dir, "relations")
+            link_frame = entity_person_links(relations, as_of=_today()).collect()
         with _engine(state) as engine, db.session_scope(engine) as session:
             out = tasks.assign_period(
                 session, period, links=link_frame, team_size=team_size, max_visits=max_visits

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 import numpy as np
 import polars as pl
 import pytest
 
-from supervision.assignment import assign_inspectors
+from supervision.assignment import assign_inspectors, entity_person_links
 
 ITEMS = ["food", "drugs", "fire", "ads"]
 
@@ -183,3 +184,27 @@ def test_bad_parameters() -> None:
         assign_inspectors(w["visits"], w["inspectors"].drop("active"), seed=_seed(0))
     with pytest.raises(ValueError, match="inspector_id 'I000' appears 2 times"):
         assign_inspectors(w["visits"], pl.concat([w["inspectors"], w["inspectors"].head(1)]), seed=_seed(0))
+
+
+def test_links_from_relations_keep_current_people_of_conflict_types() -> None:
+    relations = pl.LazyFrame(
+        {
+            "relation_id": ["r1", "r2", "r3", "r4", "r5"],
+            "uscc": ["U1", "U1", "U2", "U2", "U3"],
+            "relation_type": [
+                "legal_representative",
+                "investment",
+                "shareholder",
+                "actual_controller",
+                "shareholder",
+            ],
+            "person_key": ["P1", None, "P2", "P3", "P4"],
+            "related_uscc": [None, "U9", None, None, None],
+            "share": [None, 0.5, 0.2, None, 0.1],
+            "valid_from": [date(2020, 1, 1)] * 4 + [date(2027, 1, 1)],
+            "valid_to": [None, None, date(2025, 1, 1), None, None],
+        }
+    )
+    links = entity_person_links(relations, as_of=date(2026, 11, 1)).collect()
+    # r2 is an investment (no person), r3 ended before as_of, r5 starts after it.
+    assert links.rows() == [("U1", "P1"), ("U2", "P3")]
