@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         60, ge=1, description="API requests a token may make at once before waiting"
     )
     max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
+    lifecycle_policy: Path | None = Field(
+        None,
+        description="TOML of lifecycle periods and deadlines; default: supervision/policy/lifecycle.toml",
+    )
 
     @field_validator("home")
     @classmethod

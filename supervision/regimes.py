@@ -1,0 +1,204 @@
+"""Periods and deadlines of the credit lifecycle, looked up by kind and the regime in force on a date.
+
+The values live in a TOML file (the shipped ``supervision/policy/lifecycle.toml`` or a replacement named by
+``CREDITWATCH_LIFECYCLE_POLICY``), never in code: the national rules changed on 2021-09-01, 2023-05-01 and
+2026-04-01 and several values are still unverified (confidence ``U``). A decision is governed by the rule
+whose ``effective_from`` is the latest on or before the decision date.
+"""
+
+from __future__ import annotations
+
+import calendar as _gregorian
+import tomllib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from supervision.calendar import add_working_days
+
+__all__ = [
+    "CONFIDENCES",
+    "UNITS",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "default_policy",
+    "load_policy",
+    "rules_for",
+]
+
+UNITS = ("working_days", "days", "months", "years", "yuan")
+CONFIDENCES = ("V", "P", "U")
+_FIELDS = ("kind", "regime", "effective_from", "value", "unit", "source", "confidence")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used, or a kind/date it has no rule for."""
+
+
+def add_months(start: date, months: int) -> date:
+    """``start`` plus whole calendar months; the 31st becomes the last day of a shorter month."""
+    index = start.year * 12 + start.month - 1 + months
+    year, month = divmod(index, 12)
+    last = _gregorian.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(start.day, last))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One period or deadline: ``value`` ``unit`` from ``effective_from`` on, under ``regime``."""
+
+    kind: str
+    regime: str
+    effective_from: date
+    value: int
+    unit: str
+    source: str
+    confidence: str
+
+    def end(self, start: date) -> date:
+        """The day the period that begins on ``start`` ends (deadline day for working days, day 1 = next WD)."""
+        if self.unit == "working_days":
+            return add_working_days(start, self.value)
+        if self.unit == "days":
+            return start + timedelta(days=self.value)
+        if self.unit == "months":
+            return add_months(start, self.value)
+        if self.unit == "years":
+            return add_months(start, 12 * self.value)
+        raise PolicyError(
+            f"rule {self.kind!r} ({self.regime}): unit {self.unit!r} is an amount, not a period"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "regime": self.regime,
+            "effective_from": self.effective_from.isoformat(),
+            "value": self.value,
+            "unit": self.unit,
+            "source": self.source,
+            "confidence": self.confidence,
+        }
+
+
+def _rule(entry: Any, where: str) -> Rule:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where}: expected a table of {', '.join(_FIELDS)}")
+    missing = [f for f in _FIELDS if f not in entry]
+    if missing:
+        raise PolicyError(f"{where}: missing field(s) {', '.join(missing)}")
+    unknown = sorted(set(entry) - set(_FIELDS))
+    if unknown:
+        raise PolicyError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    if not isinstance(entry["effective_from"], date):
+        raise PolicyError(f"{where}: effective_from must be a TOML date (YYYY-MM-DD)")
+    value = entry["value"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PolicyError(f"{where}: value {value!r} must be a whole number ≥ 0")
+    if entry["unit"] not in UNITS:
+        raise PolicyError(f"{where}: unit {entry['unit']!r} must be one of {', '.join(UNITS)}")
+    if entry["confidence"] not in CONFIDENCES:
+        raise PolicyError(f"{where}: confidence {entry['confidence']!r} must be one of V, P, U")
+    for name in ("kind", "regime", "source"):
+        if not isinstance(entry[name], str) or not entry[name].strip():
+            raise PolicyError(f"{where}: {name} must be a non-empty string")
+    return Rule(
+        kind=entry["kind"],
+        regime=entry["regime"],
+        effective_from=entry["effective_from"],
+        value=value,
+        unit=entry["unit"],
+        source=entry["source"],
+        confidence=entry["confidence"],
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every rule of a policy file, by kind in effective-date order."""
+
+    rules: tuple[Rule, ...]
+    origin: str
+
+    def __post_init__(self) -> None:
+        seen: set[tuple[str, date]] = set()
+        for r in self.rules:
+            if (r.kind, r.effective_from) in seen:
+                raise PolicyError(
+                    f"{self.origin}: two rules for {r.kind!r} take effect on {r.effective_from.isoformat()}"
+                )
+            seen.add((r.kind, r.effective_from))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(sorted({r.kind for r in self.rules}))
+
+    def has(self, kind: str) -> bool:
+        return any(r.kind == kind for r in self.rules)
+
+    def rules_for(self, kind: str, *, on: date) -> Rule:
+        """The rule of ``kind`` in force on ``on`` (latest ``effective_from`` ≤ on)."""
+        candidates = [r for r in self.rules if r.kind == kind]
+        if not candidates:
+            raise PolicyError(f"{self.origin}: no rule of kind {kind!r}; kinds: {', '.join(self.kinds)}")
+        in_force = [r for r in candidates if r.effective_from <= on]
+        if not in_force:
+            first = min(r.effective_from for r in candidates)
+            raise PolicyError(
+                f"{self.origin}: no rule of kind {kind!r} in force on {on.isoformat()} "
+                f"(the first takes effect on {first.isoformat()})"
+            )
+        return max(in_force, key=lambda r: r.effective_from)
+
+    def first_of(self, kinds: tuple[str, ...], *, on: date) -> Rule:
+        """The rule of the first of ``kinds`` the policy has (most specific first)."""
+        for kind in kinds:
+            if self.has(kind):
+                return self.rules_for(kind, on=on)
+        raise PolicyError(f"{self.origin}: none of the kinds {', '.join(kinds)} has a rule")
+
+    def table(self) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in sorted(self.rules, key=lambda r: (r.kind, r.effective_from))]
+
+
+def parse_policy(text: str, *, origin: str) -> Policy:
+    """A policy from TOML text; errors name the entry (``origin rule[i] (kind)``) and the field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{origin}: not valid TOML ({exc})") from None
+    entries = data.get("rule")
+    if not isinstance(entries, list) or not entries:
+        raise PolicyError(f"{origin}: expected [[rule]] entries")
+    rules = []
+    for i, entry in enumerate(entries):
+        kind = entry.get("kind", "?") if isinstance(entry, dict) else "?"
+        rules.append(_rule(entry, f"{origin} rule[{i}] ({kind})"))
+    return Policy(rules=tuple(rules), origin=origin)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy at ``path``, or the shipped default when None."""
+    if path is None:
+        return default_policy()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the lifecycle policy ({exc.strerror})") from None
+    return parse_policy(text, origin=str(path))
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    """The policy shipped with the package (read on first use, not at import)."""
+    text = resources.files("supervision").joinpath("policy", "lifecycle.toml").read_text(encoding="utf-8")
+    return parse_policy(text, origin="supervision/policy/lifecycle.toml")
+
+
+def rules_for(kind: str, *, on: date, policy: Policy | None = None) -> Rule:
+    """The rule of ``kind`` in force on ``on`` under ``policy`` (default: the shipped one)."""
+    return (policy or default_policy()).rules_for(kind, on=on)
