@@ -272,12 +272,15 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in re.split(r"[;；]", value or "") if v.strip()]
 
 
-def import_inspectors(session: Session, roster: pl.DataFrame, *, salt: str) -> dict[str, int]:
+def import_inspectors(
+    session: Session, roster: pl.DataFrame, *, salt: str, allow: Iterable[str] = ()
+) -> dict[str, int]:
     """Insert or replace inspectors from a roster frame (all rows checked before anything is written).
 
     Columns: inspector_id, name, department, division_code, qualifications (';'-separated), active, and
     optionally person_key or id_number (hashed with ``salt``; the raw number is not stored),
-    conflict_usccs, conflict_person_keys, conflict_id_numbers (';'-separated).
+    conflict_usccs, conflict_person_keys, conflict_id_numbers (';'-separated). ``allow``: genuine USCCs
+    that fail the check character (settings.uscc_allow_list).
     """
     required = ["inspector_id", "name", "department", "division_code", "qualifications", "active"]
     missing = [c for c in required if c not in roster.columns]
@@ -311,7 +314,7 @@ def import_inspectors(session: Session, roster: pl.DataFrame, *, salt: str) -> d
             key = make_person_key(number, salt=salt)
         conflicts: list[dict[str, str]] = []
         for u in _split(row.get("conflict_usccs")):
-            if not uscc_is_valid(u):
+            if not uscc_is_valid(u, allow=allow):
                 raise ValueError(f"{where} ({iid}): conflict_usccs {u!r} is not a valid USCC (GB 32100)")
             conflicts.append({"uscc": u})
         conflicts += [{"person_key": k} for k in _split(row.get("conflict_person_keys"))]

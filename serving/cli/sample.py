@@ -480,7 +480,9 @@ def inspectors_import(
     def action() -> dict[str, Any]:
         frame = tasks.read_table_file(path)
         with _engine(state) as engine, db.session_scope(engine) as session:
-            counts = tasks.import_inspectors(session, frame, salt=state.settings.person_salt)
+            counts = tasks.import_inspectors(
+                session, frame, salt=state.settings.person_salt, allow=state.settings.uscc_allow_list
+            )
         return {"path": str(path), **counts}
 
     state.emit(_run(state, action))
