@@ -56,8 +56,9 @@ def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 def run(rows: int, shap_rows: int) -> dict:
-    X, y = feature_table(rows, seed=0)
-    Xv, yv = feature_table(rows // 10, seed=1)
+    # One draw, one true model: the last tenth is the validation set for early stopping and calibration.
+    Xall, yall = feature_table(rows + rows // 10, seed=0)
+    X, y, Xv, yv = Xall.head(rows), yall[:rows], Xall.tail(rows // 10), yall[rows:]
     features = X.columns
     infos = [FeatureInfo(f, f, f, "law_abiding", 0, f"{f} {{value}}", f"{f} {{value}}") for f in features]
     est = RiskClassifier(

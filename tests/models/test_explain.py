@@ -104,7 +104,10 @@ def test_batch_explanation_equals_row_by_row(data: pl.DataFrame) -> None:
     # NaNs in a numeric column and unseen/missing categories exercise every missing-value rule.
     X = data.select(FEATURES).with_columns(
         pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise(pl.col("noise")).alias("noise"),
-        pl.when(pl.int_range(pl.len()) % 11 == 0).then(None).otherwise(pl.col("entity_type_code")).alias("entity_type_code"),
+        pl.when(pl.int_range(pl.len()) % 11 == 0)
+        .then(None)
+        .otherwise(pl.col("entity_type_code"))
+        .alias("entity_type_code"),
     )
     est = RiskClassifier(n_estimators=30, num_leaves=15, categorical_features=tuple(CATEGORICAL)).fit(
         X, data["violation_found"]
