@@ -89,6 +89,8 @@ def test_log_register_alias_load_gate_promote_rollback(frame: pl.DataFrame, tmp_
     )
     assert registry.promote(third.version, who="analyst-wang", why="monthly retrain").passed
     assert registry.champion() == third.version
+    stale = registry.gate(second.version)  # compared with v1, but the champion is now v3
+    assert not stale.passed and "retrain" in stale.reason
     rows = {r["version"]: r for r in registry.versions()}
     assert rows[third.version]["champion"] and rows[third.version]["promoted_by"] == "analyst-wang"
     assert registry.rollback(who="supervisor-zhao", why="complaints about tier D") == "1"
@@ -97,7 +99,5 @@ def test_log_register_alias_load_gate_promote_rollback(frame: pl.DataFrame, tmp_
     assert [h["version"] for h in history] == ["1", third.version, "1"]
     assert history[-1]["who"] == "supervisor-zhao" and history[-1]["why"] == "complaints about tier D"
 
-    # The stale comparison rule: version 3 was compared with v1, which is champion again, so the gate runs;
-    # version 2 was compared with v1 too; a challenger compared with another champion is refused.
     comparison = registry.compare(third.version, "1")
     assert {r["metric"] for r in comparison} >= {"test_roc_auc", "test_ece"}
