@@ -37,6 +37,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.tasks",
     "supervision.access",
     "supervision.audit",
+    "supervision.objections",
+    "supervision.repairs",
 )
 
 

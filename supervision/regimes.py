@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import calendar as _gregorian
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
@@ -123,6 +124,8 @@ class Policy:
 
     rules: tuple[Rule, ...]
     origin: str
+    # Named sets of catalog values, e.g. the penalty kinds whose publicity never stops early.
+    sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, date]] = set()
@@ -161,6 +164,14 @@ class Policy:
                 return self.rules_for(kind, on=on)
         raise PolicyError(f"{self.origin}: none of the kinds {', '.join(kinds)} has a rule")
 
+    def set(self, name: str) -> tuple[str, ...]:
+        try:
+            return self.sets[name]
+        except KeyError:
+            raise PolicyError(
+                f"{self.origin}: no set {name!r}; sets: {', '.join(sorted(self.sets))}"
+            ) from None
+
     def table(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in sorted(self.rules, key=lambda r: (r.kind, r.effective_from))]
 
@@ -178,7 +189,12 @@ def parse_policy(text: str, *, origin: str) -> Policy:
     for i, entry in enumerate(entries):
         kind = entry.get("kind", "?") if isinstance(entry, dict) else "?"
         rules.append(_rule(entry, f"{origin} rule[{i}] ({kind})"))
-    return Policy(rules=tuple(rules), origin=origin)
+    sets = data.get("sets", {})
+    if not isinstance(sets, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in sets.values()
+    ):
+        raise PolicyError(f"{origin}: [sets] must map names to lists of strings")
+    return Policy(rules=tuple(rules), origin=origin, sets={k: tuple(v) for k, v in sets.items()})
 
 
 def load_policy(path: Path | None = None) -> Policy:

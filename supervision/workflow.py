@@ -1,0 +1,82 @@
+"""State machines of the credit lifecycle: allowed transitions, clear refusals, audited changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from supervision import audit
+
+__all__ = ["Actor", "NotFound", "StateMachine", "TransitionError"]
+
+
+class TransitionError(ValueError):
+    """A state change the lifecycle does not allow (e.g. deciding an objection not yet marked)."""
+
+
+class NotFound(LookupError):
+    """No object with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts (audit ``actor`` and ``role``) and on which day the act counts (deadlines run from it)."""
+
+    name: str
+    role: str | None = None
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """``transitions[state][action] = next state``; states with no entry are terminal."""
+
+    noun: str
+    transitions: Mapping[str, Mapping[str, str]]
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        seen = dict.fromkeys(self.transitions)
+        for targets in self.transitions.values():
+            seen.update(dict.fromkeys(targets.values()))
+        return tuple(seen)
+
+    def allowed(self, state: str) -> tuple[str, ...]:
+        return tuple(self.transitions.get(state, {}))
+
+    def next_state(self, object_id: str, state: str, action: str) -> str:
+        """The state after ``action``; :class:`TransitionError` naming what is allowed instead."""
+        targets = self.transitions.get(state, {})
+        if action not in targets:
+            allowed = ", ".join(targets) or "nothing (final state)"
+            raise TransitionError(
+                f"{self.noun} {object_id} is {state!r}: {action!r} is not allowed (allowed: {allowed})"
+            )
+        return targets[action]
+
+    def record(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        object_id: str,
+        action: str,
+        before: str | None,
+        after: str,
+        on: date,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The audit entry of one state change (in the caller's transaction, so both commit or neither)."""
+        audit.append(
+            session,
+            actor=actor.name,
+            role=actor.role,
+            action=f"{self.noun}.{action}",
+            target=f"{self.noun}:{object_id}",
+            source="supervision",
+            details={"from": before, "to": after, "on": on, **dict(details or {})},
+        )

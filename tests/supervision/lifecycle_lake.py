@@ -1,0 +1,88 @@
+"""A small hand-made record lake for the lifecycle tests, written through the real ingest."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from features.ingest import ingest_paths
+from features.uscc import complete
+from supervision.records import Lake
+from supervision.workflow import Actor
+
+E = [complete(f"91320902MA{n:07d}") for n in range(1, 8)]
+AUTHORITY_USCC = complete("11320900MB1886843")
+SALT = "lifecycle-test-salt"
+TODAY = date(2026, 11, 27)
+OFFICER = Actor("officer-li", role="supervisor", department="盐城市市场监管局")
+PARTY = Actor("party-e0", role="system")
+
+
+def _penalty(
+    no: str,
+    uscc: str,
+    decided: date,
+    *,
+    kind: str = "fine",
+    domain: str = "advertising",
+    severity: str = "general",
+) -> dict[str, object]:
+    return {
+        "decision_no": no,
+        "uscc": uscc,
+        "party_name": "测试公司",
+        "legal_representative": "张三",
+        "violation_type": "虚假宣传",
+        "basis": "广告法第五十五条",
+        "penalty_kind": kind,
+        "fine_amount": 20000.0,
+        "domain": domain,
+        "severity": severity,
+        "decided_on": decided,
+        "authority": "盐城市市场监管局",
+        "authority_uscc": AUTHORITY_USCC,
+    }
+
+
+def build_lake(root: Path) -> Lake:
+    """Entities E[0..6]; penalties; E[3] on the abnormal list; E[4] on the severe list since 2024-01-10."""
+    src = root / "src"
+    src.mkdir(parents=True)
+    pl.DataFrame(
+        {
+            "uscc": E,
+            "name": [f"测试公司{i}" for i in range(len(E))],
+            "entity_type": ["enterprise"] * len(E),
+            "industry": ["H62"] * len(E),
+            "division_code": ["320902"] * len(E),
+            "established_on": [date(2015, 1, 1)] * len(E),
+            "status": ["active"] * len(E),
+        }
+    ).write_parquet(src / "entities.parquet")
+    pl.DataFrame(
+        [
+            _penalty("P-GEN", E[0], date(2025, 3, 3)),
+            _penalty("P-FOOD", E[1], date(2026, 2, 2), domain="food"),
+            _penalty("P-REVOKE", E[2], date(2024, 5, 6), kind="licence_revocation", severity="serious"),
+            _penalty("P-ABN", E[3], date(2024, 5, 6)),
+            _penalty("P-REP1", E[5], date(2024, 1, 8)),
+            _penalty("P-REP2", E[5], date(2025, 6, 9)),
+            _penalty("P-SEV", E[4], date(2024, 1, 8), severity="serious"),
+        ]
+    ).write_parquet(src / "penalties.parquet")
+    pl.DataFrame(
+        {
+            "entry_id": ["L-ABN", "L-SEV"],
+            "uscc": [E[3], E[4]],
+            "list_type": ["abnormal_operations", "severe_dishonesty"],
+            "basis": ["企业信息公示暂行条例第十七条", "市场监督管理严重违法失信名单管理办法"],
+            "basis_document_no": ["盐市监异〔2025〕1号", "盐市监严〔2024〕2号"],
+            "listed_on": [date(2025, 1, 6), date(2024, 1, 10)],
+            "authority": ["盐城市市场监管局", "盐城市市场监管局"],
+        }
+    ).write_parquet(src / "list_entries.parquet")
+    lake = Lake(dir=root / "lake", salt=SALT)
+    ingest_paths([src], lake_dir=lake.dir, salt=SALT, today=TODAY)
+    return lake
