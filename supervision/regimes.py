@@ -157,6 +157,11 @@ class Policy:
             )
         return max(in_force, key=lambda r: r.effective_from)
 
+    def in_force(self, kind: str, *, on: date) -> Rule | None:
+        """The rule of ``kind`` in force on ``on``, or None (no such kind, or none in force yet)."""
+        in_force = [r for r in self.rules if r.kind == kind and r.effective_from <= on]
+        return max(in_force, key=lambda r: r.effective_from) if in_force else None
+
     def first_of(self, kinds: tuple[str, ...], *, on: date) -> Rule:
         """The rule of the first of ``kinds`` the policy has (most specific first)."""
         for kind in kinds:

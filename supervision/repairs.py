@@ -176,11 +176,21 @@ def check_conditions(
     out: list[Condition] = []
     if record_table == "penalties":
         start = record["decided_on"]
-        kinds = (
-            f"repair.min_publicity.{record['severity']}.{record['domain']}",
-            f"repair.min_publicity.{record['severity']}",
+        severity, domain = record["severity"], record["domain"]
+        channels = (
+            (f"repair.min_publicity.samr.{severity}.{domain}", f"repair.min_publicity.samr.{severity}"),
+            (f"repair.min_publicity.{severity}.{domain}", f"repair.min_publicity.{severity}"),
         )
-        rule = policy.first_of(kinds, on=on)
+        # Each channel's most specific rule in force on `on`; the channel asking longest governs.
+        found = [
+            next((r for r in (policy.in_force(k, on=on) for k in kinds) if r is not None), None)
+            for kinds in channels
+        ]
+        rules = [r for r in found if r is not None]
+        if not rules:
+            raise RepairError(
+                f"no repair.min_publicity rule for severity {severity!r} in force on {on.isoformat()}"
+            )
         never = policy.set("never_stop_early")
         out.append(
             Condition(
@@ -215,14 +225,16 @@ def check_conditions(
         )
     else:
         start = record["listed_on"]
-        rule = policy.rules_for(f"list.min.{record['list_type']}", on=on)
+        rules = [policy.rules_for(f"list.min.{record['list_type']}", on=on)]
+    rule = max(rules, key=lambda r: r.end(start))
     earliest = rule.end(start)
     out.append(
         Condition(
             "minimum_period",
             earliest <= on,
-            f"from {start.isoformat()} at least {rule.value} {rule.unit} ({rule.regime}): "
-            f"earliest {earliest.isoformat()}",
+            f"from {start.isoformat()}: "
+            + "; ".join(f"{r.regime} {r.kind} {r.value} {r.unit} → {r.end(start).isoformat()}" for r in rules)
+            + f"; earliest {earliest.isoformat()}",
             rule.as_dict(),
         )
     )

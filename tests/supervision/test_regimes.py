@@ -14,25 +14,45 @@ from supervision.regimes import PolicyError, add_months, default_policy, load_po
     ("on", "regime", "months"),
     [
         (date(2021, 8, 31), "pre_2021", 3),
-        (date(2021, 9, 1), "samr_2021", 6),
-        (date(2023, 4, 30), "samr_2021", 6),
+        (date(2023, 4, 30), "pre_2021", 3),
         (date(2023, 5, 1), "ndrc_order58", 3),
         (date(2026, 3, 31), "ndrc_order58", 3),
         (date(2026, 4, 1), "ndrc_order36", 3),
     ],
 )
-def test_general_repair_minimum_follows_the_regime_in_force(on: date, regime: str, months: int) -> None:
+def test_national_general_repair_minimum_follows_the_regime_in_force(
+    on: date, regime: str, months: int
+) -> None:
     rule = rules_for("repair.min_publicity.general", on=on)
     assert rule.regime == regime
     assert (rule.value, rule.unit) == (months, "months")
 
 
+@pytest.mark.parametrize(
+    ("on", "regime", "months"),
+    [
+        (date(2021, 9, 1), "pre_2021", 6),
+        (date(2023, 5, 1), "ndrc_order58", 12),
+        (date(2026, 4, 1), "ndrc_order36", 12),
+    ],
+)
+def test_national_serious_minimum_changes_with_order58(on: date, regime: str, months: int) -> None:
+    rule = rules_for("repair.min_publicity.serious", on=on)
+    assert rule.regime == regime
+    assert rule.end(date(2020, 1, 15)) == add_months(date(2020, 1, 15), months)
+
+
+def test_samr_channel_starts_on_2021_09_01() -> None:
+    assert rules_for("repair.min_publicity.samr.general", on=date(2021, 9, 1)).value == 6
+    assert default_policy().in_force("repair.min_publicity.samr.general", on=date(2021, 8, 31)) is None
+
+
 def test_food_minimum_is_one_year_from_samr_2021() -> None:
-    rule = rules_for("repair.min_publicity.general.food", on=date(2022, 3, 1))
+    rule = rules_for("repair.min_publicity.samr.general.food", on=date(2022, 3, 1))
     assert (rule.value, rule.unit, rule.confidence) == (1, "years", "V")
     assert rule.end(date(2022, 3, 1)) == date(2023, 3, 1)
     with pytest.raises(PolicyError, match="in force on 2020-01-01"):
-        rules_for("repair.min_publicity.general.food", on=date(2020, 1, 1))
+        rules_for("repair.min_publicity.samr.general.food", on=date(2020, 1, 1))
 
 
 def test_every_shipped_rule_has_a_source_and_a_confidence_tag() -> None:
