@@ -173,7 +173,7 @@ Assignment outcome: {r["assigned"]:,} inspector slots filled, {r["exclusions"]:,
     if head in text:
         start = text.index(head)
         nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
+        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
     else:
         text = text.rstrip() + "\n\n" + section
     path.write_text(text, encoding="utf-8")
