@@ -14,7 +14,7 @@ from datetime import date
 
 import polars as pl
 
-from features.catalog import BY_NAME
+from features.catalog import BY_NAME, RECORD_TABLES
 from features.graph import GraphConfig, graph_features
 from features.indicators import BY_NAME as INDICATORS
 from features.indicators import WINDOWS, Indicator, feature_schema, make_catalog
@@ -71,7 +71,13 @@ def _sources(sources: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
 
 
 def _parts(
-    src: dict[str, pl.LazyFrame], population: pl.LazyFrame, *, as_of: date, config: FeatureConfig, graph: bool
+    src: dict[str, pl.LazyFrame],
+    population: pl.LazyFrame,
+    *,
+    as_of: date,
+    config: FeatureConfig,
+    graph: bool,
+    graph_sources: dict[str, pl.LazyFrame] | None = None,
 ) -> list[pl.LazyFrame]:
     live = lifecycle_sources(src, as_of=as_of, policy=config.repair)
     w = config.windows
@@ -89,13 +95,15 @@ def _parts(
         inspection_profile(live["inspections"], as_of=as_of),
     ]
     if graph:
+        gsrc = src if graph_sources is None else graph_sources
+        glive = live if graph_sources is None else lifecycle_sources(gsrc, as_of=as_of, policy=config.repair)
         parts.append(
             graph_features(
-                src["entities"],
-                src["relations"],
-                penalties=live["penalties"],
-                list_entries=live["list_entries"],
-                evaluations=live["evaluations"],
+                gsrc["entities"],
+                gsrc["relations"],
+                penalties=glive["penalties"],
+                list_entries=glive["list_entries"],
+                evaluations=glive["evaluations"],
                 as_of=as_of,
                 rows=population,
                 config=config.graph,
@@ -112,10 +120,12 @@ def _features_at(
     as_of: date,
     config: FeatureConfig,
     graph: bool = True,
+    graph_sources: dict[str, pl.LazyFrame] | None = None,
 ) -> pl.LazyFrame:
-    """Features of the ``population`` USCCs (one column, unique) at one date."""
+    """Features of the ``population`` USCCs (one column, unique) at one date; the graph reads
+    ``graph_sources`` when given (every entity's neighbours, not only the population's records)."""
     out = population.with_columns(as_of=pl.lit(as_of, dtype=pl.Date))
-    for part in _parts(src, population, as_of=as_of, config=config, graph=graph):
+    for part in _parts(src, population, as_of=as_of, config=config, graph=graph, graph_sources=graph_sources):
         out = out.join(part, on="uscc", how="left", maintain_order="left")
     present = set(out.collect_schema())
     return out.with_columns(
@@ -197,6 +207,14 @@ def build_for_events(
     src = _sources(sources)
     frames = []
     for d in sorted(pairs.get_column("as_of").drop_nulls().unique().to_list()):
-        population = pairs.lazy().filter(pl.col("as_of") == d).select("uscc").sort("uscc")
-        frames.append(_features_at(src, population, as_of=d, config=config))
+        population = pairs.filter(pl.col("as_of") == d).select("uscc").sort("uscc").lazy()
+        # Few entities per date: cut the record tables to them first so each date's group-bys stay small
+        # (the graph still sees every entity and relation).
+        cut = {
+            name: frame.join(population, on="uscc", how="semi") if name in RECORD_TABLES else frame
+            for name, frame in src.items()
+        }
+        cut["objections"] = src["objections"].join(population, on="uscc", how="semi")
+        cut["repairs"] = src["repairs"].join(population, on="uscc", how="semi")
+        frames.append(_features_at(cut, population, as_of=d, config=config, graph_sources=src))
     return _finish(frames, config)

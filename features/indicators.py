@@ -7,6 +7,7 @@ generated from here by :func:`indicators_markdown` (``creditwatch features catal
 
 from __future__ import annotations
 
+import functools
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -507,6 +508,11 @@ def _zero(i: Indicator) -> bool:
 
 def make_catalog(windows: Sequence[int] = WINDOWS) -> tuple[Indicator, ...]:
     """The catalog for a set of windows (the default :data:`CATALOG` uses 90 / 365 / 1095 days)."""
+    return _catalog(tuple(windows))
+
+
+@functools.lru_cache(maxsize=16)
+def _catalog(windows: tuple[int, ...]) -> tuple[Indicator, ...]:
     items = (
         *_registration(),
         *_penalties(windows),
