@@ -61,12 +61,22 @@ class FeatureConfig:
 
 
 def _sources(sources: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
-    """Every catalog table, an empty frame with the catalog schema where the mapping has none."""
+    """Every catalog table, an empty frame with the catalog schema where the mapping has none; each given
+    frame's schema is checked against the catalog before any data is read."""
     unknown = set(sources) - set(BY_NAME)
     if unknown:
         raise ValueError(
             f"unknown source tables {sorted(unknown)}; expected catalog tables {sorted(BY_NAME)}"
         )
+    for name, frame in sources.items():
+        want, have = BY_NAME[name].schema, frame.collect_schema()
+        missing = [c for c in want if c not in have]
+        wrong = [f"{c} is {have[c]}, expected {dt}" for c, dt in want.items() if c in have and have[c] != dt]
+        if missing or wrong:
+            raise ValueError(
+                f"source table {name!r} does not match the catalog: "
+                + "; ".join(([f"missing columns {missing}"] if missing else []) + wrong)
+            )
     return {name: sources.get(name, pl.LazyFrame(schema=t.schema)) for name, t in BY_NAME.items()}
 
 

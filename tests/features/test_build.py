@@ -244,3 +244,14 @@ def test_profile_features_are_the_build_without_the_graph():
     full = build_features(base_lake().sources(), as_of=AS_OF).collect()
     assert not any(c.startswith(("degree_", "related_")) for c in prof.columns)
     assert_frame_equal(prof, full.select(prof.columns))
+
+
+def test_source_schema_is_checked_before_reading():
+    s = base_lake().sources()
+    s["penalties"] = s["penalties"].drop("severity")
+    with pytest.raises(ValueError, match=r"'penalties'.*missing columns \['severity'\]"):
+        build_features(s, as_of=AS_OF)
+    s = base_lake().sources()
+    s["penalties"] = s["penalties"].with_columns(pl.col("decided_on").cast(pl.String))
+    with pytest.raises(ValueError, match="decided_on is String, expected Date"):
+        build_features(s, as_of=AS_OF)
