@@ -7,7 +7,24 @@ pipeline may read as a feature.
 
 from __future__ import annotations
 
-from features.synth.city import STEPS, TRUTH_DIR, CityConfig, FileReport, GenerationReport, generate
+from features.synth.city import (
+    ROSTERS_DIR,
+    STEPS,
+    TRUTH_DIR,
+    CityConfig,
+    FileReport,
+    GenerationReport,
+    generate,
+)
 from features.synth.writer import FORMATS
 
-__all__ = ["FORMATS", "STEPS", "TRUTH_DIR", "CityConfig", "FileReport", "GenerationReport", "generate"]
+__all__ = [
+    "FORMATS",
+    "ROSTERS_DIR",
+    "STEPS",
+    "TRUTH_DIR",
+    "CityConfig",
+    "FileReport",
+    "GenerationReport",
+    "generate",
+]

@@ -45,6 +45,9 @@ PARTS = (
 )
 STEPS = ("population", "people", "inspections", "records", "dirt", "write")
 TRUTH_DIR = "truth"
+ROSTERS_DIR = (
+    "rosters"  # inputs that are not catalog tables (the inspector roster); ingest does not read them
+)
 MARKER = "report.json"  # truth/report.json marks a folder this generator wrote (so --force may replace it)
 
 
@@ -248,6 +251,9 @@ def generate(
             fmt = FORMATS[t.name]
             write_table(frames[t.name], partial / fmt.file, fmt)
             files.append(FileReport(t.name, fmt.file, frames[t.name].height, man.height))
+        rosters = partial / ROSTERS_DIR
+        rosters.mkdir()
+        insp.roster.write_csv(rosters / "inspectors.csv")
         truth = partial / TRUTH_DIR
         write_truth(_truth_entities(pop), truth / "entities.parquet")
         write_truth(_truth_entity_years(pop, tl), truth / "entity_years.parquet")

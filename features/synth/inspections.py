@@ -21,6 +21,7 @@ class Inspections:
 
     table: pl.DataFrame
     truth: pl.DataFrame
+    roster: pl.DataFrame  # the inspector roster (执法检查人员名录库) the inspections' ids refer to
     entity: np.ndarray
     day: np.ndarray
     outcome: np.ndarray  # str
@@ -35,6 +36,27 @@ def _roster(rng: np.random.Generator, n_entities: int, per: int) -> tuple[np.nda
     # Strictness varies between inspectors: detection probability Beta(6, 2), mean 0.75, from ~0.4 to ~0.98.
     detection = rng.beta(6.0, 2.0, int(size.sum()))
     return size, offset, detection
+
+
+def inspector_roster(size: np.ndarray) -> pl.DataFrame:
+    """The roster behind the inspector ids ``ZF<division><nnnn>``: who may be drawn for which items.
+
+    Names come from the index (no random stream), so adding the roster changes no other file.
+    """
+    items = sorted({item for text in lexicon.CHECK_ITEMS.values() for item in text.split(";")})
+    rows: dict[str, list[str]] = {k: [] for k in ("inspector_id", "name", "department", "division_code")}
+    for division, count in zip(lexicon.DIVISIONS, size.tolist(), strict=True):
+        for i in range(count):
+            k = len(rows["name"])
+            rows["inspector_id"].append(f"ZF{division.code}{i + 1:04d}")
+            rows["name"].append(
+                lexicon.SURNAMES[k % len(lexicon.SURNAMES)]
+                + lexicon.GIVEN[(k * 7) % len(lexicon.GIVEN)]
+                + lexicon.GIVEN[(k * 13 + 5) % len(lexicon.GIVEN)]
+            )
+            rows["department"].append(f"{division.name}市场监督管理局")
+            rows["division_code"].append(division.code)
+    return pl.DataFrame(rows).with_columns(qualifications=pl.lit(";".join(items)), active=pl.lit("true"))
 
 
 def draw_inspections(
@@ -186,6 +208,7 @@ def draw_inspections(
     return Inspections(
         table=table,
         truth=truth,
+        roster=inspector_roster(size),
         entity=frame["_entity"].to_numpy(),
         day=frame["inspected_on"].cast(pl.Int32).to_numpy(),
         outcome=frame["outcome"].to_numpy().astype(str),

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from features import identity, uscc
 from features.catalog import BY_NAME, TABLES
-from features.synth import FORMATS, CityConfig, GenerationReport, generate
+from features.synth import FORMATS, ROSTERS_DIR, CityConfig, GenerationReport, generate
 from features.synth.lexicon import DIVISIONS, ID_AREAS
 
 CONFIG = CityConfig(entities=2500, years=5, seed=7)
@@ -69,9 +69,11 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     generate(config, tmp_path / "b")
     generate(CityConfig(entities=800, years=3, seed=6, dirt_rate=0.02), tmp_path / "c")
     a, b, c = _digests(tmp_path / "a"), _digests(tmp_path / "b"), _digests(tmp_path / "c")
-    assert len(a) == len(TABLES) + 5  # the tables, four truth files and the report
+    assert len(a) == len(TABLES) + 6  # the tables, the inspector roster, four truth files and the report
     assert a == b
-    assert all(a[name] != c[name] for name in a if name != "truth/report.json")
+    # The roster depends on the city's size only (names come from the index), not on the seed.
+    seedless = {"truth/report.json", f"{ROSTERS_DIR}/inspectors.csv"}
+    assert all(a[name] != c[name] for name in a if name not in seedless)
 
 
 def test_files_follow_the_ingest_naming_and_encodings(city: tuple[Path, GenerationReport]) -> None:
@@ -338,3 +340,18 @@ def test_cli_generate_prints_the_report(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "not empty" in again.stdout
     bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "y"), "--end-date", "2026-02-30"])
     assert bad.exit_code == 1 and "--end-date" in bad.stdout
+
+
+def test_inspector_roster_covers_every_inspector_of_the_inspections(
+    city: tuple[Path, GenerationReport],
+) -> None:
+    out, _ = city
+    roster = pl.read_csv(out / ROSTERS_DIR / "inspectors.csv", infer_schema=False)
+    assert roster["inspector_id"].is_unique().all()
+    inspections = pl.read_parquet(out / FORMATS["inspections"].file)
+    used = set(inspections["inspectors"].str.split(";").explode().drop_nulls().to_list())
+    assert used <= set(roster["inspector_id"].to_list())
+    # every inspector is qualified for the items of the tasks they inspected
+    items = set(inspections["check_items"].str.split(";").explode().drop_nulls().to_list())
+    assert items <= set(roster["qualifications"][0].split(";"))
+    assert set(roster["division_code"].to_list()) == {d.code for d in DIVISIONS}
