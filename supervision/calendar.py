@@ -3,10 +3,17 @@
 Convention: the event day itself is day 0; ``due_date(event, n)`` is the n-th working day *after* the event
 (day 1 = the next working day after it), as "within 20 working days of the inspection" is read. Holidays and
 make-up working days come from the maintained ``chinese_calendar`` package, never from a list kept here.
+
+The State Council announces each year's arrangement in the autumn before it, and the package follows some
+time later; a deadline set in December routinely falls in a year the installed package does not know yet.
+For the one year after the last covered one the calendar is *provisional* (Monday–Friday, no holidays) and
+:func:`is_provisional` says so, so that such a deadline can be shown as provisional rather than refused;
+anything further out is a :class:`CalendarCoverageError`.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -16,6 +23,7 @@ __all__ = [
     "add_working_days",
     "covered_years",
     "due_date",
+    "is_provisional",
     "is_working_day",
     "working_days_between",
 ]
@@ -25,10 +33,16 @@ class CalendarCoverageError(ValueError):
     """A date outside the years the installed ``chinese_calendar`` knows (holidays are announced yearly)."""
 
 
+@functools.cache
 def covered_years() -> tuple[int, int]:
     """First and last year the installed package has the State Council holiday arrangement for."""
     years = sorted({d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays})
     return years[0], years[-1]
+
+
+def is_provisional(day: date) -> bool:
+    """True for a day of the year after the last covered one, judged by weekday only (see module doc)."""
+    return day.year == covered_years()[1] + 1
 
 
 def is_working_day(day: date) -> bool:
@@ -36,6 +50,8 @@ def is_working_day(day: date) -> bool:
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
+        if is_provisional(day):
+            return day.weekday() < 5
         first, last = covered_years()
         raise CalendarCoverageError(
             f"date {day.isoformat()}: the installed chinese_calendar covers only {first}–{last}; "

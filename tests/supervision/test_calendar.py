@@ -10,7 +10,9 @@ import pytest
 from supervision.calendar import (
     CalendarCoverageError,
     add_working_days,
+    covered_years,
     due_date,
+    is_provisional,
     is_working_day,
     working_days_between,
 )
@@ -80,7 +82,20 @@ def test_uncovered_year_is_a_clear_error() -> None:
     with pytest.raises(CalendarCoverageError, match=r"2099-01-02.*covers only 2004–20\d\d"):
         is_working_day(date(2099, 1, 2))
     with pytest.raises(CalendarCoverageError):
-        due_date(date(2026, 12, 20), 20)
+        is_working_day(date(2003, 6, 2))
+
+
+def test_the_year_after_coverage_is_provisional_weekdays() -> None:
+    last = covered_years()[1]
+    december = date(last, 12, 1)
+    assert not is_provisional(december)
+    due = due_date(december, 40)  # crosses into the next, not yet announced, year
+    assert due.year == last + 1 and is_provisional(due)
+    # In the provisional year every Monday–Friday counts and nothing else does.
+    start = date(last + 1, 1, 1)
+    days = [start + timedelta(days=i) for i in range(60)]
+    assert [is_working_day(d) for d in days] == [d.weekday() < 5 for d in days]
+    assert working_days_between(december, due) == 40
 
 
 def test_bad_counts() -> None:
