@@ -39,6 +39,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.audit",
     "supervision.objections",
     "supervision.repairs",
+    "supervision.lists",
+    "supervision.restrictions",
 )
 
 

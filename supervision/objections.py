@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.catalog import RECORD_TABLES
 from features.uscc import is_valid as uscc_is_valid
+from supervision import lists
 from supervision.calendar import working_days_between
 from supervision.db import Base
 from supervision.records import Lake, write_rows
@@ -253,6 +254,10 @@ def decide(
             f"{'撤销' if resolution == 'revoked' else '更正'}并移出名单。理由：{reasons}"
         )
     before = row.status
+    if upheld and row.record_table == "list_entries":
+        case = session.get(lists.ListCase, row.record_id)
+        if case is not None and case.status in ("listed", "rectified"):
+            lists.revoke(session, case.case_id, actor=actor, on=on)
     row.status, row.decided_on, row.reasons = after, on, reasons
     row.resolution, row.correction, row.notice, row.updated_at = resolution, correction, notice, _now()
     if lake is not None:

@@ -1,0 +1,482 @@
+"""Joint-punishment lists (失信联合惩戒对象名单): prior notice → listing → rectification → interview → exit.
+
+proposed (prior notice: reasons, basis, rights, response deadline) → listed (basis document) → rectified;
+when the rectification deadline passes unrectified, the listing department interviews (谁认定、谁约谈);
+exit on application after the minimum period (from ``rectified``), automatic exit at the maximum, or
+revoked by an upheld objection. Periods come from the policy in force on the listing day. Every change is
+audited and written to an outbox that subscribers poll (逢办必查 triggered mode); listings, interviews and
+early exits go into the lake (``list_entries``, ``interviews``, ``repairs``) for the features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from features.catalog import LIST_TYPES
+from features.uscc import is_valid as uscc_is_valid
+from supervision.db import Base
+from supervision.records import Lake, write_rows
+from supervision.regimes import Policy, default_policy
+from supervision.workflow import Actor, NotFound, StateMachine
+
+__all__ = [
+    "MACHINE",
+    "ListCase",
+    "ListError",
+    "ListEvent",
+    "accountable_persons",
+    "events_after",
+    "exit_on_application",
+    "expire",
+    "get",
+    "interview",
+    "interviews_due",
+    "list_case",
+    "person_flags",
+    "propose",
+    "rectify",
+    "revoke",
+    "withdraw",
+]
+
+STATUSES = ("proposed", "listed", "rectified", "withdrawn", "exited")
+EXIT_REASONS = ("expired", "repaired", "revoked")
+ACCOUNTABLE_RELATIONS = ("legal_representative", "actual_controller")
+MACHINE = StateMachine(
+    "list",
+    {
+        "proposed": {"list": "listed", "withdraw": "withdrawn"},
+        "listed": {"rectify": "rectified", "interview": "listed", "expire": "exited", "revoke": "exited"},
+        "rectified": {"exit_on_application": "exited", "expire": "exited", "revoke": "exited"},
+    },
+)
+
+
+class ListError(ValueError):
+    """A listing step that cannot be taken as asked (deadline not reached, wrong department, bad field)."""
+
+
+class ListCase(Base):
+    """One entity's listing case on one list."""
+
+    __tablename__ = "list_cases"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('proposed', 'listed', 'rectified', 'withdrawn', 'exited')", name="status"
+        ),
+    )
+
+    case_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    uscc: Mapped[str] = mapped_column(sa.String(18), index=True)
+    list_type: Mapped[str] = mapped_column(sa.String(32), index=True)
+    department: Mapped[str] = mapped_column(sa.String(128), index=True)
+    reasons: Mapped[str] = mapped_column(sa.Text)
+    basis: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    proposed_on: Mapped[date] = mapped_column(sa.Date)
+    notice: Mapped[str] = mapped_column(sa.Text)
+    response_due: Mapped[date] = mapped_column(sa.Date)
+    response: Mapped[str | None] = mapped_column(sa.Text)
+    basis_document_no: Mapped[str | None] = mapped_column(sa.String(128))
+    listed_on: Mapped[date | None] = mapped_column(sa.Date)
+    rectification_due: Mapped[date | None] = mapped_column(sa.Date)
+    rectified_on: Mapped[date | None] = mapped_column(sa.Date)
+    interviewed_on: Mapped[date | None] = mapped_column(sa.Date)
+    min_exit_on: Mapped[date | None] = mapped_column(sa.Date)
+    max_end: Mapped[date | None] = mapped_column(sa.Date)
+    exited_on: Mapped[date | None] = mapped_column(sa.Date)
+    exit_reason: Mapped[str | None] = mapped_column(sa.String(16))
+    accountable: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns if c.name != "updated_at"}
+
+
+class ListEvent(Base):
+    """Outbox of list enter/exit events; subscribers poll ``events_after(last id seen)``."""
+
+    __tablename__ = "list_events"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(sa.String(16))
+    case_id: Mapped[str] = mapped_column(sa.String(40), index=True)
+    uscc: Mapped[str] = mapped_column(sa.String(18), index=True)
+    list_type: Mapped[str] = mapped_column(sa.String(32))
+    on: Mapped[date] = mapped_column(sa.Date)
+    reason: Mapped[str | None] = mapped_column(sa.String(16))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "event": self.event,
+            "case_id": self.case_id,
+            "uscc": self.uscc,
+            "list_type": self.list_type,
+            "on": self.on,
+            "reason": self.reason,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def get(session: Session, case_id: str) -> ListCase:
+    row = session.get(ListCase, case_id)
+    if row is None:
+        raise NotFound(f"list case {case_id} not found")
+    return row
+
+
+def _step(session: Session, row: ListCase, action: str, actor: Actor, on: date, **details: Any) -> None:
+    after = MACHINE.next_state(row.case_id, row.status, action)
+    if on < row.proposed_on:
+        raise ListError(f"list case {row.case_id}: {on.isoformat()} is before the prior notice")
+    before, row.status, row.updated_at = row.status, after, _now()
+    MACHINE.record(
+        session,
+        actor=actor,
+        object_id=row.case_id,
+        action=action,
+        before=before,
+        after=after,
+        on=on,
+        details=details,
+    )
+
+
+def _event(session: Session, row: ListCase, event: str, on: date, reason: str | None = None) -> None:
+    session.add(
+        ListEvent(
+            at=_now(),
+            event=event,
+            case_id=row.case_id,
+            uscc=row.uscc,
+            list_type=row.list_type,
+            on=on,
+            reason=reason,
+        )
+    )
+
+
+def accountable_persons(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> list[dict[str, Any]]:
+    """Legal representative and actual controller of ``uscc`` on ``on`` (person keys from the lake's relations)."""
+    rel = (
+        sources["relations"]
+        .filter(
+            (pl.col("uscc") == uscc)
+            & pl.col("relation_type").is_in(ACCOUNTABLE_RELATIONS)
+            & pl.col("person_key").is_not_null()
+            & (pl.col("valid_from") <= on)
+            & (pl.col("valid_to").is_null() | (pl.col("valid_to") > on))
+        )
+        .select("person_key", "relation_type")
+        .unique()
+        .sort("relation_type", "person_key")
+        .collect()
+    )
+    return rel.to_dicts()
+
+
+def propose(
+    session: Session,
+    *,
+    actor: Actor,
+    uscc: str,
+    list_type: str,
+    department: str,
+    reasons: str,
+    basis: str,
+    proposed_on: date,
+    policy: Policy | None = None,
+) -> ListCase:
+    """Open a case with the prior notice (告知): reasons, basis, the party's rights and response deadline."""
+    policy = policy or default_policy()
+    if not uscc_is_valid(uscc):
+        raise ListError(f"uscc {uscc!r}: not a valid unified social credit code (GB 32100)")
+    if list_type not in LIST_TYPES or list_type == "red_list":
+        raise ListError(
+            f"list_type {list_type!r}: expected one of {', '.join(t for t in LIST_TYPES if t != 'red_list')}"
+        )
+    for name, value in (("department", department), ("reasons", reasons), ("basis", basis)):
+        if not value or not value.strip():
+            raise ListError(f"{name}: required")
+    response_rule = policy.rules_for("list.notice_response", on=proposed_on)
+    response_due = response_rule.end(proposed_on)
+    digest = hashlib.sha256(f"{uscc}|{list_type}|{proposed_on}|{department}".encode()).hexdigest()
+    case_id = f"LST-{digest[:16].upper()}"
+    if session.get(ListCase, case_id) is not None:
+        raise ListError(f"list case {case_id}: already proposed on {proposed_on.isoformat()}")
+    notice = (
+        f"{department} 拟将 {uscc} 列入{list_type}名单。事由：{reasons}。依据：{basis}。"
+        f"当事人享有陈述、申辩的权利，可在 {response_due.isoformat()} 前提出书面意见；逾期未提出的，视为放弃。"
+    )
+    row = ListCase(
+        case_id=case_id,
+        uscc=uscc,
+        list_type=list_type,
+        department=department,
+        reasons=reasons,
+        basis=basis,
+        status="proposed",
+        proposed_on=proposed_on,
+        notice=notice,
+        response_due=response_due,
+        accountable=[],
+        rules={"notice_response": response_rule.as_dict()},
+        updated_at=_now(),
+    )
+    session.add(row)
+    session.flush()
+    MACHINE.record(
+        session, actor=actor, object_id=case_id, action="propose", before=None, after="proposed", on=proposed_on,
+        details={"uscc": uscc, "list_type": list_type, "response_due": response_due},
+    )  # fmt: skip
+    return row
+
+
+def respond(session: Session, case_id: str, *, actor: Actor, response: str) -> ListCase:
+    """Record the party's statement (陈述申辩) on a proposed case; the department must consider it."""
+    row = get(session, case_id)
+    if row.status != "proposed":
+        raise ListError(f"list case {case_id} is {row.status!r}: a response is taken only while proposed")
+    row.response, row.updated_at = response, _now()
+    MACHINE.record(
+        session, actor=actor, object_id=case_id, action="respond", before="proposed", after="proposed",
+        on=row.proposed_on,
+    )  # fmt: skip
+    return row
+
+
+def withdraw(session: Session, case_id: str, *, actor: Actor, on: date, reasons: str) -> ListCase:
+    """Drop a proposal (e.g. the party's response convinced the department)."""
+    row = get(session, case_id)
+    _step(session, row, "withdraw", actor, on, reasons=reasons)
+    return row
+
+
+def list_case(
+    session: Session,
+    case_id: str,
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    actor: Actor,
+    on: date,
+    basis_document_no: str,
+    lake: Lake | None = None,
+    policy: Policy | None = None,
+) -> ListCase:
+    """List the entity (列入) on the basis document; fixes rectification, minimum and maximum dates."""
+    policy = policy or default_policy()
+    row = get(session, case_id)
+    MACHINE.next_state(case_id, row.status, "list")
+    if row.response is None and on <= row.response_due:
+        raise ListError(
+            f"list case {case_id}: the party may respond until {row.response_due.isoformat()}; "
+            "list after that day or once its response is recorded"
+        )
+    if not basis_document_no or not basis_document_no.strip():
+        raise ListError("basis_document_no: required (the judicial or administrative decision)")
+    rect = policy.rules_for("list.rectification", on=on)
+    minimum = policy.rules_for(f"list.min.{row.list_type}", on=on)
+    maximum = policy.rules_for(f"list.max.{row.list_type}", on=on)
+    _step(session, row, "list", actor, on, basis_document_no=basis_document_no)
+    row.listed_on, row.basis_document_no = on, basis_document_no
+    row.rectification_due, row.min_exit_on, row.max_end = rect.end(on), minimum.end(on), maximum.end(on)
+    row.rules = {
+        **row.rules,
+        "rectification": rect.as_dict(),
+        "min": minimum.as_dict(),
+        "max": maximum.as_dict(),
+    }
+    row.accountable = accountable_persons(sources, uscc=row.uscc, on=on)
+    _event(session, row, "listed", on)
+    if lake is not None:
+        write_rows(
+            lake,
+            "list_entries",
+            [
+                {
+                    "entry_id": row.case_id,
+                    "uscc": row.uscc,
+                    "list_type": row.list_type,
+                    "basis": row.basis,
+                    "basis_document_no": basis_document_no,
+                    "reason": row.reasons,
+                    "listed_on": on,
+                    "planned_end": row.max_end,
+                    "authority": row.department,
+                }
+            ],
+            source=f"list-{row.case_id}",
+            today=on,
+        )
+    return row
+
+
+def rectify(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCase:
+    """Record that the party rectified (整改到位)."""
+    row = get(session, case_id)
+    _step(session, row, "rectify", actor, on)
+    row.rectified_on = on
+    return row
+
+
+def interviews_due(session: Session, *, on: date) -> list[ListCase]:
+    """Listed cases whose rectification deadline passed before ``on`` with no rectification or interview."""
+    stmt = sa.select(ListCase).where(
+        ListCase.status == "listed",
+        ListCase.rectification_due < on,
+        ListCase.interviewed_on.is_(None),
+    )
+    return list(session.scalars(stmt.order_by(ListCase.rectification_due, ListCase.case_id)))
+
+
+def interview(
+    session: Session,
+    case_id: str,
+    *,
+    actor: Actor,
+    on: date,
+    department: str,
+    reason: str,
+    lake: Lake | None = None,
+) -> ListCase:
+    """The listing department's warning interview (谁认定、谁约谈) after the rectification deadline."""
+    row = get(session, case_id)
+    MACHINE.next_state(case_id, row.status, "interview")
+    if department != row.department:
+        raise ListError(
+            f"list case {case_id}: the interview is held by the listing department {row.department!r} "
+            f"(谁认定、谁约谈), not {department!r}"
+        )
+    assert row.rectification_due is not None  # set when listed
+    if on <= row.rectification_due:
+        raise ListError(
+            f"list case {case_id}: the rectification deadline {row.rectification_due.isoformat()} has not passed"
+        )
+    _step(session, row, "interview", actor, on, reason=reason)
+    row.interviewed_on = on
+    if lake is not None:
+        write_rows(
+            lake,
+            "interviews",
+            [
+                {
+                    "interview_id": f"INT-{row.case_id}-{on.isoformat()}",
+                    "uscc": row.uscc,
+                    "held_on": on,
+                    "authority": department,
+                    "reason": reason,
+                    "related_record": row.case_id,
+                }
+            ],
+            source=f"interview-{row.case_id}-{on.isoformat()}",
+            today=on,
+        )
+    return row
+
+
+def _exit(session: Session, row: ListCase, action: str, reason: str, actor: Actor, on: date) -> None:
+    _step(session, row, action, actor, on, exit_reason=reason)
+    row.exited_on, row.exit_reason = on, reason
+    _event(session, row, "exited", on, reason)
+
+
+def exit_on_application(
+    session: Session, case_id: str, *, actor: Actor, on: date, lake: Lake | None = None
+) -> ListCase:
+    """Early exit (提前移出) on application: rectified and the minimum period has passed."""
+    row = get(session, case_id)
+    MACHINE.next_state(case_id, row.status, "exit_on_application")
+    assert row.min_exit_on is not None and row.listed_on is not None
+    if on < row.min_exit_on:
+        raise ListError(
+            f"list case {case_id}: exit on application from {row.min_exit_on.isoformat()} "
+            f"(minimum {row.rules['min']['value']} {row.rules['min']['unit']}, {row.rules['min']['regime']})"
+        )
+    _exit(session, row, "exit_on_application", "repaired", actor, on)
+    if lake is not None:
+        write_rows(
+            lake,
+            "repairs",
+            [
+                {
+                    "repair_id": f"EXIT-{row.case_id}",
+                    "uscc": row.uscc,
+                    "record_table": "list_entries",
+                    "record_id": row.case_id,
+                    "applied_on": on,
+                    "decided_on": on,
+                    "outcome": "approved",
+                    "authority": row.department,
+                }
+            ],
+            source=f"list-exit-{row.case_id}",
+            today=on,
+        )
+    return row
+
+
+def expire(session: Session, *, actor: Actor, on: date) -> list[ListCase]:
+    """Automatic exit of every case whose maximum period ended on or before ``on`` (the lake's planned_end)."""
+    stmt = sa.select(ListCase).where(ListCase.status.in_(("listed", "rectified")), ListCase.max_end <= on)
+    done = []
+    for row in session.scalars(stmt.order_by(ListCase.max_end, ListCase.case_id)):
+        assert row.max_end is not None
+        _exit(session, row, "expire", "expired", actor, row.max_end)
+        done.append(row)
+    return done
+
+
+def revoke(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCase:
+    """Remove a wrongful listing (an upheld objection; the objection row carries it into the lake)."""
+    row = get(session, case_id)
+    _exit(session, row, "revoke", "revoked", actor, on)
+    return row
+
+
+def events_after(session: Session, after: int = 0, *, limit: int = 500) -> list[ListEvent]:
+    """Outbox events with id > ``after`` in id order (a subscriber keeps the last id it processed)."""
+    stmt = sa.select(ListEvent).where(ListEvent.id > after).order_by(ListEvent.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def active_cases(session: Session, *, uscc: str, on: date) -> list[ListCase]:
+    """Cases of ``uscc`` listed on ``on`` (listed or rectified, not exited)."""
+    stmt = sa.select(ListCase).where(
+        ListCase.uscc == uscc, ListCase.status.in_(("listed", "rectified")), ListCase.listed_on <= on
+    )
+    return list(session.scalars(stmt.order_by(ListCase.listed_on, ListCase.case_id)))
+
+
+def person_flags(session: Session, person_key: str) -> list[dict[str, Any]]:
+    """Listed cases (active or past) where the person is legal representative or actual controller."""
+    out = []
+    for row in session.scalars(
+        sa.select(ListCase).where(ListCase.listed_on.is_not(None)).order_by(ListCase.case_id)
+    ):
+        for person in row.accountable:
+            if person["person_key"] == person_key:
+                out.append(
+                    {
+                        "case_id": row.case_id,
+                        "uscc": row.uscc,
+                        "list_type": row.list_type,
+                        "relation_type": person["relation_type"],
+                        "listed_on": row.listed_on,
+                        "active": row.status in ("listed", "rectified"),
+                    }
+                )
+    return out
