@@ -80,18 +80,16 @@ def _sources(sources: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
     return {name: sources.get(name, pl.LazyFrame(schema=t.schema)) for name, t in BY_NAME.items()}
 
 
-def _parts(
+def _profiles(
     src: dict[str, pl.LazyFrame],
-    population: pl.LazyFrame,
+    live: dict[str, pl.LazyFrame],
     *,
-    as_of: date,
+    as_of: date | pl.Expr,
     config: FeatureConfig,
-    graph: bool,
-    graph_sources: dict[str, pl.LazyFrame] | None = None,
 ) -> list[pl.LazyFrame]:
-    live = lifecycle_sources(src, as_of=as_of, policy=config.repair)
+    """Every profile family; ``as_of`` a date, or ``pl.col("as_of")`` when the tables carry the events' dates."""
     w = config.windows
-    parts = [
+    return [
         registration_profile(src["entities"], as_of=as_of),
         penalty_profile(live["penalties"], as_of=as_of, windows=w),
         licence_profile(live["licences"], as_of=as_of, windows=w),
@@ -104,23 +102,34 @@ def _parts(
         objection_profile(src["objections"], as_of=as_of),
         inspection_profile(live["inspections"], as_of=as_of),
     ]
-    if graph:
-        gsrc = src if graph_sources is None else graph_sources
-        glive = live if graph_sources is None else lifecycle_sources(gsrc, as_of=as_of, policy=config.repair)
-        parts.append(
-            graph_features(
-                gsrc["entities"],
-                gsrc["relations"],
-                penalties=glive["penalties"],
-                list_entries=glive["list_entries"],
-                evaluations=glive["evaluations"],
-                as_of=as_of,
-                rows=population,
-                config=config.graph,
-                policy=config.repair,
-            )
-        )
-    return parts
+
+
+def _graph(
+    src: dict[str, pl.LazyFrame],
+    live: dict[str, pl.LazyFrame],
+    population: pl.LazyFrame,
+    *,
+    as_of: date,
+    config: FeatureConfig,
+) -> pl.LazyFrame:
+    return graph_features(
+        src["entities"],
+        src["relations"],
+        penalties=live["penalties"],
+        list_entries=live["list_entries"],
+        evaluations=live["evaluations"],
+        as_of=as_of,
+        rows=population,
+        config=config.graph,
+        policy=config.repair,
+    )
+
+
+def _fill(out: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
+    present = set(out.collect_schema())
+    return out.with_columns(
+        pl.col(i.name).fill_null(0) for i in config.catalog if i.zero_when_absent and i.name in present
+    )
 
 
 def _features_at(
@@ -130,17 +139,16 @@ def _features_at(
     as_of: date,
     config: FeatureConfig,
     graph: bool = True,
-    graph_sources: dict[str, pl.LazyFrame] | None = None,
 ) -> pl.LazyFrame:
-    """Features of the ``population`` USCCs (one column, unique) at one date; the graph reads
-    ``graph_sources`` when given (every entity's neighbours, not only the population's records)."""
+    """Features of the ``population`` USCCs (one column, unique) at one date."""
+    live = lifecycle_sources(src, as_of=as_of, policy=config.repair)
+    parts = _profiles(src, live, as_of=as_of, config=config)
+    if graph:
+        parts.append(_graph(src, live, population, as_of=as_of, config=config))
     out = population.with_columns(as_of=pl.lit(as_of, dtype=pl.Date))
-    for part in _parts(src, population, as_of=as_of, config=config, graph=graph, graph_sources=graph_sources):
+    for part in parts:
         out = out.join(part, on="uscc", how="left", maintain_order="left")
-    present = set(out.collect_schema())
-    return out.with_columns(
-        pl.col(i.name).fill_null(0) for i in config.catalog if i.zero_when_absent and i.name in present
-    )
+    return _fill(out, config)
 
 
 def profile_features(
@@ -215,16 +223,24 @@ def build_for_events(
     if pairs.get_column("as_of").null_count():
         raise ValueError("events: as_of is null in some rows; every event needs its date")
     src = _sources(sources)
-    frames = []
-    for d in sorted(pairs.get_column("as_of").drop_nulls().unique().to_list()):
-        population = pairs.filter(pl.col("as_of") == d).select("uscc").sort("uscc").lazy()
-        # Few entities per date: cut the record tables to them first so each date's group-bys stay small
-        # (the graph still sees every entity and relation).
-        cut = {
-            name: frame.join(population, on="uscc", how="semi") if name in RECORD_TABLES else frame
-            for name, frame in src.items()
-        }
-        cut["objections"] = src["objections"].join(population, on="uscc", how="semi")
-        cut["repairs"] = src["repairs"].join(population, on="uscc", how="semi")
-        frames.append(_features_at(cut, population, as_of=d, config=config, graph_sources=src))
-    return _finish(frames, config)
+    spine = pairs.sort("as_of", "uscc").lazy()
+    # The profiles run once for all events: each record joined to its entity's event dates, every cut-off
+    # and window taken relative to the row's own as_of.
+    at = pl.col("as_of")
+    tables = (*RECORD_TABLES, "objections", "repairs", "entities")
+    per_event = {**src, **{name: src[name].join(spine, on="uscc", how="inner") for name in tables}}
+    live = lifecycle_sources(per_event, as_of=at, policy=config.repair)
+    out = spine
+    for part in _profiles(per_event, live, as_of=at, config=config):
+        out = out.join(part, on=["uscc", "as_of"], how="left", maintain_order="left")
+    # The graph needs every entity's state at the date (the neighbours'), so it runs per distinct date.
+    graphs = []
+    for d in pairs.get_column("as_of").unique().sort().to_list():
+        population = spine.filter(pl.col("as_of") == d).select("uscc")
+        day = lifecycle_sources(src, as_of=d, policy=config.repair)
+        graphs.append(
+            _graph(src, day, population, as_of=d, config=config).with_columns(as_of=pl.lit(d, dtype=pl.Date))
+        )
+    if graphs:
+        out = out.join(pl.concat(graphs), on=["uscc", "as_of"], how="left", maintain_order="left")
+    return _finish([_fill(out, config)], config)

@@ -43,12 +43,17 @@ def _key(table_name: str) -> str:
     return key
 
 
-def objection_state(objections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def _per(as_of: date | pl.Expr) -> list[str]:
+    # With a per-row as_of column (many events at once) the state is per record *and* date.
+    return [] if isinstance(as_of, date) else ["as_of"]
+
+
+def objection_state(objections: pl.LazyFrame, *, as_of: date | pl.Expr) -> pl.LazyFrame:
     """Per disputed record (record_table, record_id): revoked / corrected / under objection at ``as_of``."""
     filed = objections.filter(pl.col("filed_on") < as_of)
     decided = pl.col("decided_on").is_not_null() & (pl.col("decided_on") < as_of)
     upheld = decided & (pl.col("outcome") == "upheld")
-    return filed.group_by("record_table", "record_id").agg(
+    return filed.group_by("record_table", "record_id", *_per(as_of)).agg(
         revoked=(upheld & (pl.col("resolution") == "revoked")).any(),
         corrected=(upheld & (pl.col("resolution") == "corrected")).any(),
         # A decision dated on or after as_of is the future: the objection was still pending then.
@@ -56,7 +61,7 @@ def objection_state(objections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
     )
 
 
-def repair_state(repairs: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def repair_state(repairs: pl.LazyFrame, *, as_of: date | pl.Expr) -> pl.LazyFrame:
     """Per repaired record: the earliest approved repair decided before ``as_of``."""
     return (
         repairs.filter(
@@ -64,7 +69,7 @@ def repair_state(repairs: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
             & pl.col("decided_on").is_not_null()
             & (pl.col("decided_on") < as_of)
         )
-        .group_by("record_table", "record_id")
+        .group_by("record_table", "record_id", *_per(as_of))
         .agg(repaired_on=pl.col("decided_on").min())
     )
 
@@ -75,24 +80,29 @@ def apply_lifecycle(
     table_name: str,
     objections: pl.LazyFrame,
     repairs: pl.LazyFrame,
-    as_of: date,
+    as_of: date | pl.Expr,
     policy: RepairPolicy = RepairPolicy(),
 ) -> pl.LazyFrame:
-    """``records`` without revoked rows, plus the lifecycle columns; repaired rows handled per ``policy``."""
+    """``records`` without revoked rows, plus the lifecycle columns; repaired rows handled per ``policy``.
+
+    ``as_of`` is a date, or ``pl.col("as_of")`` when records, objections and repairs all carry a per-row
+    ``as_of`` column (events joined in: :func:`features.build.build_for_events`).
+    """
     key = _key(table_name)
+    per = _per(as_of)
     obj = (
         objection_state(objections, as_of=as_of)
         .filter(pl.col("record_table") == table_name)
-        .select(pl.col("record_id").alias(key), "revoked", "corrected", "under_objection")
+        .select(pl.col("record_id").alias(key), *per, "revoked", "corrected", "under_objection")
     )
     rep = (
         repair_state(repairs, as_of=as_of)
         .filter(pl.col("record_table") == table_name)
-        .select(pl.col("record_id").alias(key), "repaired_on")
+        .select(pl.col("record_id").alias(key), *per, "repaired_on")
     )
     out = (
-        records.join(obj, on=key, how="left", maintain_order="left")
-        .join(rep, on=key, how="left", maintain_order="left")
+        records.join(obj, on=[key, *per], how="left", maintain_order="left")
+        .join(rep, on=[key, *per], how="left", maintain_order="left")
         # An upheld objection that revoked the record: it never counts (国办发〔2019〕35号 §十七).
         .filter(~pl.col("revoked").fill_null(False))
         .with_columns(pl.col("corrected").fill_null(False), pl.col("under_objection").fill_null(False))
@@ -112,7 +122,7 @@ def list_entry_end(*, policy: RepairPolicy = RepairPolicy()) -> pl.Expr:
 
 
 def lifecycle_sources(
-    sources: Mapping[str, pl.LazyFrame], *, as_of: date, policy: RepairPolicy = RepairPolicy()
+    sources: Mapping[str, pl.LazyFrame], *, as_of: date | pl.Expr, policy: RepairPolicy = RepairPolicy()
 ) -> dict[str, pl.LazyFrame]:
     """Every record table of ``sources`` with :func:`apply_lifecycle` applied; other tables unchanged."""
     src = dict(sources)

@@ -45,24 +45,44 @@ def conform(frame: pl.LazyFrame, schema: pl.Schema, *, name: str) -> pl.LazyFram
     return frame.select(pl.col(c).cast(dt) for c, dt in schema.items())
 
 
-def _schema(family: str, windows: Sequence[int]) -> pl.Schema:
-    return family_schema(family, make_catalog(windows))
+AsOf = date | pl.Expr  # a date, or (for many events at once) the expression of a per-row ``as_of`` column
 
 
-def _days_before(as_of: date, column: str) -> pl.Expr:
-    return (pl.lit(as_of) - pl.col(column)).dt.total_days()
+def _at(as_of: AsOf) -> pl.Expr:
+    return pl.lit(as_of, dtype=pl.Date) if isinstance(as_of, date) else as_of
 
 
-def _in_window(column: str, as_of: date, days: int) -> pl.Expr:
+def _keys(as_of: AsOf) -> list[str]:
+    """Group keys: one row per USCC, or per (USCC, as_of) when as_of is a column."""
+    return ["uscc"] if isinstance(as_of, date) else ["uscc", "as_of"]
+
+
+def _out(schema: pl.Schema, as_of: AsOf) -> pl.Schema:
+    if isinstance(as_of, date):
+        return schema
+    return pl.Schema(
+        {"uscc": pl.String(), "as_of": pl.Date(), **{c: d for c, d in schema.items() if c != "uscc"}}
+    )
+
+
+def _schema(family: str, windows: Sequence[int], as_of: AsOf) -> pl.Schema:
+    return _out(family_schema(family, make_catalog(windows)), as_of)
+
+
+def _days_before(as_of: AsOf, column: str) -> pl.Expr:
+    return (_at(as_of) - pl.col(column)).dt.total_days()
+
+
+def _in_window(column: str, as_of: AsOf, days: int) -> pl.Expr:
     # Rows are already cut to column < as_of; the window adds the lower bound.
-    return pl.col(column) >= as_of - timedelta(days=days)
+    return pl.col(column) >= _at(as_of) - timedelta(days=days)
 
 
 def _count(cond: pl.Expr) -> pl.Expr:
     return cond.fill_null(False).sum().cast(pl.Int64)
 
 
-def registration_profile(entities: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def registration_profile(entities: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
     """Age, type, industry section, division, log capital and status of entities established before ``as_of``."""
     closed_later = pl.col("closed_on").is_not_null() & (pl.col("closed_on") >= as_of)
     # The lake keeps the latest registration row: a closure dated on/after as_of is the future, so the
@@ -71,7 +91,7 @@ def registration_profile(entities: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame
     return (
         entities.filter(pl.col("established_on") < as_of)
         .select(
-            "uscc",
+            *_keys(as_of),
             age_days=_days_before(as_of, "established_on"),
             entity_type_code=_code(pl.col("entity_type"), ENTITY_TYPES),
             industry_section_code=_code(
@@ -81,7 +101,7 @@ def registration_profile(entities: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame
             log_capital=pl.col("registered_capital").log1p(),
             status_code=_code(status, ENTITY_STATUSES),
         )
-        .pipe(conform, family_schema("registration"), name="registration_profile")
+        .pipe(conform, _out(family_schema("registration"), as_of), name="registration_profile")
     )
 
 
@@ -93,7 +113,7 @@ def _code(expr: pl.Expr, values: Sequence[str]) -> pl.Expr:
 
 
 def penalty_profile(
-    penalties: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+    penalties: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS
 ) -> pl.LazyFrame:
     """Penalty counts by severity and fine totals per window, and days since the last penalty."""
     known = penalties.filter(pl.col("decided_on") < as_of)
@@ -107,15 +127,15 @@ def penalty_profile(
             for sev in SEVERITY_LABELS
         ]
         aggs.append(money.filter(inside).sum().alias(f"fines_sum_{w}d"))
-    aggs.append(
-        (pl.lit(as_of) - pl.col("decided_on").max()).dt.total_days().alias("penalties_days_since_last")
-    )
+    aggs.append(_days_before(as_of, "decided_on").min().alias("penalties_days_since_last"))
     return (
-        known.group_by("uscc").agg(aggs).pipe(conform, _schema("penalties", windows), name="penalty_profile")
+        known.group_by(*_keys(as_of))
+        .agg(aggs)
+        .pipe(conform, _schema("penalties", windows, as_of), name="penalty_profile")
     )
 
 
-def licence_profile(licences: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS) -> pl.LazyFrame:
+def licence_profile(licences: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS) -> pl.LazyFrame:
     """Licences granted per window, licences valid at ``as_of``, licences granted on a commitment (3 years)."""
     known = licences.filter(pl.col("decided_on") < as_of)
     started = pl.coalesce("valid_from", "decided_on") < as_of
@@ -128,12 +148,14 @@ def licence_profile(licences: pl.LazyFrame, *, as_of: date, windows: Sequence[in
         ),
     ]
     return (
-        known.group_by("uscc").agg(aggs).pipe(conform, _schema("licences", windows), name="licence_profile")
+        known.group_by(*_keys(as_of))
+        .agg(aggs)
+        .pipe(conform, _schema("licences", windows, as_of), name="licence_profile")
     )
 
 
 def commitment_profile(
-    commitments: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+    commitments: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS
 ) -> pl.LazyFrame:
     """Commitments made and found breached per window; share of the last 3 years' commitments breached."""
     known = commitments.filter(pl.col("made_on") < as_of)
@@ -144,7 +166,7 @@ def commitment_profile(
     for w in windows:
         aggs.append(_count(_in_window("made_on", as_of, w)).alias(f"commitments_n_{w}d"))
         aggs.append(
-            _count(breached & (breached_on >= as_of - timedelta(days=w))).alias(
+            _count(breached & (breached_on >= _at(as_of) - timedelta(days=w))).alias(
                 f"commitments_breached_n_{w}d"
             )
         )
@@ -155,14 +177,14 @@ def commitment_profile(
         )
     )
     return (
-        known.group_by("uscc")
+        known.group_by(*_keys(as_of))
         .agg(aggs)
-        .pipe(conform, _schema("commitments", windows), name="commitment_profile")
+        .pipe(conform, _schema("commitments", windows, as_of), name="commitment_profile")
     )
 
 
 def self_report_profile(
-    self_reports: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+    self_reports: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS
 ) -> pl.LazyFrame:
     """Voluntary self-reports per window and the share of the last 3 years' reports verified before ``as_of``."""
     known = self_reports.filter(pl.col("reported_on") < as_of)
@@ -175,9 +197,9 @@ def self_report_profile(
         )
     )
     return (
-        known.group_by("uscc")
+        known.group_by(*_keys(as_of))
         .agg(aggs)
-        .pipe(conform, _schema("self_reports", windows), name="self_report_profile")
+        .pipe(conform, _schema("self_reports", windows, as_of), name="self_report_profile")
     )
 
 
@@ -185,28 +207,28 @@ def _ordinal(column: str) -> pl.Expr:
     return pl.col(column).replace_strict(GRADE_ORDINAL, default=None, return_dtype=pl.Int8)
 
 
-def evaluation_profile(evaluations: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def evaluation_profile(evaluations: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
     """Latest valid public-credit grade and the worst of the latest valid industry grades, as ordinals A=1…D=4."""
     valid = evaluations.filter(
         (pl.col("evaluated_on") < as_of)
         & (pl.col("valid_until").is_null() | (pl.col("valid_until") >= as_of))
     ).with_columns(ordinal=_ordinal("grade"), domain=pl.col("industry_domain").fill_null(""))
     # Latest per scheme (and industry domain); same-day ties resolved by the id so the result is stable.
-    latest = valid.group_by("uscc", "scheme", "domain").agg(
+    latest = valid.group_by(*_keys(as_of), "scheme", "domain").agg(
         pl.col("ordinal").sort_by("evaluated_on", "evaluation_id").last()
     )
     return (
-        latest.group_by("uscc")
+        latest.group_by(*_keys(as_of))
         .agg(
             public_credit_grade=pl.col("ordinal").filter(pl.col("scheme") == "public_credit").max(),
             industry_grade_worst=pl.col("ordinal").filter(pl.col("scheme") == "industry").max(),
         )
-        .pipe(conform, family_schema("evaluations"), name="evaluation_profile")
+        .pipe(conform, _out(family_schema("evaluations"), as_of), name="evaluation_profile")
     )
 
 
 def list_profile(
-    list_entries: pl.LazyFrame, *, as_of: date, policy: RepairPolicy = RepairPolicy()
+    list_entries: pl.LazyFrame, *, as_of: AsOf, policy: RepairPolicy = RepairPolicy()
 ) -> pl.LazyFrame:
     """Active status and days listed per list at ``as_of``; black-list entries in the last 3 years.
 
@@ -220,32 +242,33 @@ def list_profile(
         on = active & (pl.col("list_type") == key)
         aggs.append(on.any().cast(pl.Int8).alias(f"{key}_active"))
         aggs.append(
-            (pl.lit(as_of) - pl.col("listed_on").filter(on).min())
-            .dt.total_days()
-            .fill_null(0)
-            .alias(f"{key}_days_listed")
+            _days_before(as_of, "listed_on").filter(on).max().fill_null(0).alias(f"{key}_days_listed")
         )
     aggs.append(
         _count(_in_window("listed_on", as_of, LONG) & pl.col("list_type").is_in(BLACK_LISTS)).alias(
             "blacklist_entries_n_1095d"
         )
     )
-    return known.group_by("uscc").agg(aggs).pipe(conform, family_schema("lists"), name="list_profile")
+    return (
+        known.group_by(*_keys(as_of))
+        .agg(aggs)
+        .pipe(conform, _out(family_schema("lists"), as_of), name="list_profile")
+    )
 
 
 def interview_profile(
-    interviews: pl.LazyFrame, *, as_of: date, windows: Sequence[int] = WINDOWS
+    interviews: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS
 ) -> pl.LazyFrame:
     """Credit interviews (约谈) per window."""
     return (
         interviews.filter(pl.col("held_on") < as_of)
-        .group_by("uscc")
+        .group_by(*_keys(as_of))
         .agg(_count(_in_window("held_on", as_of, w)).alias(f"interviews_n_{w}d") for w in windows)
-        .pipe(conform, _schema("interviews", windows), name="interview_profile")
+        .pipe(conform, _schema("interviews", windows, as_of), name="interview_profile")
     )
 
 
-def repair_profile(repairs: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def repair_profile(repairs: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
     """Credit repair applications and approvals (decided before ``as_of``) in the last 3 years."""
     approved = (
         (pl.col("outcome") == "approved")
@@ -255,55 +278,55 @@ def repair_profile(repairs: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
     )
     return (
         repairs.filter(pl.col("applied_on") < as_of)
-        .group_by("uscc")
+        .group_by(*_keys(as_of))
         .agg(
             repairs_applied_n_1095d=_count(_in_window("applied_on", as_of, LONG)),
             repairs_approved_n_1095d=_count(approved),
         )
-        .pipe(conform, family_schema("repairs"), name="repair_profile")
+        .pipe(conform, _out(family_schema("repairs"), as_of), name="repair_profile")
     )
 
 
-def objection_profile(objections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def objection_profile(objections: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
     """Objections filed and upheld (3 years), records under objection (异议处理中) and corrected at ``as_of``."""
     filed = objections.filter(pl.col("filed_on") < as_of)
     decided = pl.col("decided_on").is_not_null() & (pl.col("decided_on") < as_of)
     upheld = decided & (pl.col("outcome") == "upheld")
-    per_record = filed.group_by("uscc", "record_table", "record_id").agg(
+    per_record = filed.group_by(*_keys(as_of), "record_table", "record_id").agg(
         filed_n=_count(_in_window("filed_on", as_of, LONG)),
         upheld_n=_count(upheld & _in_window("decided_on", as_of, LONG)),
         pending=(~decided).any(),
         corrected=(upheld & (pl.col("resolution") == "corrected")).any(),
     )
     return (
-        per_record.group_by("uscc")
+        per_record.group_by(*_keys(as_of))
         .agg(
             objections_n_1095d=pl.col("filed_n").sum(),
             objections_upheld_n_1095d=pl.col("upheld_n").sum(),
             records_under_objection_n=_count(pl.col("pending")),
             records_corrected_n=_count(pl.col("corrected")),
         )
-        .pipe(conform, _schema("objections", WINDOWS), name="objection_profile")
+        .pipe(conform, _schema("objections", WINDOWS, as_of), name="objection_profile")
     )
 
 
-def inspection_profile(inspections: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
+def inspection_profile(inspections: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
     """Inspection history before ``as_of``: count, violation rate, serious count (3 years), recency, last outcome."""
     known = inspections.filter(pl.col("inspected_on") < as_of)
     recent = _in_window("inspected_on", as_of, LONG)
     violation = pl.col("outcome").is_in(["violation", "serious_violation"])
     n = _count(recent)
     return (
-        known.group_by("uscc")
+        known.group_by(*_keys(as_of))
         .agg(
             inspections_n_1095d=n,
             inspections_violation_rate_1095d=_count(recent & violation)
             / n.cast(pl.Float64).replace(0.0, None),
             inspections_serious_n_1095d=_count(recent & (pl.col("outcome") == "serious_violation")),
-            inspections_days_since_last=(pl.lit(as_of) - pl.col("inspected_on").max()).dt.total_days(),
+            inspections_days_since_last=_days_before(as_of, "inspected_on").min(),
             inspections_last_outcome_code=_code(pl.col("outcome"), INSPECTION_OUTCOMES)
             .sort_by("inspected_on", "inspection_id")
             .last(),
         )
-        .pipe(conform, family_schema("inspections"), name="inspection_profile")
+        .pipe(conform, _out(family_schema("inspections"), as_of), name="inspection_profile")
     )

@@ -255,3 +255,31 @@ def test_source_schema_is_checked_before_reading():
     s["penalties"] = s["penalties"].with_columns(pl.col("decided_on").cast(pl.String))
     with pytest.raises(ValueError, match="decided_on is String, expected Date"):
         build_features(s, as_of=AS_OF)
+
+
+def test_build_for_events_equals_build_features_on_every_pair():
+    # All records, including those after AS_OF, at dates around them: the per-event path (one pass with a
+    # per-row as_of) must agree with the per-date path everywhere, lifecycle included.
+    lk = base_lake()
+    for rows in FUTURE.values():
+        for name, values in rows:
+            lk.add(name, **values)
+    lk.add(
+        "repairs",
+        uscc=E[0],
+        record_table="penalties",
+        record_id="P1",
+        applied_on=date(2023, 9, 2),
+        decided_on=date(2023, 9, 20),
+    )
+    dates = [
+        date(2023, 7, 1),
+        date(2023, 9, 20),
+        date(2023, 9, 21),
+        AS_OF,
+        AS_OF + timedelta(days=1),
+        LATER + timedelta(days=1),
+    ]
+    full = build_features(lk.sources(), as_of=dates).collect()
+    events = full.select("uscc", "as_of").lazy()
+    assert_frame_equal(build_for_events(lk.sources(), events).collect(), full)
