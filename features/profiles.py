@@ -4,6 +4,8 @@ Every function takes the (lifecycle-applied) table and keyword-only ``as_of`` (a
 facts dated strictly before ``as_of`` — an event dated on ``as_of`` is the future, because training scores
 an entity as of the morning of its inspection — and ends with :func:`conform` against the family's schema
 from :mod:`features.indicators`. A window of N days counts events dated in ``[as_of - N days, as_of)``.
+``as_of`` may also be ``pl.col("as_of")`` when the table carries each row's event date (many events in one
+pass, :func:`features.build.build_for_events`); the result is then keyed by (uscc, as_of).
 """
 
 from __future__ import annotations
