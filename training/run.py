@@ -473,7 +473,7 @@ def train_from_sources(
     fc = feature_config or FeatureConfig()
     say = progress or (lambda _: None)
     say("building labelled features (as of each inspection day)")
-    frame = labelled_features(sources, config=fc, until=until)
+    frame = labelled_features(sources, config=fc, until=until, progress=progress)
     infos, categorical = catalog_feature_infos(fc.catalog)
     return train(
         frame,
