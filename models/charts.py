@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from models.explain import format_value
+
 _CJK_FAMILIES = (
     "Noto Sans CJK SC",
     "Noto Sans SC",
@@ -107,7 +109,7 @@ def waterfall(
     for name, _ in shown:
         label = (labels or {}).get(name, name)
         if values is not None and name in values:
-            label = f"{label} = {values[name]}"
+            label = f"{label} = {format_value(values[name])}"
         names.append(label)
     ax.set_yticks(ypos, names, fontsize=8)
     ax.axvline(start, color=_GREY, lw=0.8, ls="--")
