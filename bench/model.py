@@ -184,7 +184,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--shap-rows", type=int, default=100_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--city", type=int, default=0, help="instead: the synthetic-city check with N entities"
+    )
+    parser.add_argument("--years", type=int, default=4)
     args = parser.parse_args()
+    if args.city:
+        print(city_check(args.city, args.years))
+        return
     text = markdown(run(args.rows, args.shap_rows))
     print(text)
     if not args.no_write:
@@ -193,3 +200,65 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def city_check(entities: int, years: int, seed: int = 3) -> str:
+    """The issue's synthetic-city bar: test AUC vs the oracle (the generator's true probability on the same
+    inspections) and calibration error, with the project's own training code (no MLflow)."""
+    import tempfile
+    from datetime import date
+
+    from features.build import FeatureConfig
+    from features.ingest import ingest_paths
+    from features.lake import sources
+    from features.synth.city import CityConfig, generate
+    from training.evaluate import ece as ece_of
+    from training.evaluate import roc_auc as auc_of
+    from training.labels import labelled_features
+    from training.run import TrainConfig, catalog_feature_infos, fit_risk_model
+
+    end = date(2026, 6, 30)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        generate(
+            CityConfig(entities=entities, years=years, seed=seed, end_date=end), home / "city", today=end
+        )
+        ingest_paths([home / "city"], lake_dir=home / "lake", salt="bench-salt", today=end)
+        lake = sources(home / "lake")
+        built = time.perf_counter()
+        frame = labelled_features(lake)
+        features_s = time.perf_counter() - built
+        truth = pl.read_parquet(home / "city" / "truth" / "inspections.parquet").select(
+            "inspection_id", "violation_probability"
+        )
+    infos, categorical = catalog_feature_infos(FeatureConfig().catalog)
+    result = fit_risk_model(frame, infos=infos, categorical=categorical, config=TrainConfig())
+    test = result.test.join(truth, on="inspection_id", how="left")
+    y, w = test["violation_found"].to_numpy(), test["weight"].to_numpy()
+    control = test.filter(pl.col("in_control_slice"))
+    m = result.evaluation.metrics
+    rows = [
+        ("test rows (IPW)", test.height, auc_of(y, test["probability"], w), auc_of(y, test["violation_probability"], w),
+         ece_of(y, test["probability"], w)),
+        ("control slice", control.height, auc_of(control["violation_found"], control["probability"]),
+         auc_of(control["violation_found"], control["violation_probability"]),
+         ece_of(control["violation_found"], control["probability"])),
+    ]  # fmt: skip
+    lines = [
+        "### Model on the synthetic city",
+        "",
+        f"Command: `.venv/bin/python -m bench.model --city {entities} --years {years}`: generate, ingest, labels "
+        f"and point-in-time features ({frame.height:,} labelled inspections, features {features_s:.0f} s), "
+        f"`fit_risk_model` with the default `TrainConfig`; total {time.perf_counter() - started:.0f} s. "
+        "Bar (issue 5): AUC within 0.03 of the oracle, ECE under 0.02.",
+        "",
+        "| rows | n | model ROC-AUC | oracle ROC-AUC | gap | ECE |",
+        "|---|---|---|---|---|---|",
+        *[f"| {n} | {k:,} | {a:.3f} | {o:.3f} | {o - a:+.3f} | {e:.3f} |" for n, k, a, o, e in rows],
+        "",
+        f"Calibration: {result.model.calibrator.method_}; trees: {result.model.estimator.best_iteration_}; "
+        f"recall at the 10 % budget {m.get('test_recall_at_budget', float('nan')):.3f}.",
+        "",
+    ]
+    return "\n".join(lines)
