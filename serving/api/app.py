@@ -19,13 +19,20 @@ from fastapi.routing import APIRoute
 from serving.api import errors
 from serving.api.deps import RoleCheck, _public
 from serving.api.limits import BodySizeLimit, RateLimiter
-from serving.api.routers import system, uscc
+from serving.api.routers import check, lists, objections, repairs, system, uscc
 from serving.api.trail import AuditMiddleware, AuditWriter
 from serving.settings import Settings
 from supervision.access import Role
 from supervision.db import make_engine
 
-ROUTERS = (system.router, uscc.router)
+ROUTERS = (
+    system.router,
+    uscc.router,
+    objections.router,
+    repairs.router,
+    lists.router,
+    check.router,
+)
 PUBLIC_ROLES = "public"
 
 

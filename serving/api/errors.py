@@ -17,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from supervision import access, audit
+from supervision import access, audit, lists, objections, records, regimes, repairs, restrictions, workflow
+from supervision.calendar import CalendarCoverageError
 
 log = logging.getLogger("creditwatch.api")
 
@@ -78,6 +79,16 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     access.InvalidTokenName: (422, "validation"),
     access.TokenNotFound: (404, "not_found"),
     audit.AuditConflict: (503, "busy"),
+    # Credit lifecycle (issue 8): a forbidden state change is a conflict with the object's state.
+    workflow.TransitionError: (409, "conflict"),
+    workflow.NotFound: (404, "not_found"),
+    objections.ObjectionError: (422, "validation"),
+    repairs.RepairError: (422, "validation"),
+    lists.ListError: (422, "validation"),
+    restrictions.RestrictionError: (422, "validation"),
+    regimes.PolicyError: (422, "validation"),
+    records.RecordRejected: (422, "validation"),
+    CalendarCoverageError: (422, "validation"),
 }
 
 STATUS_TYPES = {
