@@ -41,6 +41,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.repairs",
     "supervision.lists",
     "supervision.restrictions",
+    "supervision.commitments",
+    "supervision.disclosure",
 )
 
 

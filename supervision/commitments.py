@@ -1,0 +1,306 @@
+"""Credit commitments (信用承诺): templates per matter, commitments, fulfilment, breach → record and interview.
+
+pending → fulfilled | breached; a breached commitment may lead to an interview (约谈). The final state goes
+into the lake as a ``commitments`` row (features count breaches), an interview as an ``interviews`` row.
+The public export (the 信用承诺 column) masks the signatory's name with the masker the caller passes and
+replaces any ID number written into free text by its masked form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from features import identity
+from features.catalog import COMMITMENTS
+from features.uscc import is_valid as uscc_is_valid
+from supervision.db import Base
+from supervision.records import Lake, write_rows
+from supervision.workflow import Actor, NotFound, StateMachine
+
+__all__ = [
+    "MACHINE",
+    "Commitment",
+    "CommitmentError",
+    "Template",
+    "breach",
+    "fulfil",
+    "interview",
+    "load_templates",
+    "make",
+    "public_export",
+    "scrub_id_numbers",
+]
+
+MACHINE = StateMachine(
+    "commitment",
+    {"pending": {"fulfil": "fulfilled", "breach": "breached"}, "breached": {"interview": "interviewed"}},
+)
+_TYPES = COMMITMENTS.field("commitment_type").enum or ()
+# 18-character GB 11643 numbers (and 15-digit old ones) anywhere in free text.
+_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+
+
+class CommitmentError(ValueError):
+    """A commitment that cannot be made or changed as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    matter: str
+    title: str
+    commitment_type: str
+    due_days: int
+    text: str
+
+
+def _parse(text: str, origin: str) -> dict[str, Template]:
+    out: dict[str, Template] = {}
+    for i, entry in enumerate(tomllib.loads(text).get("template", [])):
+        where = f"{origin} template[{i}]"
+        try:
+            t = Template(**entry)
+        except TypeError as exc:
+            raise CommitmentError(f"{where}: {exc}") from None
+        if t.commitment_type not in _TYPES:
+            raise CommitmentError(
+                f"{where}: commitment_type {t.commitment_type!r} must be one of {', '.join(_TYPES)}"
+            )
+        if t.matter in out:
+            raise CommitmentError(f"{where}: matter {t.matter!r} defined twice")
+        out[t.matter] = t
+    return out
+
+
+def load_templates(path: Path | None = None) -> dict[str, Template]:
+    if path is None:
+        return _default_templates()
+    return _parse(path.read_text(encoding="utf-8"), str(path))
+
+
+@lru_cache(maxsize=1)
+def _default_templates() -> dict[str, Template]:
+    text = resources.files("supervision").joinpath("policy", "commitments.toml").read_text(encoding="utf-8")
+    return _parse(text, "supervision/policy/commitments.toml")
+
+
+class Commitment(Base):
+    """One commitment made by one entity."""
+
+    __tablename__ = "credit_commitments"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'fulfilled', 'breached', 'interviewed')", name="status"),
+    )
+
+    commitment_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    uscc: Mapped[str] = mapped_column(sa.String(18), index=True)
+    matter: Mapped[str] = mapped_column(sa.String(64))
+    commitment_type: Mapped[str] = mapped_column(sa.String(32))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    text: Mapped[str] = mapped_column(sa.Text)
+    licence_id: Mapped[str | None] = mapped_column(sa.String(128))
+    signatory: Mapped[str | None] = mapped_column(sa.String(100))
+    department: Mapped[str] = mapped_column(sa.String(128), index=True)
+    made_on: Mapped[date] = mapped_column(sa.Date)
+    due_on: Mapped[date | None] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    determined_on: Mapped[date | None] = mapped_column(sa.Date)
+    breach_facts: Mapped[str | None] = mapped_column(sa.Text)
+    interviewed_on: Mapped[date | None] = mapped_column(sa.Date)
+    updated_at: Mapped[datetime]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns if c.name != "updated_at"}
+
+
+def get(session: Session, commitment_id: str) -> Commitment:
+    row = session.get(Commitment, commitment_id)
+    if row is None:
+        raise NotFound(f"commitment {commitment_id} not found")
+    return row
+
+
+def make(
+    session: Session,
+    *,
+    actor: Actor,
+    uscc: str,
+    matter: str,
+    department: str,
+    made_on: date,
+    licence_id: str | None = None,
+    signatory: str | None = None,
+    templates: dict[str, Template] | None = None,
+) -> Commitment:
+    """Record a commitment on the template of ``matter``; its deadline is ``made_on + due_days``."""
+    templates = templates or load_templates()
+    if not uscc_is_valid(uscc):
+        raise CommitmentError(f"uscc {uscc!r}: not a valid unified social credit code (GB 32100)")
+    if matter not in templates:
+        raise CommitmentError(f"matter {matter!r}: no template; templates: {', '.join(sorted(templates))}")
+    if not department.strip():
+        raise CommitmentError("department: required")
+    t = templates[matter]
+    digest = hashlib.sha256(f"{uscc}|{matter}|{made_on}|{licence_id}".encode()).hexdigest()
+    cid = f"CMT-{digest[:16].upper()}"
+    if session.get(Commitment, cid) is not None:
+        raise CommitmentError(f"commitment {cid}: already made")
+    row = Commitment(
+        commitment_id=cid,
+        uscc=uscc,
+        matter=matter,
+        commitment_type=t.commitment_type,
+        title=t.title,
+        text=t.text,
+        licence_id=licence_id,
+        signatory=signatory,
+        department=department,
+        made_on=made_on,
+        due_on=made_on + timedelta(days=t.due_days) if t.due_days else None,
+        status="pending",
+        updated_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    MACHINE.record(
+        session, actor=actor, object_id=cid, action="make", before=None, after="pending", on=made_on
+    )
+    return row
+
+
+def _final(session: Session, row: Commitment, action: str, actor: Actor, on: date, lake: Lake | None) -> None:
+    after = MACHINE.next_state(row.commitment_id, row.status, action)
+    if on < row.made_on:
+        raise CommitmentError(f"commitment {row.commitment_id}: {on.isoformat()} is before it was made")
+    before, row.status, row.determined_on, row.updated_at = row.status, after, on, datetime.now(UTC)
+    if lake is not None:
+        write_rows(
+            lake,
+            "commitments",
+            [
+                {
+                    "commitment_id": row.commitment_id,
+                    "uscc": row.uscc,
+                    "commitment_type": row.commitment_type,
+                    "matter": row.title,
+                    "licence_id": row.licence_id,
+                    "made_on": row.made_on,
+                    "due_on": row.due_on,
+                    "fulfilment": after,
+                    "fulfilment_on": on,
+                }
+            ],
+            source=f"commitment-{row.commitment_id}",
+            today=on,
+        )
+    MACHINE.record(
+        session, actor=actor, object_id=row.commitment_id, action=action, before=before, after=after, on=on
+    )
+
+
+def fulfil(
+    session: Session, commitment_id: str, *, actor: Actor, on: date, lake: Lake | None = None
+) -> Commitment:
+    row = get(session, commitment_id)
+    _final(session, row, "fulfil", actor, on, lake)
+    return row
+
+
+def breach(
+    session: Session, commitment_id: str, *, actor: Actor, on: date, facts: str, lake: Lake | None = None
+) -> Commitment:
+    """A breach becomes a record (the lake row with fulfilment ``breached``) the features count."""
+    if not facts.strip():
+        raise CommitmentError(f"commitment {commitment_id}: the facts of the breach are required")
+    row = get(session, commitment_id)
+    _final(session, row, "breach", actor, on, lake)
+    row.breach_facts = facts
+    return row
+
+
+def interview(
+    session: Session, commitment_id: str, *, actor: Actor, on: date, reason: str, lake: Lake | None = None
+) -> Commitment:
+    """The department's interview after a breach (optional follow-up of the breach)."""
+    row = get(session, commitment_id)
+    after = MACHINE.next_state(commitment_id, row.status, "interview")
+    assert row.determined_on is not None
+    if on < row.determined_on:
+        raise CommitmentError(f"commitment {commitment_id}: the interview cannot precede the breach")
+    before, row.status, row.interviewed_on = row.status, after, on
+    if lake is not None:
+        write_rows(
+            lake,
+            "interviews",
+            [
+                {
+                    "interview_id": f"INT-{commitment_id}",
+                    "uscc": row.uscc,
+                    "held_on": on,
+                    "authority": row.department,
+                    "reason": reason,
+                    "related_record": commitment_id,
+                }
+            ],
+            source=f"interview-{commitment_id}",
+            today=on,
+        )
+    MACHINE.record(
+        session, actor=actor, object_id=commitment_id, action="interview", before=before, after=after, on=on
+    )
+    return row
+
+
+def scrub_id_numbers(text: str | None) -> str | None:
+    """Free text with every ID-number-like run replaced by its masked form (first 6 + ******** + last 4)."""
+    if text is None:
+        return None
+
+    def _mask(m: re.Match[str]) -> str:
+        s = m.group(0)
+        return identity.mask(s) if len(s) == 18 else s[:6] + "*" * 5 + s[-4:]
+
+    return _ID_LIKE.sub(_mask, text)
+
+
+PUBLIC_COLUMNS = (
+    "commitment_id",
+    "uscc",
+    "title",
+    "text",
+    "licence_id",
+    "signatory",
+    "made_on",
+    "due_on",
+    "status",
+    "determined_on",
+)
+
+
+def public_export(session: Session, *, mask_name: Callable[[str], str]) -> pl.DataFrame:
+    """The 信用承诺 column: every commitment, signatory masked, ID numbers in text masked; deterministic order."""
+    rows = session.scalars(sa.select(Commitment).order_by(Commitment.made_on, Commitment.commitment_id))
+    out = []
+    for r in rows:
+        d = {c: getattr(r, c) for c in PUBLIC_COLUMNS}
+        d["signatory"] = mask_name(r.signatory) if r.signatory else None
+        d["text"] = scrub_id_numbers(r.text)
+        out.append(d)
+    schema = {c: pl.String for c in PUBLIC_COLUMNS} | {
+        "made_on": pl.Date,
+        "due_on": pl.Date,
+        "determined_on": pl.Date,
+    }
+    return pl.DataFrame(out, schema=schema)

@@ -1,0 +1,273 @@
+"""双公示: licence and penalty decisions due online within the configured working days; overdue report; export.
+
+Decisions are registered from the lake (warnings are not published, SAMR Order 45 art 2), get a due date
+(``disclosure.publish``, rule in force on the decision day) and are marked published. The public export
+shows published decisions only while their publicity period runs (``publicity_until`` when the source gives
+it, else Order 45 art 13: 3 months for 通报批评 or a low fine, 3 years otherwise), never after an approved
+repair or a revocation (the lake's lifecycle applies them), never records of minors, and masks personal
+data with the masker the caller passes; ID numbers in free text are masked as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from features.lifecycle import lifecycle_sources
+from supervision.calendar import working_days_between
+from supervision.commitments import scrub_id_numbers
+from supervision.db import Base
+from supervision.regimes import Policy, default_policy
+from supervision.workflow import Actor, NotFound, StateMachine
+
+__all__ = ["MACHINE", "Disclosure", "overdue_report", "public_export", "publish", "register_from_lake"]
+
+MACHINE = StateMachine("disclosure", {"pending": {"publish": "published"}})
+ADULT_AGE = 18
+
+
+class Disclosure(Base):
+    """One licence or penalty decision to publish."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = (sa.CheckConstraint("status IN ('pending', 'published')", name="status"),)
+
+    record_table: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    record_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    uscc: Mapped[str] = mapped_column(sa.String(18), index=True)
+    department: Mapped[str] = mapped_column(sa.String(128), index=True)
+    decided_on: Mapped[date] = mapped_column(sa.Date)
+    due_on: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    published_on: Mapped[date | None] = mapped_column(sa.Date)
+    rule: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns if c.name != "updated_at"}
+
+
+def register_from_lake(
+    session: Session, sources: Mapping[str, pl.LazyFrame], *, policy: Policy | None = None
+) -> int:
+    """Register every licence and publishable penalty of the lake not yet registered; returns how many."""
+    policy = policy or default_policy()
+    known = {(t, i) for t, i in session.execute(sa.select(Disclosure.record_table, Disclosure.record_id))}
+    lic = sources["licences"].select(
+        pl.lit("licences").alias("t"), pl.col("licence_id").alias("id"), "uscc", "authority", "decided_on"
+    )
+    pen = (
+        sources["penalties"]
+        .filter(pl.col("penalty_kind") != "warning")
+        .select(
+            pl.lit("penalties").alias("t"),
+            pl.col("decision_no").alias("id"),
+            "uscc",
+            "authority",
+            "decided_on",
+        )
+    )
+    added = 0
+    now = datetime.now(UTC)
+    for t, rid, uscc, authority, decided_on in pl.concat([lic, pen]).sort("t", "id").collect().rows():
+        if (t, rid) in known:
+            continue
+        rule = policy.rules_for("disclosure.publish", on=decided_on)
+        session.add(
+            Disclosure(
+                record_table=t,
+                record_id=rid,
+                uscc=uscc,
+                department=authority,
+                decided_on=decided_on,
+                due_on=rule.end(decided_on),
+                status="pending",
+                rule=rule.as_dict(),
+                updated_at=now,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
+
+
+def publish(session: Session, record_table: str, record_id: str, *, actor: Actor, on: date) -> Disclosure:
+    row = session.get(Disclosure, (record_table, record_id))
+    if row is None:
+        raise NotFound(f"disclosure {record_table}:{record_id} not found (register it from the lake first)")
+    after = MACHINE.next_state(f"{record_table}:{record_id}", row.status, "publish")
+    before, row.status, row.published_on, row.updated_at = row.status, after, on, datetime.now(UTC)
+    MACHINE.record(
+        session, actor=actor, object_id=f"{record_table}:{record_id}", action="publish", before=before, after=after,
+        on=on, details={"late": on > row.due_on},
+    )  # fmt: skip
+    return row
+
+
+def overdue_report(session: Session, *, on: date) -> list[dict[str, Any]]:
+    """Per department: decisions unpublished past their due date on ``on`` (count, oldest due, max WD late)."""
+    rows = session.scalars(
+        sa.select(Disclosure)
+        .where(Disclosure.status == "pending", Disclosure.due_on < on)
+        .order_by(Disclosure.department)
+    )
+    report: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        d = report.setdefault(
+            r.department,
+            {"department": r.department, "overdue": 0, "oldest_due": r.due_on, "max_working_days_late": 0},
+        )
+        d["overdue"] += 1
+        d["oldest_due"] = min(d["oldest_due"], r.due_on)
+        d["max_working_days_late"] = max(d["max_working_days_late"], working_days_between(r.due_on, on))
+    return sorted(report.values(), key=lambda d: (-d["overdue"], d["department"]))
+
+
+def _minors(sources: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """USCCs and decision dates' persons: entities whose legal representative was a minor (birth_date)."""
+    return (
+        sources["relations"]
+        .filter(pl.col("relation_type") == "legal_representative")
+        .join(sources["persons"].select("person_key", "birth_date"), on="person_key")
+        .select("uscc", "birth_date")
+    )
+
+
+def _is_minor_on(decided: pl.Expr, born: pl.Expr) -> pl.Expr:
+    # Age in whole years on the decision day (birthday counted) under 18.
+    return (
+        decided.dt.year()
+        - born.dt.year()
+        - ((decided.dt.ordinal_day() < born.dt.ordinal_day()).cast(pl.Int32))
+    ) < ADULT_AGE
+
+
+def public_export(
+    session: Session,
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    on: date,
+    mask_name: Callable[[str], str],
+    policy: Policy | None = None,
+) -> pl.DataFrame:
+    """Published penalties and licences visible on ``on`` for the public, personal data masked."""
+    policy = policy or default_policy()
+    published = pl.DataFrame(
+        session.execute(
+            sa.select(Disclosure.record_table, Disclosure.record_id, Disclosure.published_on).where(
+                Disclosure.status == "published", Disclosure.published_on <= on
+            )
+        ).all(),
+        schema={"record_table": pl.String, "record_id": pl.String, "published_on": pl.Date},
+        orient="row",
+    ).lazy()
+    # Lifecycle as of the day after: decisions dated `on` already apply (repairs, revocations).
+    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
+    minors = _minors(sources)
+    low = policy.rules_for("publicity.penalty.low", on=on)
+    other = policy.rules_for("publicity.penalty.other", on=on)
+    threshold = policy.rules_for("publicity.penalty.low_fine_organisation_yuan", on=on).value
+    pen = (
+        seen["penalties"]
+        .join(
+            published.filter(pl.col("record_table") == "penalties"),
+            left_on="decision_no",
+            right_on="record_id",
+        )
+        .with_columns(
+            low=(pl.col("penalty_kind") == "circulated_criticism")
+            | ((pl.col("penalty_kind") == "fine") & (pl.col("fine_amount").fill_null(0) < threshold))
+        )
+        .collect()
+    )
+    ends = [
+        r["publicity_until"] or (low.end(r["decided_on"]) if r["low"] else other.end(r["decided_on"]))
+        for r in pen.select("publicity_until", "low", "decided_on").to_dicts()
+    ]
+    pen = pen.with_columns(pl.Series("publicity_until", ends, dtype=pl.Date)).filter(
+        pl.col("publicity_until") > on
+    )
+    minor_uscc = (
+        minors.join(pen.lazy().select("uscc", "decided_on"), on="uscc")
+        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_date")))
+        .select("uscc")
+        .unique()
+        .collect()
+        .to_series()
+        .to_list()
+    )
+    pen = pen.filter(~pl.col("uscc").is_in(minor_uscc))
+    pen_rows = [
+        {
+            "kind": "penalty",
+            "record_id": r["decision_no"],
+            "uscc": r["uscc"],
+            "party_name": r["party_name"],
+            "legal_representative": mask_name(r["legal_representative"])
+            if r["legal_representative"]
+            else None,
+            "title": r["violation_type"],
+            "content": scrub_id_numbers(r["content"]),
+            "facts": scrub_id_numbers(r["facts"]),
+            "basis": r["basis"],
+            "decided_on": r["decided_on"],
+            "authority": r["authority"],
+            "publicity_until": r["publicity_until"],
+        }
+        for r in pen.sort("decided_on", "decision_no").to_dicts()
+    ]
+    lic = (
+        seen["licences"]
+        .join(
+            published.filter(pl.col("record_table") == "licences"), left_on="licence_id", right_on="record_id"
+        )
+        .filter(pl.col("valid_to").is_null() | (pl.col("valid_to") >= on))
+        .sort("decided_on", "licence_id")
+        .collect()
+    )
+    minor_lic = (
+        minors.join(lic.lazy().select("uscc", "decided_on"), on="uscc")
+        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_date")))
+        .select("uscc")
+        .unique()
+        .collect()
+        .to_series()
+        .to_list()
+    )
+    lic_rows = [
+        {
+            "kind": "licence",
+            "record_id": r["licence_id"],
+            "uscc": r["uscc"],
+            "party_name": None,
+            "legal_representative": None,
+            "title": r["licence_name"],
+            "content": scrub_id_numbers(r["matter"]),
+            "facts": None,
+            "basis": None,
+            "decided_on": r["decided_on"],
+            "authority": r["authority"],
+            "publicity_until": r["valid_to"],
+        }
+        for r in lic.filter(~pl.col("uscc").is_in(minor_lic)).to_dicts()
+    ]
+    schema = {
+        "kind": pl.String,
+        "record_id": pl.String,
+        "uscc": pl.String,
+        "party_name": pl.String,
+        "legal_representative": pl.String,
+        "title": pl.String,
+        "content": pl.String,
+        "facts": pl.String,
+        "basis": pl.String,
+        "decided_on": pl.Date,
+        "authority": pl.String,
+        "publicity_until": pl.Date,
+    }
+    return pl.DataFrame(pen_rows + lic_rows, schema=schema)
