@@ -198,10 +198,6 @@ def main() -> None:
         write_section(text)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def city_check(entities: int, years: int, seed: int = 3) -> str:
     """The issue's synthetic-city bar: test AUC vs the oracle (the generator's true probability on the same
     inspections) and calibration error, with the project's own training code (no MLflow)."""
@@ -262,3 +258,7 @@ def city_check(entities: int, years: int, seed: int = 3) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -323,7 +323,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
                 else:  # "None": LightGBM reads NaN as 0
                     left = np.nan_to_num(col, nan=0.0) <= threshold
                 code |= left.astype(np.int64) << bit
-            _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+            first, inverse = _groups(code, len(splits))
             phi = np.asarray(
                 self.booster_.predict(
                     matrix[first],
@@ -334,7 +334,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
             used = [*sorted({sp[0] for sp in splits}), width]
-            out[:, used] += phi[:, used][inverse.ravel()]
+            out[:, used] += phi[:, used][inverse]
         return pl.DataFrame(out, schema=[*map(str, self.feature_names_in_), BASE_VALUE], orient="row")
 
     def _tree_splits(self) -> list[list[tuple[int, float, bool, str, np.ndarray | None]]]:
@@ -435,6 +435,24 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         est.classes_ = np.array([0, 1])
         est.booster_ = lgb.Booster(model_str=model_str)
         return est
+
+
+def _groups(code: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """For integer codes: the first row of each distinct code (ascending codes) and each row's group.
+
+    Codes of up to 22 bits use a lookup table (linear time); wider ones fall back to sorting.
+    """
+    if bits > 22:
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        return first, inverse.ravel()
+    size = 1 << bits
+    rows = np.arange(code.size)
+    first_at = np.full(size, code.size, dtype=np.int64)
+    first_at[code[::-1]] = rows[::-1]  # later writes win: reversed, the first occurrence is written last
+    present = np.flatnonzero(first_at < code.size)
+    lookup = np.empty(size, dtype=np.int64)
+    lookup[present] = np.arange(present.size)
+    return first_at[present], lookup[code]
 
 
 def _labels(y: Any, n: int, what: str) -> np.ndarray:
