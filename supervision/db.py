@@ -43,6 +43,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.restrictions",
     "supervision.commitments",
     "supervision.disclosure",
+    "supervision.reports",
 )
 
 
