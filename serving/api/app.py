@@ -19,7 +19,17 @@ from fastapi.routing import APIRoute
 from serving.api import errors
 from serving.api.deps import RoleCheck, _public
 from serving.api.limits import BodySizeLimit, RateLimiter
-from serving.api.routers import check, lists, objections, repairs, system, uscc
+from serving.api.routers import (
+    check,
+    commitments,
+    disclosure,
+    lists,
+    objections,
+    repairs,
+    reports,
+    system,
+    uscc,
+)
 from serving.api.trail import AuditMiddleware, AuditWriter
 from serving.settings import Settings
 from supervision.access import Role
@@ -32,6 +42,9 @@ ROUTERS = (
     repairs.router,
     lists.router,
     check.router,
+    commitments.router,
+    disclosure.router,
+    reports.router,
 )
 PUBLIC_ROLES = "public"
 

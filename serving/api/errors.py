@@ -17,7 +17,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from supervision import access, audit, lists, objections, records, regimes, repairs, restrictions, workflow
+from supervision import (
+    access,
+    audit,
+    commitments,
+    lists,
+    objections,
+    records,
+    regimes,
+    repairs,
+    reports,
+    restrictions,
+    workflow,
+)
 from supervision.calendar import CalendarCoverageError
 
 log = logging.getLogger("creditwatch.api")
@@ -89,6 +101,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
     regimes.PolicyError: (422, "validation"),
     records.RecordRejected: (422, "validation"),
     CalendarCoverageError: (422, "validation"),
+    commitments.CommitmentError: (422, "validation"),
+    reports.ReportError: (422, "validation"),
 }
 
 STATUS_TYPES = {

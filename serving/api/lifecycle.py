@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from features import lake as lake_io
+from serving.api import masking
 from serving.api.deps import Principal
 from serving.settings import Settings
 from supervision.records import Lake
@@ -37,3 +38,13 @@ def sources(settings: Settings) -> Mapping[str, pl.LazyFrame]:
 
 def policy(settings: Settings) -> Policy:
     return load_policy(settings.lifecycle_policy)
+
+
+def name_masker(audience: str) -> Callable[[str], str]:
+    """How `audience` (a role or ``public``) sees a natural person's name under the masking policy."""
+    seen = masking.visibility(masking.Kind.PERSON_NAME, audience)
+    if seen == masking.FULL:
+        return lambda v: v
+    if seen == masking.MASKED:
+        return masking.mask_name
+    return lambda v: "***"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,18 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("POST", "/check", frozenset({Role.SYSTEM})),
     ("GET", "/events", frozenset({Role.SYSTEM})),
     ("GET", "/restrictions", ANY),
+    ("GET", "/commitments/templates", ANY),
+    ("GET", "/commitments/public", "public"),
+    ("POST", "/commitments", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
+    ("POST", "/commitments/{commitment_id}/fulfil", SUP),
+    ("POST", "/commitments/{commitment_id}/breach", SUP),
+    ("POST", "/commitments/{commitment_id}/interview", SUP),
+    ("POST", "/disclosure/register", SUP),
+    ("POST", "/disclosure/{record_table}/{record_id}/publish", SUP),
+    ("GET", "/disclosure/overdue", READ),
+    ("GET", "/disclosure/public", "public"),
+    ("POST", "/reports", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST, Role.SYSTEM})),
+    ("GET", "/reports/{report_no}/verify", ANY),
 ]
 
 
@@ -92,7 +105,7 @@ def _ok(response: Any, status: int = 200) -> Any:
 
 def test_lifecycle_routes_are_in_the_matrix() -> None:
     lifecycle = [row for row in role_matrix() if row[1].split("/")[1] in {"objections", "repairs", "lists", "check",
-                                                                           "events", "restrictions"}]  # fmt: skip
+                 "events", "restrictions", "commitments", "disclosure", "reports"}]  # fmt: skip
     assert lifecycle == LIFECYCLE_MATRIX
 
 
@@ -100,21 +113,25 @@ def test_lifecycle_routes_are_in_the_matrix() -> None:
     ("method", "template", "roles"), LIFECYCLE_MATRIX, ids=[f"{m} {p}" for m, p, _ in LIFECYCLE_MATRIX]
 )
 def test_each_route_admits_only_its_roles(
-    client: TestClient, auth: dict[Role, dict[str, str]], method: str, template: str, roles: frozenset[Role]
+    client: TestClient,
+    auth: dict[Role, dict[str, str]],
+    method: str,
+    template: str,
+    roles: frozenset[Role] | str,
 ) -> None:
     path = (
-        template.replace("{objection_id}", "OBJ-X")
-        .replace("{repair_id}", "REP-X")
-        .replace("{case_id}", "LST-X")
-    )
+        template.replace("{objection_id}", "OBJ-X").replace("{repair_id}", "REP-X").replace("{case_id}", "LST-X")
+        .replace("{commitment_id}", "CMT-X").replace("{record_table}", "penalties").replace("{record_id}", "P-X")
+        .replace("{report_no}", "CR-X")
+    )  # fmt: skip
     for role in Role:
         response = client.request(method, path, json={} if method == "POST" else None, headers=auth[role])
-        if role in roles:
-            # Admitted: the empty body or the unknown id is the only problem left.
+        if roles == "public" or role in roles:
+            # Admitted: the empty body, the missing query or the unknown id is the only problem left.
             assert response.status_code in (200, 404, 422), (role, response.text)
         else:
             assert response.status_code == 403, (role, response.text)
-    assert client.request(method, path).status_code == 401
+    assert client.request(method, path).status_code == (200 if roles == "public" else 401)
 
 
 def test_objection_flow_and_forbidden_step_over_http(
@@ -200,3 +217,49 @@ def test_repair_list_check_and_events_over_http(client: TestClient, auth: dict[R
     assert _ok(client.get("/events", params={"after": events[-1]["id"]}, headers=system)) == []
     bad = client.post("/check", json={"uscc": E[6], "matter": "loans"}, headers=system)
     assert bad.status_code == 422 and "matter 'loans'" in bad.json()["error"]["message"]
+
+
+ID_RE = re.compile(r"\d{17}[\dXx]")
+
+
+def test_commitments_disclosure_and_reports_over_http(
+    client: TestClient, auth: dict[Role, dict[str, str]]
+) -> None:
+    sup, system = auth[Role.SUPERVISOR], auth[Role.SYSTEM]
+    made = _ok(client.post("/commitments", json={"uscc": E[0], "matter": "food_business_licence",
+                                                  "department": "盐城市市场监管局", "signatory": "张三丰",
+                                                  "made_on": "2026-09-01"}, headers=system), 201)  # fmt: skip
+    cid = made["commitment_id"]
+    _ok(
+        client.post(
+            f"/commitments/{cid}/breach", json={"facts": "逾期未具备条件", "on": "2026-10-08"}, headers=sup
+        )
+    )
+    again = client.post(f"/commitments/{cid}/fulfil", json={"on": "2026-10-09"}, headers=sup)
+    assert again.status_code == 409 and "'breached'" in again.json()["error"]["message"]
+    column = _ok(client.get("/commitments/public"))
+    assert [c["signatory"] for c in column] == ["张**"] and column[0]["status"] == "breached"
+
+    assert _ok(client.post("/disclosure/register", headers=sup))["registered"] == 7
+    _ok(client.post("/disclosure/penalties/P-REVOKE/publish", json={"on": "2026-11-02"}, headers=sup))
+    overdue = _ok(client.get("/disclosure/overdue", params={"on": "2026-11-27"}, headers=sup))
+    assert overdue == [{"department": "盐城市市场监管局", "overdue": 6, "oldest_due": "2024-01-17",
+                        "max_working_days_late": overdue[0]["max_working_days_late"]}]  # fmt: skip
+    public = client.get("/disclosure/public", params={"on": "2026-11-27"})
+    rows = _ok(public)
+    assert [r["record_id"] for r in rows] == ["P-REVOKE"] and rows[0]["legal_representative"] == "张*"
+    assert not ID_RE.search(public.text) and not ID_RE.search(client.get("/commitments/public").text)
+
+    issued = client.post("/reports", json={"uscc": E[4], "on": "2026-11-27"}, headers=auth[Role.INSPECTOR])
+    assert issued.status_code == 200 and issued.headers["content-type"].startswith("text/html")
+    number, digest = issued.headers["X-Report-No"], issued.headers["X-Report-Hash"]
+    assert number in issued.text and "L-SEV" in issued.text
+    assert (
+        _ok(client.get(f"/reports/{number}/verify", params={"hash": digest}, headers=system))["valid"] is True
+    )
+    assert (
+        _ok(client.get(f"/reports/{number}/verify", params={"hash": "0" * 64}, headers=system))["valid"]
+        is False
+    )
+    pdf = client.post("/reports", json={"uscc": E[4], "on": "2026-11-27", "format": "pdf"}, headers=sup)
+    assert pdf.content.startswith(b"%PDF-") and pdf.headers["X-Report-Hash"] == digest
