@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 import polars as pl
 
@@ -42,6 +43,10 @@ class FeatureConfig:
     windows: tuple[int, ...] = WINDOWS
     repair: RepairPolicy = field(default_factory=RepairPolicy)
     graph: GraphConfig = field(default_factory=GraphConfig)
+    # For many event dates (training): "month" takes the related-party graph as of the first day of each
+    # event's month instead of the day itself — still known before the event, so nothing leaks — which
+    # builds one graph per month rather than one per inspection day (the graph is the costly part).
+    graph_snapshot: Literal["day", "month"] = "day"
 
     def __post_init__(self) -> None:
         if (
@@ -50,6 +55,8 @@ class FeatureConfig:
             or len(set(self.windows)) != len(self.windows)
         ):
             raise ValueError(f"windows must be distinct positive day counts, got {self.windows!r}")
+        if self.graph_snapshot not in ("day", "month"):
+            raise ValueError(f"graph_snapshot must be 'day' or 'month', got {self.graph_snapshot!r}")
 
     @property
     def catalog(self) -> tuple[Indicator, ...]:
@@ -233,14 +240,19 @@ def build_for_events(
     out = spine
     for part in _profiles(per_event, live, as_of=at, config=config):
         out = out.join(part, on=["uscc", "as_of"], how="left", maintain_order="left")
-    # The graph needs every entity's state at the date (the neighbours'), so it runs per distinct date.
+    # The graph needs every entity's state at the date (the neighbours'), so it runs per distinct snapshot.
+    snap = at.dt.truncate("1mo") if config.graph_snapshot == "month" else at
+    snapped = pairs.with_columns(snapshot=snap)
     graphs = []
-    for d in pairs.get_column("as_of").unique().sort().to_list():
-        population = spine.filter(pl.col("as_of") == d).select("uscc")
+    for d in snapped.get_column("snapshot").unique().sort().to_list():
+        population = snapped.lazy().filter(pl.col("snapshot") == d).select("uscc").unique()
         day = lifecycle_sources(src, as_of=d, policy=config.repair)
         graphs.append(
-            _graph(src, day, population, as_of=d, config=config).with_columns(as_of=pl.lit(d, dtype=pl.Date))
+            _graph(src, day, population, as_of=d, config=config).with_columns(
+                snapshot=pl.lit(d, dtype=pl.Date)
+            )
         )
     if graphs:
-        out = out.join(pl.concat(graphs), on=["uscc", "as_of"], how="left", maintain_order="left")
+        keyed = snapped.lazy().join(pl.concat(graphs), on=["uscc", "snapshot"], how="left").drop("snapshot")
+        out = out.join(keyed, on=["uscc", "as_of"], how="left", maintain_order="left")
     return _finish([_fill(out, config)], config)

@@ -283,3 +283,32 @@ def test_build_for_events_equals_build_features_on_every_pair():
     full = build_features(lk.sources(), as_of=dates).collect()
     events = full.select("uscc", "as_of").lazy()
     assert_frame_equal(build_for_events(lk.sources(), events).collect(), full)
+
+
+def test_month_snapshot_takes_the_graph_from_the_first_of_the_month():
+    lk = base_lake()
+    for rows in FUTURE.values():
+        for name, values in rows:
+            lk.add(name, **values)
+    days = [date(2023, 9, 20), AS_OF + timedelta(days=14), LATER + timedelta(days=3)]
+    spine = build_features(lk.sources(), as_of=days).collect().select("uscc", "as_of")
+    monthly = build_for_events(lk.sources(), spine.lazy(), FeatureConfig(graph_snapshot="month")).collect()
+    exact = build_for_events(lk.sources(), spine.lazy()).collect()
+    graph_cols = [i.name for i in CATALOG if i.family == "graph"]
+    profile_cols = [c for c in exact.columns if c not in graph_cols]
+    assert graph_cols and profile_cols
+    # Profiles stay exact to the day.
+    assert_frame_equal(monthly.select(profile_cols), exact.select(profile_cols))
+    # The graph part equals the exact graph at the first of each event's month (known before the event).
+    firsts = spine.with_columns(first=pl.col("as_of").dt.truncate("1mo"))
+    at_first = build_for_events(
+        lk.sources(), firsts.select("uscc", pl.col("first").alias("as_of")).unique().lazy()
+    ).collect()
+    expected = firsts.join(
+        at_first.select("uscc", pl.col("as_of").alias("first"), *graph_cols), on=["uscc", "first"], how="left"
+    ).select("uscc", "as_of", *graph_cols)
+    assert_frame_equal(monthly.select("uscc", "as_of", *graph_cols), expected.sort("as_of", "uscc"))
+    # ...and it really is a different date for the graph: some graph value differs from the exact one.
+    assert not monthly.select(graph_cols).equals(exact.select(graph_cols))
+    with pytest.raises(ValueError, match="graph_snapshot"):
+        FeatureConfig(graph_snapshot="week")  # type: ignore[arg-type]
