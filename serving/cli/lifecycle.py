@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from features import lake as lake_io
+from serving.api import lifecycle as api_lifecycle
 from serving.api import masking
 from serving.cli.state import State
 from supervision import (
@@ -309,6 +310,26 @@ def list_propose(
     _emit(state, row, "list case")
 
 
+@lists_app.command("respond")
+def list_respond(
+    ctx: typer.Context, case_id: str, response: Annotated[str, typer.Option("--response")]
+) -> None:
+    """Record the party's statement (陈述申辩) on a proposed case."""
+    state = _ctx(ctx)
+    with _session(state) as s:
+        row = lists.respond(s, case_id, actor=_actor(), response=response).as_dict()
+    _emit(state, row, "list case")
+
+
+@lists_app.command("person")
+def list_person(ctx: typer.Context, person_key: str) -> None:
+    """A person's credit file: listed entities where they are legal representative or actual controller."""
+    state = _ctx(ctx)
+    with _session(state, write=False) as s:
+        rows = lists.person_flags(s, person_key)
+    _emit(state, rows, "personal accountability")
+
+
 @lists_app.command("list")
 def list_list(
     ctx: typer.Context,
@@ -467,9 +488,10 @@ def check_run(
     """Restrictions, list statuses (and tier once scoring publishes one) for one entity and matter; recorded."""
     state = _ctx(ctx)
     with _session(state) as s:
+        day = _day(state, on)
         result = restrictions.check(
-            s, lake_io.sources(state.settings.lake_dir), caller=_actor(), uscc=uscc, matter=matter,
-            on=_day(state, on),
+            s, lake_io.sources(state.settings.lake_dir), caller=_actor(), uscc=uscc, matter=matter, on=day,
+            tiers=api_lifecycle.tiers(state.settings, day),
         ).as_dict()  # fmt: skip
     state.emit(
         result,
@@ -540,13 +562,18 @@ def report_issue(
     uscc: USCC,
     out: Annotated[Path, typer.Option("--out", help="file to write (.html or .pdf)")],
     on: OnOpt = None,
+    with_score: Annotated[
+        bool, typer.Option("--with-score", help="include tier, score and reasons (authorised readers only)")
+    ] = False,
 ) -> None:
     """Issue a credit report; prints its number and verification hash."""
     state = _ctx(ctx)
+    day = _day(state, on)
+    score = api_lifecycle.report_score(state.settings, uscc, day) if with_score else None
     with _session(state) as s:
         report = reports.build(
-            s, lake_io.sources(state.settings.lake_dir), uscc=uscc, on=_day(state, on), issued_by=_actor().name,
-            mask_name=masking.mask_name,
+            s, lake_io.sources(state.settings.lake_dir), uscc=uscc, on=day, issued_by=_actor().name,
+            mask_name=masking.mask_name, score=score,
         )  # fmt: skip
     if out.suffix.lower() == ".pdf":
         out.write_bytes(reports.render_pdf(report))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -47,6 +48,7 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("POST", "/lists/{case_id}/exit", SUP),
     ("POST", "/lists/expire", SUP),
     ("GET", "/lists/interviews-due", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})),
+    ("GET", "/lists/persons/{person_key}", frozenset({Role.SUPERVISOR, Role.ANALYST})),
     ("GET", "/lists/{case_id}", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})),
     ("POST", "/check", frozenset({Role.SYSTEM})),
     ("GET", "/events", frozenset({Role.SYSTEM})),
@@ -122,7 +124,7 @@ def test_each_route_admits_only_its_roles(
     path = (
         template.replace("{objection_id}", "OBJ-X").replace("{repair_id}", "REP-X").replace("{case_id}", "LST-X")
         .replace("{commitment_id}", "CMT-X").replace("{record_table}", "penalties").replace("{record_id}", "P-X")
-        .replace("{report_no}", "CR-X")
+        .replace("{report_no}", "CR-X").replace("{person_key}", "k" * 64)
     )  # fmt: skip
     for role in Role:
         response = client.request(method, path, json={} if method == "POST" else None, headers=auth[role])
@@ -263,3 +265,26 @@ def test_commitments_disclosure_and_reports_over_http(
     )
     pdf = client.post("/reports", json={"uscc": E[4], "on": "2026-11-27", "format": "pdf"}, headers=sup)
     assert pdf.content.startswith(b"%PDF-") and pdf.headers["X-Report-Hash"] == digest
+
+
+def test_tier_and_score_come_from_the_latest_score_file(
+    client: TestClient, auth: dict[Role, dict[str, str]], home: Path
+) -> None:
+    (home / "scores").mkdir()
+    row = {
+        "uscc": [E[4]],
+        "probability": [0.91],
+        "tier": ["D"],
+        "reasons_zh": ["严重失信名单在列；处罚次数多"],
+    }
+    pl.DataFrame(row).write_parquet(home / "scores" / "as_of=2026-11-01.parquet")
+    pl.DataFrame({**row, "tier": ["A"]}).write_parquet(home / "scores" / "as_of=2026-12-01.parquet")
+    body = {"uscc": E[4], "matter": "bidding", "on": "2026-11-27"}
+    assert _ok(client.post("/check", json=body, headers=auth[Role.SYSTEM]))["tier"] == "D"
+    early = {**body, "on": "2026-10-01"}
+    assert _ok(client.post("/check", json=early, headers=auth[Role.SYSTEM]))["tier"] is None
+    report = {"uscc": E[4], "on": "2026-11-27"}
+    supervisor = client.post("/reports", json=report, headers=auth[Role.SUPERVISOR]).text
+    inspector = client.post("/reports", json=report, headers=auth[Role.INSPECTOR]).text
+    assert "信用风险评估" in supervisor and "处罚次数多" in supervisor and "0.91" in supervisor
+    assert "信用风险评估" not in inspector and "处罚次数多" not in inspector

@@ -32,15 +32,16 @@ class CheckIn(BaseModel):
 def check(
     body: CheckIn, principal: SystemDep, session: SessionDep, settings: SettingsDep, trail: AuditDep
 ) -> dict[str, Any]:
+    on = body.on or lifecycle.today()
     result = restrictions.check(
         session,
         lifecycle.sources(settings),
         caller=lifecycle.actor(principal),
         uscc=body.uscc,
         matter=body.matter,
-        on=body.on or lifecycle.today(),
-        # No score store is wired in yet: the tier stays None until scoring publishes one.
-        tiers=None,
+        on=on,
+        # The latest `creditwatch score` file dated on or before the day; None when there is none.
+        tiers=lifecycle.tiers(settings, on),
     )
     trail.record(
         session,

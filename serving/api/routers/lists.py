@@ -18,6 +18,8 @@ router = APIRouter(prefix="/lists", tags=["lists"])
 WriteDep = Annotated[Principal, require_roles(Role.SUPERVISOR)]
 RespondDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.SYSTEM)]
 ReadDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)]
+# Person keys are visible to supervisors and analysts only (serving/api/masking.py).
+PersonDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.ANALYST)]
 CaseId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
@@ -151,6 +153,13 @@ def interviews_due(
     principal: ReadDep, session: SessionDep, on: Annotated[date | None, Query()] = None
 ) -> list[dict[str, Any]]:
     return [row.as_dict() for row in lists.interviews_due(session, on=on or lifecycle.today())]
+
+
+@router.get("/persons/{person_key}", summary="A person's accountability flags (personal credit file)")
+def person_file(
+    person_key: Annotated[str, Path(min_length=1, max_length=64)], principal: PersonDep, session: SessionDep
+) -> list[dict[str, Any]]:
+    return lists.person_flags(session, person_key)
 
 
 @router.get("/{case_id}")

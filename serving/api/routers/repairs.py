@@ -63,6 +63,7 @@ def apply_repair(
         commitment=body.commitment,
         obligations_evidence=body.obligations_evidence,
         policy=lifecycle.policy(settings),
+        tiers=lifecycle.tiers(settings, body.applied_on or lifecycle.today()),
     )
     return row.as_dict()
 
@@ -93,6 +94,8 @@ def approve_repair(
         on=body.on or lifecycle.today(),
         lake=lifecycle.lake(settings),
         policy=lifecycle.policy(settings),
+        # The score store's tier at approval; it reflects the repair once `creditwatch score` has re-run.
+        tiers=lifecycle.tiers(settings, body.on or lifecycle.today()),
     ).as_dict()
 
 

@@ -15,6 +15,7 @@ from supervision import reports
 from supervision.access import Role
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+AUTHORISED = frozenset({Role.SUPERVISOR, Role.ANALYST})
 IssueDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST, Role.SYSTEM)]
 
 
@@ -30,15 +31,16 @@ class ReportIn(BaseModel):
 def issue(
     body: ReportIn, principal: IssueDep, session: SessionDep, settings: SettingsDep, trail: AuditDep
 ) -> Response:
+    on = body.on or lifecycle.today()
     report = reports.build(
         session,
         lifecycle.sources(settings),
         uscc=body.uscc,
-        on=body.on or lifecycle.today(),
+        on=on,
         issued_by=principal.actor,
         mask_name=lifecycle.name_masker(principal.role.value),
-        # No score store is wired in yet, so no reader sees score/tier/reasons (authorised readers would).
-        score=None,
+        # Score, tier and reasons for authorised readers only, from the latest `creditwatch score` file.
+        score=lifecycle.report_score(settings, body.uscc, on) if principal.role in AUTHORISED else None,
     )
     trail.record(session, target=f"uscc:{body.uscc}", details={"report_no": report.report_no})
     headers = {"X-Report-No": report.report_no, "X-Report-Hash": report.content_sha256}
