@@ -202,12 +202,19 @@ def public_export(
         .to_list()
     )
     pen = pen.filter(~pl.col("uscc").is_in(minor_uscc))
+    # An individual business (个体工商户) is often named after its operator: treat its name as personal.
+    personal = set(
+        sources["entities"]
+        .filter(pl.col("entity_type") == "individual_business")
+        .select("uscc")
+        .collect()["uscc"]
+    )
     pen_rows = [
         {
             "kind": "penalty",
             "record_id": r["decision_no"],
             "uscc": r["uscc"],
-            "party_name": r["party_name"],
+            "party_name": mask_name(r["party_name"]) if r["uscc"] in personal else r["party_name"],
             "legal_representative": mask_name(r["legal_representative"])
             if r["legal_representative"]
             else None,

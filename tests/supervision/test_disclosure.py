@@ -57,7 +57,7 @@ def lake(tmp_path: Path) -> Lake:
                 500000.0,
                 facts=f"经查，当事人（身份证号{ADULT_ID}）发布虚假广告",
             ),
-            _penalty("P-BIG2", E[3], date(2026, 6, 1), 500000.0),
+            _penalty("P-BIG2", E[3], date(2026, 6, 1), 500000.0, party_name="李大牛"),
             _penalty("P-WARN", E[6], date(2026, 6, 2), 0.0, penalty_kind="warning"),
         ]
     ).write_parquet(src / "penalties-more.parquet")
@@ -71,6 +71,11 @@ def lake(tmp_path: Path) -> Lake:
             "authority": ["盐城市市场监管局"],
         }
     ).write_parquet(src / "licences.parquet")
+    # E[3] re-registered as an individual business whose name is its operator's.
+    pl.DataFrame(
+        {"uscc": [E[3]], "name": ["李大牛"], "entity_type": ["individual_business"], "industry": ["H62"],
+         "division_code": ["320902"], "established_on": [date(2015, 1, 1)], "status": ["active"]}
+    ).write_parquet(src / "entities-update.parquet")  # fmt: skip
     reports = ingest_paths([src], lake_dir=lake.dir, salt=SALT, today=TODAY)
     assert all(r.rows_quarantined == 0 for r in reports), reports
     return lake
@@ -112,6 +117,7 @@ def test_public_export_respects_periods_repairs_minors_and_masks(db_engine: sa.E
     text = before.write_csv()
     assert not ID_RE.search(text), text
     assert "王*" in text and "王五" not in text
+    assert "李**" in text and "李大牛" not in text and "测试公司" in text
     write_rows(
         lake, "repairs",
         [{"repair_id": "R-1", "uscc": E[3], "record_table": "penalties", "record_id": "P-BIG2",
