@@ -48,13 +48,29 @@ __all__ = [
 
 STATUSES = ("proposed", "listed", "rectified", "withdrawn", "exited")
 EXIT_REASONS = ("expired", "repaired", "revoked")
+LIST_NAMES = {
+    "severe_dishonesty": "严重失信主体名单",
+    "abnormal_operations": "经营异常名录",
+    "court_dishonest_debtor": "失信被执行人名单",
+}
 ACCOUNTABLE_RELATIONS = ("legal_representative", "actual_controller")
 MACHINE = StateMachine(
     "list",
     {
         "proposed": {"list": "listed", "withdraw": "withdrawn"},
-        "listed": {"rectify": "rectified", "interview": "listed", "expire": "exited", "revoke": "exited"},
-        "rectified": {"exit_on_application": "exited", "expire": "exited", "revoke": "exited"},
+        "listed": {
+            "rectify": "rectified",
+            "interview": "listed",
+            "expire": "exited",
+            "revoke": "exited",
+            "repair": "exited",
+        },
+        "rectified": {
+            "exit_on_application": "exited",
+            "expire": "exited",
+            "revoke": "exited",
+            "repair": "exited",
+        },
     },
 )
 
@@ -219,7 +235,7 @@ def propose(
     if session.get(ListCase, case_id) is not None:
         raise ListError(f"list case {case_id}: already proposed on {proposed_on.isoformat()}")
     notice = (
-        f"{department} 拟将 {uscc} 列入{list_type}名单。事由：{reasons}。依据：{basis}。"
+        f"{department} 拟将 {uscc} 列入{LIST_NAMES.get(list_type, list_type)}。事由：{reasons}。依据：{basis}。"
         f"当事人享有陈述、申辩的权利，可在 {response_due.isoformat()} 前提出书面意见；逾期未提出的，视为放弃。"
     )
     row = ListCase(
@@ -444,6 +460,13 @@ def revoke(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCas
     """Remove a wrongful listing (an upheld objection; the objection row carries it into the lake)."""
     row = get(session, case_id)
     _exit(session, row, "revoke", "revoked", actor, on)
+    return row
+
+
+def repaired(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCase:
+    """Exit after an approved credit repair of the entry (the repairs row carries it into the lake)."""
+    row = get(session, case_id)
+    _exit(session, row, "repair", "repaired", actor, on)
     return row
 
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.lifecycle import lifecycle_sources, list_entry_end
+from supervision import lists
 from supervision.calendar import working_days_between
 from supervision.db import Base
 from supervision.records import Lake, write_rows
@@ -451,6 +452,10 @@ def approve(
             source=f"repair-{repair_id}",
             today=on,
         )
+    if row.record_table == "list_entries":
+        case = session.get(lists.ListCase, row.record_id)
+        if case is not None and case.status in ("listed", "rectified"):
+            lists.repaired(session, case.case_id, actor=actor, on=on)
     if tiers is not None:
         row.tier_after = tiers(row.uscc)
     MACHINE.record(

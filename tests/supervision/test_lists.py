@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from features.build import build_features
 from features.ingest import ingest_paths
 from features.lake import scan, sources
-from supervision import lists, objections
+from supervision import lists, objections, repairs
 from supervision.db import session_scope
 from supervision.records import Lake
 from supervision.workflow import TransitionError
@@ -46,6 +46,7 @@ def test_notice_then_listing_fixes_periods_from_the_policy(db_engine: sa.Engine)
         # Response within 5 WD (tag U) of Mon 3 Mar 2025: Mon 10 Mar.
         assert case.response_due == date(2025, 3, 10)
         assert "陈述、申辩" in case.notice and "2025-03-10" in case.notice and "提供虚假材料" in case.notice
+        assert "严重失信主体名单" in case.notice
         with pytest.raises(lists.ListError, match="may respond until 2025-03-10"):
             _list(s, None, case.case_id, on=date(2025, 3, 10))
         _list(s, None, case.case_id)
@@ -214,4 +215,20 @@ def test_upheld_objection_revokes_the_case(db_engine: sa.Engine) -> None:
         )
         assert decision.notice is not None
         assert (case.status, case.exit_reason) == ("exited", "revoked")
+        assert [e.event for e in lists.events_after(s)] == ["listed", "exited"]
+
+
+def test_approved_repair_of_the_entry_exits_the_case(db_engine: sa.Engine, tmp_path: Path) -> None:
+    lake = build_lake(tmp_path)
+    with session_scope(db_engine) as s:
+        case = _propose(s)
+        _list(s, lake, case.case_id)
+        src = sources(lake.dir)
+        row = repairs.apply(
+            s, src, actor=PARTY, uscc=E[6], record_table="list_entries", record_id=case.case_id, department=DEPT,
+            applied_on=date(2026, 3, 11), commitment="承诺", obligations_evidence="已整改",
+        )  # fmt: skip
+        repairs.accept(s, row.repair_id, actor=OFFICER, on=date(2026, 3, 12))
+        repairs.approve(s, row.repair_id, src, actor=OFFICER, on=date(2026, 3, 13), lake=lake)
+        assert (case.status, case.exit_reason, case.exited_on) == ("exited", "repaired", date(2026, 3, 13))
         assert [e.event for e in lists.events_after(s)] == ["listed", "exited"]
