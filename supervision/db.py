@@ -44,6 +44,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.commitments",
     "supervision.disclosure",
     "supervision.reports",
+    "supervision.subscriptions",
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from supervision import (
     repairs,
     reports,
     restrictions,
+    subscriptions,
     workflow,
 )
 from supervision.calendar import CalendarCoverageError
@@ -421,6 +422,33 @@ def list_events(ctx: typer.Context, after: Annotated[int, typer.Option("--after"
     with _session(state, write=False) as s:
         rows = [e.as_dict() for e in lists.events_after(s, after)]
     _emit(state, rows, "list events")
+
+
+@lists_app.command("subscribe")
+def list_subscribe(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="the subscribing system")],
+    url: Annotated[str, typer.Option("--url", help="its webhook (http or https)")],
+    from_event: Annotated[int, typer.Option("--from-event", min=0, help="deliver events after this id")] = 0,
+) -> None:
+    """Register a webhook subscriber of list enter/exit events."""
+    state = _ctx(ctx)
+    with _session(state) as s:
+        try:
+            row = subscriptions.subscribe(s, name=name, url=url, now=datetime.now(UTC), from_event=from_event)
+        except ValueError as exc:
+            raise state.fail(str(exc)) from exc
+        payload = row.as_dict()
+    state.emit(payload)
+
+
+@lists_app.command("deliver")
+def list_deliver(ctx: typer.Context) -> None:
+    """One delivery round to due subscribers (run it from a scheduler; failures back off and retry)."""
+    state = _ctx(ctx)
+    with _session(state) as s:
+        report = subscriptions.deliver_due(s, now=datetime.now(UTC))
+    _emit(state, report, "deliveries")
 
 
 # ------------------------------------------------------------------------------------------- commitments
