@@ -1006,16 +1006,22 @@ def export_frame(session: Session, task_id: str, *, reasons: pl.DataFrame | None
         },
     )
     if reasons is not None and "reasons" in reasons.columns:
-        text = reasons.select(
-            "uscc",
-            reasons=pl.col("reasons").list.join("; ")
-            if isinstance(reasons.schema["reasons"], pl.List)
-            else "reasons",
-        )
+        text = reasons.select("uscc", reasons=_reasons_text(reasons.schema["reasons"]))
         out = out.join(text.unique("uscc", keep="first"), on="uscc", how="left")
     else:
         out = out.with_columns(reasons=pl.lit(None, pl.String()))
     return out.select(EXPORT_COLUMNS)
+
+
+def _reasons_text(dtype: pl.DataType) -> pl.Expr:
+    """The reasons as one line of text: plain strings, lists of strings, or the scorer's list of
+    {feature, dimension, value, contribution, zh, en} structs (the Chinese sentence is what inspectors read)."""
+    column = pl.col("reasons")
+    if not isinstance(dtype, pl.List):
+        return column.cast(pl.String)
+    if isinstance(dtype.inner, pl.Struct):
+        column = column.list.eval(pl.element().struct.field("zh"))
+    return column.list.join("；")
 
 
 # Column headings of the export for people (Chinese first, as inspectors read it).

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli import admin, data, db, features, lifecycle, modeling, sample, uscc
+from serving.cli import admin, data, db, demo, features, lifecycle, modeling, sample, uscc
 from serving.cli.state import State
 from serving.settings import load_settings
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for _group in (uscc, data, features, modeling, sample, db, admin, lifecycle):
+for _group in (demo, uscc, data, features, modeling, sample, db, admin, lifecycle):
     _group.register(app)
 
 

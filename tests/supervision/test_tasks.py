@@ -332,3 +332,24 @@ def test_draw_and_record_errors_leave_nothing_half_written(db_engine: sa.Engine,
     with session_scope(db_engine) as s:
         task = s.get(SamplingTask, "T2")
         assert task is not None and task.status == "drawn"
+
+
+def test_export_reads_the_scorers_reasons_structs() -> None:
+    from supervision.tasks import _reasons_text
+
+    scorer = pl.DataFrame(
+        {
+            "reasons": [
+                [
+                    {"feature": "penalties_n_365d", "dimension": "law_abiding", "value": "2", "contribution": 0.8,
+                     "zh": "近365天行政处罚2次 (+0.80)", "en": "2 penalties in the last 365 days (+0.80)"},
+                    {"feature": "age_days", "dimension": "qualifications", "value": "90", "contribution": 0.1,
+                     "zh": "成立90天 (+0.10)", "en": "established 90 days ago (+0.10)"},
+                ]
+            ]
+        }
+    )  # fmt: skip
+    text = scorer.select(_reasons_text(scorer.schema["reasons"]))["reasons"][0]
+    assert text == "近365天行政处罚2次 (+0.80)；成立90天 (+0.10)"
+    plain = pl.DataFrame({"reasons": [["a", "b"]]})
+    assert plain.select(_reasons_text(plain.schema["reasons"]))["reasons"][0] == "a；b"
