@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         None,
         description="TOML of lifecycle periods and deadlines; default: supervision/policy/lifecycle.toml",
     )
+    restriction_catalog: Path | None = Field(
+        None,
+        description="TOML of restriction measures (惩戒措施清单); default: supervision/policy/restrictions.toml",
+    )
 
     @field_validator("home")
     @classmethod

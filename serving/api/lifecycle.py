@@ -14,7 +14,7 @@ from features import lake as lake_io
 from serving.api import masking
 from serving.api.deps import Principal
 from serving.settings import Settings
-from supervision import reports
+from supervision import reports, restrictions
 from supervision.records import Lake
 from supervision.regimes import Policy, load_policy
 from supervision.workflow import Actor
@@ -41,6 +41,10 @@ def sources(settings: Settings) -> Mapping[str, pl.LazyFrame]:
 
 def policy(settings: Settings) -> Policy:
     return load_policy(settings.lifecycle_policy)
+
+
+def measures(settings: Settings) -> tuple[restrictions.Measure, ...]:
+    return restrictions.load_catalog(settings.restriction_catalog)
 
 
 def name_masker(audience: str) -> Callable[[str], str]:

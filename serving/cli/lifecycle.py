@@ -519,7 +519,7 @@ def check_run(
         day = _day(state, on)
         result = restrictions.check(
             s, lake_io.sources(state.settings.lake_dir), caller=_actor(), uscc=uscc, matter=matter, on=day,
-            tiers=api_lifecycle.tiers(state.settings, day),
+            tiers=api_lifecycle.tiers(state.settings, day), measures=api_lifecycle.measures(state.settings),
         ).as_dict()  # fmt: skip
     state.emit(
         result,
@@ -534,7 +534,10 @@ def check_catalog(
 ) -> None:
     """The catalog of restriction measures (惩戒措施清单)."""
     state = _ctx(ctx)
-    frame = restrictions.catalog_frame()
+    try:
+        frame = restrictions.catalog_frame(api_lifecycle.measures(state.settings))
+    except restrictions.RestrictionError as exc:
+        raise state.fail(str(exc)) from exc
     if out is not None:
         frame.write_csv(out)
     state.emit(frame.to_dicts(), rows=frame.to_dicts(), title="restriction measures")

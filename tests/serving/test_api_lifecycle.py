@@ -288,3 +288,22 @@ def test_tier_and_score_come_from_the_latest_score_file(
     inspector = client.post("/reports", json=report, headers=auth[Role.INSPECTOR]).text
     assert "信用风险评估" in supervisor and "处罚次数多" in supervisor and "0.91" in supervisor
     assert "信用风险评估" not in inspector and "处罚次数多" not in inspector
+
+
+def test_restriction_catalog_is_configurable(settings: Settings, home: Path, engine: sa.Engine,
+                                             auth: dict[Role, dict[str, str]]) -> None:  # fmt: skip
+    build_lake(home)
+    custom = home / "measures.toml"
+    custom.write_text(
+        '[[measure]]\nlist_type = "abnormal_operations"\nmatter = "fiscal_funds"\nsubject = "entity"\n'
+        'restriction = "本市财政资金项目不予支持"\nbasis = "本市规定"\nconfidence = "U"\n',
+        encoding="utf-8",
+    )
+    app = create_app(settings.model_copy(update={"restriction_catalog": custom}), engine=engine)
+    with TestClient(app) as c:
+        assert [m["restriction"] for m in _ok(c.get("/restrictions", headers=auth[Role.SYSTEM]))] == [
+            "本市财政资金项目不予支持"
+        ]
+        body = {"uscc": E[3], "matter": "fiscal_funds", "on": "2026-11-27"}
+        got = _ok(c.post("/check", json=body, headers=auth[Role.SYSTEM]))
+        assert [r["basis"] for r in got["restrictions"]] == ["本市规定"]

@@ -42,6 +42,7 @@ def check(
         on=on,
         # The latest `creditwatch score` file dated on or before the day; None when there is none.
         tiers=lifecycle.tiers(settings, on),
+        measures=lifecycle.measures(settings),
     )
     trail.record(
         session,
@@ -62,5 +63,5 @@ def events(
 
 
 @router.get("/restrictions", summary="The catalog of restriction measures (惩戒措施清单)")
-def catalog(principal: AnyRoleDep) -> list[dict[str, Any]]:
-    return restrictions.catalog_frame().to_dicts()
+def catalog(principal: AnyRoleDep, settings: SettingsDep) -> list[dict[str, Any]]:
+    return restrictions.catalog_frame(lifecycle.measures(settings)).to_dicts()
