@@ -116,7 +116,8 @@ def labelled_features(
     if until is not None:
         labels = labels.filter(pl.col("as_of") < until)
     events = labels.select("uscc", "as_of").unique().sort("as_of", "uscc").collect()
-    fc = config if config is not None else build.FeatureConfig()
+    # One related-party graph per month rather than per inspection day (see FeatureConfig.graph_snapshot).
+    fc = config if config is not None else build.FeatureConfig(graph_snapshot="month")
     # A few inspection days per build call, each collected: one lazy plan over hundreds of days grows too
     # large for the optimiser (measured: minutes more than the sum of its parts).
     days = events["as_of"].unique().sort().to_list()
