@@ -64,6 +64,9 @@ class Indicator:
     family: str = ""
     codes: tuple[str, ...] = ()  # categorical features: code i+1 means codes[i]
     zero_when_absent: bool = False  # an entity with no records gets 0 (counts, sums, flags), else null
+    # False: part of the profile a supervisor sees, never an input of the risk score — exercising a right
+    # (an objection, a repair application) must not raise anyone's score.
+    scored: bool = True
 
     def __post_init__(self) -> None:
         if self.dimension not in DIMENSIONS:
@@ -368,20 +371,20 @@ def _repairs_objections() -> list[Indicator]:
     return [
         Indicator("repairs_applied_n_1095d", "近3年信用修复申请数", "credit repair applications, 3 years",
                   "commitments", 1, "近3年申请信用修复{value}次", "{value} credit repair applications in the last 3 years",
-                  I64, "repairs"),
+                  I64, "repairs", scored=False),
         Indicator("repairs_approved_n_1095d", "近3年信用修复成功数", "credit repairs approved, 3 years",
                   "commitments", 0, "近3年信用修复成功{value}次", "{value} credit repairs approved in the last 3 years",
-                  I64, "repairs"),
+                  I64, "repairs", scored=False),
         Indicator("objections_n_1095d", "近3年提出异议数", "objections filed, 3 years", "supervision_risk", 0,
-                  "近3年提出异议{value}次", "{value} objections filed in the last 3 years", I64, "objections"),
+                  "近3年提出异议{value}次", "{value} objections filed in the last 3 years", I64, "objections", scored=False),
         Indicator("objections_upheld_n_1095d", "近3年异议成立数", "objections upheld, 3 years", "supervision_risk", 0,
-                  "近3年异议成立{value}次", "{value} objections upheld in the last 3 years", I64, "objections"),
+                  "近3年异议成立{value}次", "{value} objections upheld in the last 3 years", I64, "objections", scored=False),
         Indicator("records_under_objection_n", "异议处理中的记录数", "records under objection (异议处理中)",
                   "supervision_risk", 0, "{value}条记录异议处理中", "{value} records under objection", I64,
-                  "objections"),
+                  "objections", scored=False),
         Indicator("records_corrected_n", "经异议更正的记录数", "records corrected after an objection",
                   "supervision_risk", 0, "{value}条记录经异议更正", "{value} records corrected after an objection",
-                  I64, "objections"),
+                  I64, "objections", scored=False),
     ]  # fmt: skip
 
 
@@ -562,7 +565,8 @@ def indicators_markdown(catalog: Sequence[Indicator] = CATALOG) -> str:
         "",
         "Generated from `features/indicators.py` by `creditwatch features catalog --markdown`; do not edit "
         "this section by hand. Direction: `+1` more risk as the value grows, `-1` less risk, `0` no "
-        "constraint. Windows count events dated in `[as_of - N days, as_of)`. Categorical codes: code "
+        "constraint; `not scored`: in the profile, never a model input (exercising a right — an objection, "
+        "a repair application — must not raise a score). Windows count events dated in `[as_of - N days, as_of)`. Categorical codes: code "
         "`k` means the k-th value listed (1-based); null means unknown or none.",
         "",
         f"{len(catalog)} features.",
@@ -583,7 +587,8 @@ def indicators_markdown(catalog: Sequence[Indicator] = CATALOG) -> str:
                 " — codes: " + ", ".join(f"{k + 1}=`{c}`" for k, c in enumerate(i.codes)) if i.codes else ""
             )
             lines.append(
-                f"| `{i.name}` | {i.zh} | {en_label} | {i.dtype} | {i.direction:+d} | {i.family} | "
+                f"| `{i.name}` | {i.zh} | {en_label} | {i.dtype} | {f'{i.direction:+d}' if i.scored else 'not scored'} | "
+                f"{i.family} | "
                 f"{i.template_zh} / {i.template_en} |"
             )
         lines.append("")

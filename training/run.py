@@ -81,9 +81,12 @@ class TrainConfig:
 
 
 def catalog_feature_infos(catalog: Sequence[Any]) -> tuple[list[FeatureInfo], list[str]]:
-    """FeatureInfos from ``features.indicators`` Indicators, and the names to treat as categorical
+    """FeatureInfos of the scored ``features.indicators`` Indicators, and the names to treat as categorical
     (integer-coded with a code list and no expected direction; ordinal codes with a direction stay numeric
     so they can carry their monotone constraint)."""
+    # Indicators marked ``scored=False`` (objections, repair applications: exercising a right) stay in the
+    # profile but never become model inputs.
+    catalog = [i for i in catalog if getattr(i, "scored", True)]
     infos = [
         FeatureInfo(i.name, i.zh, i.en, i.dimension, i.direction, i.template_zh, i.template_en)
         for i in catalog
