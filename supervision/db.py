@@ -45,6 +45,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.disclosure",
     "supervision.reports",
     "supervision.subscriptions",
+    "supervision.scores",
 )
 
 
