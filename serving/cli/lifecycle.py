@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from features import lake as lake_io
+from serving import rescore
 from serving.api import lifecycle as api_lifecycle
 from serving.api import masking
 from serving.cli.state import State
@@ -183,12 +184,19 @@ def objection_decide(
 ) -> None:
     """Uphold (record corrected or revoked; the lake gets the decision) or reject with reasons."""
     state = _ctx(ctx)
+    day = _day(state, on)
     with _session(state) as s:
         d = objections.decide(
-            s, objection_id, actor=_actor(), on=_day(state, on), upheld=upheld, reasons=reasons,
+            s, objection_id, actor=_actor(), on=day, upheld=upheld, reasons=reasons,
             resolution=resolution, lake=_lake(state),
         )  # fmt: skip
-        row = {**d.objection.as_dict(), "notice": d.notice}
+        o = d.objection
+        result = (
+            rescore.rescore(s, state.settings, uscc=o.uscc, on=day, reason=f"objection {o.objection_id} upheld ({o.resolution})")
+            if o.status == "upheld"
+            else rescore.skipped("objection rejected: the record stands, nothing to re-score")
+        )  # fmt: skip
+        row = {**o.as_dict(), "notice": d.notice, "rescore": result.as_dict()}
     _emit(state, row, "objection")
 
 
@@ -239,11 +247,12 @@ def repair_apply(
 ) -> None:
     """Apply; prints every condition as checked by the system."""
     state = _ctx(ctx)
+    day = _day(state, on)
     with _session(state) as s:
         row = repairs.apply(
             s, lake_io.sources(state.settings.lake_dir), actor=_actor(), uscc=uscc, record_table=record_table,
-            record_id=record_id, department=department, applied_on=_day(state, on), commitment=commitment,
-            obligations_evidence=evidence, policy=_policy(state),
+            record_id=record_id, department=department, applied_on=day, commitment=commitment,
+            obligations_evidence=evidence, policy=_policy(state), tiers=api_lifecycle.tiers(state.settings, day, s),
         ).as_dict()  # fmt: skip
     _emit(state, row, "repair")
 
@@ -260,13 +269,20 @@ def repair_accept(ctx: typer.Context, repair_id: str, on: OnOpt = None) -> None:
 
 @repairs_app.command("approve")
 def repair_approve(ctx: typer.Context, repair_id: str, on: OnOpt = None) -> None:
-    """Approve when every condition holds; publicity stops and the lake gets the repair."""
+    """Approve when every condition holds; publicity stops, the lake gets the repair, the entity is re-scored."""
     state = _ctx(ctx)
+    day = _day(state, on)
     with _session(state) as s:
-        row = repairs.approve(
-            s, repair_id, lake_io.sources(state.settings.lake_dir), actor=_actor(), on=_day(state, on),
-            lake=_lake(state), policy=_policy(state),
-        ).as_dict()  # fmt: skip
+        repair = repairs.approve(
+            s, repair_id, lake_io.sources(state.settings.lake_dir), actor=_actor(), on=day,
+            lake=_lake(state), policy=_policy(state), tiers=api_lifecycle.tiers(state.settings, day, s),
+        )  # fmt: skip
+        result = rescore.rescore(
+            s, state.settings, uscc=repair.uscc, on=day, reason=f"repair {repair_id} approved"
+        )
+        if result.tier_after is not None:
+            repair.tier_after = result.tier_after
+        row = {**repair.as_dict(), "rescore": result.as_dict()}
     _emit(state, row, "repair")
 
 
@@ -519,7 +535,7 @@ def check_run(
         day = _day(state, on)
         result = restrictions.check(
             s, lake_io.sources(state.settings.lake_dir), caller=_actor(), uscc=uscc, matter=matter, on=day,
-            tiers=api_lifecycle.tiers(state.settings, day), measures=api_lifecycle.measures(state.settings),
+            tiers=api_lifecycle.tiers(state.settings, day, s), measures=api_lifecycle.measures(state.settings),
         ).as_dict()  # fmt: skip
     state.emit(
         result,
@@ -600,8 +616,8 @@ def report_issue(
     """Issue a credit report; prints its number and verification hash."""
     state = _ctx(ctx)
     day = _day(state, on)
-    score = api_lifecycle.report_score(state.settings, uscc, day) if with_score else None
     with _session(state) as s:
+        score = api_lifecycle.report_score(state.settings, uscc, day, s) if with_score else None
         report = reports.build(
             s, lake_io.sources(state.settings.lake_dir), uscc=uscc, on=day, issued_by=_actor().name,
             mask_name=masking.mask_name, score=score,

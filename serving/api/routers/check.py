@@ -40,8 +40,8 @@ def check(
         uscc=body.uscc,
         matter=body.matter,
         on=on,
-        # The latest `creditwatch score` file dated on or before the day; None when there is none.
-        tiers=lifecycle.tiers(settings, on),
+        # The newest of the score history and the latest `creditwatch score` file; None when neither has it.
+        tiers=lifecycle.tiers(settings, on, session),
         measures=lifecycle.measures(settings),
     )
     trail.record(

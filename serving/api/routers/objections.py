@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving import rescore
 from serving.api import lifecycle
 from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
 from serving.api.trail import audited
@@ -94,18 +95,31 @@ def decide_objection(
     session: SessionDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
+    on = body.on or lifecycle.today()
     decision = objections.decide(
         session,
         objection_id,
         actor=lifecycle.actor(principal),
-        on=body.on or lifecycle.today(),
+        on=on,
         upheld=body.outcome == "upheld",
         reasons=body.reasons,
         resolution=body.resolution,
         correction=body.correction,
         lake=lifecycle.lake(settings),
     )
-    return {**decision.objection.as_dict(), "notice": decision.notice}
+    row = decision.objection
+    if row.status == "upheld":
+        # The entity is re-scored now, on the lake that has just received the decision.
+        result = rescore.rescore(
+            session,
+            settings,
+            uscc=row.uscc,
+            on=on,
+            reason=f"objection {row.objection_id} upheld ({row.resolution})",
+        )
+    else:
+        result = rescore.skipped("objection rejected: the record stands, nothing to re-score")
+    return {**row.as_dict(), "notice": decision.notice, "rescore": result.as_dict()}
 
 
 @router.get("/overdue", summary="Open objections past their marking or decision deadline")

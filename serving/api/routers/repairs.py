@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving import rescore
 from serving.api import lifecycle
 from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
 from serving.api.trail import audited
@@ -63,7 +64,7 @@ def apply_repair(
         commitment=body.commitment,
         obligations_evidence=body.obligations_evidence,
         policy=lifecycle.policy(settings),
-        tiers=lifecycle.tiers(settings, body.applied_on or lifecycle.today()),
+        tiers=lifecycle.tiers(settings, body.applied_on or lifecycle.today(), session),
     )
     return row.as_dict()
 
@@ -86,17 +87,22 @@ def accept_repair(
 def approve_repair(
     repair_id: RepairId, body: OnIn, principal: DecideDep, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    return repairs.approve(
+    on = body.on or lifecycle.today()
+    row = repairs.approve(
         session,
         repair_id,
         lifecycle.sources(settings),
         actor=lifecycle.actor(principal),
-        on=body.on or lifecycle.today(),
+        on=on,
         lake=lifecycle.lake(settings),
         policy=lifecycle.policy(settings),
-        # The score store's tier at approval; it reflects the repair once `creditwatch score` has re-run.
-        tiers=lifecycle.tiers(settings, body.on or lifecycle.today()),
-    ).as_dict()
+        # Fallback when re-scoring is skipped: the stored tier (score history or score file) at approval.
+        tiers=lifecycle.tiers(settings, on, session),
+    )
+    result = rescore.rescore(session, settings, uscc=row.uscc, on=on, reason=f"repair {repair_id} approved")
+    if result.tier_after is not None:
+        row.tier_after = result.tier_after
+    return {**row.as_dict(), "rescore": result.as_dict()}
 
 
 @router.post(

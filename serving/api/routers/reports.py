@@ -39,8 +39,10 @@ def issue(
         on=on,
         issued_by=principal.actor,
         mask_name=lifecycle.name_masker(principal.role.value),
-        # Score, tier and reasons for authorised readers only, from the latest `creditwatch score` file.
-        score=lifecycle.report_score(settings, body.uscc, on) if principal.role in AUTHORISED else None,
+        # Score, tier and reasons for authorised readers only (score history or the latest score file).
+        score=lifecycle.report_score(settings, body.uscc, on, session)
+        if principal.role in AUTHORISED
+        else None,
     )
     trail.record(session, target=f"uscc:{body.uscc}", details={"report_no": report.report_no})
     headers = {"X-Report-No": report.report_no, "X-Report-Hash": report.content_sha256}
