@@ -302,6 +302,22 @@ def _evaluations() -> list[Indicator]:
         Indicator("industry_grade_worst", "行业信用评价最差等级（A=1…D=4）", "worst industry credit grade (A=1…D=4)",
                   "supervision_risk", 1, "行业信用评价最差等级为{value}（1=A…4=D）",
                   "worst industry credit grade {value} (1=A…4=D)", I8, f),
+        # The scores behind the grades: a grade keeps 4 levels of a 0–100 score, and each yearly round is
+        # a noisy reading, so the mean of all rounds carries the stable part and the change the trend.
+        Indicator("public_credit_score", "公共信用综合评价得分", "public credit evaluation score (latest valid)",
+                  "supervision_risk", -1, "公共信用综合评价得分{value:.1f}",
+                  "public credit evaluation score {value:.1f}", F64, f),
+        Indicator("public_credit_score_mean", "历次公共信用综合评价平均得分",
+                  "mean public credit evaluation score over all past rounds", "supervision_risk", -1,
+                  "历次公共信用综合评价平均得分{value:.1f}",
+                  "mean public credit evaluation score {value:.1f} over all past rounds", F64, f),
+        Indicator("public_credit_score_change", "公共信用综合评价得分较上次变化",
+                  "public credit score change since the previous round", "supervision_risk", 0,
+                  "公共信用综合评价得分较上次变化{value:+.1f}",
+                  "public credit score changed by {value:+.1f} since the previous round", F64, f),
+        Indicator("industry_score_lowest", "行业信用评价最低得分", "lowest industry credit score (latest valid)",
+                  "supervision_risk", -1, "行业信用评价最低得分{value:.1f}",
+                  "lowest industry credit score {value:.1f}", F64, f),
     ]  # fmt: skip
 
 

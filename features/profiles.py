@@ -210,20 +210,41 @@ def _ordinal(column: str) -> pl.Expr:
 
 
 def evaluation_profile(evaluations: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
-    """Latest valid public-credit grade and the worst of the latest valid industry grades, as ordinals A=1…D=4."""
-    valid = evaluations.filter(
-        (pl.col("evaluated_on") < as_of)
-        & (pl.col("valid_until").is_null() | (pl.col("valid_until") >= as_of))
-    ).with_columns(ordinal=_ordinal("grade"), domain=pl.col("industry_domain").fill_null(""))
-    # Latest per scheme (and industry domain); same-day ties resolved by the id so the result is stable.
-    latest = valid.group_by(*_keys(as_of), "scheme", "domain").agg(
-        pl.col("ordinal").sort_by("evaluated_on", "evaluation_id").last()
+    """Latest valid public-credit grade and the worst of the latest valid industry grades, as ordinals A=1…D=4;
+    the scores behind them: latest valid public-credit score, its mean over every past round (expired ones
+    too: each round is a noisy reading of the same entity), its change since the previous round, and the
+    lowest of the latest valid industry scores."""
+    known = evaluations.filter(pl.col("evaluated_on") < as_of).with_columns(
+        ordinal=_ordinal("grade"),
+        domain=pl.col("industry_domain").fill_null(""),
+        valid=pl.col("valid_until").is_null() | (pl.col("valid_until") >= as_of),
     )
+    # Latest per scheme (and industry domain); same-day ties resolved by the id so the result is stable
+    # (rows sorted first: a group keeps its rows' order, so filter-then-last is the latest that qualifies).
+    latest = (
+        known.sort("evaluated_on", "evaluation_id")
+        .group_by(*_keys(as_of), "scheme", "domain")
+        .agg(
+            pl.col("ordinal").filter(pl.col("valid")).last(),
+            pl.col("score").filter(pl.col("valid")).last(),
+            score_mean=pl.col("score").mean(),
+            # Latest minus previous round with a score, while a round of this scheme is still valid.
+            score_change=pl.when(pl.col("valid").any())
+            .then(pl.col("score").drop_nulls().diff().last())
+            .otherwise(None),
+        )
+    )
+    pc = pl.col("scheme") == "public_credit"
+    ind = pl.col("scheme") == "industry"
     return (
         latest.group_by(*_keys(as_of))
         .agg(
-            public_credit_grade=pl.col("ordinal").filter(pl.col("scheme") == "public_credit").max(),
-            industry_grade_worst=pl.col("ordinal").filter(pl.col("scheme") == "industry").max(),
+            public_credit_grade=pl.col("ordinal").filter(pc).max(),
+            industry_grade_worst=pl.col("ordinal").filter(ind).max(),
+            public_credit_score=pl.col("score").filter(pc).max(),
+            public_credit_score_mean=pl.col("score_mean").filter(pc).max(),
+            public_credit_score_change=pl.col("score_change").filter(pc).max(),
+            industry_score_lowest=pl.col("score").filter(ind).min(),
         )
         .pipe(conform, _out(family_schema("evaluations"), as_of), name="evaluation_profile")
     )

@@ -178,7 +178,44 @@ def test_evaluations_latest_valid_grade_and_worst_industry():
     r = one(out)
     assert r["public_credit_grade"] == 2
     assert r["industry_grade_worst"] == 2  # latest food A=1, latest drug B=2 → worst 2
-    assert out.filter(pl.col("uscc") == E[1]).collect().height == 0  # expired evaluation: no grade
+    expired = out.filter(pl.col("uscc") == E[1]).collect()
+    assert expired["public_credit_grade"].to_list() == [None]  # expired evaluation: no grade
+
+
+def test_evaluation_scores_latest_mean_change_and_lowest_industry():
+    lk = Lake()
+    lk.add("evaluations", uscc=E[0], evaluation_id="V1", grade="D", score=60.0, evaluated_on=date(2021, 1, 1))
+    lk.add("evaluations", uscc=E[0], evaluation_id="V2", grade="C", score=70.0, evaluated_on=date(2022, 1, 1))
+    lk.add("evaluations", uscc=E[0], evaluation_id="V3", grade="B", score=83.0, evaluated_on=date(2023, 1, 1))
+    lk.add("evaluations", uscc=E[0], evaluation_id="V4", grade="A", score=99.0, evaluated_on=AS_OF)  # future
+    for domain, score in (("food", 75.5), ("drug", 91.0)):
+        lk.add(
+            "evaluations",
+            uscc=E[0],
+            scheme="industry",
+            industry_domain=domain,
+            grade="B",
+            score=score,
+            evaluated_on=date(2023, 5, 1),
+        )
+    # Only an expired round: no latest score and no change, but the history still counts in the mean.
+    lk.add(
+        "evaluations",
+        uscc=E[1],
+        grade="D",
+        score=50.0,
+        evaluated_on=date(2020, 1, 1),
+        valid_until=date(2023, 12, 31),
+    )
+    out = P.evaluation_profile(lk.sources()["evaluations"], as_of=AS_OF).collect()
+    r = out.filter(pl.col("uscc") == E[0]).row(0, named=True)
+    assert r["public_credit_score"] == 83.0
+    assert r["public_credit_score_mean"] == pytest.approx((60 + 70 + 83) / 3)
+    assert r["public_credit_score_change"] == pytest.approx(13.0)
+    assert r["industry_score_lowest"] == 75.5
+    e = out.filter(pl.col("uscc") == E[1]).row(0, named=True)
+    assert (e["public_credit_score"], e["public_credit_score_change"]) == (None, None)
+    assert e["public_credit_score_mean"] == 50.0
 
 
 def _lists(lk: Lake, as_of: date = AS_OF) -> pl.LazyFrame:
