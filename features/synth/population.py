@@ -281,15 +281,36 @@ def _names(
             "individual": kind == 1,
         }
     )
-    return (
-        frame.select(
-            pl.when(pl.col("individual"))
-            .then(pl.concat_str("place", "owner", "b1", "word", "suffix"))
-            .otherwise(pl.concat_str("place", "b1", "b2", "word", "suffix"))
-        )
-        .to_series()
-        .alias("name")
-    )
+    names = frame.select(
+        pl.when(pl.col("individual"))
+        .then(pl.concat_str("place", "owner", "b1", "word", "suffix"))
+        .otherwise(pl.concat_str("place", "b1", "b2", "word", "suffix"))
+    ).to_series()
+    head = frame.select(
+        pl.when(pl.col("individual"))
+        .then(pl.concat_str("place", "owner", "b1"))
+        .otherwise(pl.concat_str("place", "b1", "b2"))
+    ).to_series()
+    return _unique_names(names, head, frame.select(pl.concat_str("word", "suffix")).to_series())
+
+
+def _unique_names(names: pl.Series, head: pl.Series, tail: pl.Series) -> pl.Series:
+    """Registration refuses a name already taken, so a later registrant adds a word to its trade name.
+
+    Deterministic (no random draws): the k-th holder of a taken name inserts the k-th extra brand syllable,
+    repeated until every name is unique.
+    """
+    brand = pl.Series(list(lexicon.BRAND), dtype=pl.String)
+    out = names
+    for _ in range(8):
+        rank = out.to_frame("name").select(pl.int_range(pl.len()).over("name")).to_series()
+        if rank.max() in (None, 0):
+            break
+        extra = brand.gather((rank.to_numpy() * 7 + np.arange(len(out))) % len(brand))
+        rebuilt = pl.concat_str([head, extra, tail], separator="")
+        out = pl.select(pl.when(rank > 0).then(rebuilt).otherwise(out)).to_series()
+        head = pl.select(pl.when(rank > 0).then(pl.concat_str([head, extra])).otherwise(head)).to_series()
+    return out.alias("name")
 
 
 def addresses_and_phones(rng: np.random.Generator, pop: Population) -> tuple[pl.Series, pl.Series]:

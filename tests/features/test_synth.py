@@ -355,3 +355,13 @@ def test_inspector_roster_covers_every_inspector_of_the_inspections(
     items = set(inspections["check_items"].str.split(";").explode().drop_nulls().to_list())
     assert items <= set(roster["qualifications"][0].split(";"))
     assert set(roster["division_code"].to_list()) == {d.code for d in DIVISIONS}
+
+
+def test_registered_names_are_unique(city: tuple[Path, GenerationReport]) -> None:
+    # Registration refuses a taken name; the only duplicates in the file are the injected dirt rows.
+    out, _ = city
+    entities = pl.read_csv(out / FORMATS["entities"].file, infer_schema=False, encoding="utf8")
+    dirt = pl.read_parquet(out / "truth" / "dirt.parquet").filter(pl.col("table") == "entities")
+    clean = entities.with_row_index("row").filter(~pl.col("row").is_in(dirt["row"].cast(pl.UInt32).to_list()))
+    named = clean.drop_nulls("name")
+    assert named["name"].n_unique() == named.height
