@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import time
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from bench.report import write_section
 from models.calibration import ProbabilityCalibrator
 from models.estimator import RiskClassifier
 from training.evaluate import brier, ece, pr_auc, roc_auc
@@ -247,18 +247,6 @@ def markdown(rows: list[dict], context: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = DOCS) -> None:
-    """Replace (or append) this benchmark's section in docs/benchmarks.md, leaving the others alone."""
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = (
-        pattern.sub(lambda _: text + "\n", doc)
-        if pattern.search(doc)
-        else doc.rstrip("\n") + "\n\n" + text + "\n"
-    )
-    path.write_text(doc, encoding="utf-8")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from bench.report import write_section
 from features.catalog import BY_NAME, SEVERITIES
 
 AS_OF = date(2026, 1, 1)
@@ -618,23 +619,13 @@ def _agreement(polars_path: Path, pandas_path: Path) -> str:
 
 
 def _write_docs(r: dict) -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     head = "## Features"
-    tail = ""
-    if head in text:
-        # Replace only this section; other benchmarks' sections after it stay.
-        start = text.index(head)
-        nxt = text.find("\n## ", start + len(head))
-        tail = text[nxt:] if nxt >= 0 else ""
-        text = text[:start].rstrip() + "\n"
     speedup = r["pandas"]["seconds"] / r["profiles"]["seconds"]
     load = r.get("load", "")
     cpu_speedup = r["pandas"].get("cpu_seconds", float("nan")) / r["profiles"].get(
         "cpu_seconds", float("nan")
     )
-    text += f"""
-{head}
+    section = f"""{head}
 
 Command: `python -m bench.features --entities {r["entities"]}` — machine: {platform.machine()}, 2 vCPU,
 24 GB RAM, Python {platform.python_version()}, polars {pl.__version__}, pandas {pd.__version__} (shared machine;
@@ -658,7 +649,7 @@ the registration, repair and objection features, so the ratio understates the di
 Output: {r["rows_cols"][0]:,} rows × {r["rows_cols"][1]} columns. Target (issue 4): under 60 s and 8 GB for the
 full build at 1M entities; at least 5× faster than pandas.
 """
-    path.write_text(text + tail, encoding="utf-8")
+    write_section(section)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from bench.report import write_section
 from supervision.assignment import assign_inspectors
 from supervision.draw import Budget, TaskParams, draw, publish, verify
 
@@ -151,8 +151,6 @@ def run(entities: int, visits: int, inspectors: int) -> dict[str, Any]:
 
 
 def _write_docs(r: dict[str, Any], command: str) -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     head = "## Sampling"
     section = f"""{head}
 
@@ -170,13 +168,7 @@ Inputs: bench/sampling.py (seeded random roster and inspector roster).
 Assignment outcome: {r["assigned"]:,} inspector slots filled, {r["exclusions"]:,} conflict exclusions recorded,
 {r["unstaffed"]:,} visits unstaffed.
 """
-    if head in text:
-        start = text.index(head)
-        nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_section(section)
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench.report import write_section
+
 _CHILD = """
 import json, sys, time
 from pathlib import Path
@@ -77,8 +79,6 @@ def run(entities: int, years: int = 5, seed: int = 0) -> dict[str, Any]:
 
 
 def _write_docs(r: dict[str, Any], command: str) -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     head = "## Synthetic city"
     steps = " · ".join(f"{name} {seconds:.1f} s" for name, seconds in r["steps"].items())
     section = f"""{head}
@@ -94,13 +94,7 @@ Inputs: `features.synth.generate(CityConfig(entities={r["entities"]:,}, years={r
 
 Steps (wall): {steps}. Oracle AUC of this city: {r["oracle_auc"]:.3f}.
 """
-    if head in text:
-        start = text.index(head)
-        nxt = text.find("\n## ", start + len(head))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_section(section)
 
 
 def main() -> None:
