@@ -17,16 +17,21 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from serving.api import errors
+from serving.api.champion import ScoreStore, ServingChampion
 from serving.api.deps import RoleCheck, _public
 from serving.api.limits import BodySizeLimit, RateLimiter
 from serving.api.routers import (
     check,
     commitments,
     disclosure,
+    entities,
     lists,
+    models,
     objections,
     repairs,
     reports,
+    sampling,
+    scores,
     system,
     uscc,
 )
@@ -45,6 +50,10 @@ ROUTERS = (
     commitments.router,
     disclosure.router,
     reports.router,
+    entities.router,
+    scores.router,
+    models.router,
+    sampling.router,
 )
 PUBLIC_ROLES = "public"
 
@@ -106,6 +115,8 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
         own = engine is None
         app.state.engine = engine if engine is not None else make_engine(settings.db_url)
         app.state.audit_writer = AuditWriter(app.state.engine)
+        # The serving champion, loaded once here (if one is registered); promotions swap it in place.
+        app.state.champion.load_initial()
         try:
             yield
         finally:
@@ -125,6 +136,8 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.champion = ServingChampion(settings.mlflow_uri)
+    app.state.scores = ScoreStore(settings.home)
     app.state.limiter = RateLimiter(
         per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
     )

@@ -29,6 +29,7 @@ from serving.settings import Settings
 from supervision import access, audit
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
+from tests.serving.api_city import DOMAIN_MATRIX  # entities, scores, models, sampling: tested there
 from tests.serving.test_api_lifecycle import LIFECYCLE_MATRIX  # routes of issue 8, tested there
 from tests.supervision.databases import backend_params, fresh_database_url
 
@@ -123,10 +124,10 @@ def _error(response: Any, status: int, type_: str) -> dict[str, Any]:
 
 
 def test_the_matrix_is_the_apps(client: TestClient) -> None:
-    assert role_matrix() == MATRIX + LIFECYCLE_MATRIX
+    assert role_matrix() == MATRIX + LIFECYCLE_MATRIX + DOMAIN_MATRIX
     spec = client.get("/openapi.json").json()
     served = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
-    assert served == {(method, path) for method, path, _ in MATRIX + LIFECYCLE_MATRIX}
+    assert served == {(method, path) for method, path, _ in MATRIX + LIFECYCLE_MATRIX + DOMAIN_MATRIX}
     assert spec["paths"]["/tokens"]["post"]["x-roles"] == ["admin"]
     assert spec["paths"]["/health"]["get"]["x-roles"] == ["public"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

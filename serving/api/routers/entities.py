@@ -1,0 +1,463 @@
+"""Entities: search, the profile with records by category, the stored score, the full explanation, related
+parties and the score history. Every read of one entity's detail is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from features import lake as lake_io
+from features import uscc as uscc_rules
+from features.catalog import TABLES
+from features.graph import normalise_address, normalise_phone, valid_relations
+from serving.api import masking
+from serving.api.champion import ScoreStore, ServingChampion
+from serving.api.deps import Principal, SettingsDep, require_roles
+from serving.api.errors import ApiError, NotFound
+from serving.api.trail import audited
+from serving.settings import Settings
+from supervision.access import Role
+
+router = APIRouter(prefix="/entities", tags=["entities"])
+
+READERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)
+ReadDep = Annotated[Principal, require_roles(*READERS)]
+# Another government system asks for the verdict (score, tier, reasons), not the file.
+ScoreReadDep = Annotated[Principal, require_roles(*READERS, Role.SYSTEM)]
+Uscc = Annotated[
+    str,
+    Path(
+        min_length=18,
+        max_length=18,
+        pattern=r"^[0-9A-HJ-NP-RTUWXY]{18}$",
+        description="Unified Social Credit Code (统一社会信用代码), 18 characters",
+    ),
+]
+RECORD_TABLES = tuple(
+    t.name
+    for t in TABLES
+    if t.name not in {"entities", "persons"} and any(f.name == "uscc" for f in t.fields)
+)
+
+
+class Unavailable(ApiError):
+    status, type = 503, "unavailable"
+
+
+class Invalid(ApiError):
+    status, type = 422, "validation"
+
+
+# --------------------------------------------------------------------------------------------- models
+class EntitySummary(BaseModel):
+    uscc: str
+    name: str | None
+    entity_type: str | None
+    industry: str | None
+    division_code: str | None
+    status: str | None
+
+
+class SearchOut(BaseModel):
+    query: str
+    total: int = Field(description="matches in the register (at most `limit` are listed)")
+    entities: list[EntitySummary]
+
+
+class Reason(BaseModel):
+    feature: str
+    dimension: str
+    value: str | float | int | None = None
+    contribution: float | None = Field(description="log-odds; null for a policy override")
+    zh: str
+    en: str
+
+
+class EntityProfile(BaseModel):
+    uscc: str
+    registration: dict[str, Any] = Field(description="the register row, masked for the caller's role")
+    records: dict[str, list[dict[str, Any]]] = Field(
+        description="records by category (catalog table), newest first, masked for the caller's role"
+    )
+    counts: dict[str, int]
+
+
+class StoredScore(BaseModel):
+    uscc: str
+    as_of: date = Field(description="date of the score file (`creditwatch score --as-of`)")
+    tier: str
+    model_tier: str | None = None
+    probability: float = Field(ge=0, le=1, description="calibrated probability of a violation")
+    expected_rate: float | None = None
+    model_version: str | None
+    reasons: list[Reason]
+
+
+class FeatureContribution(BaseModel):
+    feature: str
+    zh: str | None
+    en: str | None
+    dimension: str | None
+    value: float | int | str | bool | None
+    contribution: float
+
+
+class DimensionContribution(BaseModel):
+    dimension: str
+    zh: str | None
+    en: str | None
+    contribution: float = Field(description="sum of the dimension's feature contributions (log-odds)")
+
+
+class Explanation(BaseModel):
+    uscc: str
+    as_of: date
+    model_version: str
+    probability: float
+    tier: str
+    model_tier: str | None
+    expected_rate: float | None
+    raw_score: float
+    base_value: float = Field(description="log-odds before any feature; base + contributions = raw score")
+    features: list[FeatureContribution]
+    dimensions: list[DimensionContribution]
+    reasons: list[Reason]
+
+
+class Relation(BaseModel):
+    kind: Literal["person", "investment", "shared_address", "shared_phone"]
+    detail: str = Field(description="the shared person (masked for the role), address, phone or the share")
+
+
+class Related(BaseModel):
+    uscc: str
+    name: str | None
+    hops: Literal[1, 2]
+    via: str | None = Field(description="for two hops: the entity in between")
+    why: list[Relation]
+
+
+class RelatedOut(BaseModel):
+    uscc: str
+    as_of: date
+    related: list[Related]
+
+
+class HistoryPoint(BaseModel):
+    as_of: date
+    tier: str
+    model_tier: str | None = None
+    probability: float
+    model_version: str | None = None
+
+
+class HistoryOut(BaseModel):
+    uscc: str
+    scores: list[HistoryPoint]
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def champion_of(request: Request) -> ServingChampion:
+    champion: ServingChampion = request.app.state.champion
+    return champion
+
+
+def scores_of(request: Request) -> ScoreStore:
+    store: ScoreStore = request.app.state.scores
+    return store
+
+
+def _today() -> date:
+    from serving.api.lifecycle import today
+
+    return today()
+
+
+def registration(settings: Settings, uscc: str) -> dict[str, Any]:
+    """The entity's register row, or 404 (a malformed code is a 422 with the rule that failed)."""
+    verdict = uscc_rules.validate(uscc, allow=settings.uscc_allow_list)
+    if not verdict.ok:
+        raise Invalid(f"{uscc!r} is not a valid USCC: {verdict.reason}", field="path.uscc")
+    found = lake_io.scan(settings.lake_dir, "entities").filter(pl.col("uscc") == uscc).collect()
+    if found.height == 0:
+        raise NotFound(f"no entity {uscc} in the register", field="path.uscc")
+    return found.row(0, named=True)
+
+
+def stored_score(store: ScoreStore, uscc: str) -> StoredScore | None:
+    table = store.latest()
+    if table is None:
+        return None
+    row = table.row(uscc)
+    if row is None:
+        return None
+    return StoredScore(
+        uscc=uscc,
+        as_of=table.as_of,
+        tier=row["tier"],
+        model_tier=row.get("model_tier"),
+        probability=row["probability"],
+        expected_rate=row.get("expected_rate"),
+        model_version=row.get("model_version"),
+        reasons=[Reason(**r) for r in row.get("reasons") or []],
+    )
+
+
+# --------------------------------------------------------------------------------------------- routes
+@router.get("", summary="Search entities by USCC (prefix) or name (substring)")
+def search(
+    principal: ReadDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(min_length=2, max_length=100, description="USCC prefix or part of the name")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchOut:
+    text = q.strip()
+    found = (
+        lake_io.scan(settings.lake_dir, "entities")
+        .filter(
+            pl.col("uscc").str.starts_with(text.upper()) | pl.col("name").str.contains(text, literal=True)
+        )
+        .select("uscc", "name", "entity_type", "industry", "division_code", "status")
+        .sort("uscc")
+        .collect()
+    )
+    return SearchOut(
+        query=text,
+        total=found.height,
+        entities=[EntitySummary(**r) for r in found.head(limit).iter_rows(named=True)],
+    )
+
+
+def _date_column(table: str) -> str | None:
+    spec = next(t for t in TABLES if t.name == table)
+    dated = [f.name for f in spec.fields if f.name.endswith("_on") or f.name == "valid_from"]
+    return dated[0] if dated else None
+
+
+def _persons(settings: Settings) -> pl.LazyFrame:
+    return lake_io.scan(settings.lake_dir, "persons").select(
+        "person_key", pl.col("name").alias("person_name"), "id_masked"
+    )
+
+
+@router.get(
+    "/{uscc}",
+    dependencies=[audited("entities.read", target="uscc", prefix="uscc:")],
+    summary="The entity's profile: registration and records by category (masked for the role)",
+)
+def profile(uscc: Uscc, principal: ReadDep, settings: SettingsDep) -> EntityProfile:
+    reg = registration(settings, uscc)
+    role = principal.role.value
+    records: dict[str, list[dict[str, Any]]] = {}
+    for table in RECORD_TABLES:
+        frame = lake_io.scan(settings.lake_dir, table).filter(pl.col("uscc") == uscc)
+        if table == "relations":
+            # The person behind a key, as the role may see them (names and ID numbers masked by policy).
+            frame = frame.join(_persons(settings), on="person_key", how="left")
+        when = _date_column(table)
+        if when is not None:
+            frame = frame.sort(when, descending=True, nulls_last=True)
+        records[table] = masking.mask_frame(frame, audience=role, table=table).collect().to_dicts()
+    return EntityProfile(
+        uscc=uscc,
+        registration=masking.mask_record(reg, audience=role, table="entities"),
+        records=records,
+        counts={k: len(v) for k, v in records.items()},
+    )
+
+
+@router.get(
+    "/{uscc}/score",
+    dependencies=[audited("entities.score", target="uscc", prefix="uscc:")],
+    summary="The entity's stored score: tier, probability, model version, top reasons (zh/en)",
+)
+def score(uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request) -> StoredScore:
+    found = stored_score(scores_of(request), uscc)
+    if found is None:
+        registration(settings, uscc)  # 404 if unknown, 422 if malformed
+        raise NotFound(f"{uscc} has no stored score: run `creditwatch score --as-of DATE`", field="path.uscc")
+    return found
+
+
+@router.get(
+    "/{uscc}/explanation",
+    dependencies=[audited("entities.explain", target="uscc", prefix="uscc:")],
+    summary="Full explanation with the serving champion: per feature and per indicator dimension",
+)
+def explanation(
+    uscc: Uscc,
+    principal: ReadDep,
+    settings: SettingsDep,
+    request: Request,
+    as_of: Annotated[date | None, Query(description="default: today (China)")] = None,
+    top: Annotated[int, Query(ge=1, le=20, description="number of reasons")] = 5,
+) -> Explanation:
+    from features.build import build_for_events
+    from features.indicators import DIMENSIONS
+
+    registration(settings, uscc)
+    serving = champion_of(request).current
+    if serving is None:
+        why = champion_of(request).last_error or "no champion is serving: train and promote a model"
+        raise Unavailable(why)
+    day = as_of or _today()
+    events = pl.LazyFrame({"uscc": [uscc], "as_of": [day]})
+    feats = build_for_events(lake_io.sources(settings.lake_dir), events).collect()
+    one = serving.model.explain_one(feats, k=top)
+    infos = {i.name: i for i in serving.model.feature_infos}
+    return Explanation(
+        uscc=uscc,
+        as_of=day,
+        model_version=serving.version,
+        probability=one["probability"],
+        tier=one["tier"],
+        model_tier=one.get("model_tier"),
+        expected_rate=one.get("expected_rate"),
+        raw_score=one["raw_score"],
+        base_value=one["base_value"],
+        features=[
+            FeatureContribution(
+                feature=c["feature"],
+                zh=infos[c["feature"]].zh if c["feature"] in infos else None,
+                en=infos[c["feature"]].en if c["feature"] in infos else None,
+                dimension=infos[c["feature"]].dimension if c["feature"] in infos else None,
+                value=c["value"],
+                contribution=c["contribution"],
+            )
+            for c in one["contributions"]
+        ],
+        dimensions=[
+            DimensionContribution(
+                dimension=d,
+                zh=DIMENSIONS.get(d, (None, None))[0],
+                en=DIMENSIONS.get(d, (None, None))[1],
+                contribution=v,
+            )
+            for d, v in sorted(one["dimensions"].items(), key=lambda kv: -abs(kv[1]))
+        ],
+        reasons=[Reason(**r) for r in one["reasons"]],
+    )
+
+
+def _links(settings: Settings, *, as_of: date, audience: str) -> pl.DataFrame:
+    """(uscc, key, kind, detail): what connects entities — a person, an address, a phone, an investment."""
+    rel = valid_relations(lake_io.scan(settings.lake_dir, "relations"), as_of=as_of)
+    name_seen = masking.visibility(masking.Kind.PERSON_NAME, audience)
+    person_name = pl.col("person_name").fill_null("?")
+    if name_seen == masking.MASKED:
+        person_name = pl.concat_str(
+            person_name.str.slice(0, 1),
+            pl.lit("*").repeat_by(pl.max_horizontal(person_name.str.len_chars() - 1, 1)).list.join(""),
+        )
+    elif name_seen == masking.HIDDEN:
+        person_name = pl.lit("***")
+    people = (
+        rel.filter(pl.col("person_key").is_not_null())
+        .join(_persons(settings), on="person_key", how="left")
+        .select(
+            "uscc",
+            key=pl.lit("person:") + pl.col("person_key"),
+            kind=pl.lit("person"),
+            detail=pl.concat_str(person_name, pl.lit(" ("), pl.col("relation_type"), pl.lit(")")),
+        )
+    )
+    invest = rel.filter(pl.col("related_uscc").is_not_null())
+    share = pl.col("share").round(4).cast(pl.String).fill_null("?")
+    investments = pl.concat(
+        [
+            invest.select(
+                "uscc",
+                key=pl.lit("invest:") + pl.col("uscc") + pl.lit(">") + pl.col("related_uscc"),
+                kind=pl.lit("investment"),
+                detail=pl.concat_str(
+                    pl.col("uscc"), pl.lit(" invests in "), pl.col("related_uscc"), pl.lit(", share "), share
+                ),
+            ),
+            invest.select(
+                pl.col("related_uscc").alias("uscc"),
+                key=pl.lit("invest:") + pl.col("uscc") + pl.lit(">") + pl.col("related_uscc"),
+                kind=pl.lit("investment"),
+                detail=pl.concat_str(
+                    pl.col("uscc"), pl.lit(" invests in "), pl.col("related_uscc"), pl.lit(", share "), share
+                ),
+            ),
+        ]
+    )
+    ents = lake_io.scan(settings.lake_dir, "entities")
+    addr_seen = masking.visibility(masking.Kind.ADDRESS, audience)
+    phone_seen = masking.visibility(masking.Kind.PHONE, audience)
+    address = pl.col("address") if addr_seen == masking.FULL else pl.lit("(address masked for this role)")
+    phone = pl.col("phone") if phone_seen == masking.FULL else pl.lit("(phone hidden for this role)")
+    shared = pl.concat(
+        [
+            ents.select("uscc", norm=normalise_address(pl.col("address")), detail=address, kind=pl.lit("shared_address")),
+            ents.select("uscc", norm=normalise_phone(pl.col("phone")), detail=phone, kind=pl.lit("shared_phone")),
+        ]
+    ).filter(pl.col("norm").is_not_null()).select(
+        "uscc", key=pl.col("kind") + pl.lit(":") + pl.col("norm"), kind="kind", detail="detail"
+    )  # fmt: skip
+    return pl.concat([people, investments, shared]).unique().collect()
+
+
+def _neighbours(links: pl.DataFrame, seeds: list[str]) -> pl.DataFrame:
+    """(from_uscc, uscc, kind, detail): entities sharing a link key with one of the seeds."""
+    mine = links.filter(pl.col("uscc").is_in(seeds)).select(pl.col("uscc").alias("from_uscc"), "key")
+    return (
+        mine.join(links, on="key")
+        .filter(pl.col("uscc") != pl.col("from_uscc"))
+        .select("from_uscc", "uscc", "kind", "detail")
+        .unique()
+    )
+
+
+@router.get(
+    "/{uscc}/related",
+    dependencies=[audited("entities.related", target="uscc", prefix="uscc:")],
+    summary="Related parties at one and two hops, with why each is related",
+)
+def related(
+    uscc: Uscc,
+    principal: ReadDep,
+    settings: SettingsDep,
+    as_of: Annotated[date | None, Query(description="relations valid on this date; default today")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many related entities")] = 100,
+) -> RelatedOut:
+    registration(settings, uscc)
+    day = as_of or _today()
+    links = _links(settings, as_of=day, audience=principal.role.value)
+    one = _neighbours(links, [uscc])
+    first = sorted(set(one["uscc"].to_list()))
+    two = _neighbours(links, first).filter(~pl.col("uscc").is_in([uscc, *first])) if first else one.clear()
+    names = dict(
+        lake_io.scan(settings.lake_dir, "entities")
+        .filter(pl.col("uscc").is_in([*first, *two["uscc"].to_list()]))
+        .select("uscc", "name")
+        .collect()
+        .iter_rows()
+    )
+    out: list[Related] = []
+    for u in first:
+        rows = one.filter(pl.col("uscc") == u).sort("kind", "detail")
+        why = [Relation(kind=r["kind"], detail=r["detail"]) for r in rows.iter_rows(named=True)]
+        out.append(Related(uscc=u, name=names.get(u), hops=1, via=None, why=why))
+    for u in sorted(set(two["uscc"].to_list())):
+        rows = two.filter(pl.col("uscc") == u).sort("from_uscc", "kind", "detail")
+        via = rows["from_uscc"][0]
+        why = [Relation(kind=r["kind"], detail=r["detail"]) for r in rows.filter(pl.col("from_uscc") == via).iter_rows(named=True)]  # fmt: skip
+        out.append(Related(uscc=u, name=names.get(u), hops=2, via=via, why=why))
+    return RelatedOut(uscc=uscc, as_of=day, related=out[:limit])
+
+
+@router.get(
+    "/{uscc}/history",
+    dependencies=[audited("entities.history", target="uscc", prefix="uscc:")],
+    summary="The entity's scores and tiers over the stored score files",
+)
+def history(uscc: Uscc, principal: ReadDep, settings: SettingsDep, request: Request) -> HistoryOut:
+    registration(settings, uscc)
+    rows = scores_of(request).history(uscc)
+    return HistoryOut(uscc=uscc, scores=[HistoryPoint(**r) for r in rows])

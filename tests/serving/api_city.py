@@ -1,0 +1,116 @@
+"""The domain API's route → role matrix, and a small synthetic city with a trained, promoted model and stored
+scores for the API tests (built once per test module; tens of seconds, so those tests are slow)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from serving.settings import Settings, load_settings
+from supervision import access
+from supervision.access import Role
+from supervision.db import make_engine, session_scope, upgrade
+
+READERS = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})
+SUP = frozenset({Role.SUPERVISOR})
+ANALYST = frozenset({Role.ANALYST})
+
+# Imported by tests/serving/test_api_foundation.py: the app's matrix is MATRIX + LIFECYCLE_MATRIX + these.
+DOMAIN_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
+    ("GET", "/entities", READERS),
+    ("GET", "/entities/{uscc}", READERS),
+    ("GET", "/entities/{uscc}/score", READERS | {Role.SYSTEM}),
+    ("GET", "/entities/{uscc}/explanation", READERS),
+    ("GET", "/entities/{uscc}/related", READERS),
+    ("GET", "/entities/{uscc}/history", READERS),
+    ("POST", "/scores/batch", READERS | {Role.SYSTEM}),
+    ("GET", "/models/champion", frozenset(Role)),
+    ("GET", "/models", ANALYST),
+    ("GET", "/models/compare", ANALYST),
+    ("POST", "/models/{version}/promote", ANALYST),
+    ("POST", "/models/rollback", ANALYST),
+    ("POST", "/sampling/tasks", SUP),
+    ("POST", "/sampling/tasks/{task_id}/draw", SUP),
+    ("GET", "/sampling/tasks", frozenset({Role.SUPERVISOR, Role.INSPECTOR})),
+    ("GET", "/sampling/tasks/{task_id}", frozenset({Role.SUPERVISOR, Role.INSPECTOR})),
+    ("GET", "/sampling/tasks/{task_id}/export", frozenset({Role.SUPERVISOR, Role.INSPECTOR})),
+    ("GET", "/sampling/tasks/{task_id}/verify", READERS),
+    ("POST", "/sampling/periods/{period}/assign", SUP),
+    ("POST", "/sampling/tasks/{task_id}/results", frozenset({Role.SUPERVISOR, Role.INSPECTOR})),
+]
+
+AS_OF = date(2026, 11, 27)
+EARLIER = date(2026, 6, 30)
+
+
+@dataclass
+class City:
+    settings: Settings
+    engine: sa.Engine
+    tokens: dict[Role, dict[str, str]]
+    versions: list[str]
+    usccs: list[str]
+
+
+def tokens(engine: sa.Engine) -> dict[Role, dict[str, str]]:
+    with session_scope(engine) as s:
+        return {
+            r: {"Authorization": f"Bearer {access.create_token(s, name=f'{r.value}-user', role=r).token}"}
+            for r in Role
+        }
+
+
+def build_city(root: Path, *, models: int = 1) -> City:
+    """1,500 entities → lake → `models` registered versions (the first promoted) → two score files."""
+    from features.build import FeatureConfig
+    from features.ingest import ingest_paths
+    from features.lake import sources
+    from features.synth import generate
+    from features.synth.city import CityConfig
+    from serving.cli import app
+    from training.labels import labelled_features
+    from training.registry import Registry
+    from training.run import TrainConfig, catalog_feature_infos, train
+
+    home = root / "home"
+    home.mkdir(parents=True)
+    settings = load_settings(home=home)
+    generate(CityConfig(entities=1500, seed=3), root / "city", today=AS_OF)
+    ingest_paths(sorted(p for p in (root / "city").iterdir() if p.is_file()), lake_dir=settings.lake_dir,
+                 salt=settings.person_salt, today=AS_OF)  # fmt: skip
+    frame = labelled_features(sources(settings.lake_dir))
+    infos, categorical = catalog_feature_infos(FeatureConfig().catalog)
+    registry = Registry(settings.mlflow_uri)
+    versions = []
+    for seed in range(models):
+        config = TrainConfig(
+            valid_months=4,
+            test_months=4,
+            num_threads=1,
+            random_state=seed,
+            estimator={
+                "n_estimators": 30,
+                "learning_rate": 0.1,
+                "num_leaves": 7,
+                "early_stopping_rounds": 10,
+            },
+        )
+        _, record = train(frame, infos=infos, categorical=categorical, config=config,
+                          tracking_uri=settings.mlflow_uri, artifact_location=settings.mlflow_artifacts_dir)  # fmt: skip
+        versions.append(record.version)
+        if seed == 0:
+            registry.promote(record.version, who="test", why="first model")
+    for day in (EARLIER, AS_OF):
+        result = CliRunner().invoke(app, ["--home", str(home), "--json", "score", "--as-of", day.isoformat()])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["entities"] > 500
+    usccs = pl.read_parquet(home / "scores" / f"as_of={AS_OF}.parquet")["uscc"].to_list()
+    engine = make_engine(f"sqlite:///{root / 'api.db'}")
+    upgrade(engine)
+    return City(settings, engine, tokens(engine), versions, usccs)

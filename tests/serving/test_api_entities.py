@@ -1,0 +1,274 @@
+"""Entity and score routes on a small synthetic city with a real champion: roles per route, masking, audit of
+entity reads, stored scores against the score files, explanations that add up, related parties, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from features import lake as lake_io
+from features import uscc as uscc_rules
+from serving.api.app import create_app
+from supervision import audit
+from supervision.access import Role
+from supervision.db import session_scope
+from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city
+
+pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
+
+ENTITY_ROUTES = [r for r in DOMAIN_MATRIX if r[1].startswith(("/entities", "/scores", "/models/champion"))]
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    city = build_city(tmp_path_factory.mktemp("api-city"))
+    yield city
+    city.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(city: City) -> Iterator[TestClient]:
+    with TestClient(create_app(city.settings, engine=city.engine)) as c:
+        yield c
+
+
+def _ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _error(response: Any, status: int, type_: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] == type_ and error["message"]
+    return dict(error)
+
+
+def _unknown_uscc(city: City) -> str:
+    known = set(city.usccs)
+    for i in range(1000):
+        code = uscc_rules.complete(f"91320900MA{i:07d}")
+        if code not in known:
+            return code
+    raise AssertionError("no unused code")
+
+
+def _scores(city: City, day: Any = AS_OF) -> pl.DataFrame:
+    return pl.read_parquet(city.settings.home / "scores" / f"as_of={day}.parquet")
+
+
+def _related_pair(city: City) -> tuple[str, str]:
+    """Two entities that share a person in the lake's relations (valid on AS_OF), found independently."""
+    rel = (
+        lake_io.scan(city.settings.lake_dir, "relations")
+        .filter(pl.col("person_key").is_not_null() & (pl.col("valid_from") < AS_OF))
+        .filter(pl.col("valid_to").is_null() | (pl.col("valid_to") >= AS_OF))
+        .select("uscc", "person_key")
+        .unique()
+        .collect()
+    )
+    pairs = rel.join(rel, on="person_key").filter(pl.col("uscc") < pl.col("uscc_right")).sort("uscc")
+    scored = set(city.usccs)
+    pairs = pairs.filter(pl.col("uscc").is_in(scored))
+    assert pairs.height, "the synthetic city should have persons linked to two entities"
+    return pairs["uscc"][0], pairs["uscc_right"][0]
+
+
+def _path(template: str, city: City) -> str:
+    return template.replace("{uscc}", city.usccs[0]).replace("{version}", "999")
+
+
+def _request(client: TestClient, method: str, template: str, city: City, headers: dict[str, str]) -> Any:
+    path = _path(template, city)
+    if template == "/entities":
+        return client.get(path, params={"q": city.usccs[0][:8]}, headers=headers)
+    if template == "/scores/batch":
+        return client.post(path, json={"usccs": city.usccs[:3]}, headers=headers)
+    return client.request(method, path, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "roles"), ENTITY_ROUTES, ids=[f"{m} {p}" for m, p, _ in ENTITY_ROUTES]
+)
+def test_each_entity_route_admits_only_its_roles(
+    client: TestClient, city: City, method: str, template: str, roles: frozenset[Role]
+) -> None:
+    for role in Role:
+        response = _request(client, method, template, city, city.tokens[role])
+        if role in roles:
+            assert response.status_code == 200, (role, response.text)
+        else:
+            _error(response, 403, "forbidden")
+    _error(_request(client, method, template, city, {}), 401, "unauthenticated")
+
+
+def test_search_by_uscc_prefix_and_by_name(client: TestClient, city: City) -> None:
+    auth = city.tokens[Role.SUPERVISOR]
+    target = city.usccs[5]
+    found = _ok(client.get("/entities", params={"q": target}, headers=auth))
+    assert [e["uscc"] for e in found["entities"]] == [target] and found["total"] == 1
+    name = (
+        lake_io.scan(city.settings.lake_dir, "entities").filter(pl.col("uscc") == target).collect()["name"][0]
+    )
+    by_name = _ok(client.get("/entities", params={"q": name, "limit": 100}, headers=auth))
+    assert target in [e["uscc"] for e in by_name["entities"]]
+    assert all(name in e["name"] for e in by_name["entities"])
+    _error(client.get("/entities", params={"q": "9"}, headers=auth), 422, "validation")
+    _error(client.get("/entities", headers=auth), 422, "validation")
+    _error(client.get("/entities", params={"q": "91", "limit": 0}, headers=auth), 422, "validation")
+
+
+def test_profile_is_masked_per_role_and_every_read_is_audited(client: TestClient, city: City) -> None:
+    a, _ = _related_pair(city)
+    raw = (
+        lake_io.scan(city.settings.lake_dir, "entities")
+        .filter(pl.col("uscc") == a)
+        .collect()
+        .row(0, named=True)
+    )
+    sup = _ok(client.get(f"/entities/{a}", headers=city.tokens[Role.SUPERVISOR]))
+    ins = _ok(client.get(f"/entities/{a}", headers=city.tokens[Role.INSPECTOR]))
+    ana = _ok(client.get(f"/entities/{a}", headers=city.tokens[Role.ANALYST]))
+    assert sup["registration"]["name"] == raw["name"]
+    if raw["phone"]:
+        assert ins["registration"]["phone"] == raw["phone"]
+        assert "phone" not in ana["registration"]  # analysts work on pseudonymous data
+    if raw["address"] and len(raw["address"]) > 6:
+        assert ana["registration"]["address"] == raw["address"][:6] + "****"
+    assert sup["counts"]["relations"] >= 1 and sup["counts"] == {k: len(v) for k, v in sup["records"].items()}
+    for rel in ins["records"]["relations"]:
+        assert "person_key" not in rel  # inspectors do not link persons across entities
+        if rel.get("id_masked"):
+            assert "********" in rel["id_masked"]
+    assert any("person_key" in rel for rel in sup["records"]["relations"])
+    for rel in ana["records"]["relations"]:
+        if rel.get("person_name"):
+            assert rel["person_name"][1:] == "*" * max(1, len(rel["person_name"]) - 1)
+
+    with session_scope(city.engine) as session:
+        entries = audit.entries(session, target=f"uscc:{a}", limit=1000)
+        reads = [(e.action, e.role, e.result) for e in entries if e.action == "entities.read"]
+        assert ("entities.read", "supervisor", "ok") in reads and ("entities.read", "analyst", "ok") in reads
+        assert audit.verify(session).ok
+    # A denied attempt is audited under the route's action too.
+    _error(client.get(f"/entities/{a}", headers=city.tokens[Role.ADMIN]), 403, "forbidden")
+    with session_scope(city.engine) as session:
+        last = audit.entries(session, target=f"uscc:{a}", limit=1000)[-1]
+        assert (last.action, last.role, last.result) == ("entities.read", "admin", "denied")
+
+
+def test_unknown_and_malformed_uscc(client: TestClient, city: City) -> None:
+    auth = city.tokens[Role.SUPERVISOR]
+    unknown = _unknown_uscc(city)
+    for suffix in ("", "/score", "/explanation", "/related", "/history"):
+        _error(client.get(f"/entities/{unknown}{suffix}", headers=auth), 404, "not_found")
+        _error(client.get(f"/entities/91X{suffix}", headers=auth), 422, "validation")
+        bad_check = unknown[:-1] + ("0" if unknown[-1] != "0" else "1")
+        _error(client.get(f"/entities/{bad_check}{suffix}", headers=auth), 422, "validation")
+
+
+def test_stored_score_and_history_come_from_the_score_files(client: TestClient, city: City) -> None:
+    uscc = city.usccs[7]
+    row = _scores(city).filter(pl.col("uscc") == uscc).row(0, named=True)
+    got = _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SYSTEM]))
+    assert got["as_of"] == AS_OF.isoformat() and got["tier"] == row["tier"]
+    assert (
+        got["probability"] == pytest.approx(row["probability"]) and got["model_version"] == city.versions[0]
+    )
+    assert [r["zh"] for r in got["reasons"]] == [r["zh"] for r in row["reasons"]]
+    assert all(r["en"] for r in got["reasons"])
+    hist = _ok(client.get(f"/entities/{uscc}/history", headers=city.tokens[Role.ANALYST]))["scores"]
+    assert [h["as_of"] for h in hist] == [EARLIER.isoformat(), AS_OF.isoformat()]
+    earlier = _scores(city, EARLIER).filter(pl.col("uscc") == uscc)["probability"][0]
+    assert hist[0]["probability"] == pytest.approx(earlier)
+
+
+def test_explanation_adds_up_and_matches_the_stored_score(client: TestClient, city: City) -> None:
+    uscc = city.usccs[11]
+    got = _ok(
+        client.get(
+            f"/entities/{uscc}/explanation",
+            params={"as_of": AS_OF.isoformat()},
+            headers=city.tokens[Role.INSPECTOR],
+        )
+    )
+    assert got["model_version"] == city.versions[0]
+    total = got["base_value"] + sum(f["contribution"] for f in got["features"])
+    assert total == pytest.approx(got["raw_score"], abs=1e-6)
+    per_dim: dict[str, float] = {}
+    for f in got["features"]:
+        per_dim[f["dimension"]] = per_dim.get(f["dimension"], 0.0) + f["contribution"]
+    for d in got["dimensions"]:
+        assert d["contribution"] == pytest.approx(per_dim[d["dimension"]], abs=1e-6) and d["zh"] and d["en"]
+    stored = _scores(city).filter(pl.col("uscc") == uscc).row(0, named=True)
+    assert got["probability"] == pytest.approx(stored["probability"], abs=1e-9)
+    assert got["tier"] == stored["tier"]
+    assert all(f["zh"] and f["en"] for f in got["features"])
+    _error(client.get(f"/entities/{uscc}/explanation", params={"top": 0}, headers=city.tokens[Role.INSPECTOR]), 422,
+           "validation")  # fmt: skip
+    _error(client.get(f"/entities/{uscc}/explanation", params={"as_of": "yesterday"}, headers=city.tokens[Role.INSPECTOR]),
+           422, "validation")  # fmt: skip
+
+
+def test_related_parties_one_and_two_hops_with_why(client: TestClient, city: City) -> None:
+    a, b = _related_pair(city)
+    got = _ok(
+        client.get(
+            f"/entities/{a}/related",
+            params={"as_of": AS_OF.isoformat()},
+            headers=city.tokens[Role.SUPERVISOR],
+        )
+    )
+    by = {r["uscc"]: r for r in got["related"]}
+    assert b in by and by[b]["hops"] == 1
+    assert any(w["kind"] == "person" for w in by[b]["why"])
+    assert a not in by
+    for r in got["related"]:
+        assert r["why"], r
+        if r["hops"] == 2:
+            assert by[r["via"]]["hops"] == 1  # the entity in between is a direct neighbour
+    # Analysts see the shared person's name masked.
+    ana = _ok(
+        client.get(
+            f"/entities/{a}/related", params={"as_of": AS_OF.isoformat()}, headers=city.tokens[Role.ANALYST]
+        )
+    )
+    details = [
+        w["detail"] for r in ana["related"] if r["uscc"] == b for w in r["why"] if w["kind"] == "person"
+    ]
+    assert details and all("*" in d for d in details)
+
+
+def test_batch_reports_each_item(client: TestClient, city: City) -> None:
+    unknown = _unknown_uscc(city)
+    body = {"usccs": [city.usccs[0], unknown, "not-a-code", city.usccs[1]]}
+    got = _ok(client.post("/scores/batch", json=body, headers=city.tokens[Role.SYSTEM]))
+    assert [i["status"] for i in got["items"]] == ["ok", "not_scored", "invalid", "ok"]
+    assert got["found"] == 2 and got["as_of"] == AS_OF.isoformat()
+    probs = _scores(city).filter(pl.col("uscc") == city.usccs[1])["probability"][0]
+    assert got["items"][3]["score"]["probability"] == pytest.approx(probs)
+    auth = city.tokens[Role.ANALYST]
+    _error(client.post("/scores/batch", json={"usccs": []}, headers=auth), 422, "validation")
+    _error(client.post("/scores/batch", json={"usccs": ["x"] * 1001}, headers=auth), 422, "validation")
+    _error(client.post("/scores/batch", json={"usccs": [1, 2]}, headers=auth), 422, "validation")
+    _error(client.post("/scores/batch", json={"codes": []}, headers=auth), 422, "validation")
+
+
+def test_champion_metadata(client: TestClient, city: City) -> None:
+    got = _ok(client.get("/models/champion", headers=city.tokens[Role.ADMIN]))
+    assert got["serving"] and got["version"] == city.versions[0] == got["registry_champion"]
+    assert got["scores_as_of"] == AS_OF.isoformat() and got["scores_model_version"] == city.versions[0]
+    assert 0.5 < got["metrics"]["test_roc_auc"] <= 1.0 and got["last_error"] is None
+
+
+def test_openapi_documents_the_domain_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    score = spec["paths"]["/entities/{uscc}/score"]["get"]
+    assert score["x-roles"] == ["analyst", "inspector", "supervisor", "system"]
+    assert score["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/StoredScore")
+    for name in ("EntityProfile", "Explanation", "RelatedOut", "BatchOut", "ChampionOut", "HistoryOut"):
+        assert name in spec["components"]["schemas"], name

@@ -1,0 +1,234 @@
+"""Sampling routes over HTTP on SQLite with a hand-made score file: create → draw → list → export → verify →
+assign → record, roles per route, typed errors; and the domain matrix is the app's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from features import uscc as uscc_rules
+from models.risk_model import REASON_DTYPE
+from serving.api.app import create_app, role_matrix
+from serving.settings import Settings
+from supervision import audit, tasks
+from supervision.access import Role
+from supervision.db import make_engine, session_scope, upgrade
+from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, tokens
+
+SAMPLING_ROUTES = [r for r in DOMAIN_MATRIX if r[1].startswith("/sampling")]
+ITEM = "食品安全检查"
+USCCS = [uscc_rules.complete(f"91320900MA{i:07d}") for i in range(200)]
+TIERS = ["A", "B", "C", "D"]
+
+
+def test_domain_routes_are_in_the_matrix() -> None:
+    prefixes = ("entities", "scores", "models", "sampling")
+    assert [row for row in role_matrix() if row[1].split("/")[1] in prefixes] == DOMAIN_MATRIX
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "api.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def engine(migrated: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = make_engine(f"sqlite:///{shutil.copyfile(migrated, tmp_path / 'api.db')}")
+    yield engine
+    engine.dispose()
+
+
+def _write_scores(home: Path) -> pl.DataFrame:
+    reasons = [
+        [{"feature": "penalties_n_1095d", "dimension": "law_abiding", "value": str(i % 3), "contribution": 0.1 * (i % 3),
+          "zh": f"近三年行政处罚{i % 3}次", "en": f"{i % 3} penalties in three years"}]
+        for i in range(len(USCCS))
+    ]  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "uscc": USCCS,
+            "tier": [TIERS[i % 4] for i in range(len(USCCS))],
+            "probability": [0.05 + 0.2 * (i % 4) for i in range(len(USCCS))],
+            "model_version": ["1"] * len(USCCS),
+        }
+    ).with_columns(pl.Series("reasons", reasons, dtype=REASON_DTYPE))
+    (home / "scores").mkdir()
+    frame.write_parquet(home / "scores" / f"as_of={AS_OF}.parquet")
+    return frame
+
+
+@pytest.fixture
+def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestClient]:
+    _write_scores(home)
+    roster = pl.DataFrame(
+        {
+            "inspector_id": [f"I{i:02d}" for i in range(6)],
+            "name": [f"检查员{i}" for i in range(6)],
+            "department": ["市场监管局"] * 6,
+            "division_code": ["320900"] * 6,
+            "qualifications": [ITEM] * 6,
+            "active": ["true"] * 6,
+        }
+    )
+    with session_scope(engine) as session:
+        tasks.import_inspectors(session, roster, salt=settings.person_salt)
+    with TestClient(create_app(settings, engine=engine)) as c:
+        yield c
+
+
+@pytest.fixture
+def auth(engine: sa.Engine) -> dict[Role, dict[str, str]]:
+    return tokens(engine)
+
+
+def _ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _error(response: Any, status: int, type_: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] == type_ and error["message"]
+    return dict(error)
+
+
+TASK = {
+    "department": "市场监管局",
+    "items": [ITEM],
+    "period": "2026Q4",
+    "count": 20,
+    "as_of": AS_OF.isoformat(),
+}
+
+
+def test_task_flow_over_http(client: TestClient, auth: dict[Role, dict[str, str]], engine: sa.Engine) -> None:
+    sup, ins = auth[Role.SUPERVISOR], auth[Role.INSPECTOR]
+    created = _ok(client.post("/sampling/tasks", json={**TASK, "task_id": "T1"}, headers=sup), 201)
+    assert (
+        created["status"] == "created"
+        and created["eligible"] == len(USCCS)
+        and created["revealed_seed"] is None
+    )
+    assert len(created["seed_sha256"]) == 64
+    _error(client.post("/sampling/tasks", json={**TASK, "task_id": "T1"}, headers=sup), 409, "conflict")
+
+    drawn = _ok(client.post("/sampling/tasks/T1/draw", headers=sup))
+    assert drawn["status"] == "drawn" and drawn["selected"] == 20 and drawn["revealed_seed"]
+    assert sum(t["selected"] for t in drawn["tiers"]) == 20
+    _error(client.post("/sampling/tasks/T1/draw", headers=sup), 409, "conflict")
+
+    listed = _ok(client.get("/sampling/tasks", headers=ins))
+    assert [t["task_id"] for t in listed] == ["T1"]
+    assert _ok(client.get("/sampling/tasks", params={"period": "2025Q1"}, headers=ins)) == []
+    detail = _ok(client.get("/sampling/tasks/T1", headers=ins))
+    assert len(detail["entities"]) == 20 and all(
+        e["reasons"].startswith("近三年") for e in detail["entities"]
+    )
+
+    verified = _ok(client.get("/sampling/tasks/T1/verify", headers=auth[Role.ANALYST]))
+    assert verified["ok"] and verified["checks"] and all(c["ok"] for c in verified["checks"])
+
+    assigned = _ok(client.post("/sampling/periods/2026Q4/assign", json={}, headers=sup))
+    assert assigned["visits"] == 20 and assigned["assigned"] == 20
+
+    detail = _ok(client.get("/sampling/tasks/T1", headers=ins))
+    first = detail["entities"][0]
+    recorder = first["inspectors"].split("; ")[0]
+    result = {"uscc": first["uscc"], "outcome": "violation", "inspected_on": AS_OF.isoformat(),
+              "recorded_by": recorder, "findings": "过期食品"}  # fmt: skip
+    recorded = _ok(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 201)
+    assert recorded["visit_id"] == first["visit_id"] and recorded["publication_due_on"] > AS_OF.isoformat()
+    _error(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 409, "conflict")
+    outsider = {**result, "uscc": detail["entities"][1]["uscc"], "recorded_by": "nobody"}
+    _error(client.post("/sampling/tasks/T1/results", json=outsider, headers=ins), 422, "validation")
+    off_list = {**result, "uscc": next(u for u in USCCS if u not in {e["uscc"] for e in detail["entities"]})}
+    _error(client.post("/sampling/tasks/T1/results", json=off_list, headers=ins), 404, "not_found")
+    _error(
+        client.post("/sampling/tasks/T1/results", json={**result, "outcome": "fine"}, headers=ins),
+        422,
+        "validation",
+    )
+
+    csv_response = client.get("/sampling/tasks/T1/export", headers=ins)
+    assert csv_response.status_code == 200 and csv_response.headers["content-type"].startswith("text/csv")
+    assert 'filename="T1.csv"' in csv_response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
+    assert len(rows) == 20 and {r["uscc"] for r in rows} == {e["uscc"] for e in detail["entities"]}
+    assert next(r for r in rows if r["uscc"] == first["uscc"])["outcome"] == "violation"
+    xlsx = client.get("/sampling/tasks/T1/export", params={"format": "xlsx"}, headers=sup)
+    assert xlsx.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.max_row == 21 and sheet.cell(1, 3).value == "统一社会信用代码 USCC"
+    _error(client.get("/sampling/tasks/T1/export", params={"format": "pdf"}, headers=sup), 422, "validation")
+
+    with session_scope(engine) as session:
+        actions = [(e.action, e.target, e.result) for e in audit.entries(session, limit=1000)]
+    assert ("sampling.create", "task:T1", "ok") in actions and ("sampling.draw", "task:T1", "ok") in actions
+    assert ("sampling.result", "task:T1", "ok") in actions and (
+        "sampling.assign",
+        "period:2026Q4",
+        "ok",
+    ) in actions
+
+
+def test_errors_are_typed(client: TestClient, auth: dict[Role, dict[str, str]]) -> None:
+    sup = auth[Role.SUPERVISOR]
+    _error(client.post("/sampling/tasks/NOPE/draw", headers=sup), 404, "not_found")
+    _error(client.get("/sampling/tasks/NOPE", headers=sup), 404, "not_found")
+    _error(client.get("/sampling/tasks/NOPE/verify", headers=sup), 404, "not_found")
+    _error(client.get("/sampling/tasks/bad%20id", headers=sup), 422, "validation")
+    both = {**TASK, "ratio": 0.1}
+    _error(client.post("/sampling/tasks", json=both, headers=sup), 422, "validation")  # count and ratio
+    _error(client.post("/sampling/tasks", json={**TASK, "items": []}, headers=sup), 422, "validation")
+    _error(client.post("/sampling/tasks", json={**TASK, "extra": 1}, headers=sup), 422, "validation")
+    _error(
+        client.post("/sampling/tasks", json={**TASK, "tier_ratios": {"E": 1.0}}, headers=sup),
+        422,
+        "validation",
+    )
+    created = _ok(client.post("/sampling/tasks", json=TASK, headers=sup), 201)
+    _error(
+        client.get(f"/sampling/tasks/{created['task_id']}/verify", headers=sup), 409, "conflict"
+    )  # not drawn
+
+
+def test_create_without_scores_is_a_conflict(
+    client: TestClient, auth: dict[Role, dict[str, str]], home: Path
+) -> None:
+    shutil.rmtree(home / "scores")
+    error = _error(client.post("/sampling/tasks", json=TASK, headers=auth[Role.SUPERVISOR]), 409, "conflict")
+    assert "creditwatch score" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "roles"), SAMPLING_ROUTES, ids=[f"{m} {p}" for m, p, _ in SAMPLING_ROUTES]
+)
+def test_each_sampling_route_admits_only_its_roles(
+    client: TestClient, auth: dict[Role, dict[str, str]], method: str, template: str, roles: frozenset[Role]
+) -> None:
+    _ok(client.post("/sampling/tasks", json={**TASK, "task_id": "T9"}, headers=auth[Role.SUPERVISOR]), 201)
+    path = template.replace("{task_id}", "T9").replace("{period}", "2026Q4")
+    for role in Role:
+        body = {} if method == "POST" else None
+        response = client.request(method, path, json=body, headers=auth[role])
+        if role in roles:
+            # Admitted: an empty body (422), a task not drawn yet (409) or an empty period are all that is left.
+            assert response.status_code in (200, 201, 409, 422), (role, response.text)
+        else:
+            _error(response, 403, "forbidden")
+    _error(client.request(method, path), 401, "unauthenticated")
