@@ -47,6 +47,9 @@ class ServingChampion:
         self._loader = loader
         self._serving: Serving | None = None
         self._swap_lock = threading.Lock()  # one swap at a time; readers never wait
+        # Held by the routes around gate → load → move the registry's alias → swap, so two promotions
+        # cannot interleave (reentrant: the swap inside takes its own lock).
+        self.moving = threading.RLock()
         self.last_error: str | None = None
 
     def registry(self) -> Any:

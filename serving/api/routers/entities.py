@@ -44,6 +44,10 @@ RECORD_TABLES = tuple(
 )
 
 
+# Dates a question may be asked about (feature windows reach years back; date arithmetic must not overflow).
+EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
+
+
 class Unavailable(ApiError):
     status, type = 503, "unavailable"
 
@@ -293,7 +297,7 @@ def explanation(
     principal: ReadDep,
     settings: SettingsDep,
     request: Request,
-    as_of: Annotated[date | None, Query(description="default: today (China)")] = None,
+    as_of: Annotated[date | None, Query(ge=EARLIEST, le=LATEST, description="default: today (China)")] = None,
     top: Annotated[int, Query(ge=1, le=20, description="number of reasons")] = 5,
 ) -> Explanation:
     from features.build import build_for_events
@@ -423,7 +427,9 @@ def related(
     uscc: Uscc,
     principal: ReadDep,
     settings: SettingsDep,
-    as_of: Annotated[date | None, Query(description="relations valid on this date; default today")] = None,
+    as_of: Annotated[
+        date | None, Query(ge=EARLIEST, le=LATEST, description="relations valid on this date; default today")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many related entities")] = 100,
 ) -> RelatedOut:
     registration(settings, uscc)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from serving.api.champion import ServingChampion
 from serving.api.deps import Principal, SessionDep, require_roles
 from serving.api.errors import Conflict, NotFound
 from serving.api.routers.entities import Invalid, champion_of
@@ -126,6 +127,18 @@ def compare(
     )
 
 
+def _load_or_refuse(holder: ServingChampion, version: str) -> Any:
+    """Load before the alias moves: a model that cannot load never becomes the champion (409, and why)."""
+    model, error = holder.try_load(version)
+    if model is None:
+        serving = holder.current.version if holder.current else None
+        holder.last_error = f"{error}; " + (
+            f"version {serving} keeps serving" if serving else "nothing serves"
+        )
+        raise Conflict(f"{holder.last_error}; the champion was not moved")
+    return model
+
+
 def _record(trail: Any, session: Session, details: dict[str, Any]) -> None:
     trail.record(session, details=details)
 
@@ -146,39 +159,32 @@ def promote(
     from training.registry import GateError
 
     holder = champion_of(request)
-    registry = holder.registry()
-    _known(registry, version)
-    gate = registry.gate(version)
-    if not gate.passed and not body.force:
-        raise Conflict(f"version {version} failed the champion gate: {gate.reason}")
-    # Load before the alias moves: a model that cannot load never becomes the champion, and the current
-    # one keeps serving.
-    model, error = holder.try_load(version)
-    if model is None:
-        serving = holder.current.version if holder.current else None
-        holder.last_error = (
-            f"{error}; {'version ' + serving + ' keeps serving' if serving else 'nothing serves'}"
+    with holder.moving:  # one move at a time: gate, load, alias and swap stay consistent
+        registry = holder.registry()
+        _known(registry, version)
+        gate = registry.gate(version)
+        if not gate.passed and not body.force:
+            raise Conflict(f"version {version} failed the champion gate: {gate.reason}")
+        model = _load_or_refuse(holder, version)
+        previous = registry.champion()
+        try:
+            result = registry.promote(version, who=body.who, why=body.why, force=body.force)
+        except GateError as exc:  # the champion moved between the check and the promotion
+            raise Conflict(str(exc)) from None
+        swapped = holder.install(model, version)
+        out_gate = Gate(
+            passed=result.passed, reason=result.reason, checks=[GateCheck(**c) for c in result.checks]
         )
-        raise Conflict(f"{holder.last_error}; the champion was not moved")
-    previous = registry.champion()
-    try:
-        result = registry.promote(version, who=body.who, why=body.why, force=body.force)
-    except GateError as exc:  # the champion moved between the check and the promotion
-        raise Conflict(str(exc)) from None
-    swapped = holder.install(model, version)
-    out_gate = Gate(
-        passed=result.passed, reason=result.reason, checks=[GateCheck(**c) for c in result.checks]
-    )
-    _record(trail, session, {"version": version, "previous": previous, "gate_passed": result.passed,
-                             "force": body.force, "who": body.who, "why": body.why})  # fmt: skip
-    return MoveOut(
-        champion=version,
-        previous=previous,
-        serving=str(swapped.version),
-        gate=out_gate,
-        who=body.who,
-        why=body.why,
-    )
+        _record(trail, session, {"version": version, "previous": previous, "gate_passed": result.passed,
+                                 "force": body.force, "who": body.who, "why": body.why})  # fmt: skip
+        return MoveOut(
+            champion=version,
+            previous=previous,
+            serving=str(swapped.version),
+            gate=out_gate,
+            who=body.who,
+            why=body.why,
+        )
 
 
 @router.post(
@@ -190,22 +196,17 @@ def rollback(
     body: MoveIn, principal: AnalystDep, request: Request, session: SessionDep, trail: AuditDep
 ) -> MoveOut:
     holder = champion_of(request)
-    registry = holder.registry()
-    history = registry.history() if holder.registered() else []
-    if not history or history[-1]["previous"] is None:
-        raise Conflict("nothing to roll back to: the champion has no earlier version")
-    target = str(history[-1]["previous"])
-    model, error = holder.try_load(target)
-    if model is None:
-        serving = holder.current.version if holder.current else None
-        holder.last_error = (
-            f"{error}; {'version ' + serving + ' keeps serving' if serving else 'nothing serves'}"
+    with holder.moving:  # one move at a time
+        registry = holder.registry()
+        history = registry.history() if holder.registered() else []
+        if not history or history[-1]["previous"] is None:
+            raise Conflict("nothing to roll back to: the champion has no earlier version")
+        target = str(history[-1]["previous"])
+        model = _load_or_refuse(holder, target)
+        previous = registry.champion()
+        version = registry.rollback(who=body.who, why=body.why)
+        swapped = holder.install(model, version)
+        _record(trail, session, {"version": version, "previous": previous, "who": body.who, "why": body.why})
+        return MoveOut(
+            champion=version, previous=previous, serving=str(swapped.version), who=body.who, why=body.why
         )
-        raise Conflict(f"{holder.last_error}; the champion was not moved")
-    previous = registry.champion()
-    version = registry.rollback(who=body.who, why=body.why)
-    swapped = holder.install(model, version)
-    _record(trail, session, {"version": version, "previous": previous, "who": body.who, "why": body.why})
-    return MoveOut(
-        champion=version, previous=previous, serving=str(swapped.version), who=body.who, why=body.why
-    )
