@@ -232,3 +232,27 @@ def test_each_sampling_route_admits_only_its_roles(
         else:
             _error(response, 403, "forbidden")
     _error(client.request(method, path), 401, "unauthenticated")
+
+
+def test_without_a_model_or_registry(
+    client: TestClient, auth: dict[Role, dict[str, str]], home: Path
+) -> None:
+    got = _ok(client.get("/models/champion", headers=auth[Role.SYSTEM]))
+    assert got["serving"] is False and got["version"] is None and got["registry_champion"] is None
+    assert got["scores_as_of"] == AS_OF.isoformat() and got["scores_model_version"] == "1"
+    assert _ok(client.get("/models", headers=auth[Role.ANALYST])) == []
+    body = {"who": "li", "why": "test"}
+    error = _error(client.post("/models/rollback", json=body, headers=auth[Role.ANALYST]), 409, "conflict")
+    assert "nothing to roll back" in error["message"]
+    assert not (home / "mlflow.db").exists()  # asking did not create a registry
+
+
+def test_batch_is_audited_with_its_count(
+    client: TestClient, auth: dict[Role, dict[str, str]], engine: sa.Engine
+) -> None:
+    got = _ok(client.post("/scores/batch", json={"usccs": USCCS[:3]}, headers=auth[Role.SYSTEM]))
+    assert [i["score"]["tier"] for i in got["items"]] == ["A", "B", "C"]
+    with session_scope(engine) as session:
+        entry = audit.entries(session, target="scores:batch", limit=10)[-1]
+    assert (entry.action, entry.role, entry.result) == ("scores.batch", "system", "ok")
+    assert entry.details["entities"] == 3

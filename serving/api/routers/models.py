@@ -197,8 +197,10 @@ def rollback(
 ) -> MoveOut:
     holder = champion_of(request)
     with holder.moving:  # one move at a time
+        if not holder.registered():
+            raise Conflict("nothing to roll back to: no model is registered")
         registry = holder.registry()
-        history = registry.history() if holder.registered() else []
+        history = registry.history()
         if not history or history[-1]["previous"] is None:
             raise Conflict("nothing to roll back to: the champion has no earlier version")
         target = str(history[-1]["previous"])

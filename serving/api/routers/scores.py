@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features import uscc as uscc_rules
 from serving.api.deps import AnyRoleDep, Principal, SettingsDep, require_roles
 from serving.api.routers.entities import StoredScore, champion_of, scores_of, stored_score
+from serving.api.trail import AuditDep, audited
 from supervision.access import Role
 
 router = APIRouter(tags=["scores"])
@@ -54,8 +55,16 @@ class ChampionOut(BaseModel):
     scores_model_version: str | None = Field(description="the model version that wrote the stored scores")
 
 
-@router.post("/scores/batch", summary="Stored scores of a list of USCCs (unknown codes reported per item)")
-def batch(body: BatchIn, principal: BatchDep, settings: SettingsDep, request: Request) -> BatchOut:
+@router.post(
+    "/scores/batch",
+    dependencies=[audited("scores.batch")],
+    summary="Stored scores of a list of USCCs (unknown codes reported per item)",
+)
+def batch(
+    body: BatchIn, principal: BatchDep, settings: SettingsDep, request: Request, trail: AuditDep
+) -> BatchOut:
+    # A read of many entities' verdicts: audited (by the middleware, after the response) with the count.
+    trail.note(target="scores:batch", entities=len(body.usccs))
     store = scores_of(request)
     table = store.latest()
     items: list[BatchItem] = []
