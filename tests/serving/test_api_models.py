@@ -3,6 +3,7 @@ roll back — the serving champion swaps without a restart, and a model that fai
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,6 +129,37 @@ def test_promote_and_rollback_swap_the_serving_champion(client: TestClient, city
     back = _ok(client.post("/models/rollback", json={"who": "zhao", "why": "v2 misbehaves"}, headers=auth))
     assert back["champion"] == back["serving"] == v1 and back["previous"] == v2
     assert Registry(city.settings.mlflow_uri).champion() == v1 and _explained_by(client, city) == v1
+
+
+def test_requests_in_flight_during_a_swap_all_succeed(client: TestClient, city: City) -> None:
+    v1, v2 = city.versions
+    auth = city.tokens[Role.ANALYST]
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def explain() -> None:
+        while not stop.is_set():
+            r = client.get(f"/entities/{city.usccs[3]}/explanation", params={"as_of": AS_OF.isoformat()},
+                           headers=city.tokens[Role.SUPERVISOR])  # fmt: skip
+            seen.append((r.status_code, r.json().get("model_version")))
+
+    workers = [threading.Thread(target=explain) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        body = {"who": "wang", "why": "swap under load", "force": True}
+        assert _ok(client.post(f"/models/{v2}/promote", json=body, headers=auth))["serving"] == v2
+        assert (
+            _ok(client.post("/models/rollback", json={"who": "wang", "why": "back"}, headers=auth))["serving"]
+            == v1
+        )
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    assert seen and all(status == 200 for status, _ in seen)
+    assert {version for _, version in seen} <= {v1, v2}
+    assert _explained_by(client, city) == v1
 
 
 def test_a_model_that_fails_to_load_leaves_the_champion_serving(client: TestClient, city: City) -> None:
