@@ -50,7 +50,17 @@ def base_lake() -> Lake:
         verified=True,
         verified_on=date(2023, 3, 1),
     )
-    lk.add("evaluations", uscc=E[2], evaluation_id="V1", grade="C", evaluated_on=date(2023, 1, 1))
+    # Two rounds with scores: the earlier one has expired by AS_OF but still counts in the score mean.
+    lk.add(
+        "evaluations",
+        uscc=E[2],
+        evaluation_id="V0",
+        grade="D",
+        score=60.0,
+        evaluated_on=date(2022, 1, 1),
+        valid_until=date(2023, 1, 1),
+    )
+    lk.add("evaluations", uscc=E[2], evaluation_id="V1", grade="C", score=70.0, evaluated_on=date(2023, 1, 1))
     lk.add(
         "list_entries", uscc=E[2], entry_id="B1", list_type="severe_dishonesty", listed_on=date(2023, 3, 1)
     )
@@ -100,7 +110,7 @@ FUTURE: dict[str, list[tuple[str, dict]]] = {
     "self_reports": [
         ("self_reports", {"uscc": E[1], "reported_on": AS_OF, "verified": True, "verified_on": LATER})
     ],
-    "evaluations": [("evaluations", {"uscc": E[2], "grade": "A", "evaluated_on": AS_OF})],
+    "evaluations": [("evaluations", {"uscc": E[2], "grade": "A", "score": 99.0, "evaluated_on": AS_OF})],
     "list_entries": [
         ("list_entries", {"uscc": E[1], "list_type": "severe_dishonesty", "listed_on": AS_OF}),
         ("list_entries", {"uscc": E[3], "list_type": "court_dishonest_debtor", "listed_on": LATER}),
@@ -312,3 +322,13 @@ def test_month_snapshot_takes_the_graph_from_the_first_of_the_month():
     assert not monthly.select(graph_cols).equals(exact.select(graph_cols))
     with pytest.raises(ValueError, match="graph_snapshot"):
         FeatureConfig(graph_snapshot="week")  # type: ignore[arg-type]
+
+
+def test_evaluation_scores_per_event_by_hand():
+    # The per-event path (as_of a column) over V0 (2022-01-01, 60, valid until 2023-01-01) and V1
+    # (2023-01-01, 70): on 2022-06-01 only V0 is known; on 2023-06-01 both, V1 latest (+10 on V0).
+    events = pl.LazyFrame({"uscc": [E[2], E[2]], "as_of": [date(2022, 6, 1), date(2023, 6, 1)]})
+    got = build_for_events(base_lake().sources(), events).collect().sort("as_of")
+    cols = ["public_credit_score", "public_credit_score_mean", "public_credit_score_change"]
+    assert got.select(cols).rows() == [(60.0, 60.0, None), (70.0, 65.0, 10.0)]
+    assert got["industry_score_lowest"].to_list() == [None, None]
