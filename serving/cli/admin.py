@@ -6,20 +6,14 @@ the actor and ``cli`` as the source.
 
 from __future__ import annotations
 
-import getpass
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
-from sqlalchemy.orm import Session
 
-from serving.cli.state import State
+from serving.cli.state import State, open_session, operator
 from supervision import access, audit
-from supervision.db import current_revision, make_engine, session_scope
 
 tokens_app = typer.Typer(no_args_is_help=True)
 audit_app = typer.Typer(no_args_is_help=True)
@@ -31,33 +25,6 @@ def register(root: typer.Typer) -> None:
     root.add_typer(tokens_app, name="tokens", help="Administrators: API tokens (shown once, stored hashed).")
     root.add_typer(audit_app, name="audit", help="Administrators: verify the hash-chained audit log.")
     root.command("serve")(serve)
-
-
-@contextmanager
-def _session(state: State) -> Iterator[Session]:
-    engine = make_engine(state.settings.db_url)
-    try:
-        try:
-            migrated = current_revision(engine) is not None
-        except sa.exc.SQLAlchemyError as exc:
-            raise state.fail(
-                f"database {state.settings.db_url} is unreachable: {exc.__class__.__name__}"
-            ) from exc
-        if not migrated:
-            raise state.fail(
-                f"database {state.settings.db_url} is not set up: run `creditwatch db upgrade` first"
-            )
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _operator() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in some containers
-        return "cli:unknown"
 
 
 @tokens_app.command("create")
@@ -72,8 +39,8 @@ def create(
     """Issue a token and print it once; only its hash is stored."""
     state: State = ctx.obj
     expires_at = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    actor = _operator()
-    with _session(state) as session:
+    actor = operator()
+    with open_session(state) as session:
         audit.lock(session)  # the audited unit of work starts as a writer (see supervision.audit.lock)
         try:
             issued = access.create_token(
@@ -103,7 +70,7 @@ def create(
 def list_(ctx: typer.Context) -> None:
     """Every token, without its secret."""
     state: State = ctx.obj
-    with _session(state) as session:
+    with open_session(state) as session:
         rows = [info.as_dict() for info in access.list_tokens(session)]
     state.emit(rows, rows=rows, columns=COLUMNS, title="API tokens")
 
@@ -114,8 +81,8 @@ def revoke(
 ) -> None:
     """Revoke a token (it stops working at once; revoking twice keeps the first time)."""
     state: State = ctx.obj
-    actor = _operator()
-    with _session(state) as session:
+    actor = operator()
+    with open_session(state) as session:
         audit.lock(session)
         try:
             info = access.revoke_token(session, token_id)
@@ -152,7 +119,7 @@ def verify(
         if match is None:
             raise state.fail(f"--anchor {anchor!r}: expected SEQ:HASH (a number, a colon, 64 hex characters)")
         pinned = (int(match.group(1)), match.group(2))
-    with _session(state) as session:
+    with open_session(state) as session:
         result = audit.verify(session, anchor=pinned)
     payload = {**result.as_dict(), "anchor": f"{result.head_seq}:{result.head_hash}"}
     state.emit(payload)
@@ -172,6 +139,6 @@ def serve(
     from serving.api.app import create_app
 
     state: State = ctx.obj
-    with _session(state):
+    with open_session(state):
         pass  # fail early, with a clear message, on a database that is not set up
     uvicorn.run(create_app(state.settings), host=host, port=port, workers=1, log_level=log_level)

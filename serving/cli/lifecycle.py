@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 from sqlalchemy.orm import Session
 
@@ -19,9 +17,8 @@ from features import lake as lake_io
 from serving import rescore
 from serving.api import lifecycle as api_lifecycle
 from serving.api import masking
-from serving.cli.state import State
+from serving.cli.state import State, open_session, operator
 from supervision import (
-    audit,
     commitments,
     disclosure,
     lists,
@@ -35,7 +32,6 @@ from supervision import (
     workflow,
 )
 from supervision.calendar import CalendarCoverageError
-from supervision.db import current_revision, make_engine, session_scope
 
 objections_app = typer.Typer(no_args_is_help=True)
 repairs_app = typer.Typer(no_args_is_help=True)
@@ -78,10 +74,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _actor() -> workflow.Actor:
-    try:
-        return workflow.Actor(f"cli:{getpass.getuser()}", role="supervisor")
-    except Exception:  # no user name in some containers
-        return workflow.Actor("cli:unknown", role="supervisor")
+    return workflow.Actor(operator(), role="supervisor")
 
 
 def _day(state: State, text: str | None) -> date:
@@ -95,27 +88,11 @@ def _day(state: State, text: str | None) -> date:
 
 @contextmanager
 def _session(state: State, *, write: bool = True) -> Iterator[Session]:
-    engine = make_engine(state.settings.db_url)
     try:
-        try:
-            migrated = current_revision(engine) is not None
-        except sa.exc.SQLAlchemyError as exc:
-            raise state.fail(
-                f"database {state.settings.db_url} is unreachable: {exc.__class__.__name__}"
-            ) from exc
-        if not migrated:
-            raise state.fail(
-                f"database {state.settings.db_url} is not set up: run `creditwatch db upgrade` first"
-            )
-        try:
-            with session_scope(engine) as session:
-                if write:
-                    audit.lock(session)  # audited units of work start as writers (supervision.audit.lock)
-                yield session
-        except DOMAIN_ERRORS as exc:
-            raise state.fail(str(exc)) from exc
-    finally:
-        engine.dispose()
+        with open_session(state, audit_lock=write) as session:
+            yield session
+    except DOMAIN_ERRORS as exc:
+        raise state.fail(str(exc)) from exc
 
 
 def _ctx(ctx: typer.Context) -> State:

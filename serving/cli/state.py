@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import getpass
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from serving.settings import Settings
+from supervision import audit
+from supervision.db import current_revision, make_engine, session_scope
 
 
 def _default(value: object) -> object:
@@ -62,3 +68,38 @@ class State:
         else:
             self.err.print(f"[red]error:[/red] {message}")
         return typer.Exit(code)
+
+
+def operator() -> str:
+    """Who runs the command, for the audit log: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli:unknown"
+
+
+@contextmanager
+def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]:
+    """A session on the configured database, which must exist and be migrated (one clear error otherwise).
+
+    ``audit_lock``: start as a writer holding the audit chain's lock (supervision.audit.lock), so that a unit
+    of work that reads, then changes and audits, is not refused half-way by SQLite.
+    """
+    engine = make_engine(state.settings.db_url)
+    try:
+        try:
+            migrated = current_revision(engine) is not None
+        except sa.exc.SQLAlchemyError as exc:
+            raise state.fail(
+                f"database {state.settings.db_url} is unreachable: {exc.__class__.__name__}"
+            ) from exc
+        if not migrated:
+            raise state.fail(
+                f"database {state.settings.db_url} is not set up: run `creditwatch db upgrade` first"
+            )
+        with session_scope(engine) as session:
+            if audit_lock:
+                audit.lock(session)
+            yield session
+    finally:
+        engine.dispose()
