@@ -4,6 +4,7 @@ entity reads, stored scores against the score files, explanations that add up, r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from features import lake as lake_io
 from features import uscc as uscc_rules
 from serving.api.app import create_app
-from supervision import audit
+from supervision import audit, scores
 from supervision.access import Role
 from supervision.db import session_scope
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city
@@ -272,3 +273,32 @@ def test_openapi_documents_the_domain_routes(client: TestClient) -> None:
     assert score["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/StoredScore")
     for name in ("EntityProfile", "Explanation", "RelatedOut", "BatchOut", "ChampionOut", "HistoryOut"):
         assert name in spec["components"]["schemas"], name
+
+
+def test_a_rescore_after_a_decision_is_the_current_score(client: TestClient, city: City) -> None:
+    uscc = city.usccs[20]
+    file_row = _scores(city).filter(pl.col("uscc") == uscc).row(0, named=True)
+    before = _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SUPERVISOR]))
+    assert before["source"] == f"score_file:{AS_OF}" and before["rescored_because"] is None
+    with session_scope(city.engine) as session:
+        entry = scores.record(session, uscc=uscc, as_of=AS_OF + timedelta(days=1), decided_on=AS_OF,
+                              probability=0.01, tier="A", model_version=city.versions[0],
+                              reason="objection OBJ-1 upheld", reasons_zh="无")  # fmt: skip
+        entry_id = entry.id
+    now = _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SYSTEM]))
+    assert now["source"] == f"score_history:{entry_id}" and now["probability"] == 0.01 and now["tier"] == "A"
+    assert now["rescored_because"] == "objection OBJ-1 upheld"
+    batch = _ok(
+        client.post("/scores/batch", json={"usccs": [uscc, city.usccs[21]]}, headers=city.tokens[Role.SYSTEM])
+    )
+    assert [i["score"]["source"] for i in batch["items"]] == [
+        f"score_history:{entry_id}",
+        f"score_file:{AS_OF}",
+    ]
+    hist = _ok(client.get(f"/entities/{uscc}/history", headers=city.tokens[Role.SUPERVISOR]))["scores"]
+    assert [h["source"] for h in hist] == [
+        f"score_file:{EARLIER}",
+        f"score_file:{AS_OF}",
+        f"score_history:{entry_id}",
+    ]
+    assert hist[1]["probability"] == pytest.approx(file_row["probability"])

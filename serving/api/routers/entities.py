@@ -3,12 +3,15 @@ parties and the score history. Every read of one entity's detail is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
 import polars as pl
+import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from features import lake as lake_io
 from features import uscc as uscc_rules
@@ -16,10 +19,11 @@ from features.catalog import TABLES
 from features.graph import normalise_address, normalise_phone, valid_relations
 from serving.api import masking
 from serving.api.champion import ScoreStore, ServingChampion
-from serving.api.deps import Principal, SettingsDep, require_roles
+from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
 from serving.api.errors import ApiError, NotFound
 from serving.api.trail import audited
 from serving.settings import Settings
+from supervision import scores as score_history
 from supervision.access import Role
 
 router = APIRouter(prefix="/entities", tags=["entities"])
@@ -92,13 +96,19 @@ class EntityProfile(BaseModel):
 
 class StoredScore(BaseModel):
     uscc: str
-    as_of: date = Field(description="date of the score file (`creditwatch score --as-of`)")
+    as_of: date = Field(description="the features' date")
     tier: str
     model_tier: str | None = None
     probability: float = Field(ge=0, le=1, description="calibrated probability of a violation")
     expected_rate: float | None = None
     model_version: str | None
-    reasons: list[Reason]
+    reasons: list[Reason] = Field(description="top reasons (zh/en); empty for a re-score entry")
+    reasons_zh: str | None = Field(None, description="the reasons as one Chinese sentence")
+    source: str = Field(
+        description="`score_file:DATE` (`creditwatch score`) or `score_history:ID` (a re-score after an "
+        "upheld objection or an approved repair, newer than the file)"
+    )
+    rescored_because: str | None = Field(None, description="for a re-score: the decision that caused it")
 
 
 class FeatureContribution(BaseModel):
@@ -157,6 +167,7 @@ class HistoryPoint(BaseModel):
     model_tier: str | None = None
     probability: float
     model_version: str | None = None
+    source: str = Field(description="`score_file:DATE` or `score_history:ID` (a re-score after a decision)")
 
 
 class HistoryOut(BaseModel):
@@ -192,12 +203,49 @@ def registration(settings: Settings, uscc: str) -> dict[str, Any]:
     return found.row(0, named=True)
 
 
-def stored_score(store: ScoreStore, uscc: str) -> StoredScore | None:
+def rescores(session: Session, usccs: Sequence[str], *, on: date) -> dict[str, score_history.ScoreEntry]:
+    """The newest re-score entry (decided on or before `on`) of each of `usccs`, in one query per 500."""
+    out: dict[str, score_history.ScoreEntry] = {}
+    for start in range(0, len(usccs), 500):
+        stmt = sa.select(score_history.ScoreEntry).where(
+            score_history.ScoreEntry.uscc.in_(usccs[start : start + 500]),
+            score_history.ScoreEntry.decided_on <= on,
+        )
+        for entry in session.scalars(stmt):
+            best = out.get(entry.uscc)
+            if best is None or (entry.as_of, entry.id) > (best.as_of, best.id):
+                out[entry.uscc] = entry
+    return out
+
+
+def stored_score(
+    store: ScoreStore, uscc: str, *, rescore: score_history.ScoreEntry | None = None
+) -> StoredScore | None:
+    """The entity's current score: the newest score file's row, or a newer re-score after a decision.
+
+    The same rule as the lifecycle's tier lookups (serving.api.lifecycle.score_row): the re-score wins when
+    its features are later than the file's, or of the same day and written after the file.
+    """
     table = store.latest()
-    if table is None:
-        return None
-    row = table.row(uscc)
-    if row is None:
+    row = table.row(uscc) if table is not None else None
+    if rescore is not None and (
+        table is None
+        or row is None
+        or rescore.as_of > table.as_of
+        or (rescore.as_of == table.as_of and rescore.created_at.timestamp() >= table.stamp[0] / 1e9)
+    ):
+        return StoredScore(
+            uscc=uscc,
+            as_of=rescore.as_of,
+            tier=rescore.tier,
+            probability=rescore.probability,
+            model_version=rescore.model_version,
+            reasons=[],
+            reasons_zh=rescore.reasons_zh,
+            source=f"score_history:{rescore.id}",
+            rescored_because=rescore.reason,
+        )
+    if table is None or row is None:
         return None
     return StoredScore(
         uscc=uscc,
@@ -208,6 +256,9 @@ def stored_score(store: ScoreStore, uscc: str) -> StoredScore | None:
         expected_rate=row.get("expected_rate"),
         model_version=row.get("model_version"),
         reasons=[Reason(**r) for r in row.get("reasons") or []],
+        reasons_zh=row.get("reasons_zh"),
+        source=f"score_file:{table.as_of.isoformat()}",
+        rescored_because=None,
     )
 
 
@@ -279,8 +330,11 @@ def profile(uscc: Uscc, principal: ReadDep, settings: SettingsDep) -> EntityProf
     dependencies=[audited("entities.score", target="uscc", prefix="uscc:")],
     summary="The entity's stored score: tier, probability, model version, top reasons (zh/en)",
 )
-def score(uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request) -> StoredScore:
-    found = stored_score(scores_of(request), uscc)
+def score(
+    uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request, session: SessionDep
+) -> StoredScore:
+    rescore = rescores(session, [uscc], on=_today()).get(uscc)
+    found = stored_score(scores_of(request), uscc, rescore=rescore)
     if found is None:
         registration(settings, uscc)  # 404 if unknown, 422 if malformed
         raise NotFound(f"{uscc} has no stored score: run `creditwatch score --as-of DATE`", field="path.uscc")
@@ -463,7 +517,19 @@ def related(
     dependencies=[audited("entities.history", target="uscc", prefix="uscc:")],
     summary="The entity's scores and tiers over the stored score files",
 )
-def history(uscc: Uscc, principal: ReadDep, settings: SettingsDep, request: Request) -> HistoryOut:
+def history(
+    uscc: Uscc, principal: ReadDep, settings: SettingsDep, request: Request, session: SessionDep
+) -> HistoryOut:
     registration(settings, uscc)
-    rows = scores_of(request).history(uscc)
-    return HistoryOut(uscc=uscc, scores=[HistoryPoint(**r) for r in rows])
+    points = [
+        HistoryPoint(**r, source=f"score_file:{r['as_of'].isoformat()}")
+        for r in scores_of(request).history(uscc)
+    ]
+    points += [
+        HistoryPoint(as_of=e.as_of, tier=e.tier, probability=e.probability, model_version=e.model_version,
+                     source=f"score_history:{e.id}")
+        for e in score_history.history(session, uscc)
+    ]  # fmt: skip
+    # By the features' date; on the same day the full scoring run first, then the re-scores in order.
+    points.sort(key=lambda p: (p.as_of, p.source.startswith("score_history"), p.source))
+    return HistoryOut(uscc=uscc, scores=points)

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import uscc as uscc_rules
-from serving.api.deps import AnyRoleDep, Principal, SettingsDep, require_roles
-from serving.api.routers.entities import StoredScore, champion_of, scores_of, stored_score
+from serving.api.deps import AnyRoleDep, Principal, SessionDep, SettingsDep, require_roles
+from serving.api.lifecycle import today
+from serving.api.routers.entities import StoredScore, champion_of, rescores, scores_of, stored_score
 from serving.api.trail import AuditDep, audited
 from supervision.access import Role
 
@@ -61,19 +62,26 @@ class ChampionOut(BaseModel):
     summary="Stored scores of a list of USCCs (unknown codes reported per item)",
 )
 def batch(
-    body: BatchIn, principal: BatchDep, settings: SettingsDep, request: Request, trail: AuditDep
+    body: BatchIn,
+    principal: BatchDep,
+    settings: SettingsDep,
+    request: Request,
+    session: SessionDep,
+    trail: AuditDep,
 ) -> BatchOut:
     # A read of many entities' verdicts: audited (by the middleware, after the response) with the count.
     trail.note(target="scores:batch", entities=len(body.usccs))
     store = scores_of(request)
     table = store.latest()
+    verdicts = {code: uscc_rules.validate(code, allow=settings.uscc_allow_list) for code in body.usccs}
+    rescored = rescores(session, sorted({c for c, v in verdicts.items() if v.ok}), on=today())
     items: list[BatchItem] = []
     for code in body.usccs:
-        verdict = uscc_rules.validate(code, allow=settings.uscc_allow_list)
+        verdict = verdicts[code]
         if not verdict.ok:
             items.append(BatchItem(uscc=code, status="invalid", message=verdict.reason))
             continue
-        found = stored_score(store, code)
+        found = stored_score(store, code, rescore=rescored.get(code))
         if found is None:
             items.append(
                 BatchItem(
