@@ -167,7 +167,7 @@ def test_a_model_that_fails_to_load_leaves_the_champion_serving(client: TestClie
     registry = Registry(city.settings.mlflow_uri)
     assert registry.champion() == v1
     # Damage v2's stored model (as a broken artifact store would): its pickle no longer loads.
-    model_id = registry.client.get_model_version(registry.name, v2).source.removeprefix("models:/")
+    model_id = str(registry.client.get_model_version(registry.name, v2).source).removeprefix("models:/")
     pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "python_model.pkl"
     assert pickle.exists()
     pickle.write_bytes(b"not a pickle")

@@ -224,7 +224,7 @@ def test_each_sampling_route_admits_only_its_roles(
     _ok(client.post("/sampling/tasks", json={**TASK, "task_id": "T9"}, headers=auth[Role.SUPERVISOR]), 201)
     path = template.replace("{task_id}", "T9").replace("{period}", "2026Q4")
     for role in Role:
-        body = {} if method == "POST" else None
+        body: dict[str, Any] | None = {} if method == "POST" else None
         response = client.request(method, path, json=body, headers=auth[role])
         if role in roles:
             # Admitted: an empty body (422), a task not drawn yet (409) or an empty period are all that is left.
