@@ -267,7 +267,7 @@ def city_check(entities: int, years: int, seed: int = 3) -> str:
          ece_vs_truth(control["probability"], control["true_p"])),
     ]  # fmt: skip
     lines = [
-        "### Model on the synthetic city",
+        "## Model on the synthetic city",
         "",
         f"Command: `.venv/bin/python -m bench.model --city {entities} --years {years} --seed {seed}`: generate, ingest, labels "
         f"and point-in-time features ({frame.height:,} labelled inspections, features {features_s:.0f} s), "
