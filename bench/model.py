@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import statistics
 import time
 from pathlib import Path
@@ -18,14 +17,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench.report import write_section
 from models.calibration import ProbabilityCalibrator
 from models.estimator import RiskClassifier
 from models.explain import FeatureInfo
 from models.risk_model import RiskModel
 from models.tiers import TierPolicy
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Model"
 
 
@@ -167,17 +165,6 @@ def markdown(r: dict) -> str:
             "",
         ]
     )
-
-
-def write_section(text: str, path: Path = DOCS) -> None:
-    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = (
-        pattern.sub(lambda _: text + "\n", doc)
-        if pattern.search(doc)
-        else doc.rstrip("\n") + "\n\n" + text + "\n"
-    )
-    path.write_text(doc, encoding="utf-8")
 
 
 def main() -> None:
