@@ -172,27 +172,26 @@ def graph_features(
     index = nodes.lazy().select("uscc", pl.col("i").cast(pl.Int64))
 
     live = valid_relations(relations, as_of=as_of)
-    person_edges = (
+    person_lf = (
         live.filter(pl.col("relation_type").is_in(PERSON_ROLES) & pl.col("person_key").is_not_null())
         .join(index, on="uscc", how="inner")
         .select("i", "person_key", "relation_type", weight=pl.col("share"))
-        .collect()
-        # Sorted so that the sparse sums add in one order: byte-identical outputs.
-        .sort("i", "person_key", "relation_type", "weight", nulls_last=True)
     )
-    persons = person_edges.get_column("person_key").unique().sort()
-    person_index = pl.DataFrame({"person_key": persons, "p": np.arange(persons.len(), dtype=np.int64)})
-    person_edges = person_edges.join(person_index, on="person_key", how="left", maintain_order="left")
-
-    investments = (
+    investments_lf = (
         live.filter((pl.col("relation_type") == "investment") & pl.col("related_uscc").is_not_null())
         .join(index, on="uscc", how="inner")
         .join(index.rename({"uscc": "related_uscc", "i": "j"}), on="related_uscc", how="inner")
         .filter(pl.col("i") != pl.col("j"))
         .select("i", "j", weight=pl.col("share").fill_null(1.0))
-        .collect()
-        .sort("i", "j", "weight")
     )
+    # One collect for both edge sets: the relations are read once, not once per edge type.
+    person_edges, investments = pl.collect_all([person_lf, investments_lf])
+    # Sorted so that the sparse sums add in one order: byte-identical outputs.
+    person_edges = person_edges.sort("i", "person_key", "relation_type", "weight", nulls_last=True)
+    investments = investments.sort("i", "j", "weight")
+    persons = person_edges.get_column("person_key").unique().sort()
+    person_index = pl.DataFrame({"person_key": persons, "p": np.arange(persons.len(), dtype=np.int64)})
+    person_edges = person_edges.join(person_index, on="person_key", how="left", maintain_order="left")
 
     # Degrees by edge type (on the entity node; shared_* as the number of other entities on the node).
     deg = {
