@@ -1,6 +1,6 @@
 """The record lake's sources and sinks: batches of Parquet files in, catalog-typed LazyFrames out.
 
-Layout (the only module of ``features`` that touches the disk)::
+Layout (the only module of ``features`` that reads or writes the lake)::
 
     <lake>/<table>/<batch_id>/accepted.parquet    rows that passed every check, catalog schema
     <lake>/<table>/<batch_id>/quarantine.parquet  one row per (input row, failed rule)
@@ -119,10 +119,6 @@ def find_batch(lake_dir: Path, table: str, content_sha256: str) -> Batch | None:
     if not manifest.is_file():
         return None
     return Batch.from_json(json.loads(manifest.read_text(encoding="utf-8")))
-
-
-def has_batch(lake_dir: Path, table: str, content_sha256: str) -> bool:
-    return find_batch(lake_dir, table, content_sha256) is not None
 
 
 def clean_staging(lake_dir: Path) -> list[str]:

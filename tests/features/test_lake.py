@@ -66,8 +66,8 @@ def test_layout_and_manifest(tmp_path: Path) -> None:
     assert manifest["counts"] == {"read": 1, "accepted": 1, "quarantined": 0}
     assert manifest["sequence"] == 1 and manifest["ignored_columns"] == []
     assert datetime.fromisoformat(manifest["ingested_at"]) == NOW
-    assert lake.has_batch(tmp_path, "entities", "a" * 64)
-    assert not lake.has_batch(tmp_path, "persons", "a" * 64)
+    assert lake.find_batch(tmp_path, "entities", "a" * 64) is not None
+    assert lake.find_batch(tmp_path, "persons", "a" * 64) is None
     assert list((tmp_path / lake.STAGING).iterdir()) == []
 
 
