@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 
+from features.synth import CityConfig
 from serving.cli.state import State
 
 PERIOD = "2026H2"
@@ -39,7 +40,9 @@ def demo(
     ctx: typer.Context,
     entities: Annotated[int, typer.Option(help="entities in the synthetic city")] = 20_000,
     years: Annotated[int, typer.Option(help="years of records")] = 5,
-    seed: Annotated[int, typer.Option(help="seed of the city, the model and the draw")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="seed of the city and the model (the draw's seed is secret until it is drawn)")
+    ] = 0,
     fresh: Annotated[
         bool, typer.Option(help="start from an empty home (deletes HOME's lake, db, MLflow)")
     ] = True,
@@ -47,7 +50,7 @@ def demo(
     """Generate → ingest → govern → train → promote → score → draw → assign → export, in HOME."""
     state: State = ctx.obj
     home = state.settings.home
-    end = date(2026, 6, 30)
+    end = CityConfig().end_date  # the generator's default last day of records
     as_of = end + timedelta(days=1)
     if fresh:
         for name in ("city", "lake", "features", "scores", "sampling", "exports", "mlartifacts"):
