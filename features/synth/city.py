@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -278,15 +278,7 @@ def generate(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return GenerationReport(
-        out=report.out,
-        config=report.config,
-        files=report.files,
-        inspections=report.inspections,
-        violation_rate=report.violation_rate,
-        oracle_auc=report.oracle_auc,
-        seconds=time.perf_counter() - started,
-    )
+    return replace(report, seconds=time.perf_counter() - started)
 
 
 def _truth_entities(pop: Population) -> pl.DataFrame:
