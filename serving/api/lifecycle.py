@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from features import lake as lake_io
 from serving.api import masking
+from serving.api.champion import score_files
 from serving.api.deps import Principal
 from serving.settings import Settings
 from supervision import reports, restrictions, scores
@@ -60,18 +61,8 @@ def name_masker(audience: str) -> Callable[[str], str]:
 
 def _latest_scores(settings: Settings, on: date) -> tuple[date, Path] | None:
     """The newest ``HOME/scores/as_of=DATE.parquet`` (written by ``creditwatch score``) dated on or before ``on``."""
-    folder = settings.home / "scores"
-    if not folder.is_dir():
-        return None
-    dated = []
-    for path in folder.glob("as_of=*.parquet"):
-        try:
-            day = date.fromisoformat(path.stem.removeprefix("as_of="))
-        except ValueError:
-            continue
-        if day <= on:
-            dated.append((day, path))
-    return max(dated) if dated else None
+    dated = [found for found in score_files(settings.home) if found[0] <= on]
+    return dated[-1] if dated else None
 
 
 def _file_row(settings: Settings, uscc: str, on: date) -> tuple[date, float, dict[str, Any]] | None:
