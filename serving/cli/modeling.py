@@ -50,7 +50,7 @@ def _champion(state: State) -> tuple[Any, str]:
         raise state.fail(
             "no champion model yet: run `creditwatch train`, then `creditwatch models promote VERSION`"
         )
-    return registry.load(), version
+    return registry.load(version), version
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
