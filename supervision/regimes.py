@@ -140,9 +140,6 @@ class Policy:
     def kinds(self) -> tuple[str, ...]:
         return tuple(sorted({r.kind for r in self.rules}))
 
-    def has(self, kind: str) -> bool:
-        return any(r.kind == kind for r in self.rules)
-
     def rules_for(self, kind: str, *, on: date) -> Rule:
         """The rule of ``kind`` in force on ``on`` (latest ``effective_from`` ≤ on)."""
         candidates = [r for r in self.rules if r.kind == kind]
@@ -161,13 +158,6 @@ class Policy:
         """The rule of ``kind`` in force on ``on``, or None (no such kind, or none in force yet)."""
         in_force = [r for r in self.rules if r.kind == kind and r.effective_from <= on]
         return max(in_force, key=lambda r: r.effective_from) if in_force else None
-
-    def first_of(self, kinds: tuple[str, ...], *, on: date) -> Rule:
-        """The rule of the first of ``kinds`` the policy has (most specific first)."""
-        for kind in kinds:
-            if self.has(kind):
-                return self.rules_for(kind, on=on)
-        raise PolicyError(f"{self.origin}: none of the kinds {', '.join(kinds)} has a rule")
 
     def set(self, name: str) -> tuple[str, ...]:
         try:
