@@ -28,7 +28,9 @@ def generate_command(
     years: Annotated[
         int, typer.Option("--years", help="years of records, ending on --end-date")
     ] = _DEFAULT.years,
-    seed: Annotated[int, typer.Option("--seed", help="random seed: the same seed gives identical files")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="random seed: the same seed gives identical files")
+    ] = _DEFAULT.seed,
     dirt_rate: Annotated[
         float, typer.Option("--dirt-rate", help="share of rows spoiled for ingest's quarantine (0 for none)")
     ] = _DEFAULT.dirt_rate,
