@@ -147,6 +147,19 @@ def _is_minor_on(decided: pl.Expr, born: pl.Expr) -> pl.Expr:
     ) < ADULT_AGE
 
 
+def _minor_usccs(minors: pl.LazyFrame, records: pl.DataFrame) -> list[str]:
+    """USCCs of ``records`` whose legal representative was a minor on the record's decision date."""
+    return (
+        minors.join(records.lazy().select("uscc", "decided_on"), on="uscc")
+        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_date")))
+        .select("uscc")
+        .unique()
+        .collect()
+        .to_series()
+        .to_list()
+    )
+
+
 def public_export(
     session: Session,
     sources: Mapping[str, pl.LazyFrame],
@@ -192,15 +205,7 @@ def public_export(
     pen = pen.with_columns(pl.Series("publicity_until", ends, dtype=pl.Date)).filter(
         pl.col("publicity_until") > on
     )
-    minor_uscc = (
-        minors.join(pen.lazy().select("uscc", "decided_on"), on="uscc")
-        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_date")))
-        .select("uscc")
-        .unique()
-        .collect()
-        .to_series()
-        .to_list()
-    )
+    minor_uscc = _minor_usccs(minors, pen)
     pen = pen.filter(~pl.col("uscc").is_in(minor_uscc))
     # An individual business (个体工商户) is often named after its operator: treat its name as personal.
     personal = set(
@@ -237,15 +242,7 @@ def public_export(
         .sort("decided_on", "licence_id")
         .collect()
     )
-    minor_lic = (
-        minors.join(lic.lazy().select("uscc", "decided_on"), on="uscc")
-        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_date")))
-        .select("uscc")
-        .unique()
-        .collect()
-        .to_series()
-        .to_list()
-    )
+    minor_lic = _minor_usccs(minors, lic)
     lic_rows = [
         {
             "kind": "licence",
