@@ -90,8 +90,9 @@ def crosscheck(
     state: State = ctx.obj
     d = _parse_date(as_of) if as_of else date.today()
     lake = sources(state.settings.lake_dir)
-    entities = entity_conflicts(lake, as_of=d).collect()
-    persons = person_conflicts(lake, as_of=d).drop("person_key").collect()
+    entities, persons = pl.collect_all(
+        [entity_conflicts(lake, as_of=d), person_conflicts(lake, as_of=d).drop("person_key")]
+    )
     payload = {"as_of": d.isoformat(), "entities": entities.to_dicts(), "persons": persons.to_dicts()}
     if state.json:
         state.emit(payload)
