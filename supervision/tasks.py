@@ -26,7 +26,7 @@ from features.catalog import INSPECTION_OUTCOMES, INSPECTIONS
 from features.identity import is_valid as id_number_is_valid
 from features.identity import person_key as make_person_key
 from features.uscc import is_valid as uscc_is_valid
-from supervision.assignment import assign_inspectors
+from supervision.assignment import DECLARED_SCHEMA, assign_inspectors
 from supervision.calendar import due_date
 from supervision.db import Base
 from supervision.draw import (
@@ -384,7 +384,7 @@ def inspectors_frame(session: Session) -> tuple[pl.DataFrame, pl.DataFrame]:
             for p in people
             for c in p.declared_conflicts
         ],
-        schema={"inspector_id": pl.String(), "uscc": pl.String(), "person_key": pl.String()},
+        schema=DECLARED_SCHEMA,
     )
     return inspectors, declared
 
