@@ -184,8 +184,8 @@ def quarantine_command(
     rows = lake.scan_quarantine(state.settings.lake_dir, table)
     if rule is not None:
         rows = rows.filter(pl.col("rule") == rule)
-    total = rows.select(pl.len()).collect().item()
-    shown = (rows.head(limit) if limit else rows).collect().to_dicts()
+    counted, head = pl.collect_all([rows.select(pl.len()), rows.head(limit) if limit else rows])
+    total, shown = counted.item(), head.to_dicts()
     if state.json:
         state.emit({"total": total, "rows": shown})
         return
