@@ -53,9 +53,10 @@ def _load(uri: str, version: str) -> Any:
 
 def _champion(settings: Settings) -> tuple[Any, str] | str:
     """(model, version), or why there is none. Never creates a registry: a missing one means no model yet."""
-    if settings.mlflow_tracking_uri is None and not (settings.home / "mlflow.db").exists():
+    from training.registry import Registry, exists
+
+    if not exists(settings.mlflow_uri):
         return f"no model registry at {settings.mlflow_uri}: train and promote a model first"
-    from training.registry import Registry
 
     version = Registry(settings.mlflow_uri).champion()
     if version is None:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 MODEL_NAME = "creditwatch-risk"
@@ -61,6 +62,14 @@ class GateResult:
     champion: str | None
     checks: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
+
+
+def exists(tracking_uri: str) -> bool:
+    """Whether there is a registry to read. A SQLite tracking store that does not exist yet has none: looking
+    must not create it (``Registry`` would, with MLflow's migrations)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).exists()
+    return True
 
 
 class Registry:

@@ -67,11 +67,10 @@ class ServingChampion:
         return self._serving
 
     def registered(self) -> bool:
-        # A SQLite tracking store that does not exist yet has no champion: do not let MLflow create one
-        # (and run its migrations) at every start of an app that has never trained a model.
-        if self.registry_uri.startswith("sqlite:///"):
-            return Path(self.registry_uri.removeprefix("sqlite:///")).exists()
-        return True
+        # Not at every start of an app that has never trained a model: the registry would be created.
+        from training.registry import exists
+
+        return exists(self.registry_uri)
 
     def load_initial(self) -> SwapResult:
         """At startup: load the registry's champion if there is one (failures are logged, not raised)."""
