@@ -180,9 +180,10 @@ class ScoreStore:
         """The entity's row of every score file, oldest first (files without it are skipped)."""
         rows = []
         for day, path in score_files(self.home):
-            cols = pl.scan_parquet(path).collect_schema().names()
+            scan = pl.scan_parquet(path)
+            cols = scan.collect_schema().names()
             keep = [c for c in ("tier", "model_tier", "probability", "model_version") if c in cols]
-            found = pl.scan_parquet(path).filter(pl.col("uscc") == uscc).select(keep).collect()
+            found = scan.filter(pl.col("uscc") == uscc).select(keep).collect()
             if found.height:
                 rows.append({"as_of": day, **found.row(0, named=True)})
         return rows
