@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.catalog import LIST_TYPES
+from features.lifecycle import lifecycle_sources, list_entry_end
 from features.uscc import is_valid as uscc_is_valid
 from supervision.db import Base
 from supervision.records import Lake, write_rows
@@ -146,6 +147,17 @@ class ListEvent(Base):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def lake_entries_active(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> pl.LazyFrame:
+    """The lake's list entries of ``uscc`` active on ``on`` (objections and repairs applied)."""
+    # Decisions dated on `on` count (features see decisions strictly before as_of, hence the day after).
+    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
+    return seen["list_entries"].filter(
+        (pl.col("uscc") == uscc)
+        & (pl.col("listed_on") <= on)
+        & (list_entry_end().is_null() | (list_entry_end() > on))
+    )
 
 
 def get(session: Session, case_id: str) -> ListCase:

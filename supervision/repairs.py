@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from features.lifecycle import lifecycle_sources, list_entry_end
 from supervision import lists
 from supervision.calendar import working_days_between
 from supervision.db import Base
@@ -140,21 +139,6 @@ def _one(frame: pl.LazyFrame, key: str, value: str, table: str) -> dict[str, Any
     return rows[-1]
 
 
-def _active_lists(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> pl.DataFrame:
-    # Decisions dated on `on` count (features see decisions strictly before as_of, hence the day after).
-    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
-    entries = seen["list_entries"]
-    return (
-        entries.filter(
-            (pl.col("uscc") == uscc)
-            & (pl.col("listed_on") <= on)
-            & (list_entry_end().is_null() | (list_entry_end() > on))
-        )
-        .select("entry_id", "list_type")
-        .collect()
-    )
-
-
 def check_conditions(
     sources: Mapping[str, pl.LazyFrame],
     *,
@@ -256,8 +240,11 @@ def check_conditions(
         )
     )
     blocking = set(policy.set("blocking_lists"))
-    active = _active_lists(sources, uscc=uscc, on=on).filter(
-        pl.col("list_type").is_in(sorted(blocking)) & (pl.col("entry_id") != record_id)
+    active = (
+        lists.lake_entries_active(sources, uscc=uscc, on=on)
+        .select("entry_id", "list_type")
+        .filter(pl.col("list_type").is_in(sorted(blocking)) & (pl.col("entry_id") != record_id))
+        .collect()
     )
     listed = [f"{t}:{e}" for e, t in active.rows()]
     out.append(

@@ -15,7 +15,7 @@ import json
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,7 +26,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.catalog import LIST_TYPES
-from features.lifecycle import lifecycle_sources, list_entry_end
 from features.uscc import is_valid as uscc_is_valid
 from supervision import lists
 from supervision.db import Base
@@ -183,14 +182,8 @@ def list_statuses(
     session: Session, sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date
 ) -> list[dict[str, Any]]:
     """Entries of ``uscc`` active on ``on``: the lake's (objections and repairs applied) and open cases."""
-    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
     lake_rows = (
-        seen["list_entries"]
-        .filter(
-            (pl.col("uscc") == uscc)
-            & (pl.col("listed_on") <= on)
-            & (list_entry_end().is_null() | (list_entry_end() > on))
-        )
+        lists.lake_entries_active(sources, uscc=uscc, on=on)
         .select("entry_id", "list_type", "listed_on", "planned_end", "authority", "basis_document_no")
         .sort("listed_on", "entry_id")
         .collect()
