@@ -140,11 +140,9 @@ def _minors(sources: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
 
 def _is_minor_on(decided: pl.Expr, born: pl.Expr) -> pl.Expr:
     # Age in whole years on the decision day (birthday counted) under 18.
-    return (
-        decided.dt.year()
-        - born.dt.year()
-        - ((decided.dt.ordinal_day() < born.dt.ordinal_day()).cast(pl.Int32))
-    ) < ADULT_AGE
+    # Compare (month, day), not the day of the year, which shifts by one after 29 February in leap years.
+    before_birthday = decided.dt.month() * 100 + decided.dt.day() < born.dt.month() * 100 + born.dt.day()
+    return (decided.dt.year() - born.dt.year() - before_birthday.cast(pl.Int32)) < ADULT_AGE
 
 
 def _minor_usccs(minors: pl.LazyFrame, records: pl.DataFrame) -> list[str]:

@@ -133,3 +133,18 @@ def test_public_export_respects_periods_repairs_minors_and_masks(db_engine: sa.E
                 "record_id"
             ]
         )
+
+
+def test_minor_on_the_decision_day_around_leap_years() -> None:
+    from supervision.disclosure import _is_minor_on
+
+    cases = [
+        (date(2008, 3, 1), date(2026, 3, 1), False),  # born in a leap year: 18 on the birthday
+        (date(2008, 3, 1), date(2026, 2, 28), True),
+        (date(2006, 3, 1), date(2024, 2, 29), True),  # decided in a leap year: the day before the birthday
+        (date(2006, 3, 1), date(2024, 3, 1), False),
+        (date(2008, 2, 29), date(2026, 2, 28), True),
+    ]
+    frame = pl.DataFrame({"born": [c[0] for c in cases], "decided": [c[1] for c in cases]})
+    minor = frame.select(_is_minor_on(pl.col("decided"), pl.col("born"))).to_series().to_list()
+    assert minor == [c[2] for c in cases]
