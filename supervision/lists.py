@@ -47,8 +47,6 @@ __all__ = [
     "withdraw",
 ]
 
-STATUSES = ("proposed", "listed", "rectified", "withdrawn", "exited")
-EXIT_REASONS = ("expired", "repaired", "revoked")
 LIST_NAMES = {
     "severe_dishonesty": "严重失信主体名单",
     "abnormal_operations": "经营异常名录",
