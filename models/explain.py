@@ -11,17 +11,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-# The indicator dimensions of the feature catalog (features.indicators.DIMENSIONS); repeated here because
-# models/ is a leaf and may not import features/. A model's own FeatureInfos may name others: their key is
-# then shown as is.
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "law_abiding": ("遵纪守法", "law-abiding"),
-    "commitments": ("履约践诺", "commitments kept"),
-    "qualifications": ("资质荣誉", "qualifications and honours"),
-    "social_responsibility": ("社会责任", "social responsibility"),
-    "supervision_risk": ("监管风险", "supervision risk"),
-    "related_party": ("关联风险", "related-party risk"),
-}
 BASE_VALUE = "base_value"
 _FIELD = re.compile(r"\{value[^}]*\}")
 
@@ -183,8 +172,3 @@ def dimension_sums(contributions: pl.DataFrame, infos: Sequence[FeatureInfo]) ->
     if BASE_VALUE in contributions.columns:
         exprs.append(pl.col(BASE_VALUE))
     return contributions.select(exprs)
-
-
-def dimension_label(key: str, lang: str = "zh") -> str:
-    zh, en = DIMENSIONS.get(key, (key, key))
-    return zh if lang == "zh" else en
