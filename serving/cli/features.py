@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +9,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from serving.cli.state import State
+from serving.cli.state import State, write_parquet_atomic
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -21,20 +19,6 @@ def _parse_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
-
-
-def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    """Write next to the target and rename: a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        # No statistics timestamps or writer metadata that vary: same inputs → byte-identical file.
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @app.command("build")
@@ -65,7 +49,7 @@ def build(
                 path = out
             else:
                 path = (out or state.settings.home / "features") / f"as_of={d.isoformat()}.parquet"
-            _write_atomic(frame, path)
+            write_parquet_atomic(frame, path)
             rows.append(
                 {
                     "as_of": d.isoformat(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +9,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from serving.cli.state import State
+from serving.cli.state import State, write_parquet_atomic
 
 models_app = typer.Typer(no_args_is_help=True)
 
@@ -51,19 +49,6 @@ def _champion(state: State) -> tuple[Any, str]:
             "no champion model yet: run `creditwatch train`, then `creditwatch models promote VERSION`"
         )
     return registry.load(version), version
-
-
-def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    """Write beside the target and rename: a reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def train(
@@ -149,7 +134,7 @@ def score(
             pl.col("reasons").list.eval(pl.element().struct.field("en")).list.join("; ").alias("reasons_en"),
         )
     path = out or state.settings.home / "scores" / f"as_of={day.isoformat()}.parquet"
-    _write_atomic(scored, path)
+    write_parquet_atomic(scored, path)
     summary = (
         scored.group_by("tier")
         .agg(pl.len().alias("entities"), pl.col("probability").mean().alias("mean_probability"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 import typer
 from rich.console import Console
@@ -103,3 +106,17 @@ def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]
             yield session
     finally:
         engine.dispose()
+
+
+def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
+    """Write beside the target and rename: a reader never sees a half-written file. No varying writer
+    metadata, so the same frame gives a byte-identical file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
