@@ -66,23 +66,21 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller behind the bearer token; 401 if none or invalid, 429 over the caller's rate."""
+def authenticate_request(request: Request, token: str | None) -> Principal:
+    """The caller holding `token` (from the bearer header or the pages' cookie); 401 if none or invalid,
+    429 over the caller's rate. The principal is kept on ``request.state`` for the audit trail."""
     limiter: RateLimiter = request.app.state.limiter
     principal = None
-    if credentials is not None:
+    if token is not None:
         # Its own short transaction: authentication is not part of the handler's unit of work.
         with session_scope(get_engine(request)) as session:
-            principal = access.authenticate(session, credentials.credentials)
+            principal = access.authenticate(session, token)
     if principal is None:
         # Failed attempts are limited per client address, so guessing tokens is throttled too.
         wait = limiter.acquire(f"addr:{_client(request)}")
         if wait is not None:
             raise RateLimited(wait)
-        if credentials is None:
+        if token is None:
             raise Unauthenticated()
         raise Unauthenticated("the API token is invalid, revoked or expired")
     request.state.principal = principal
@@ -90,6 +88,14 @@ def get_principal(
     if wait is not None:
         raise RateLimited(wait)
     return principal
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller behind the bearer token; 401 if none or invalid, 429 over the caller's rate."""
+    return authenticate_request(request, credentials.credentials if credentials is not None else None)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

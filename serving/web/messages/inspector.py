@@ -1,0 +1,5 @@
+"""Messages of the inspector's pages: key → (zh, en)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {}
