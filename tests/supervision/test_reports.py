@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import time
 from datetime import date
 from pathlib import Path
 
@@ -53,20 +51,15 @@ def test_report_content_hash_and_verification(db_engine: sa.Engine, lake: Lake) 
     assert "张三" not in html  # legal representative names never appear unmasked
 
 
-def test_pdf_is_a_pdf_and_fast(db_engine: sa.Engine, lake: Lake) -> None:
-    src = sources(lake.dir)
+def test_pdf_is_a_pdf_with_the_cjk_font(db_engine: sa.Engine, lake: Lake) -> None:
+    # Speed is a benchmark's business (docs/benchmarks.md), not a test's.
     with session_scope(db_engine) as s:
-        reports.render_pdf(
-            reports.build(s, src, uscc=E[0], on=date(2026, 11, 27), issued_by="t", mask_name=_mask)
-        )
-        start = time.perf_counter()
-        report = reports.build(s, src, uscc=E[3], on=date(2026, 11, 27), issued_by="t", mask_name=_mask)
+        report = reports.build(s, sources(lake.dir), uscc=E[3], on=date(2026, 11, 27), issued_by="t",
+                               mask_name=_mask)  # fmt: skip
         pdf = reports.render_pdf(report)
         html = reports.render_html(report)
-        elapsed = time.perf_counter() - start
     assert pdf.startswith(b"%PDF-") and b"STSong-Light" in pdf and len(pdf) > 1000
-    assert html.startswith("<!DOCTYPE html>")
-    assert elapsed < 2.0, elapsed
+    assert html.startswith("<!DOCTYPE html>") and report.report_no in html
 
 
 def test_unknown_entity_is_refused(db_engine: sa.Engine, lake: Lake) -> None:
@@ -75,4 +68,3 @@ def test_unknown_entity_is_refused(db_engine: sa.Engine, lake: Lake) -> None:
     with session_scope(db_engine) as s, pytest.raises(reports.ReportError, match="no such entity"):
         reports.build(s, sources(lake.dir), uscc=complete("91320902MA9999999"), on=date(2026, 1, 1), issued_by="t",
                       mask_name=_mask)  # fmt: skip
-    assert re.fullmatch(r"[0-9A-Z]{18}", E[0])
