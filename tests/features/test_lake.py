@@ -83,6 +83,34 @@ def test_sequence_increases_across_tables(tmp_path: Path) -> None:
     assert [b.sequence for b in lake.batches(tmp_path, "entities")] == [1, 3]
 
 
+def test_sequence_continues_from_the_manifests_of_a_lake_without_a_counter(tmp_path: Path) -> None:
+    _write(tmp_path, _entities(CODE_A), "a" * 64)
+    _write(tmp_path, _entities(CODE_B), "b" * 64)
+    (tmp_path / lake.SEQUENCE_FILE).unlink()  # a lake written before the counter existed
+    assert _write(tmp_path, _entities(CODE_A, CODE_B), "c" * 64).sequence == 3
+    assert (tmp_path / lake.SEQUENCE_FILE).read_text().strip() == "3"
+
+
+def test_a_refused_or_crashed_write_never_reuses_a_sequence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, _entities(CODE_A), "a" * 64)
+    with pytest.raises(FileExistsError):
+        _write(tmp_path, _entities(CODE_A), "a" * 64)  # the same content again: no number is claimed
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError("simulated crash before the batch became visible")
+
+    monkeypatch.setattr(os, "rename", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        _write(tmp_path, _entities(CODE_B), "b" * 64)
+    monkeypatch.undo()
+    lake.clean_staging(tmp_path)
+    # The crashed write's number (2) stays unused: a gap, never a duplicate.
+    assert _write(tmp_path, _entities(CODE_B), "b" * 64).sequence == 3
+    assert [b.sequence for b in lake.batches(tmp_path)] == [1, 3]
+
+
 def test_write_refuses_a_wrong_schema_or_unbalanced_counts(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="catalog schema"):
         _write(tmp_path, _entities(CODE_A).drop("phone"), "a" * 64)
