@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -12,10 +12,14 @@ from sqlalchemy.orm import Session
 
 from features import lake as lake_io
 from features.build import build_for_events
+from serving.champion import NoChampion, load_champion
 from serving.settings import Settings
 from supervision import scores
 
-__all__ = ["Rescore", "rescore", "skipped"]
+__all__ = ["Champion", "Rescore", "rescore", "skipped"]
+
+# Gives (model, version) of the champion, or raises NoChampion with the reason.
+Champion = Callable[[], tuple[Any, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,28 +46,6 @@ def skipped(reason: str) -> Rescore:
     return Rescore(status="skipped", reason=reason)
 
 
-@functools.lru_cache(maxsize=4)
-def _load(uri: str, version: str) -> Any:
-    # A registered version never changes, so (registry, version) is a safe cache key; the champion alias
-    # is looked up on every call, so a promotion or rollback takes effect at once.
-    from training.registry import Registry
-
-    return Registry(uri).load(version)
-
-
-def _champion(settings: Settings) -> tuple[Any, str] | str:
-    """(model, version), or why there is none. Never creates a registry: a missing one means no model yet."""
-    from training.registry import Registry, exists
-
-    if not exists(settings.mlflow_uri):
-        return f"no model registry at {settings.mlflow_uri}: train and promote a model first"
-
-    version = Registry(settings.mlflow_uri).champion()
-    if version is None:
-        return "no champion model registered: `creditwatch train`, then `creditwatch models promote VERSION`"
-    return _load(settings.mlflow_uri, version), version
-
-
 def _row(scored: pl.DataFrame, day: date) -> dict[str, Any]:
     row = scored.filter(pl.col("as_of") == day).row(0, named=True)
     reasons = [r["zh"] for r in row.get("reasons") or [] if r.get("zh")]
@@ -75,7 +57,15 @@ def _row(scored: pl.DataFrame, day: date) -> dict[str, Any]:
     }
 
 
-def rescore(session: Session, settings: Settings, *, uscc: str, on: date, reason: str) -> Rescore:
+def rescore(
+    session: Session,
+    settings: Settings,
+    *,
+    uscc: str,
+    on: date,
+    reason: str,
+    champion: Champion | None = None,
+) -> Rescore:
     """Score ``uscc`` with the champion before (as of ``on``) and after (as of ``on`` + 1 day) the decision of
     ``on`` and append the after-score to the score history, in ``session``'s transaction.
 
@@ -83,12 +73,15 @@ def rescore(session: Session, settings: Settings, *, uscc: str, on: date, reason
     "after" is the next day's features on the lake as it is now; "before" is the decision day's, with the
     same model. Any failure (no registry, no champion, a broken model, the lake) gives ``skipped`` with the
     cause: re-scoring never undoes the decision it follows.
+
+    ``champion`` gives the model: the API passes its serving champion's (no second copy is loaded); by
+    default (the CLI) the registry's champion is loaded through :func:`serving.champion.load_champion`.
     """
     try:
-        found = _champion(settings)
-        if isinstance(found, str):
-            return skipped(found)
-        model, version = found
+        try:
+            model, version = champion() if champion is not None else load_champion(settings.mlflow_uri)
+        except NoChampion as exc:
+            return skipped(str(exc))
         after_day = on + timedelta(days=1)
         events = pl.LazyFrame({"uscc": [uscc, uscc], "as_of": [on, after_day]})
         feats = build_for_events(lake_io.sources(settings.lake_dir), events).collect()

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         60, ge=1, description="API requests a token may make at once before waiting"
     )
     max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
+    champion_check_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="how often (at most) the API looks at the registry's champion alias to follow a promotion "
+        "or rollback made elsewhere (the CLI); 0 looks at every request that uses the model",
+    )
     lifecycle_policy: Path | None = Field(
         None,
         description="TOML of lifecycle periods and deadlines; default: supervision/policy/lifecycle.toml",

@@ -136,7 +136,7 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.champion = ServingChampion(settings.mlflow_uri)
+    app.state.champion = ServingChampion(settings.mlflow_uri, check_seconds=settings.champion_check_seconds)
     app.state.scores = ScoreStore(settings.home)
     app.state.limiter = RateLimiter(
         per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst

@@ -1,4 +1,5 @@
-"""What the lifecycle routers share: the acting principal, today's date in China, the lake and the policies."""
+"""What the lifecycle routers share: the acting principal, today's date in China, the lake, the policies and
+the serving champion that re-scores after a decision."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from features import lake as lake_io
 from serving.api import masking
-from serving.api.champion import score_files
+from serving.api.champion import ServingChampion, score_files
 from serving.api.deps import Principal
 from serving.settings import Settings
 from supervision import reports, restrictions, scores
@@ -47,6 +49,12 @@ def policy(settings: Settings) -> Policy:
 
 def measures(settings: Settings) -> tuple[restrictions.Measure, ...]:
     return restrictions.load_catalog(settings.restriction_catalog)
+
+
+def champion(request: Request) -> Callable[[], tuple[Any, str]]:
+    """The re-score's model: the one this process already serves (``ServingChampion.get``), not a second copy."""
+    holder: ServingChampion = request.app.state.champion
+    return holder.get
 
 
 def name_masker(audience: str) -> Callable[[str], str]:

@@ -42,13 +42,13 @@ def _registry(state: State) -> Any:
 
 
 def _champion(state: State) -> tuple[Any, str]:
-    registry = _registry(state)
-    version = registry.champion()
-    if version is None:
-        raise state.fail(
-            "no champion model yet: run `creditwatch train`, then `creditwatch models promote VERSION`"
-        )
-    return registry.load(version), version
+    """(model, version) through the loader the API and re-scoring share; never creates a registry."""
+    from serving.champion import NoChampion, load_champion
+
+    try:
+        return load_champion(state.settings.mlflow_uri)
+    except NoChampion as exc:
+        raise state.fail(str(exc)) from None
 
 
 def train(

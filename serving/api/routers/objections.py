@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import rescore
@@ -94,6 +94,7 @@ def decide_objection(
     principal: DecideDep,
     session: SessionDep,
     settings: SettingsDep,
+    request: Request,
 ) -> dict[str, Any]:
     on = body.on or lifecycle.today()
     decision = objections.decide(
@@ -116,6 +117,7 @@ def decide_objection(
             uscc=row.uscc,
             on=on,
             reason=f"objection {row.objection_id} upheld ({row.resolution})",
+            champion=lifecycle.champion(request),
         )
     else:
         result = rescore.skipped("objection rejected: the record stands, nothing to re-score")

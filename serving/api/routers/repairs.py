@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import rescore
@@ -85,7 +85,12 @@ def accept_repair(
     "/{repair_id}/approve", dependencies=[audited("repairs.approve", target="repair_id", prefix="repair:")]
 )
 def approve_repair(
-    repair_id: RepairId, body: OnIn, principal: DecideDep, session: SessionDep, settings: SettingsDep
+    repair_id: RepairId,
+    body: OnIn,
+    principal: DecideDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> dict[str, Any]:
     on = body.on or lifecycle.today()
     row = repairs.approve(
@@ -99,7 +104,8 @@ def approve_repair(
         # Fallback when re-scoring is skipped: the stored tier (score history or score file) at approval.
         tiers=lifecycle.tiers(settings, on, session),
     )
-    result = rescore.rescore(session, settings, uscc=row.uscc, on=on, reason=f"repair {repair_id} approved")
+    result = rescore.rescore(session, settings, uscc=row.uscc, on=on, reason=f"repair {repair_id} approved",
+                             champion=lifecycle.champion(request))  # fmt: skip
     if result.tier_after is not None:
         row.tier_after = result.tier_after
     return {**row.as_dict(), "rescore": result.as_dict()}
