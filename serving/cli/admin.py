@@ -134,11 +134,16 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the API with uvicorn — one worker per process (several lose TCP_NODELAY: docs/api.md)."""
+    run_server(ctx.obj, host=host, port=port, log_level=log_level)
+
+
+def run_server(state: State, *, host: str, port: int, log_level: str = "info") -> None:
+    """What ``creditwatch serve`` runs (and ``creditwatch demo`` after its pipeline): the API and pages on
+    ``host:port`` in one uvicorn worker, until Ctrl-C (SIGINT) or SIGTERM."""
     import uvicorn
 
     from serving.api.app import create_app
 
-    state: State = ctx.obj
     with open_session(state):
         pass  # fail early, with a clear message, on a database that is not set up
     uvicorn.run(create_app(state.settings), host=host, port=port, workers=1, log_level=log_level)
