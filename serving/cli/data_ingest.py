@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features import catalog, governance, ingest, lake
-from serving.cli.state import State
+from serving.cli.state import State, prepare_database
 from supervision import db, ledger
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts (same as the global --json)")]
@@ -146,7 +146,7 @@ def _record(db_url: str, reports: Sequence[ingest.BatchReport | lake.Batch]) -> 
     """Every batch in the ledger; recording is idempotent, so already-ingested batches are re-recorded."""
     engine = db.make_engine(db_url)
     try:
-        db.upgrade(engine)
+        prepare_database(engine, db_url)
         with db.session_scope(engine) as session:
             for r in reports:
                 ledger.record_batch(

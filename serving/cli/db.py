@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import typer
 from alembic.util import CommandError
 
-from serving.cli.state import State
+from serving.cli.state import State, ready_engine
 from supervision import db, ledger
 
 app = typer.Typer(no_args_is_help=True)
@@ -108,9 +108,7 @@ def batches(
 ) -> None:
     """List the ingest ledger: every batch recorded, oldest first, with its row balance."""
     state = _state(ctx, json_output)
-    with _engine(state) as engine:
-        if _run(state, engine, lambda: db.current_revision(engine)) is None:
-            raise state.fail(f"the database {_shown(engine)} is empty: run `creditwatch db upgrade` first")
+    with ready_engine(state) as engine:
 
         def read() -> list[dict[str, Any]]:
             with db.session_scope(engine) as session:

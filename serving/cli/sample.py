@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 import typer
 
 from features import lake
-from serving.cli.state import State
+from serving.cli.state import State, ready_engine
 from supervision import db, tasks
 from supervision.assignment import entity_person_links
 from supervision.draw import Budget, TaskParams, TaskScope
@@ -56,17 +55,6 @@ def _state(ctx: typer.Context, json_output: bool = False) -> State:
     if json_output:
         state.json = True
     return state
-
-
-@contextmanager
-def _engine(state: State) -> Iterator[sa.Engine]:
-    engine = db.make_engine(state.settings.db_url)
-    try:
-        # Idempotent: a fresh home works without a separate `db upgrade`.
-        db.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _run(state: State, action: Callable[[], T]) -> T:
@@ -152,7 +140,7 @@ def create(
             ),
         )
         roster = _read_scores(scores)
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             info = tasks.create_task(
                 session,
                 params=params,
@@ -177,7 +165,7 @@ def draw_command(
     state = _state(ctx, json_output)
 
     def action() -> dict[str, Any]:
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             selection = tasks.draw_task(session, task_id)
             info = tasks.task_info(session, task_id).as_dict()
         by_tier = selection.group_by("tier").agg(
@@ -220,7 +208,7 @@ def assign(
         else:
             relations = lake.scan(state.settings.lake_dir, "relations")
             link_frame = entity_person_links(relations, as_of=_today()).collect()
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             out = tasks.assign_period(
                 session, period, links=link_frame, team_size=team_size, max_visits=max_visits
             )
@@ -253,7 +241,7 @@ def list_command(
     state = _state(ctx, json_output)
 
     def action() -> list[dict[str, Any]]:
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             if task is not None:
                 return tasks.export_frame(session, task).drop("reasons").to_dicts()
             return [t.as_dict() for t in tasks.list_tasks(session, period=period)]
@@ -298,7 +286,7 @@ def export(
 
     def action() -> dict[str, Any]:
         reasons = _read_scores(scores) if scores is not None else None
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             frame = tasks.export_frame(session, task_id, reasons=reasons)
         tasks.write_export(frame, out)
         return {"task_id": task_id, "rows": frame.height, "path": str(out)}
@@ -323,7 +311,7 @@ def verify_command(
 
     def action() -> dict[str, Any]:
         frame = pl.read_parquet(roster) if roster is not None else None
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             report = tasks.verify_task(session, task_id, roster=frame)
         return {
             "task_id": task_id,
@@ -361,7 +349,7 @@ def record(
     state = _state(ctx, json_output)
 
     def action() -> dict[str, Any]:
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             return tasks.record_result(
                 session,
                 task_id=task_id,
@@ -388,7 +376,7 @@ def publish_command(
 
     def action() -> dict[str, Any]:
         day = date.fromisoformat(on) if on else _today()
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             tasks.mark_published(session, visit_id, published_on=day)
         return {"visit_id": visit_id, "published_on": day}
 
@@ -406,7 +394,7 @@ def overdue(
 
     def action() -> list[dict[str, Any]]:
         day = date.fromisoformat(today) if today else _today()
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             return tasks.overdue_report(session, today=day)
 
     rows = _run(state, action)
@@ -428,7 +416,7 @@ def estimate(
 
     def action() -> list[dict[str, Any]]:
         population = _read_scores(scores) if scores is not None else None
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             rows = tasks.task_estimates(session, task_id, population=population).to_dicts()
         # NaN (a tier without inspections) is not JSON: say "no estimate" with null instead.
         return [
@@ -453,7 +441,7 @@ def results_export(
     state = _state(ctx, json_output)
 
     def action() -> dict[str, Any]:
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             frame = tasks.inspection_records(session, task_id=task)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".parquet":
@@ -479,7 +467,7 @@ def inspectors_import(
 
     def action() -> dict[str, Any]:
         frame = tasks.read_table_file(path)
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             counts = tasks.import_inspectors(
                 session, frame, salt=state.settings.person_salt, allow=state.settings.uscc_allow_list
             )
@@ -494,7 +482,7 @@ def inspectors_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     state = _state(ctx, json_output)
 
     def action() -> list[dict[str, Any]]:
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             people = session.scalars(sa.select(tasks.Inspector).order_by(tasks.Inspector.inspector_id)).all()
             return [
                 {
@@ -517,7 +505,7 @@ def _set_active(ctx: typer.Context, inspector_id: str, active: bool, json_output
     state = _state(ctx, json_output)
 
     def action() -> dict[str, Any]:
-        with _engine(state) as engine, db.session_scope(engine) as session:
+        with ready_engine(state) as engine, db.session_scope(engine) as session:
             tasks.set_inspector_active(session, inspector_id, active=active)
         return {"inspector_id": inspector_id, "active": active}
 

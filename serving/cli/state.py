@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from serving.settings import Settings
 from supervision import audit
-from supervision.db import current_revision, make_engine, session_scope
+from supervision.db import current_revision, head_revision, make_engine, session_scope, upgrade
 
 
 def _default(value: object) -> object:
@@ -81,31 +81,53 @@ def operator() -> str:
         return "cli:unknown"
 
 
+class DatabaseNotReady(RuntimeError):
+    """The database cannot be used as it is (unreachable, or at another revision than the code's)."""
+
+
+def prepare_database(engine: sa.Engine, url: str) -> None:
+    """The one rule of every command: an empty database is set up (migrated to head); one at another
+    revision is refused — migrating live data is a deliberate step (`creditwatch db upgrade`)."""
+    try:
+        revision = current_revision(engine)
+        if revision is None:
+            upgrade(engine)
+            return
+        head = head_revision()
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseNotReady(f"database {url} is unreachable: {exc.__class__.__name__}") from exc
+    if revision != head:
+        raise DatabaseNotReady(
+            f"database {url} is at migration {revision} and this version needs {head}:"
+            " run `creditwatch db upgrade` first"
+        )
+
+
+@contextmanager
+def ready_engine(state: State) -> Iterator[sa.Engine]:
+    """An engine on the configured database, prepared by :func:`prepare_database` (one clear error otherwise)."""
+    engine = make_engine(state.settings.db_url)
+    try:
+        try:
+            prepare_database(engine, state.settings.db_url)
+        except DatabaseNotReady as exc:
+            raise state.fail(str(exc)) from exc
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]:
-    """A session on the configured database, which must exist and be migrated (one clear error otherwise).
+    """A session on the configured database (see :func:`prepare_database`).
 
     ``audit_lock``: start as a writer holding the audit chain's lock (supervision.audit.lock), so that a unit
     of work that reads, then changes and audits, is not refused half-way by SQLite.
     """
-    engine = make_engine(state.settings.db_url)
-    try:
-        try:
-            migrated = current_revision(engine) is not None
-        except sa.exc.SQLAlchemyError as exc:
-            raise state.fail(
-                f"database {state.settings.db_url} is unreachable: {exc.__class__.__name__}"
-            ) from exc
-        if not migrated:
-            raise state.fail(
-                f"database {state.settings.db_url} is not set up: run `creditwatch db upgrade` first"
-            )
-        with session_scope(engine) as session:
-            if audit_lock:
-                audit.lock(session)
-            yield session
-    finally:
-        engine.dispose()
+    with ready_engine(state) as engine, session_scope(engine) as session:
+        if audit_lock:
+            audit.lock(session)
+        yield session
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:

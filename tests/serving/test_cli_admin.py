@@ -128,7 +128,10 @@ def test_a_malformed_anchor_is_refused(migrated: Settings) -> None:
     assert result.exit_code == 1 and "SEQ:HASH" in payload["error"]
 
 
-def test_an_unmigrated_home_says_what_to_run(settings: Settings) -> None:
+def test_a_database_behind_the_code_says_what_to_run(settings: Settings) -> None:
+    engine = make_engine(settings.db_url)
+    upgrade(engine, "0002")
+    engine.dispose()
     for args in (["tokens", "list"], ["audit", "verify"], ["serve"]):
         result, payload = _json(settings, *args)
         assert result.exit_code == 1, args

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from serving.cli import app
-from supervision.db import head_revision, make_engine, session_scope
+from supervision.db import downgrade, head_revision, make_engine, session_scope
 from supervision.ledger import record_batch
 from tests.supervision.databases import backend_params, fresh_database_url
 
@@ -116,10 +116,22 @@ def test_batches_lists_the_ledger(target: Target) -> None:
     assert "2026-02-01 09:00:00" in table.stdout
 
 
-def test_batches_before_upgrade_fails_clearly(target: Target) -> None:
+def test_an_empty_database_is_set_up_and_one_behind_is_refused(target: Target) -> None:
+    # Empty: any command sets it up (as `db upgrade` would) and goes on.
+    assert target.json("db", "batches") == []
+    assert target.json("db", "current")["revision"] == head_revision()
+    # Behind the code's migrations: refused with what to run; nothing is migrated behind the operator's back.
+    engine = make_engine(target.url)
+    try:
+        downgrade(engine, "0008")
+    finally:
+        engine.dispose()
     result = target.run("--json", "db", "batches")
     assert result.exit_code == 1
-    assert "run `creditwatch db upgrade` first" in json.loads(result.stdout)["error"]
+    error = json.loads(result.stdout)["error"]
+    assert "at migration 0008" in error and f"needs {head_revision()}" in error
+    assert "run `creditwatch db upgrade` first" in error
+    assert target.json("db", "current")["revision"] == "0008"
 
 
 def test_unreachable_database_fails_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,9 @@ def test_objection_check_disclosure_and_report(ready: Settings, tmp_path: Path) 
     assert _json(ready, "report", "verify", issued["report_no"], "0" * 64)[0] == 1
 
 
-def test_unmigrated_database_is_a_clear_error(settings: Settings) -> None:
+def test_a_database_behind_the_code_is_a_clear_error(settings: Settings) -> None:
+    engine = make_engine(settings.db_url)
+    upgrade(engine, "0004")
+    engine.dispose()
     code, err = _json(settings, "lists", "events")
-    assert code == 1 and "creditwatch db upgrade" in err["error"]
+    assert code == 1 and "at migration 0004" in err["error"] and "creditwatch db upgrade" in err["error"]
