@@ -67,6 +67,7 @@ __all__ = [
     "export_frame",
     "import_inspectors",
     "inspection_records",
+    "inspector_of",
     "inspectors_frame",
     "last_inspected",
     "list_tasks",
@@ -78,6 +79,7 @@ __all__ = [
     "set_inspector_active",
     "task_estimates",
     "task_info",
+    "task_progress",
     "verify_task",
     "with_last_inspected",
     "write_export",
@@ -389,6 +391,17 @@ def inspectors_frame(session: Session) -> tuple[pl.DataFrame, pl.DataFrame]:
     return inspectors, declared
 
 
+def inspector_of(session: Session, token_name: str) -> Inspector | None:
+    """The roster's inspector an inspector's API token belongs to, or None.
+
+    The link between a token and the roster is the token's name: an inspector's token is issued under their
+    ``inspector_id`` (``creditwatch tokens create --role inspector --name I03``). The id, not the person's
+    name: names repeat, ids are the roster's key. Inactive inspectors keep the link (they may still record
+    the results of visits they were on).
+    """
+    return session.get(Inspector, token_name.strip())
+
+
 # ------------------------------------------------------------------------------------------------ tasks
 @dataclass(frozen=True)
 class TaskInfo:
@@ -550,6 +563,23 @@ def list_tasks(session: Session, *, period: str | None = None) -> list[TaskInfo]
 
 def task_info(session: Session, task_id: str) -> TaskInfo:
     return _info(session, _task(session, task_id))
+
+
+def task_progress(session: Session, *, inspector_id: str | None = None) -> dict[str, tuple[int, int]]:
+    """Per drawn task: (results recorded, entities on the list) — of the whole list, or, with
+    ``inspector_id``, of the entities whose visit that inspector is on the team of (their "my tasks")."""
+    q = (
+        sa.select(TaskSelection.task_id, sa.func.count(InspectionResult.visit_id), sa.func.count())
+        .select_from(TaskSelection)
+        .outerjoin(InspectionResult, InspectionResult.visit_id == TaskSelection.visit_id)
+        .group_by(TaskSelection.task_id)
+        .order_by(TaskSelection.task_id)
+    )
+    if inspector_id is not None:
+        q = q.join(TaskAssignment, TaskAssignment.visit_id == TaskSelection.visit_id).where(
+            TaskAssignment.inspector_id == inspector_id
+        )
+    return {task_id: (int(done), int(total)) for task_id, done, total in session.execute(q)}
 
 
 def selection_frame(session: Session, task_id: str) -> pl.DataFrame:
