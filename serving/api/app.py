@@ -35,6 +35,7 @@ from serving.api.routers import (
     system,
     uscc,
 )
+from serving import web
 from serving.api.trail import AuditMiddleware, AuditWriter
 from serving.settings import Settings
 from supervision.access import Role
@@ -145,6 +146,8 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
         _declare_roles(router)
         app.include_router(router)
     errors.install(app)
+    # The web pages (serving/web): their routes declare roles like the API's; their errors render as HTML.
+    web.install(app, _declare_roles)
     # Added last = outermost: the audit middleware sees the body limit's 413 as well.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)
