@@ -1,0 +1,439 @@
+"""The inspector's pages on the synthetic city with a created, drawn and assigned task: "my tasks" by the token's
+link to the roster, the sampling list, recording a result through the form (CSRF, Post/Redirect/Get, domain
+refusals as pages, nothing half-written, audited), the CSV/XLSX export, both languages, and a real browser."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import openpyxl
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from features import lake as lake_io
+from serving.api.app import create_app
+from serving.web import auth, i18n
+from supervision import access, audit, tasks
+from supervision.access import Role
+from supervision.db import session_scope
+from tests.serving.api_city import AS_OF, City, build_city
+
+pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
+
+ITEM = "食品安全检查"
+PERIOD = "2026Q4"
+INSPECTORS = [f"I{i:02d}" for i in range(6)]
+TASK = {
+    "department": "市场监管局",
+    "items": [ITEM],
+    "period": PERIOD,
+    "count": 20,
+    "as_of": AS_OF.isoformat(),
+}
+
+
+@dataclass
+class World:
+    city: City
+    app: Any
+    raw: dict[str, str]  # who → raw token: roles by value, inspectors by their id
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    city = build_city(tmp_path_factory.mktemp("web-inspector"))
+    roster = pl.DataFrame(
+        {
+            "inspector_id": INSPECTORS,
+            "name": [f"检查员{i}" for i in range(len(INSPECTORS))],
+            "department": ["市场监管局"] * len(INSPECTORS),
+            "division_code": ["320900"] * len(INSPECTORS),
+            "qualifications": [ITEM] * len(INSPECTORS),
+            "active": ["true"] * len(INSPECTORS),
+        }
+    )
+    raw = {r.value: h["Authorization"].removeprefix("Bearer ") for r, h in city.tokens.items()}
+    with session_scope(city.engine) as session:
+        tasks.import_inspectors(session, roster, salt=city.settings.person_salt)
+        for iid in INSPECTORS:  # an inspector's token is issued under their inspector id
+            raw[iid] = access.create_token(session, name=iid, role=Role.INSPECTOR).token
+    app = create_app(city.settings, engine=city.engine)
+    sup = city.tokens[Role.SUPERVISOR]
+    with TestClient(app) as c:
+        for body in ({**TASK, "task_id": "T1"}, {**TASK, "task_id": "T2", "period": "2026Q3", "count": 8}):
+            assert c.post("/sampling/tasks", json=body, headers=sup).status_code == 201
+            assert c.post(f"/sampling/tasks/{body['task_id']}/draw", headers=sup).status_code == 200
+        assert c.post("/sampling/tasks", json={**TASK, "task_id": "T3"}, headers=sup).status_code == 201
+        assigned = c.post(f"/sampling/periods/{PERIOD}/assign", json={}, headers=sup)
+        assert assigned.status_code == 200 and assigned.json()["assigned"] == 20, assigned.text
+    yield World(city, app, raw)
+    city.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(world.app, follow_redirects=False) as c:
+        yield c
+
+
+def as_(client: TestClient, world: World, who: str) -> TestClient:
+    """Sign `who` in through the login form (a fresh cookie jar)."""
+    client.cookies.clear()
+    r = client.post("/ui/login", data={"token": world.raw[who]})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def csrf(world: World, who: str) -> str:
+    return auth.csrf_token(world.raw[who])
+
+
+def api_list(client: TestClient, world: World, task_id: str = "T1") -> list[dict[str, Any]]:
+    r = client.get(f"/sampling/tasks/{task_id}", headers=world.city.tokens[Role.SUPERVISOR])
+    assert r.status_code == 200, r.text
+    return list(r.json()["entities"])
+
+
+def pending_of(client: TestClient, world: World, inspector_id: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in api_list(client, world)
+        if inspector_id in e["inspectors"].split("; ") and e["outcome"] is None
+    ]
+
+
+def busiest(client: TestClient, world: World) -> str:
+    """The inspector with the most pending visits on T1 (each test takes a fresh one of theirs)."""
+    return max(INSPECTORS, key=lambda i: (len(pending_of(client, world, i)), i))
+
+
+def rows(text: str) -> dict[str, str]:
+    """uscc → data-state of each list row on a page."""
+    return dict(re.findall(r'<tr id="row-([0-9A-Z]{18})" data-uscc="\1" data-state="(\w+)"', text))
+
+
+def result_of(world: World, uscc: str) -> tasks.InspectionResult | None:
+    with session_scope(world.city.engine) as session:
+        sel = session.get(tasks.TaskSelection, ("T1", uscc))
+        assert sel is not None and sel.visit_id is not None
+        found = session.get(tasks.InspectionResult, sel.visit_id)
+        if found is not None:
+            session.expunge(found)
+        return found
+
+
+def results_count(world: World) -> int:
+    with session_scope(world.city.engine) as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(tasks.InspectionResult)) or 0)
+
+
+def error_page(r: Any, status: int) -> str:
+    assert r.status_code == status, r.text
+    assert "text/html" in r.headers["content-type"]
+    return html.unescape(r.text)
+
+
+# ------------------------------------------------------------------------------------------- roles
+PAGES = ["/ui/tasks", "/ui/tasks/T1", "/ui/tasks/T1/export.csv", "/ui/tasks/T1/export.xlsx"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_admit_the_apis_sampling_roles(client: TestClient, world: World, path: str) -> None:
+    for role in (Role.ANALYST, Role.ADMIN, Role.SYSTEM):
+        r = as_(client, world, role.value).get(path)
+        assert r.status_code == 403 and 'data-status="403"' in r.text, (role, path)
+    for who in (Role.SUPERVISOR.value, Role.INSPECTOR.value, INSPECTORS[0]):
+        assert as_(client, world, who).get(path).status_code == 200, (who, path)
+    client.cookies.clear()
+    r = client.get(path)
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?next=")
+    form = "/ui/tasks/T1/results/" + api_list(client, world)[0]["uscc"]
+    assert as_(client, world, Role.ANALYST.value).get(form).status_code == 403
+    before = results_count(world)
+    r = client.post(form, data={"csrf": csrf(world, Role.ANALYST.value), "outcome": "violation"})
+    assert r.status_code == 403 and results_count(world) == before
+
+
+# ------------------------------------------------------------------------------------------- my tasks
+def test_my_tasks_follow_the_token_to_the_roster(client: TestClient, world: World) -> None:
+    entities = api_list(client, world)
+    for iid in INSPECTORS:
+        mine = [e for e in entities if iid in e["inspectors"].split("; ")]
+        text = as_(client, world, iid).get("/ui/tasks").text
+        assert f'<strong id="me">{iid}</strong>' in text
+        listed = re.findall(r'<tr data-task="([^"]+)">', text)
+        assert listed == (["T1"] if mine else [])
+        if mine:
+            done = sum(e["outcome"] is not None for e in mine)
+            assert re.search(rf'class="num progress-mine">{done} / {len(mine)}<', text), iid
+        everything = client.get("/ui/tasks?scope=all").text
+        assert re.findall(r'<tr data-task="([^"]+)">', everything) == ["T1", "T2", "T3"]
+    # The generic inspector token ("inspector-user") is on no roster: told so, no tasks of its own.
+    text = as_(client, world, Role.INSPECTOR.value).get("/ui/tasks").text
+    assert 'id="unlinked"' in text and 'id="empty"' in text
+    # A supervisor sees every task with the progress of the whole list.
+    text = as_(client, world, Role.SUPERVISOR.value).get("/ui/tasks").text
+    assert re.findall(r'<tr data-task="([^"]+)">', text) == ["T1", "T2", "T3"]
+    done = sum(e["outcome"] is not None for e in entities)
+    assert re.search(rf'data-task="T1">.*?class="num progress">{done} / 20<', text, re.S)
+    assert 'href="/ui/tasks/T1/export.xlsx"' in text and 'href="/ui/tasks/T3/export.csv"' not in text
+    assert re.findall(r'<tr data-task="([^"]+)">', client.get("/ui/tasks?period=2026Q3").text) == ["T2"]
+
+
+def test_task_progress_counts_the_list_and_the_team(client: TestClient, world: World) -> None:
+    entities = api_list(client, world)
+    with session_scope(world.city.engine) as session:
+        whole = tasks.task_progress(session)
+        per = {i: tasks.task_progress(session, inspector_id=i) for i in INSPECTORS}
+    assert whole["T1"] == (sum(e["outcome"] is not None for e in entities), 20)
+    assert whole["T2"] == (0, 8) and "T3" not in whole
+    for iid in INSPECTORS:
+        mine = [e for e in entities if iid in e["inspectors"].split("; ")]
+        expected = (sum(e["outcome"] is not None for e in mine), len(mine))
+        assert per[iid].get("T1", (0, 0)) == expected
+    # Two inspectors per visit: the team totals count each visit twice.
+    assert sum(p.get("T1", (0, 0))[1] for p in per.values()) == 40
+
+
+# ------------------------------------------------------------------------------------------- the list
+def test_the_list_shows_each_drawn_entity_with_its_reasons_and_team(client: TestClient, world: World) -> None:
+    entities = api_list(client, world)
+    names = dict(
+        lake_io.scan(world.city.settings.lake_dir, "entities").select("uscc", "name").collect().iter_rows()
+    )
+    scores = pl.read_parquet(world.city.settings.home / "scores" / f"as_of={AS_OF}.parquet")
+    first = entities[0]
+    reason = scores.filter(pl.col("uscc") == first["uscc"])["reasons"][0][0]
+
+    text = html.unescape(as_(client, world, Role.SUPERVISOR.value).get("/ui/tasks/T1").text)
+    assert set(rows(text)) == {e["uscc"] for e in entities}
+    for e in entities:
+        assert f'<span class="tier tier-{e["tier"]}">{e["tier"]}</span>' in text
+        assert names[e["uscc"]] in text
+    assert reason["zh"] in text and reason["en"] not in text
+    # A supervisor may record for any staffed, pending visit.
+    pending = [e for e in entities if e["outcome"] is None]
+    assert text.count('class="button record"') == len(pending)
+    english = html.unescape(client.get("/ui/tasks/T1?lang=en").text)
+    assert reason["en"] in english and "Sampling list" in english
+
+    iid = busiest(client, world)
+    text = html.unescape(as_(client, world, iid).get("/ui/tasks/T1").text)
+    assert set(rows(text)) == {e["uscc"] for e in entities}  # the whole list, as the API shows it
+    mine = {e["uscc"] for e in entities if iid in e["inspectors"].split("; ")}
+    links = set(re.findall(r'href="/ui/tasks/T1/results/([0-9A-Z]{18})"', text))
+    assert links == {u for u in mine if next(e for e in entities if e["uscc"] == u)["outcome"] is None}
+    assert i18n.t("task.why.not_mine", "zh") in text
+    only = as_(client, world, iid).get("/ui/tasks/T1?show=mine").text
+    assert set(rows(only)) == mine
+
+    # A drawn task whose period is not assigned yet: nobody can record, and the list says why.
+    text = as_(client, world, Role.SUPERVISOR.value).get("/ui/tasks/T2").text
+    assert set(rows(text).values()) == {"waiting"} and 'class="button record"' not in text
+    assert 'id="empty"' in client.get("/ui/tasks/T3").text  # created, not drawn
+
+
+def test_unknown_and_malformed_tasks_and_entities_are_clear_pages(client: TestClient, world: World) -> None:
+    as_(client, world, Role.SUPERVISOR.value)
+    assert "NOPE" in error_page(client.get("/ui/tasks/NOPE"), 404)
+    error_page(client.get("/ui/tasks/bad%20id"), 422)
+    off_list = next(u for u in world.city.usccs if u not in {e["uscc"] for e in api_list(client, world)})
+    assert off_list in error_page(client.get(f"/ui/tasks/T1/results/{off_list}"), 404)
+    assert "uscc" in error_page(client.get("/ui/tasks/T1/results/not-a-uscc"), 422)
+    error_page(client.get("/ui/tasks/T1/export.pdf"), 422)
+    error_page(client.get("/ui/tasks?scope=everything"), 422)
+
+
+# ------------------------------------------------------------------------------------------- recording
+def test_recording_through_the_form(client: TestClient, world: World) -> None:
+    iid = busiest(client, world)
+    target, other = pending_of(client, world, iid)[:2]
+    form = f"/ui/tasks/T1/results/{target['uscc']}"
+    as_(client, world, iid)
+    page = client.get(form).text
+    assert 'id="result-form"' in page and f'<p id="recorded_by">{iid}</p>' in page
+    good = {"outcome": "violation", "inspected_on": AS_OF.isoformat(), "findings": "过期食品"}
+
+    # Without the session's CSRF token: 403, nothing written.
+    before = results_count(world)
+    assert client.post(form, data=good).status_code == 403
+    assert client.post(form, data={**good, "csrf": "0" * 32}).status_code == 403
+    assert results_count(world) == before
+
+    token = csrf(world, iid)
+    bad_values = [
+        ({"outcome": "fine"}, "outcome"),
+        ({"outcome": ""}, "outcome"),
+        ({"inspected_on": "27/11/2026"}, "inspected_on"),
+        ({"inspected_on": (date.today() + timedelta(days=30)).isoformat()}, "inspected_on"),
+        ({"findings": "x" * 4001}, "findings"),
+    ]
+    for change, field in bad_values:
+        r = client.post(form, data={**good, **change, "csrf": token})
+        text = error_page(r, 422)
+        assert f'data-field="{field}"' in text and i18n.t(f"task.field.{field}", "zh") in text, change
+        assert 'id="result-form"' in text  # the form again, with the values kept
+    assert results_count(world) == before
+
+    # An inspector records as themselves: a recorded_by in the form is ignored.
+    r = client.post(form, data={**good, "recorded_by": "I99", "csrf": token})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/ui/tasks/T1?recorded={target['uscc']}#notice"
+    saved = result_of(world, target["uscc"])
+    assert saved is not None and (saved.outcome, saved.recorded_by, saved.findings) == (
+        "violation",
+        iid,
+        "过期食品",
+    )
+    assert saved.inspected_on == AS_OF and results_count(world) == before + 1
+    landed = html.unescape(client.get(r.headers["location"]).text)
+    assert 'id="notice"' in landed and saved.publication_due_on.isoformat() in landed
+    assert rows(landed)[target["uscc"]] == "done"
+    with session_scope(world.city.engine) as session:
+        entry = audit.entries(session, target="task:T1", limit=1000)[-1]
+        assert (entry.action, entry.result, entry.actor.split("#")[0]) == ("sampling.result", "ok", iid)
+        assert entry.details["uscc"] == target["uscc"] and entry.details["visit_id"] == saved.visit_id
+
+    # Twice: the API's conflict, as a page; the first result stands.
+    text = error_page(client.post(form, data={**good, "outcome": "no_problem", "csrf": token}), 409)
+    assert "already has a result" in text
+    assert result_of(world, target["uscc"]).outcome == "violation"  # type: ignore[union-attr]
+    assert i18n.t("task.why.done", "zh") in html.unescape(client.get(form).text)
+
+    # Someone else's visit: no form, and a forged POST is refused by the domain (谁检查、谁录入).
+    outsider = next(i for i in INSPECTORS if i not in other["inspectors"].split("; "))
+    as_(client, world, outsider)
+    assert 'id="why-not"' in client.get(f"/ui/tasks/T1/results/{other['uscc']}").text
+    r = client.post(f"/ui/tasks/T1/results/{other['uscc']}", data={**good, "csrf": csrf(world, outsider)})
+    text = error_page(r, 422)
+    assert 'data-field="recorded_by"' in text and "is not assigned to visit" in text
+    assert result_of(world, other["uscc"]) is None
+
+    # An inspector token on no roster cannot record at all.
+    as_(client, world, Role.INSPECTOR.value)
+    r = client.post(f"/ui/tasks/T1/results/{other['uscc']}", data={**good, "csrf": csrf(world, "inspector")})
+    assert "inspector_id" in error_page(r, 403) and result_of(world, other["uscc"]) is None
+
+
+def test_a_supervisor_records_for_a_member_of_the_team(client: TestClient, world: World) -> None:
+    target = next(e for e in api_list(client, world) if e["outcome"] is None)
+    team = target["inspectors"].split("; ")
+    form = f"/ui/tasks/T1/results/{target['uscc']}"
+    as_(client, world, Role.SUPERVISOR.value)
+    page = client.get(form).text
+    assert all(f'<option value="{i}"' in page for i in team)
+    token = csrf(world, Role.SUPERVISOR.value)
+    outsider = next(i for i in INSPECTORS if i not in team)
+    data = {"outcome": "no_problem", "inspected_on": AS_OF.isoformat(), "csrf": token}
+    text = error_page(client.post(form, data={**data, "recorded_by": outsider}), 422)
+    assert 'data-field="recorded_by"' in text and result_of(world, target["uscc"]) is None
+    r = client.post(form, data={**data, "recorded_by": team[1]})
+    assert r.status_code == 303
+    saved = result_of(world, target["uscc"])
+    assert saved is not None and (saved.recorded_by, saved.outcome, saved.findings) == (
+        team[1],
+        "no_problem",
+        "",
+    )
+    english = html.unescape(client.get(r.headers["location"].split("#")[0] + "&lang=en").text)
+    assert f"The result for {target['uscc']} is recorded (no problem found)" in english
+
+
+# ------------------------------------------------------------------------------------------- export
+def test_exports_are_the_apis(client: TestClient, world: World) -> None:
+    entities = api_list(client, world)
+    headers = world.city.tokens[Role.SUPERVISOR]
+    as_(client, world, INSPECTORS[0])
+    r = client.get("/ui/tasks/T1/export.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert 'filename="T1.csv"' in r.headers["content-disposition"]
+    assert r.content.startswith("\ufeff".encode())
+    assert r.content == client.get("/sampling/tasks/T1/export", headers=headers).content
+    parsed = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    frame = pl.read_csv(io.BytesIO(r.content), infer_schema=False)
+    assert frame.columns[0] == "task_id"  # polars drops the BOM
+    assert [row["uscc"] for row in parsed] == [e["uscc"] for e in entities] == frame["uscc"].to_list()
+    assert [row["outcome"] or None for row in parsed] == [e["outcome"] for e in entities]
+    assert [row["inspectors"] for row in parsed] == [e["inspectors"] for e in entities]
+    assert all(row["reasons"] == (e["reasons"] or "") for row, e in zip(parsed, entities, strict=True))
+
+    x = client.get("/ui/tasks/T1/export.xlsx")
+    assert x.status_code == 200 and 'filename="T1.xlsx"' in x.headers["content-disposition"]
+    assert x.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = openpyxl.load_workbook(io.BytesIO(x.content)).active
+    assert sheet is not None and sheet.title == "抽查名单" and sheet.max_row == len(entities) + 1
+    heads = [c.value for c in sheet[1]]
+    assert heads[2] == "统一社会信用代码 USCC"
+    uscc_col, outcome_col = heads.index("统一社会信用代码 USCC"), heads.index("检查结果 outcome")
+    got = [(row[uscc_col], row[outcome_col]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert got == [(e["uscc"], e["outcome"]) for e in entities]
+
+
+# ------------------------------------------------------------------------------------------- languages
+def test_every_page_renders_in_both_languages(client: TestClient, world: World) -> None:
+    iid = busiest(client, world)
+    uscc = pending_of(client, world, iid)[0]["uscc"]
+    for who in (iid, Role.SUPERVISOR.value, Role.INSPECTOR.value):
+        as_(client, world, who)
+        for path in ("/ui/tasks", "/ui/tasks?scope=all", "/ui/tasks/T1", "/ui/tasks/T2", "/ui/tasks/T3",
+                     f"/ui/tasks/T1/results/{uscc}"):  # fmt: skip
+            zh = client.get(path + ("&" if "?" in path else "?") + "lang=zh")
+            en = client.get(path + ("&" if "?" in path else "?") + "lang=en")
+            assert zh.status_code == en.status_code == 200, (who, path, zh.text[-500:])
+            assert '<html lang="zh-CN">' in zh.text and '<html lang="en">' in en.text
+            assert i18n.t("nav.tasks", "zh") in zh.text and i18n.t("nav.tasks", "en") in en.text
+    as_(client, world, iid)
+    en = client.get("/ui/tasks?lang=en").text
+    assert "My inspection tasks" in en and "Recorded / total" in en
+    form = html.unescape(client.get(f"/ui/tasks/T1/results/{uscc}?lang=en").text)
+    assert "Record the inspection result" in form and "serious violation" in form
+
+
+# ------------------------------------------------------------------------------------------- browser
+def test_an_inspector_records_a_result_in_a_real_browser(world: World) -> None:
+    from tests.serving.browser import browser, login, serve
+
+    with session_scope(world.city.engine) as session:
+        listed = tasks.export_frame(session, "T1").filter(pl.col("outcome").is_null())
+    iid = max(INSPECTORS, key=lambda i: (listed["inspectors"].str.contains(i, literal=True).sum(), i))
+    with serve(create_app(world.city.settings, engine=world.city.engine)) as base, browser() as b:
+        page = b.new_page()
+        login(page, base, world.raw[iid])
+        assert page.url == f"{base}/ui/tasks"
+        assert page.locator("#me").inner_text() == iid
+        page.click("#tasks a[href='/ui/tasks/T1']")
+        page.wait_for_url(f"{base}/ui/tasks/T1")
+        first = page.locator("#list tr.mine[data-state='pending']").first
+        uscc = first.get_attribute("data-uscc")
+        assert uscc is not None
+        first.locator("a.record").click()
+        page.wait_for_url(f"{base}/ui/tasks/T1/results/{uscc}")
+        page.select_option("#outcome", "serious_violation")
+        page.fill("#inspected_on", AS_OF.isoformat())
+        page.fill("#findings", "无证经营")
+        page.click("#result-form button[type=submit]")
+        page.wait_for_url(f"{base}/ui/tasks/T1?recorded={uscc}#notice")
+        assert uscc in page.locator("#notice").inner_text()
+        assert page.locator(f"#row-{uscc}").get_attribute("data-state") == "done"
+        assert (
+            i18n.t("task.outcome.serious_violation", "zh")
+            in page.locator(f"#row-{uscc} td.result").inner_text()
+        )
+    saved = result_of(world, uscc)
+    assert saved is not None and (saved.outcome, saved.recorded_by, saved.findings) == (
+        "serious_violation",
+        iid,
+        "无证经营",
+    )
+    with session_scope(world.city.engine) as session:
+        entry = audit.entries(session, target="task:T1", limit=1000)[-1]
+        assert (entry.action, entry.result, entry.details["uscc"]) == ("sampling.result", "ok", uscc)
