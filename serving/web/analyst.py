@@ -65,7 +65,7 @@ REASON_MAX = 4000
 
 
 # ------------------------------------------------------------------------------------------ reading runs
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=128)
 def _artifact(uri: str, run_id: str, path: str) -> bytes:
     """One artifact of a finished run (immutable once logged, so kept after the first read)."""
     from mlflow import MlflowClient
@@ -141,6 +141,20 @@ def _row(principal: Principal, request: Request, version: str) -> models_api.Mod
         if row.version == version:
             return row
     raise NotFound(f"no model version {version}", field="path.version")
+
+
+def _run_of(request: Request, version: str) -> tuple[Any, str | None]:
+    """(registry, run id) of a registered version; 404 if there is no such version (or no registry)."""
+    from mlflow.exceptions import MlflowException
+
+    holder = champion_of(request)
+    if not holder.registered():  # looking must not create the registry
+        raise NotFound(f"no model version {version}", field="path.version")
+    registry = holder.registry()
+    try:
+        return registry, registry.client.get_model_version(registry.name, version).run_id
+    except MlflowException:
+        raise NotFound(f"no model version {version}", field="path.version") from None
 
 
 # ------------------------------------------------------------------------------------------ page contexts
@@ -281,17 +295,16 @@ def version_page(request: Request, principal: AnalystPage, version: str) -> HTML
 @router.get("/models/{version}/charts/{filename}")
 def chart(request: Request, principal: AnalystPage, version: str, filename: str) -> Response:
     """A chart the version's training run logged, by name (``reliability.svg``, ``tiers.png``, ...)."""
-    row = _row(principal, request, _version_or_404(version))
+    registry, run_id = _run_of(request, _version_or_404(version))
     match = CHART_FILE.fullmatch(filename)
-    registry = champion_of(request).registry()
-    logged = _charts(registry, row.run_id)
+    logged = _charts(registry, run_id)
     path = logged.get(match.group(1), {}).get(match.group(2)) if match else None
-    if match is None or path is None or row.run_id is None:
+    if match is None or path is None or run_id is None:
         names = ", ".join(f"{n}.{ext}" for n, exts in logged.items() for ext in sorted(exts)) or "none"
         raise NotFound(
             f"version {version} logged no chart {filename!r} (logged: {names})", field="path.filename"
         )
-    return Response(_artifact(registry.uri, row.run_id, path), media_type=MEDIA[match.group(2)],
+    return Response(_artifact(registry.uri, run_id, path), media_type=MEDIA[match.group(2)],
                     headers=CHART_HEADERS)  # fmt: skip
 
 
@@ -331,9 +344,9 @@ def promote(
     force: Annotated[bool, Form()] = False,
 ) -> Response:
     version = _version_or_404(version)
+    _run_of(request, version)  # an unknown version is a 404 first (and looking creates no registry)
     why = _reason(reason)
     if why is None:
-        _row(principal, request, version)  # an unknown version is a 404 first
         return _detail_page(request, principal, version, status=422, error=_reason_required(request))
     body = models_api.PromoteIn(who=principal.actor[:200], why=why, force=force)
     try:

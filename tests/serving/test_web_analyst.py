@@ -135,14 +135,22 @@ def test_without_a_registry_the_page_says_there_is_no_model(tmp_path: Path) -> N
     upgrade(engine)
     with session_scope(engine) as session:
         token = access.create_token(session, name="ana", role=Role.ANALYST).token
-    app = create_app(Settings(home=tmp_path / "home"), engine=engine)
-    with TestClient(app, follow_redirects=False) as c:
+    settings = Settings(home=tmp_path / "home")
+    assert settings.mlflow_uri.startswith("sqlite:///")
+    with TestClient(create_app(settings, engine=engine), follow_redirects=False) as c:
         assert c.post("/ui/login", data={"token": token}).status_code == 303
         r = c.get("/ui/models?lang=en")
         assert r.status_code == 200 and i18n.t("model.list.empty", "en") in r.text
         assert i18n.t("model.serving.none", "en") in r.text
-        r = c.get("/ui/models/1")
-        assert r.status_code == 404 and "no model version 1" in r.text
+        for path in ("/ui/models/1", "/ui/models/1/charts/reliability.svg"):
+            r = c.get(path)
+            assert r.status_code == 404 and "no model version 1" in r.text
+        csrf = auth.csrf_token(token)
+        r = c.post("/ui/models/1/promote", data={"csrf": csrf, "reason": "first"})
+        assert r.status_code == 404
+        r = c.post("/ui/models/rollback?lang=en", data={"csrf": csrf, "reason": "back"})
+        assert r.status_code == 409 and "nothing to roll back to" in _alert(r.text)
+        assert not Path(settings.mlflow_uri.removeprefix("sqlite:///")).exists()  # looking created nothing
     engine.dispose()
 
 
