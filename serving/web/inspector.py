@@ -73,16 +73,16 @@ def entity_names(settings: Settings, usccs: list[str]) -> dict[str, str]:
     return {u: n for u, n in found.iter_rows() if n is not None}
 
 
-def stored_reasons(request: Request) -> dict[str, list[tuple[str, str]]]:
-    """(zh, en) of each entity's stored top reasons — the newest score file's, which the list's reasons are."""
+def stored_reasons(request: Request, usccs: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """(zh, en) of the stored top reasons of `usccs` — the newest score file's, which the list's reasons are."""
     frame = sampling._reasons(request)
-    if frame is None:
+    if frame is None or not usccs:
         return {}
     dtype = frame.schema["reasons"]
     if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
         return {}
     out: dict[str, list[tuple[str, str]]] = {}
-    for uscc, reasons in frame.iter_rows():
+    for uscc, reasons in frame.filter(pl.col("uscc").is_in(usccs)).iter_rows():
         out.setdefault(uscc, [(r.get("zh") or "", r.get("en") or r.get("zh") or "") for r in reasons or []])
     return out
 
@@ -119,8 +119,9 @@ def rows_of(
     settings: Settings,
     request: Request,
 ) -> list[Row]:
-    names = entity_names(settings, [e.uscc for e in detail.entities])
-    reasons = stored_reasons(request)
+    usccs = [e.uscc for e in detail.entities]
+    names = entity_names(settings, usccs)
+    reasons = stored_reasons(request, usccs)
     mine_id = inspector.inspector_id if inspector is not None else None
     out = []
     for e in detail.entities:
