@@ -132,6 +132,7 @@ def entity_page(
         tiers=tiers,
         graph=graph(uscc, profile.registration.get("name"), related.related, graph_tiers),
         history=history.scores,
+        sparkline=sparkline([h.probability for h in history.scores]),
         label=_label(lang),
     )
 
@@ -307,6 +308,20 @@ def waterfall(explanation: entities.Explanation, lang: str, *, n: int = WATERFAL
         "ticks": [{"x": x(t), "text": f"{t:g}"} for t in _ticks(low, high)],
         "features": [s["feature"] for s in steps if s["kind"] == "feature"],
     }
+
+
+def sparkline(values: Sequence[float], *, width: int = 240, height: int = 48) -> dict[str, Any] | None:
+    """A small line of the probabilities over the score history (oldest left; 0..1 bottom to top)."""
+    if len(values) < 2:
+        return None
+    pad = 4
+    step = (width - 2 * pad) / (len(values) - 1)
+    points = [
+        (round(pad + i * step, 2), round(height - pad - v * (height - 2 * pad), 2))
+        for i, v in enumerate(values)
+    ]
+    return {"width": width, "height": height, "points": " ".join(f"{x},{y}" for x, y in points),
+            "last": points[-1]}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ graph

@@ -6,11 +6,12 @@ and a real Chromium that signs in, searches, opens the page and switches languag
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import pytest
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from features import lake as lake_io
 from features import uscc as uscc_rules
 from serving.api.app import create_app
+from serving.api.routers import entities
 from serving.web import i18n
 from serving.web import supervisor as pages
 from supervision import audit
@@ -29,6 +31,7 @@ from tests.serving.api_city import AS_OF, City, build_city
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
 
 READERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)
+Kind = Literal["person", "investment", "shared_address", "shared_phone"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -277,6 +280,11 @@ def test_graph_timeline_and_history_match_the_api(client: TestClient, city: City
     history = api(client, city, Role.SUPERVISOR, f"/entities/{a}/history")["scores"]
     rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", section(text, "history"))
     assert rows == [h["as_of"] for h in reversed(history)] and len(rows) == 2
+    line = re.search(r'<polyline points="([^"]+)"', section(text, "history"))
+    assert line and len(line[1].split()) == len(history)
+    ys = [float(p.split(",")[1]) for p in line[1].split()]
+    # Higher probability → higher on the line (smaller y).
+    assert (ys[0] - ys[1] > 0) == (history[1]["probability"] > history[0]["probability"]) or ys[0] == ys[1]
 
 
 def test_without_a_champion_or_a_stored_score_the_page_still_renders(city: City, tmp_path: Path) -> None:
@@ -341,6 +349,88 @@ def test_both_languages_render(client: TestClient, city: City) -> None:
     assert "Entity search" in search and "Details" in search
 
 
+# --------------------------------------------------------------------------------------------- geometry
+def _related(
+    uscc: str, hops: Literal[1, 2], via: str | None = None, kind: Kind = "person"
+) -> entities.Related:
+    why = [entities.Relation(kind=kind, detail=f"{kind} of {uscc}")]
+    return entities.Related(uscc=uscc, name=f"盐城市亭湖区测试{uscc}有限公司", hops=hops, via=via, why=why)
+
+
+def test_the_graph_is_capped_sorted_and_draws_two_hops_beside_their_neighbour() -> None:
+    hop1 = [_related(f"A{i:03d}", 1) for i in range(30)]
+    hop2 = [_related(f"B{i:03d}", 2, via=f"A{i % 5:03d}", kind="investment") for i in range(30)]
+    g = pages.graph("C0", "中心主体", [*hop1, *hop2], {"A001": "D", "C0": "B"})
+    shuffled = pages.graph("C0", "中心主体", [*reversed(hop2), *reversed(hop1)], {"A001": "D", "C0": "B"})
+
+    def strip(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in n.items() if k != "number"} for n in nodes]  # numbers follow the table
+
+    assert strip(g["nodes"]) == strip(shuffled["nodes"]) and g["edges"] == shuffled["edges"]
+    assert (g["shown"], g["total"], len(g["nodes"])) == (pages.GRAPH_CAP, 60, pages.GRAPH_CAP + 1)
+    by = {n["uscc"]: n for n in g["nodes"]}
+    assert [n["uscc"] for n in g["nodes"] if n["hops"] == 1] == [f"A{i:03d}" for i in range(30)]
+    second = [n for n in g["nodes"] if n["hops"] == 2]
+    assert {n["uscc"] for n in second} == {f"B{i:03d}" for i in range(10)}  # the first 10 by USCC
+    assert by["A001"]["tier"] == "D" and by["C0"]["tier"] == "B" and by["A002"]["tier"] is None
+    for n in g["nodes"]:
+        assert 0 < n["x"] < g["size"] and 0 < n["y"] < g["size"]
+    for n in second:  # each two-hop party sits nearest to the neighbour it is reached through
+        via = f"A{int(n['uscc'][1:]) % 5:03d}"
+        nearest = min((m for m in g["nodes"] if m["hops"] == 1),
+                      key=lambda m: math.dist((m["x"], m["y"]), (n["x"], n["y"])))  # fmt: skip
+        assert nearest["uscc"] == via, n["uscc"]
+    kinds = {e["target"]: e["kind"] for e in g["edges"]}
+    assert (
+        kinds["A000"] == "person" and kinds["B000"] == "investment" and g["kinds"] == ["person", "investment"]
+    )
+
+
+def test_the_timeline_is_newest_first_and_capped() -> None:
+    start = date(2020, 1, 1)
+    records: dict[str, list[dict[str, Any]]] = {
+        "penalties": [{"decided_on": start + timedelta(days=i), "violation_type": f"违法{i}", "fine_amount": 100.0}
+                      for i in range(150)],
+        "self_reports": [{"reported_on": None, "topic": "无日期"}],
+    }  # fmt: skip
+    items, hidden = pages._timeline(records, "zh")
+    assert len(items) == pages.TIMELINE_CAP and hidden == 51
+    assert (
+        items[0]["date"] == start + timedelta(days=149)
+        and items[0]["text"] == "违法行为类型: 违法149；罚款金额（元）: 100"
+    )
+    en, _ = pages._timeline(records, "en")
+    assert en[0]["category"] == "administrative penalties" and en[0]["text"].startswith(
+        "violation type: 违法149"
+    )
+
+
+def test_the_waterfall_adds_up_to_the_raw_score() -> None:
+    feats = [("f1", 0.8), ("f2", -0.5), ("f3", 0.1), ("f4", -0.05)]
+    explanation = entities.Explanation(
+        uscc="C0", as_of=AS_OF, model_version="7", probability=0.4, tier="C", model_tier="C",
+        expected_rate=None, raw_score=-1.0 + sum(c for _, c in feats), base_value=-1.0,
+        features=[entities.FeatureContribution(feature=f, zh=f"特征{f}", en=f"feature {f}", dimension="d",
+                                               value=1.5, contribution=c) for f, c in feats],
+        dimensions=[], reasons=[],
+    )  # fmt: skip
+    wf = pages.waterfall(explanation, "zh", n=2)
+    rows = wf["rows"]
+    assert [r["kind"] for r in rows] == ["base", "feature", "feature", "others", "raw"]
+    assert wf["features"] == ["f1", "f2"] and rows[1]["label"] == "特征f1 = 1.5"
+    assert rows[3]["label"] == i18n.t("entity.waterfall.others", "zh").format(n=2)
+    assert rows[1]["up"] and not rows[2]["up"] and rows[3]["up"]
+    # Each bar starts where the previous one ended; the last ends at the raw score's mark.
+    assert rows[1]["x"] == rows[0]["x"]
+    ends = [r["x"] + r["w"] if r["up"] else r["x"] for r in rows[1:4]]
+    starts = [r["x"] if r["up"] else r["x"] + r["w"] for r in rows[1:4]]
+    assert starts[1:] == pytest.approx(ends[:-1], abs=0.02)
+    assert (
+        ends[-1] == pytest.approx(wf["raw_x"], abs=0.02) and wf["plot_left"] < wf["raw_x"] < wf["plot_right"]
+    )
+    assert pages.waterfall(explanation, "zh", n=2) == wf  # deterministic
+
+
 # --------------------------------------------------------------------------------------------- browser
 def test_a_supervisor_searches_opens_an_entity_and_reads_it_in_both_languages(city: City) -> None:
     from tests.serving.browser import browser, login, serve
@@ -367,7 +457,8 @@ def test_a_supervisor_searches_opens_an_entity_and_reads_it_in_both_languages(ci
         assert bars.count() == len(shown)
         assert [bars.nth(i).get_attribute("data-feature") for i in range(bars.count())] == shown
         assert page.locator("svg.waterfall g.wf-feature rect.wf-bar").count() == len(shown)
-        assert page.locator("svg.waterfall rect.wf-bar").first.bounding_box()["width"] > 0  # type: ignore[index]
+        box = page.locator("svg.waterfall rect.wf-bar").first.bounding_box()
+        assert box is not None and box["width"] > 0
 
         main = page.locator("#reasons .reason-main")
         assert main.all_inner_texts() == [r["zh"] for r in reasons] and CJK.search(main.first.inner_text())
