@@ -164,7 +164,10 @@ def test_the_versions_table(client: TestClient, city: City, v1_champion: None) -
     assert re.findall(r'<tr data-version="(\d+)">', text) == [v2, v1]  # newest first
     rows = dict(re.findall(r'<tr data-version="(\d+)">(.*?)</tr>', text, re.S))
     assert "badge champion" in rows[v1] and "badge serving" in rows[v1]
-    assert "badge champion" not in rows[v2] and "badge previous" not in rows[v2]
+    assert "badge champion" not in rows[v2] and "badge previous" not in rows[v1]
+    # "previous": the version a rollback would return to (none in a fresh city, v2 after a roll back to v1).
+    last = _registry(city).history()[-1]
+    assert ("badge previous" in rows[v2]) == (last["version"] == v1 and last["previous"] == v2)
     for version in (v1, v2):
         m = _run_metrics(city, version)
         cells = re.findall(r'<td class="num">(.*?)</td>', rows[version])
