@@ -50,6 +50,10 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             "nav": NAV.get(principal.role, ()) if principal else (),
             "csrf": csrf_token(token) if token else "",
             "path": request.url.path,
+            # The same page in the other language (the query kept: a search stays a search).
+            "other_lang_url": str(
+                request.url.include_query_params(lang="en" if lang == "zh" else "zh")
+            ).removeprefix(str(request.base_url).rstrip("/")),
             **context,
         },
         status_code=status,

@@ -138,6 +138,9 @@ def test_chinese_by_default_english_on_request_and_remembered(client: TestClient
     assert "cw_lang=en" in r.headers["set-cookie"]
     assert '<html lang="en">' in client.get("/ui/login").text  # the cookie keeps the choice
     assert '<html lang="zh-CN">' in client.get("/ui/login?lang=zh").text
+    # The switch keeps the page's query (a search stays a search).
+    r = client.get("/ui/login?next=%2Fui%2Fentities%3Fq%3Dabc&lang=zh")
+    assert 'class="lang" href="/ui/login?next=%2Fui%2Fentities%3Fq%3Dabc&amp;lang=en"' in r.text
 
 
 def test_every_message_has_both_languages() -> None:
