@@ -20,7 +20,7 @@ from features import uscc as uscc_rules
 from models.risk_model import REASON_DTYPE
 from serving.api.app import create_app, role_matrix
 from serving.settings import Settings
-from supervision import audit, tasks
+from supervision import access, audit, tasks
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, tokens
@@ -151,11 +151,26 @@ def test_task_flow_over_http(client: TestClient, auth: dict[Role, dict[str, str]
     recorder = first["inspectors"].split("; ")[0]
     result = {"uscc": first["uscc"], "outcome": "violation", "inspected_on": AS_OF.isoformat(),
               "recorded_by": recorder, "findings": "过期食品"}  # fmt: skip
+    # 谁检查、谁录入: the generic inspector token is on no roster row; another inspector's id is refused too.
+    refused = _error(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 403, "forbidden")
+    assert "not linked to the roster" in refused["message"]
+    with session_scope(engine) as s:
+        ins = {"Authorization": f"Bearer {access.create_token(s, name=recorder, role=Role.INSPECTOR).token}"}
+        colleague = s.scalars(
+            sa.select(tasks.Inspector.inspector_id).where(tasks.Inspector.inspector_id != recorder)
+        ).first()
+        assert colleague is not None
+        other = {
+            "Authorization": f"Bearer {access.create_token(s, name=colleague, role=Role.INSPECTOR).token}"
+        }
+    refused = _error(client.post("/sampling/tasks/T1/results", json=result, headers=other), 403, "forbidden")
+    assert refused["field"] == "body.recorded_by" and recorder in refused["message"]
     recorded = _ok(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 201)
     assert recorded["visit_id"] == first["visit_id"] and recorded["publication_due_on"] > AS_OF.isoformat()
     _error(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 409, "conflict")
     outsider = {**result, "uscc": detail["entities"][1]["uscc"], "recorded_by": "nobody"}
-    _error(client.post("/sampling/tasks/T1/results", json=outsider, headers=ins), 422, "validation")
+    # A supervisor records for a member of the visit's team only.
+    _error(client.post("/sampling/tasks/T1/results", json=outsider, headers=sup), 422, "validation")
     off_list = {**result, "uscc": next(u for u in USCCS if u not in {e["uscc"] for e in detail["entities"]})}
     _error(client.post("/sampling/tasks/T1/results", json=off_list, headers=ins), 404, "not_found")
     _error(

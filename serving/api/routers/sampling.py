@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features import lake as lake_io
 from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
-from serving.api.errors import Conflict, NotFound
+from serving.api.errors import Conflict, Forbidden, NotFound
 from serving.api.routers.entities import Invalid, scores_of
 from serving.api.trail import AuditDep, audited
 from supervision import tasks
@@ -335,6 +335,21 @@ def assign(
 def record_result(
     task_id: TaskId, body: ResultIn, principal: RecordDep, session: SessionDep, trail: AuditDep
 ) -> ResultOut:
+    """谁检查、谁录入: an inspector records only their own visits (their token is issued under their roster
+    ``inspector_id``); a supervisor records for any member of the visit's team."""
+    if principal.role is Role.INSPECTOR:
+        me = tasks.inspector_of(session, principal.name)
+        if me is None:
+            raise Forbidden(
+                f"inspector token {principal.name!r} is not linked to the roster: issue inspectors' tokens under"
+                " their inspector_id (creditwatch tokens create --role inspector --name I03)"
+            )
+        if body.recorded_by != me.inspector_id:
+            raise Forbidden(
+                f"an inspector records their own results: recorded_by must be {me.inspector_id!r},"
+                f" got {body.recorded_by!r}",
+                field="body.recorded_by",
+            )
     with _domain():
         out = tasks.record_result(
             session,
