@@ -124,7 +124,9 @@ def overdue_report(session: Session, *, on: date) -> list[dict[str, Any]]:
         )
         d["overdue"] += 1
         d["oldest_due"] = min(d["oldest_due"], r.due_on)
-        d["max_working_days_late"] = max(d["max_working_days_late"], working_days_between(r.due_on, on))
+    for d in report.values():
+        # The oldest decision is the latest one: one count per department, not a day-by-day walk per row.
+        d["max_working_days_late"] = working_days_between(d["oldest_due"], on)
     return sorted(report.values(), key=lambda d: (-d["overdue"], d["department"]))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 
 from serving.api import errors
@@ -103,6 +104,14 @@ def _declare_roles(router: APIRouter) -> None:
             )
         listed = ["public"] if isinstance(roles, str) else sorted(r.value for r in roles)
         route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": listed}
+        # The typed error responses it can give (FastAPI's default 422 schema is not what errors.py sends).
+        has_body = route.body_field is not None
+        has_input = has_body or bool(get_flat_params(route.dependant))
+        has_input = has_input or bool(set(route.methods or ()) - {"GET", "HEAD"})
+        common = errors.openapi_responses(
+            authenticated=not isinstance(roles, str), has_input=has_input, has_body=has_body
+        )
+        route.responses = {**common, **route.responses}
         note = f"Roles: {', '.join(listed)}."
         if note not in (route.description or ""):
             route.description = f"{route.description}\n\n{note}" if route.description else note

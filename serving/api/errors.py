@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from supervision import (
@@ -120,6 +121,48 @@ STATUS_TYPES = {
 }
 
 
+class ErrorDetail(BaseModel):
+    """The error itself; a validation error adds ``errors`` (each ``field``, ``message``, ``rule``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="stable machine-readable kind, e.g. `validation`, `not_found`")
+    message: str = Field(description="what went wrong, naming the field and the rule where there is one")
+    field: str | None = Field(None, description="the offending input, e.g. `path.uscc`, `body.reason`")
+
+
+class ErrorBody(BaseModel):
+    """Every error response: ``{"error": {"type", "message", "field"?}}``."""
+
+    error: ErrorDetail
+
+
+# Status → description of the common error responses; the app factory declares them on each route (OpenAPI).
+ERROR_STATUSES: dict[int, str] = {
+    400: "malformed request (e.g. a Content-Length that is not a number)",
+    401: "no valid API token (missing, invalid, revoked or expired)",
+    403: "the token's role may not use this route",
+    404: "the object named in the request does not exist",
+    409: "the request conflicts with the object's current state",
+    413: "the request body exceeds the size limit",
+    422: "invalid input: the field and the rule it breaks",
+    429: "over the caller's rate limit (see Retry-After)",
+    503: "the database, the model registry or the serving model is busy or unavailable (retry later)",
+}
+
+
+def openapi_responses(*, authenticated: bool, has_input: bool, has_body: bool) -> dict[int | str, Any]:
+    """The error responses a route can give, for its ``responses=`` (all with the :class:`ErrorBody` model)."""
+    statuses = [503]
+    if authenticated:
+        statuses += [401, 403, 429]
+    if has_input:
+        statuses += [404, 409, 422]
+    if has_body:
+        statuses += [400, 413]
+    return {s: {"model": ErrorBody, "description": ERROR_STATUSES[s]} for s in sorted(statuses)}
+
+
 def error_body(type_: str, message: str, *, field: str | None = None, **extra: Any) -> dict[str, Any]:
     error: dict[str, Any] = {"type": type_, "message": message}
     if field is not None:
@@ -199,4 +242,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa.exc.OperationalError, _database_unavailable)
+    # Every pooled connection busy for the pool's timeout: the same "retry shortly", not a 500.
+    app.add_exception_handler(sa.exc.TimeoutError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -303,6 +303,21 @@ def test_an_unreachable_database_is_503_without_sql(
         assert client.get("/health").status_code == 503
 
 
+def test_an_exhausted_connection_pool_is_503_not_500(
+    settings: Settings, migrated: Path, tmp_path: Path, tokens: dict[Role, str], engine: sa.Engine
+) -> None:
+    # Every connection of a one-connection pool is taken: the request's wait for one times out.
+    path = tmp_path / "api.db"  # the `engine` fixture's copy, where `tokens` were issued
+    small = make_engine(f"sqlite:///{path}", pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        with _app_client(settings, small) as client, small.connect():
+            error = _error(client.get("/me", headers=_auth(tokens[Role.ADMIN])), 503, "unavailable")
+            assert "QueuePool" not in error["message"]
+            assert client.get("/me", headers=_auth(tokens[Role.ADMIN])).headers["Retry-After"] == "1"
+    finally:
+        small.dispose()
+
+
 # --- limits -----------------------------------------------------------------------------------------------
 
 
