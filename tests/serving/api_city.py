@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -114,3 +115,36 @@ def build_city(root: Path, *, models: int = 1) -> City:
     engine = make_engine(f"sqlite:///{root / 'api.db'}")
     upgrade(engine)
     return City(settings, engine, tokens(engine), versions, usccs)
+
+
+def raw_token(city: City, role: Role) -> str:
+    """The role's API token itself (the page tests type it into the login form)."""
+    return city.tokens[role]["Authorization"].removeprefix("Bearer ")
+
+
+def sign_in(client: Any, city: City, role: Role) -> str:
+    """Sign `client` (a TestClient) in as `role` through the login form; returns the session's CSRF token."""
+    from serving.web.auth import csrf_token
+
+    client.cookies.clear()
+    r = client.post("/ui/login", data={"token": raw_token(city, role)})
+    assert r.status_code == 303, r.text
+    return csrf_token(raw_token(city, role))
+
+
+def related_pair(city: City) -> tuple[str, str]:
+    """Two scored entities sharing a person in the lake's relations valid on AS_OF, found independently."""
+    from features import lake as lake_io
+
+    rel = (
+        lake_io.scan(city.settings.lake_dir, "relations")
+        .filter(pl.col("person_key").is_not_null() & (pl.col("valid_from") < AS_OF))
+        .filter(pl.col("valid_to").is_null() | (pl.col("valid_to") >= AS_OF))
+        .select("uscc", "person_key")
+        .unique()
+        .collect()
+    )
+    pairs = rel.join(rel, on="person_key").filter(pl.col("uscc") < pl.col("uscc_right")).sort("uscc")
+    pairs = pairs.filter(pl.col("uscc").is_in(city.usccs))
+    assert pairs.height, "the synthetic city should have persons linked to two entities"
+    return pairs["uscc"][0], pairs["uscc_right"][0]

@@ -21,7 +21,7 @@ from serving.web import auth, i18n
 from supervision import access, audit
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
-from tests.serving.api_city import City, build_city
+from tests.serving.api_city import City, build_city, raw_token, sign_in
 from training.registry import Registry
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train twice and score
@@ -41,18 +41,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 def client(city: City) -> Iterator[TestClient]:
     with TestClient(create_app(city.settings, engine=city.engine), follow_redirects=False) as c:
         yield c
-
-
-def _token(city: City, role: Role) -> str:
-    return city.tokens[role]["Authorization"].removeprefix("Bearer ")
-
-
-def _as(client: TestClient, city: City, role: Role) -> str:
-    """Sign in as `role` through the login form; returns the session's CSRF token."""
-    client.cookies.clear()
-    r = client.post("/ui/login", data={"token": _token(city, role)})
-    assert r.status_code == 303, r.text
-    return auth.csrf_token(_token(city, role))
 
 
 def _registry(city: City) -> Registry:
@@ -116,7 +104,7 @@ def test_only_analysts_open_the_pages(client: TestClient, city: City, v1_champio
         r = client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?next="), path
     for role in OTHERS:
-        csrf = _as(client, city, role)
+        csrf = sign_in(client, city, role)
         for path in paths:
             r = client.get(path)
             assert r.status_code == 403, (role, path)
@@ -125,7 +113,7 @@ def test_only_analysts_open_the_pages(client: TestClient, city: City, v1_champio
         assert client.post(f"/ui/models/{v2}/promote", data=form).status_code == 403
         assert client.post("/ui/models/rollback", data=form).status_code == 403
         _unchanged(client, city, v1)
-    _as(client, city, Role.ANALYST)
+    sign_in(client, city, Role.ANALYST)
     for path in paths:
         assert client.get(path).status_code == 200, path
 
@@ -157,7 +145,7 @@ def test_without_a_registry_the_page_says_there_is_no_model(tmp_path: Path) -> N
 # ------------------------------------------------------------------------------------------ the pages
 def test_the_versions_table(client: TestClient, city: City, v1_champion: None) -> None:
     v1, v2 = city.versions
-    _as(client, city, Role.ANALYST)
+    sign_in(client, city, Role.ANALYST)
     r = client.get("/ui/models?lang=en")
     assert r.status_code == 200
     text = r.text
@@ -191,7 +179,7 @@ def test_the_versions_table(client: TestClient, city: City, v1_champion: None) -
 
 def test_one_version_in_full(client: TestClient, city: City, v1_champion: None) -> None:
     v1, v2 = city.versions
-    _as(client, city, Role.ANALYST)
+    sign_in(client, city, Role.ANALYST)
     text = client.get(f"/ui/models/{v2}?lang=en").text
     m = _run_metrics(city, v2)
     metric_rows = dict(re.findall(r'<tr data-metric="(\w+)"><td>.*?</td>\s*(.*?)</tr>', text, re.S))
@@ -229,7 +217,7 @@ def test_one_version_in_full(client: TestClient, city: City, v1_champion: None) 
 @pytest.mark.parametrize("lang", i18n.LANGS)
 def test_both_languages(client: TestClient, city: City, lang: str, v1_champion: None) -> None:
     v2 = city.versions[1]
-    _as(client, city, Role.ANALYST)
+    sign_in(client, city, Role.ANALYST)
     for path, keys in (
         ("/ui/models", ("model.list.title", "model.col.window", "model.rollback.none")),
         (f"/ui/models/{v2}", ("model.tiers.title", "model.chart.reliability", "model.promote.submit")),
@@ -245,7 +233,7 @@ def test_both_languages(client: TestClient, city: City, lang: str, v1_champion: 
 # ------------------------------------------------------------------------------------------------ charts
 def test_charts_are_the_runs_artifacts_by_name(client: TestClient, city: City, v1_champion: None) -> None:
     v2 = city.versions[1]
-    _as(client, city, Role.ANALYST)
+    sign_in(client, city, Role.ANALYST)
     folder = _run_dir(city, v2) / "charts"
     for name in CHARTS:
         r = client.get(f"/ui/models/{v2}/charts/{name}.svg")
@@ -281,7 +269,7 @@ def _audit_tail(city: City) -> list[Any]:
 
 def test_promote_needs_a_reason_and_the_form_token(client: TestClient, city: City, v1_champion: None) -> None:
     v1, v2 = city.versions
-    csrf = _as(client, city, Role.ANALYST)
+    csrf = sign_in(client, city, Role.ANALYST)
     url = f"/ui/models/{v2}/promote"
     before = len(_audit_tail(city))
     r = client.post(url, data={"reason": "better recall"})  # no form token
@@ -311,7 +299,7 @@ def test_a_gate_refusal_shows_its_reasons_and_changes_nothing(
     client: TestClient, city: City, v1_champion: None
 ) -> None:
     v1, v2 = city.versions
-    csrf = _as(client, city, Role.ANALYST)
+    csrf = sign_in(client, city, Role.ANALYST)
     # The champion itself: the gate refuses ("already is the champion").
     r = client.post(f"/ui/models/{v1}/promote?lang=en", data={"csrf": csrf, "reason": "again"})
     assert r.status_code == 409
@@ -338,7 +326,7 @@ def test_a_gate_refusal_shows_its_reasons_and_changes_nothing(
 
 def test_promote_and_roll_back_through_the_pages(client: TestClient, city: City, v1_champion: None) -> None:
     v1, v2 = city.versions
-    csrf = _as(client, city, Role.ANALYST)
+    csrf = sign_in(client, city, Role.ANALYST)
     force = {} if _registry(city).gate(v2).passed else {"force": "true"}
     why = "更好的召回率 — retrained on Q3 inspections"
     r = client.post(f"/ui/models/{v2}/promote", data={"csrf": csrf, "reason": why, **force})
@@ -379,7 +367,7 @@ def test_a_model_that_fails_to_load_is_refused_and_its_error_shown(
     model_id = str(registry.client.get_model_version(registry.name, v2).source).removeprefix("models:/")
     pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "python_model.pkl"
     good = pickle.read_bytes()
-    csrf = _as(client, city, Role.ANALYST)
+    csrf = sign_in(client, city, Role.ANALYST)
     pickle.write_bytes(b"not a pickle")
     try:
         r = client.post(
@@ -408,7 +396,7 @@ def test_a_real_browser_sees_the_charts_and_promotes_with_a_reason(city: City, v
     app = create_app(city.settings, engine=city.engine)
     with serve(app) as base, browser() as b:
         page = b.new_page()
-        login(page, base, _token(city, Role.ANALYST))
+        login(page, base, raw_token(city, Role.ANALYST))
         assert page.url == f"{base}/ui/models"
         page.goto(f"{base}/ui/models?lang=en")
         assert page.locator(f'tr[data-version="{v1}"] .badge.champion').count() == 1

@@ -26,7 +26,7 @@ from serving.web import supervisor as pages
 from supervision import audit
 from supervision.access import Role
 from supervision.db import session_scope
-from tests.serving.api_city import AS_OF, City, build_city
+from tests.serving.api_city import AS_OF, City, build_city, raw_token, related_pair, sign_in
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
 
@@ -48,16 +48,6 @@ def client(city: City) -> Iterator[TestClient]:
         yield c
 
 
-def raw_token(city: City, role: Role) -> str:
-    return city.tokens[role]["Authorization"].removeprefix("Bearer ")
-
-
-def sign_in(client: TestClient, city: City, role: Role) -> None:
-    client.cookies.clear()
-    r = client.post("/ui/login", data={"token": raw_token(city, role)})
-    assert r.status_code == 303, r.text
-
-
 def api(client: TestClient, city: City, role: Role, path: str, **params: Any) -> Any:
     """The API's answer for `role` (its bearer header; the page cookie is not sent outside /ui)."""
     r = client.get(path, params=params, headers=city.tokens[role])
@@ -76,22 +66,6 @@ def register(city: City, uscc: str) -> dict[str, Any]:
 
 def scores(city: City) -> pl.DataFrame:
     return pl.read_parquet(city.settings.home / "scores" / f"as_of={AS_OF}.parquet")
-
-
-def related_pair(city: City) -> tuple[str, str]:
-    """Two scored entities sharing a person in the lake's relations valid on AS_OF, found independently."""
-    rel = (
-        lake_io.scan(city.settings.lake_dir, "relations")
-        .filter(pl.col("person_key").is_not_null() & (pl.col("valid_from") < AS_OF))
-        .filter(pl.col("valid_to").is_null() | (pl.col("valid_to") >= AS_OF))
-        .select("uscc", "person_key")
-        .unique()
-        .collect()
-    )
-    pairs = rel.join(rel, on="person_key").filter(pl.col("uscc") < pl.col("uscc_right")).sort("uscc")
-    pairs = pairs.filter(pl.col("uscc").is_in(city.usccs))
-    assert pairs.height, "the synthetic city should have persons linked to two entities"
-    return pairs["uscc"][0], pairs["uscc_right"][0]
 
 
 def unknown_uscc(city: City) -> str:
