@@ -4,9 +4,11 @@ entity reads, stored scores against the score files, explanations that add up, r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import anyio.to_thread
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +18,7 @@ from features import uscc as uscc_rules
 from serving.api.app import create_app
 from supervision import audit, scores
 from supervision.access import Role
-from supervision.db import session_scope
+from supervision.db import make_engine, session_scope
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
@@ -186,6 +188,33 @@ def test_stored_score_and_history_come_from_the_score_files(client: TestClient, 
     assert [h["as_of"] for h in hist] == [EARLIER.isoformat(), AS_OF.isoformat()]
     earlier = _scores(city, EARLIER).filter(pl.col("uscc") == uscc)["probability"][0]
     assert hist[0]["probability"] == pytest.approx(earlier)
+
+
+def _one_worker_thread() -> None:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+
+
+def test_stored_score_under_concurrency_holds_no_connection_while_waiting_for_a_thread(city: City) -> None:
+    # One pooled connection, one worker thread. A session that outlives the handler keeps its connection until
+    # FastAPI has validated the response in a worker thread, while the next request's handler holds that thread
+    # waiting for the connection: a deadlock, each request ending in the pool's timeout (503). Found by
+    # bench/serve.py at 200 requests/s with the default pool (15) and thread limiter (40).
+    engine = make_engine(city.engine.url, pool_size=1, max_overflow=0, pool_timeout=3)
+    settings = city.settings.model_copy(update={"rate_limit_per_minute": 0})
+    headers = city.tokens[Role.SYSTEM]
+    try:
+        with TestClient(create_app(settings, engine=engine)) as client:
+            client.portal.call(_one_worker_thread)
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(
+                    pool.map(
+                        lambda u: client.get(f"/entities/{u}/score", headers=headers).status_code,
+                        city.usccs[:40],
+                    )
+                )
+    finally:
+        engine.dispose()
+    assert statuses == [200] * 40
 
 
 def test_explanation_adds_up_and_matches_the_stored_score(client: TestClient, city: City) -> None:

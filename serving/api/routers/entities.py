@@ -19,12 +19,13 @@ from features.catalog import TABLES
 from features.graph import normalise_address, normalise_phone, valid_relations
 from serving.api import masking
 from serving.api.champion import ScoreStore, ServingChampion
-from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
+from serving.api.deps import Principal, SessionDep, SettingsDep, get_engine, require_roles
 from serving.api.errors import ApiError, NotFound
 from serving.api.trail import audited
 from serving.settings import Settings
 from supervision import scores as score_history
 from supervision.access import Role
+from supervision.db import session_scope
 
 router = APIRouter(prefix="/entities", tags=["entities"])
 
@@ -330,10 +331,12 @@ def profile(uscc: Uscc, principal: ReadDep, settings: SettingsDep) -> EntityProf
     dependencies=[audited("entities.score", target="uscc", prefix="uscc:")],
     summary="The entity's stored score: tier, probability, model version, top reasons (zh/en)",
 )
-def score(
-    uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request, session: SessionDep
-) -> StoredScore:
-    rescore = rescores(session, [uscc], on=_today()).get(uscc)
+def score(uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request) -> StoredScore:
+    # Its own short read, not SessionDep: that session keeps its pooled connection until after FastAPI has
+    # validated the response in a worker thread, so under load every connection waits for a thread while every
+    # thread waits for a connection (measured: bench/serve.py, docs/benchmarks.md "Serving").
+    with session_scope(get_engine(request)) as session:
+        rescore = rescores(session, [uscc], on=_today()).get(uscc)
     found = stored_score(scores_of(request), uscc, rescore=rescore)
     if found is None:
         registration(settings, uscc)  # 404 if unknown, 422 if malformed
