@@ -93,7 +93,7 @@ def entity_page(
     lang = i18n.language(request)
     profile = entities.profile(uscc, principal, settings)  # 422 malformed, 404 unknown
     try:
-        stored: entities.StoredScore | None = entities.score(uscc, principal, settings, request, session)
+        stored: entities.StoredScore | None = entities.score(uscc, principal, settings, request)
     except NotFound:
         stored = None
     explanation: entities.Explanation | None = None
