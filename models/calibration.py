@@ -1,5 +1,10 @@
 """Probability calibration: raw log-odds on held-out rows → calibrated probability (isotonic or Platt).
 
+The held-out rows are either the validation months (the final model's own scores) or, when those are few,
+out-of-fold scores over all the months before the test (``out_of_fold_scores``: scikit-learn's
+``cross_val_predict`` with given folds, each fold model a clone of the final estimator with its tree count
+fixed, the idea of ``CalibratedClassifierCV(ensemble=False)``): many thousands of rows instead of a few hundred.
+
 ``method="auto"`` picks by K-fold cross-validated weighted log-loss on the held-out rows themselves, so the
 choice is made on data the trees never saw. The fitted map is stored as plain numbers (Platt: slope and
 intercept; isotonic: the step function's knots) so it saves as JSON and predicts without scikit-learn state.
@@ -11,9 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_val_predict
 
 METHODS = ("auto", "isotonic", "platt")
 _EPS = 1e-6
@@ -116,3 +122,35 @@ class ProbabilityCalibrator:
         cal.knots_y_ = np.asarray(state["knots_y"], dtype=np.float64)
         cal.cv_log_loss_ = dict(state.get("cv_log_loss", {}))
         return cal
+
+
+def out_of_fold_scores(
+    estimator: Any, X: Any, y: Any, sample_weight: Any = None, *, folds: Any, **params: Any
+) -> np.ndarray:
+    """Out-of-fold raw scores: for each fold, a clone of ``estimator`` (with ``params`` set, e.g. a fixed
+    ``n_estimators`` and no early stopping) is fitted on the other folds and scores this one with
+    ``decision_function``. ``folds`` gives each row's fold number (0 … K-1, every fold non-empty, K >= 2).
+
+    The pooled scores are what a ``ProbabilityCalibrator`` is fitted on in place of the validation months'
+    scores. They come from K models each fitted on (K-1)/K of the rows, so they match the scale of a model
+    fitted on all of them only when the tree count is the same — pass the final model's ``n_estimators``.
+    Deterministic when the estimator is (folds run one after another).
+    """
+    f = np.asarray(folds)
+    t = np.asarray(y)
+    if f.ndim != 1 or f.shape != t.shape:
+        raise ValueError(f"folds must be 1-D with one entry per row, got {f.shape} for {t.shape} rows")
+    ids = np.unique(f)
+    if ids.size < 2 or ids[0] != 0 or ids[-1] != ids.size - 1:
+        raise ValueError(f"folds must number 0 … K-1 (K >= 2) with every fold non-empty, got {ids.tolist()}")
+    for k in ids:
+        if np.unique(t[f != k]).size < 2:
+            raise ValueError(f"fold {int(k)}: the other folds hold only one class; use fewer folds")
+    model = clone(estimator).set_params(**params)
+    fit_params = (
+        {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight, dtype=np.float64)}
+    )
+    scores = cross_val_predict(
+        model, X, t, cv=PredefinedSplit(f), method="decision_function", params=fit_params
+    )
+    return np.asarray(scores, dtype=np.float64)

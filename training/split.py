@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 SPLITS = ("train", "valid", "test")
@@ -67,3 +68,32 @@ def out_of_time_split(
             f"latest {date_column} {last}); use fewer valid/test months or more history"
         )
     return out
+
+
+def time_folds(dates: pl.Series, n_folds: int) -> np.ndarray:
+    """Fold number (0 … ``n_folds``-1) per row: contiguous blocks of whole calendar months, oldest first, with
+    about equal rows each (a month is never split across folds).
+
+    For cross-fitting on the months before the test window: each fold is a stretch of time the other folds'
+    model has not seen, so its out-of-fold scores behave like scores of new months. Raises if there are fewer
+    distinct months than folds.
+    """
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds!r}")
+    if dates.dtype != pl.Date:
+        raise ValueError(f"time_folds needs a Date series, got {dates.dtype}")
+    if dates.null_count():
+        raise ValueError(f"time_folds: {dates.null_count()} rows have no date")
+    month = (dates.dt.year().cast(pl.Int64) * 12 + dates.dt.month().cast(pl.Int64)).to_numpy()
+    months, counts = np.unique(month, return_counts=True)
+    if months.size < n_folds:
+        raise ValueError(
+            f"time_folds: {months.size} calendar months of data cannot make {n_folds} folds; use fewer folds"
+        )
+    # cut the rows, oldest first, into n_folds equal stretches; a month goes where its middle row falls
+    middle = np.cumsum(counts) - counts / 2
+    fold_of_month = np.minimum((n_folds * middle / counts.sum()).astype(np.int64), n_folds - 1)
+    # very uneven months can leave a fold empty: then spread the months evenly instead
+    if np.unique(fold_of_month).size < n_folds:
+        fold_of_month = np.arange(months.size) * n_folds // months.size
+    return fold_of_month[np.searchsorted(months, month)].astype(np.int64)
