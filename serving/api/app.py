@@ -17,6 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 
+from serving import web
 from serving.api import errors
 from serving.api.champion import ScoreStore, ServingChampion
 from serving.api.deps import RoleCheck, _public
@@ -36,7 +37,6 @@ from serving.api.routers import (
     system,
     uscc,
 )
-from serving import web
 from serving.api.trail import AuditMiddleware, AuditWriter
 from serving.settings import Settings
 from supervision.access import Role
