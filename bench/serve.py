@@ -524,14 +524,15 @@ def render(r: dict[str, Any], command: str) -> str:
     return f"""## Serving
 
 Command: `{command}` — machine: {platform.machine()}, 2 vCPU, 24 GB RAM, Python {platform.python_version()}
-(shared machine; load average {r["load"]:.1f} at the start of this run). Home: {r["home_note"]}.
+(shared with other jobs: load average {r["load"]:.1f} at the start of this run, {r["load_end"]:.1f} at its end). Home: {r["home_note"]}.
 Server: `creditwatch serve` (uvicorn, one worker) on 127.0.0.1 with `CREDITWATCH_RATE_LIMIT_PER_MINUTE=0`
 (the per-token limiter off: one supervisor token sends all the load) and `--log-level warning` (no access log);
 every entity read is audited as in production (SQLite, group commit). Load: bench/serve.py, an open-loop
 asyncio HTTP/1.1 client in a separate process on keep-alive connections (opened as needed, at most
 {r["connections"]}); request *i* is due at start + *i*/rate and its latency runs from that due time, so queueing
 shows. Entities drawn at random (seeded) from the {r["entities"]:,} scored. CPU columns: share of one core
-over the run, the generator's own process and the server's.
+over the run, the generator's own process and the server's. A request with no answer within 10 s is an error
+(`TimeoutError`) and counts 10 s in the percentiles.
 
 | run | rate × duration | requests | errors | p50 ms | p90 ms | p99 ms | max ms | generator CPU | server CPU |
 |---|---|---|---|---|---|---|---|---|---|
@@ -586,6 +587,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     return {
         "load": load,
+        "load_end": os.getloadavg()[0],
         "home_note": args.home_note or f"`{home}`",
         "entities": len(usccs),
         "connections": args.connections,
@@ -613,15 +615,23 @@ def main() -> None:
     ap.add_argument("--profile", help="run the server under the sampling profiler; write its report here")
     ap.add_argument("--only", choices=["score", "explanation"], help="one run only (with --profile); no docs")
     ap.add_argument("--home-note", help=argparse.SUPPRESS)
-    ap.add_argument("--notes", default="", help="a paragraph appended to the docs section (e.g. the profile)")
+    ap.add_argument("--notes", default="", help="a paragraph appended to the docs section (or @FILE)")
     ap.add_argument("--no-write", action="store_true", help="print results, do not touch docs/benchmarks.md")
     args = ap.parse_args()
     r = run(args)
-    r["notes"] = args.notes
+    r["notes"] = (
+        Path(args.notes[1:]).read_text(encoding="utf-8") if args.notes.startswith("@") else args.notes
+    )
     if args.profile:
         print(Path(args.profile).read_text(encoding="utf-8"))
     if not args.no_write and not args.only:
-        write_section(render(r, "python -m bench serve " + " ".join(sys.argv[1:])).rstrip() + "\n")
+        shown, skip = [], False
+        for a in sys.argv[1:]:  # the command as run, without the prose options
+            if skip or a in ("--notes", "--home-note"):
+                skip = not skip and a in ("--notes", "--home-note")
+                continue
+            shown.append(a)
+        write_section(render(r, "python -m bench serve " + " ".join(shown)).rstrip() + "\n")
 
 
 if __name__ == "__main__":
