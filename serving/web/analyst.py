@@ -256,6 +256,7 @@ def _detail_page(
         metrics=metrics,
         core=CORE_METRICS,
         extra=extra,
+        extra_keys={k: f"model.extra.{k}" if f"model.extra.{k}" in i18n.MESSAGES else None for k in extra},
         tiers=_tier_rows(metrics),
         windows=_windows(registry, row.run_id),
         charts=charts,

@@ -395,8 +395,15 @@ def graph(
         kinds = sorted({w.kind for w in r.why}, key=KIND_ORDER.index)
         edges.append({"x1": src[0], "y1": src[1], "x2": dst[0], "y2": dst[1], "kind": kinds[0] if kinds else "person",
                       "kinds": kinds, "details": [w.detail for w in r.why], "target": r.uscc})  # fmt: skip
+    # The picture's frame hugs what is drawn (a lone neighbour must not leave a 720-pixel square mostly empty);
+    # labels reach about 90 px sideways and 30 px down from their node.
+    xs = [n["x"] for n in nodes]
+    ys = [n["y"] for n in nodes]
+    x0, x1 = max(0.0, min(xs) - G_NODE - 95), min(float(G_SIZE), max(xs) + G_NODE + 95)
+    y0, y1 = max(0.0, min(ys) - G_NODE - 25), min(float(G_SIZE), max(ys) + G_NODE + 35)
     return {
         "size": G_SIZE,
+        "box": (round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)),
         "node": G_NODE,
         "nodes": nodes,
         "edges": edges,

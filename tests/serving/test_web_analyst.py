@@ -185,6 +185,10 @@ def test_one_version_in_full(client: TestClient, city: City, v1_champion: None) 
     metric_rows = dict(re.findall(r'<tr data-metric="(\w+)"><td>.*?</td>\s*(.*?)</tr>', text, re.S))
     assert f'<td class="num">{m["test_roc_auc"]:.4f}</td>' in metric_rows["roc_auc"]
     assert f'<td class="num">{m["control_roc_auc"]:.4f}</td>' in metric_rows["roc_auc"]
+    # Run-level metrics outside the core table carry their label where one is known.
+    assert (
+        f"<td>{i18n.t('model.extra.psi_train_test', 'en')}</td>" in text and "psi_train_test" in metric_rows
+    )
     tiers = re.findall(r'<tr data-tier="([A-D])">.*?</td>\s*<td class="num">(.*?)</td><td class="num">(.*?)</td>'
                        r'<td class="num">(.*?)</td>', text, re.S)  # fmt: skip
     assert [t for t, *_ in tiers] == ["A", "B", "C", "D"]

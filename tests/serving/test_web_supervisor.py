@@ -331,6 +331,15 @@ def _related(
     return entities.Related(uscc=uscc, name=f"盐城市亭湖区测试{uscc}有限公司", hops=hops, via=via, why=why)
 
 
+def test_a_small_graph_gets_a_small_frame() -> None:
+    lone = pages.graph("C0", "中心主体", [_related("A000", 1)], {})
+    big = pages.graph("C0", "中心主体", [_related(f"A{i:03d}", 1) for i in range(12)], {})
+    assert lone["box"][3] < big["box"][3] < pages.G_SIZE + 1  # one neighbour below: a short picture
+    for g in (lone, big):
+        x0, y0, w, h = g["box"]
+        assert all(x0 < n["x"] < x0 + w and y0 < n["y"] < y0 + h for n in g["nodes"])
+
+
 def test_the_graph_is_capped_sorted_and_draws_two_hops_beside_their_neighbour() -> None:
     hop1 = [_related(f"A{i:03d}", 1) for i in range(30)]
     hop2 = [_related(f"B{i:03d}", 2, via=f"A{i % 5:03d}", kind="investment") for i in range(30)]
@@ -349,6 +358,8 @@ def test_the_graph_is_capped_sorted_and_draws_two_hops_beside_their_neighbour() 
     assert by["A001"]["tier"] == "D" and by["C0"]["tier"] == "B" and by["A002"]["tier"] is None
     for n in g["nodes"]:
         assert 0 < n["x"] < g["size"] and 0 < n["y"] < g["size"]
+        x0, y0, w, h = g["box"]  # the frame holds every node
+        assert x0 < n["x"] < x0 + w and y0 < n["y"] < y0 + h
     for n in second:  # each two-hop party sits nearest to the neighbour it is reached through
         via = f"A{int(n['uscc'][1:]) % 5:03d}"
         nearest = min((m for m in g["nodes"] if m["hops"] == 1),

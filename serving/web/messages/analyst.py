@@ -85,6 +85,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "model.metric.recall_at_budget": ("预算内召回率", "Recall at budget"),
     "model.metric.base_rate": ("违法基准率", "Base rate"),
     "model.metric.n": ("样本数", "Rows"),
+    "model.extra.best_iteration": ("最佳迭代轮数（早停）", "Best iteration (early stopping)"),
+    "model.extra.psi_train_test": ("人群稳定性 PSI（训练→测试）", "Population stability PSI (train → test)"),
     "model.tiers.title": ("分级：预测与实际违法率", "Tiers: predicted vs observed violation rate"),
     "model.tiers.tier": ("等级", "Tier"),
     "model.tiers.share": ("主体占比", "Share of entities"),
