@@ -5,7 +5,8 @@ through the gate → score every entity → import the inspector roster → crea
 double-random task → assign inspectors with recusal → export the inspectors' list. Each step runs the same
 command a person would, so the demo exercises exactly what the CLI offers.
 
-Then it issues one API token per role (``demo-<role>``; a re-run revokes the previous ones), prints them
+Then it issues one API token per role (``demo-<role>``, the inspector's under a roster id; a re-run revokes
+the previous ones), prints them
 with what each role opens, and serves the API and the pages like ``creditwatch serve`` until Ctrl-C
 (``--no-serve`` stops after printing). With ``--json`` the steps' output goes to stderr and stdout is one
 JSON document.
@@ -20,12 +21,14 @@ import time
 from datetime import timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
+from sqlalchemy.orm import Session
 
 from features.synth import CityConfig
 from serving.cli.admin import run_server
 from serving.cli.state import State, open_session, operator
-from supervision import access, audit
+from supervision import access, audit, tasks
 
 PERIOD = "2026H2"
 TASK = "DEMO-2026H2-XY"
@@ -152,16 +155,36 @@ def base_url(host: str, port: int) -> str:
     return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
 
 
+def busiest_inspector(session: Session) -> str | None:
+    """The roster inspector on the most visits (ties: the smallest id), or None without assignments."""
+    count = sa.func.count(tasks.TaskAssignment.visit_id)
+    row = session.execute(
+        sa.select(tasks.TaskAssignment.inspector_id, count)
+        .group_by(tasks.TaskAssignment.inspector_id)
+        .order_by(count.desc(), tasks.TaskAssignment.inspector_id)
+        .limit(1)
+    ).first()
+    return None if row is None else str(row[0])
+
+
 def issue_tokens(state: State, base: str) -> list[dict[str, str]]:
-    """One token per role named ``demo-<role>``; the demo's earlier tokens of those names are revoked first,
-    so re-running the demo leaves exactly one active token per role. Audited like ``creditwatch tokens``."""
-    names = {f"{TOKEN_PREFIX}{role.value}": role for role in access.Role}
+    """One token per role named ``demo-<role>`` — except the inspector's, issued under the roster id of the
+    inspector with the most visits, because that is how a token finds "my tasks" (supervision.tasks.
+    inspector_of). The demo's earlier tokens of those names are revoked first, so re-running the demo leaves
+    exactly one active token per role. Audited like ``creditwatch tokens``."""
     actor = operator()
     issued = []
     with open_session(state) as session:
         audit.lock(session)  # the audited unit of work starts as a writer (see supervision.audit.lock)
+        inspector = busiest_inspector(session)
+        names = {
+            (
+                inspector if role is access.Role.INSPECTOR and inspector else f"{TOKEN_PREFIX}{role.value}"
+            ): role
+            for role in access.Role
+        }
         for info in access.list_tokens(session):
-            if info.name in names and info.revoked_at is None:
+            if (info.name in names or info.name.startswith(TOKEN_PREFIX)) and info.revoked_at is None:
                 access.revoke_token(session, info.id)
                 audit.append(session, actor=actor, role=access.Role.ADMIN.value, action="tokens.revoke",
                              target=f"token:{info.id}", source="cli", details={"name": info.name, "role": info.role})  # fmt: skip

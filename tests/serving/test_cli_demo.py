@@ -17,11 +17,12 @@ import httpx
 import openpyxl
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 from typer.testing import CliRunner
 
 from serving.cli import app
-from supervision import access
+from supervision import access, tasks
 from supervision.access import Role
 from supervision.db import make_engine, session_scope
 
@@ -56,7 +57,12 @@ def _active_demo_tokens(home: Path) -> list[access.TokenInfo]:
     engine = make_engine(f"sqlite:///{home / 'creditwatch.db'}")
     try:
         with session_scope(engine) as session:
-            return [t for t in access.list_tokens(session) if t.name.startswith("demo-") and t.active]
+            roster = {i.inspector_id for i in session.scalars(sa.select(tasks.Inspector))}
+            return [
+                t
+                for t in access.list_tokens(session)
+                if (t.name.startswith("demo-") or t.name in roster) and t.active
+            ]
     finally:
         engine.dispose()
 
@@ -76,7 +82,18 @@ def test_demo_runs_the_whole_pipeline(demo: tuple[Path, Result]) -> None:
     tokens = payload["tokens"]
     assert [t["role"] for t in tokens] == [r.value for r in Role]
     principals = _principals(home, [t["token"] for t in tokens])
-    assert [(p.role, p.name) if p else None for p in principals] == [(r, f"demo-{r.value}") for r in Role]
+    names = [t["name"] for t in tokens]
+    assert [(p.role, p.name) if p else None for p in principals] == list(zip(Role, names, strict=True))
+    # The inspector's token carries a roster id with visits, so the pages find "my tasks" for it.
+    inspector = names[list(Role).index(Role.INSPECTOR)]
+    assert [n for n in names if not n.startswith("demo-")] == [inspector]
+    engine = make_engine(f"sqlite:///{home / 'creditwatch.db'}")
+    try:
+        with session_scope(engine) as session:
+            assert tasks.inspector_of(session, inspector) is not None
+            assert tasks.task_progress(session, inspector_id=inspector)
+    finally:
+        engine.dispose()
     assert all("http://127.0.0.1:8000/" in t["open"] for t in tokens)
     # The home it leaves is usable by every other command.
     again = CliRunner().invoke(app, ["--home", str(home), "--json", "data", "summary"])
@@ -154,7 +171,8 @@ def test_the_serve_step_serves_the_demo_home_until_ctrl_c(
     earlier = json.loads(result.stdout)["tokens"][0]["token"]
     stale = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {earlier}"}, timeout=10)
     assert stale.status_code == 401
-    assert sorted(t.name for t in _active_demo_tokens(home)) == sorted(f"demo-{r.value}" for r in Role)
+    assert sorted(t.name for t in _active_demo_tokens(home)) == sorted(t["name"] for t in printed["tokens"])
+    assert len(printed["tokens"]) == len(Role)
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     assert proc.wait(timeout=30) == 0, log.read_text()
     with pytest.raises(httpx.TransportError):
