@@ -264,22 +264,70 @@ class ScoreTable:
         return None if i is None else self.frame.row(i, named=True)
 
 
-class ScoreStore:
-    """The newest score file, read once and indexed by USCC; re-read when a newer or rewritten file appears."""
+@dataclass(frozen=True)
+class _Listing:
+    """One listing of the scores folder: the folder's mtime before it was listed, and when it was listed."""
 
-    def __init__(self, home: Path) -> None:
+    mtime_ns: int
+    trusted: bool  # the folder had not changed for a while: a later change gets a later mtime
+    listed_at: float  # monotonic seconds
+    files: tuple[tuple[date, Path], ...]
+
+
+class ScoreStore:
+    """The newest score file, read once and indexed by USCC; re-read when a newer or rewritten file appears.
+
+    The folder is listed again only when its mtime changed (writing a file into it — ``creditwatch score``
+    writes a temporary file and renames it — changes the folder's mtime), and at least every
+    ``relist_seconds`` (file systems whose directory mtimes cannot be trusted). A folder changed within the
+    last ``racy_seconds`` is listed on every read: a change in the same clock tick as a listing would keep
+    the mtime the listing saw. The newest file itself is stat'ed on every read (one system call), so a file
+    rewritten in place is re-read too.
+    """
+
+    racy_seconds = 2.0
+
+    def __init__(self, home: Path, *, relist_seconds: float = 60.0) -> None:
         self.home = home
+        self.relist_seconds = relist_seconds
         self._table: ScoreTable | None = None
+        self._listing: _Listing | None = None
         self._lock = threading.Lock()
+        self.listings = 0  # how many times the folder was listed (tests, benchmarks)
+        self.features = FeatureStore(home)  # the features the score files were computed from
+
+    def files(self) -> list[tuple[date, Path]]:
+        """:func:`score_files`, listed again only when the folder changed (see the class)."""
+        folder = self.home / "scores"
+        try:
+            mtime = folder.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            self._listing = None
+            return []
+        now = time.monotonic()
+        listing = self._listing
+        if (
+            listing is not None
+            and listing.trusted
+            and listing.mtime_ns == mtime
+            and now - listing.listed_at < self.relist_seconds
+        ):
+            return list(listing.files)
+        trusted = time.time_ns() - mtime > self.racy_seconds * 1e9
+        files = score_files(self.home)
+        self.listings += 1
+        self._listing = _Listing(mtime, trusted, now, tuple(files))
+        return files
 
     def latest(self) -> ScoreTable | None:
-        files = score_files(self.home)
+        files = self.files()
         if not files:
             return None
         day, path = files[-1]
         try:
             st = path.stat()
         except FileNotFoundError:
+            self._listing = None  # removed since the listing
             return None
         stamp = (st.st_mtime_ns, st.st_size)
         table = self._table
@@ -304,3 +352,83 @@ class ScoreStore:
             if found.height:
                 rows.append({"as_of": day, **found.row(0, named=True)})
         return rows
+
+
+# ------------------------------------------------------------------------------------------ stored features
+def feature_file(home: Path, day: date) -> Path:
+    """``HOME/features/as_of=DATE.parquet``: written by ``creditwatch score`` (and ``features build``)."""
+    return home / "features" / f"as_of={day.isoformat()}.parquet"
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """One feature file, indexed by USCC. Small files are held in memory; large ones keep only the index
+    and read the one row asked for (see :class:`FeatureStore`)."""
+
+    as_of: date
+    path: Path
+    stamp: tuple[int, int]
+    columns: frozenset[str]
+    index: dict[str, int]
+    frame: pl.DataFrame | None  # None: read lazily, one row at a time
+
+    def row(self, uscc: str, columns: list[str]) -> pl.DataFrame | None:
+        """The entity's row (``uscc``, ``as_of`` and ``columns``), or None when absent from the file."""
+        i = self.index.get(uscc)
+        if i is None:
+            return None
+        keep = ["uscc", "as_of", *[c for c in columns if c not in ("uscc", "as_of")]]
+        if self.frame is not None:
+            found = self.frame.slice(i, 1).select(keep)
+        else:
+            found = pl.scan_parquet(self.path).select(keep).slice(i, 1).collect()
+        # A file named for another date than its rows (e.g. copied by hand) is not used.
+        return found if found.height == 1 and found["as_of"][0] == self.as_of else None
+
+
+class FeatureStore:
+    """The feature file of a date, read once and indexed by USCC; re-read when the file is rewritten.
+
+    Files of at most ``eager_rows`` rows are held in memory (measured: 12,673 entities × 89 columns is 8 MB,
+    so about 640 bytes an entity); larger ones keep only the USCC index (a dict of row numbers) and read the
+    one row a request asks for from the Parquet file (docs/benchmarks.md "Serving"). One file is kept: the
+    explanations it serves are of the newest stored score's date.
+    """
+
+    def __init__(self, home: Path, *, eager_rows: int = 250_000) -> None:
+        self.home = home
+        self.eager_rows = eager_rows
+        self._table: FeatureTable | None = None
+        self._lock = threading.Lock()
+
+    def table(self, day: date) -> FeatureTable | None:
+        """The feature table of ``day``, or None when no such file exists (or it cannot be read)."""
+        path = feature_file(self.home, day)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        table = self._table
+        if table is not None and table.path == path and table.stamp == stamp:
+            return table
+        with self._lock:
+            table = self._table
+            if table is None or table.path != path or table.stamp != stamp:
+                try:
+                    table = self._read(day, path, stamp)
+                except Exception as exc:  # an unreadable file: the lake path answers instead
+                    log.warning("feature file %s not used: %s", path, exc)
+                    return None
+                self._table = table
+            return table
+
+    def _read(self, day: date, path: Path, stamp: tuple[int, int]) -> FeatureTable:
+        schema = pl.read_parquet_schema(path)
+        if "uscc" not in schema or "as_of" not in schema:
+            raise ValueError("no uscc or as_of column")
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        frame = pl.read_parquet(path) if rows <= self.eager_rows else None
+        usccs = frame["uscc"] if frame is not None else pl.read_parquet(path, columns=["uscc"])["uscc"]
+        index = {u: i for i, u in enumerate(usccs.to_list())}
+        return FeatureTable(day, path, stamp, frozenset(schema), index, frame)

@@ -134,6 +134,11 @@ def score(
             pl.col("reasons").list.eval(pl.element().struct.field("en")).list.join("; ").alias("reasons_en"),
         )
     path = out or state.settings.home / "scores" / f"as_of={day.isoformat()}.parquet"
+    # The features the scores were computed from, where `features build` puts them: the API explains a
+    # stored score from this row instead of rebuilding the entity's features from the lake (docs/api.md).
+    # Written first, so a score file never exists without the features it came from.
+    features_path = state.settings.home / "features" / f"as_of={day.isoformat()}.parquet"
+    write_parquet_atomic(feats, features_path)
     write_parquet_atomic(scored, path)
     summary = (
         scored.group_by("tier")
@@ -145,7 +150,14 @@ def score(
         for r in summary.iter_rows(named=True)
     ]
     state.emit(
-        {"as_of": day, "model_version": version, "entities": scored.height, "path": path, "tiers": rows},
+        {
+            "as_of": day,
+            "model_version": version,
+            "entities": scored.height,
+            "path": path,
+            "features_path": features_path,
+            "tiers": rows,
+        },
         rows=rows,
         columns=["tier", "entities", "mean_probability"],
         title=f"{scored.height} entities scored as of {day} by version {version} → {path}",

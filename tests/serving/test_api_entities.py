@@ -331,3 +331,129 @@ def test_a_rescore_after_a_decision_is_the_current_score(client: TestClient, cit
         f"score_history:{entry_id}",
     ]
     assert hist[1]["probability"] == pytest.approx(file_row["probability"])
+
+
+# ------------------------------------------------------------------------ explanations from stored features
+def _explain(client: TestClient, city: City, uscc: str, **params: Any) -> dict[str, Any]:
+    got: dict[str, Any] = _ok(
+        client.get(f"/entities/{uscc}/explanation", params=params, headers=city.tokens[Role.INSPECTOR])
+    )
+    return got
+
+
+def _feature_file(city: City, day: Any = AS_OF) -> Any:
+    return city.settings.home / "features" / f"as_of={day}.parquet"
+
+
+def test_score_stores_the_features_it_scored_deterministically(city: City) -> None:
+    from typer.testing import CliRunner
+
+    from features.build import build_features
+    from serving.cli import app
+
+    path = _feature_file(city)
+    first = path.read_bytes()
+    stored = pl.read_parquet(path)
+    built = build_features(lake_io.sources(city.settings.lake_dir), as_of=AS_OF).collect()
+    assert stored.equals(built) and stored.schema == built.schema
+    assert stored["uscc"].to_list() == _scores(city)["uscc"].to_list()  # the rows of the score file
+    result = CliRunner().invoke(
+        app, ["--home", str(city.settings.home), "--json", "score", "--as-of", str(AS_OF)]
+    )
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes() == first  # same lake, same date: byte-identical
+
+
+def test_explanation_from_stored_features_equals_the_lake_path(client: TestClient, city: City) -> None:
+    path = _feature_file(city)
+    picked = [city.usccs[i] for i in (3, 11, 150, 400)]
+    stored = {u: _explain(client, city, u, as_of=str(AS_OF)) for u in picked}
+    assert {s["features_from"] for s in stored.values()} == {f"score_file:{AS_OF}"}
+    # Without as_of: the stored score's date, from the stored row.
+    assert _explain(client, city, picked[0]) == stored[picked[0]]
+    hidden = path.with_name("hidden.parquet")
+    path.rename(hidden)
+    try:  # no feature file: the lake path, the same answer
+        lake = {u: _explain(client, city, u, as_of=str(AS_OF)) for u in picked}
+    finally:
+        hidden.rename(path)
+    for u in picked:
+        assert lake[u]["features_from"] == "lake"
+        assert {**lake[u], "features_from": None} == {**stored[u], "features_from": None}
+        file_row = _scores(city).filter(pl.col("uscc") == u).row(0, named=True)
+        assert stored[u]["probability"] == file_row["probability"] and stored[u]["tier"] == file_row["tier"]
+    # Another date: the lake (the feature file of EARLIER exists, but it is not the stored score's date).
+    assert _explain(client, city, picked[0], as_of=str(EARLIER))["features_from"] == "lake"
+
+
+def test_explanation_falls_back_to_the_lake_when_the_stored_table_lacks_a_feature(
+    client: TestClient, city: City
+) -> None:
+    path = _feature_file(city)
+    original = path.read_bytes()
+    uscc = city.usccs[5]
+    stored = _explain(client, city, uscc, as_of=str(AS_OF))
+    model_column = next(f["feature"] for f in stored["features"])
+    pl.read_parquet(path).drop(model_column).write_parquet(path)  # another catalog
+    try:
+        got = _explain(client, city, uscc, as_of=str(AS_OF))
+    finally:
+        path.write_bytes(original)
+    assert got["features_from"] == "lake"
+    assert {**got, "features_from": None} == {**stored, "features_from": None}
+    assert _explain(client, city, uscc, as_of=str(AS_OF))["features_from"] == f"score_file:{AS_OF}"
+
+
+def test_explanation_after_a_same_day_rescore_uses_the_lake(client: TestClient, city: City) -> None:
+    uscc = city.usccs[30]
+    assert _explain(client, city, uscc)["features_from"] == f"score_file:{AS_OF}"
+    with session_scope(city.engine) as session:
+        scores.record(session, uscc=uscc, as_of=AS_OF, decided_on=AS_OF - timedelta(days=1), probability=0.02,
+                      tier="A", model_version=city.versions[0], reason="repair R-1 approved", reasons_zh="无")  # fmt: skip
+    got = _explain(client, city, uscc)
+    # The stored score is now the re-score (its features are the lake's after the decision), not the file's row.
+    assert got["as_of"] == str(AS_OF) and got["features_from"] == "lake"
+
+
+def _write_scores(folder: Any, day: str) -> None:
+    from serving.cli.state import write_parquet_atomic
+
+    write_parquet_atomic(pl.DataFrame({"uscc": [f"U{day}"], "tier": ["B"]}), folder / f"as_of={day}.parquet")
+
+
+def test_score_store_lists_the_folder_only_when_it_changed(tmp_path: Any) -> None:
+    import os
+    import time
+
+    from serving.api.champion import ScoreStore
+
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    store = ScoreStore(tmp_path)
+    assert store.latest() is None
+    _write_scores(folder, "2026-01-01")
+    old = time.time_ns() - 3_600 * 10**9
+    os.utime(folder, ns=(old, old))  # not changed for an hour: the listing can be trusted
+    table = store.latest()
+    assert table is not None and str(table.as_of) == "2026-01-01"
+    listed = store.listings
+    for _ in range(20):
+        assert store.latest() is table
+    assert store.listings == listed  # no listing while the folder is unchanged
+    _write_scores(folder, "2026-02-01")  # `creditwatch score` while serving: the folder's mtime moves
+    table = store.latest()
+    assert table is not None and str(table.as_of) == "2026-02-01" and store.listings == listed + 1
+    # A change in the same clock tick as a listing keeps the folder's mtime: a folder changed recently is
+    # listed again on every read, so the file written "in the same tick" is still found.
+    mtime = folder.stat().st_mtime_ns
+    assert store.latest() is table
+    _write_scores(folder, "2026-03-01")
+    os.utime(folder, ns=(mtime, mtime))
+    table = store.latest()
+    assert table is not None and str(table.as_of) == "2026-03-01"
+    # And at least every relist_seconds whatever the mtime says.
+    os.utime(folder, ns=(old, old))
+    quick = ScoreStore(tmp_path, relist_seconds=0)
+    quick.latest()
+    quick.latest()
+    assert quick.listings == 2

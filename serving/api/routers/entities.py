@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import anyio
 import polars as pl
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
@@ -141,6 +142,11 @@ class Explanation(BaseModel):
     features: list[FeatureContribution]
     dimensions: list[DimensionContribution]
     reasons: list[Reason]
+    features_from: str = Field(
+        description="`score_file:DATE`: the feature row `creditwatch score` stored with the entity's score "
+        "of that date (HOME/features/as_of=DATE.parquet), so the explanation explains exactly that score; "
+        "`lake`: the entity's features rebuilt from the lake as of the date (slower)"
+    )
 
 
 class Relation(BaseModel):
@@ -331,10 +337,16 @@ def profile(uscc: Uscc, principal: ReadDep, settings: SettingsDep) -> EntityProf
     dependencies=[audited("entities.score", target="uscc", prefix="uscc:")],
     summary="The entity's stored score: tier, probability, model version, top reasons (zh/en)",
 )
-def score(uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request) -> StoredScore:
+async def score(uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request) -> StoredScore:
+    # async, with the blocking work in one worker-thread hop: a sync route costs two (the handler, then
+    # FastAPI's response validation), each dearer than the validation itself (docs/benchmarks.md "Serving").
+    return await anyio.to_thread.run_sync(_score, uscc, settings, request)
+
+
+def _score(uscc: str, settings: Settings, request: Request) -> StoredScore:
     # Its own short read, not SessionDep: that session keeps its pooled connection until after FastAPI has
-    # validated the response in a worker thread, so under load every connection waits for a thread while every
-    # thread waits for a connection (measured: bench/serve.py, docs/benchmarks.md "Serving").
+    # validated the response, so under load every connection waits for a thread while every thread waits for
+    # a connection (measured: bench/serve.py, docs/benchmarks.md "Serving").
     with session_scope(get_engine(request)) as session:
         rescore = rescores(session, [uscc], on=_today()).get(uscc)
     found = stored_score(scores_of(request), uscc, rescore=rescore)
@@ -354,9 +366,19 @@ def explanation(
     principal: ReadDep,
     settings: SettingsDep,
     request: Request,
-    as_of: Annotated[date | None, Query(ge=EARLIEST, le=LATEST, description="default: today (China)")] = None,
+    as_of: Annotated[
+        date | None,
+        Query(
+            ge=EARLIEST,
+            le=LATEST,
+            description="the features' date; default: the date of the entity's stored score (as "
+            "`GET /entities/{uscc}/score` answers), today (China) when it has none",
+        ),
+    ] = None,
     top: Annotated[int, Query(ge=1, le=20, description="number of reasons")] = 5,
 ) -> Explanation:
+    """Explains the entity's stored score from the feature row stored with it when the date is the stored
+    score's (fast); any other date rebuilds the entity's features from the lake (slow: docs/api.md)."""
     from features.build import build_for_events
     from features.indicators import DIMENSIONS
 
@@ -365,9 +387,24 @@ def explanation(
     if serving is None:
         why = champion_of(request).last_error or "no champion is serving: train and promote a model"
         raise Unavailable(why)
-    day = as_of or _today()
-    events = pl.LazyFrame({"uscc": [uscc], "as_of": [day]})
-    feats = build_for_events(lake_io.sources(settings.lake_dir), events).collect()
+    store = scores_of(request)
+    with session_scope(get_engine(request)) as session:  # a short session of its own, as `score`
+        rescore = rescores(session, [uscc], on=_today()).get(uscc)
+    stored = stored_score(store, uscc, rescore=rescore)
+    day = as_of or (stored.as_of if stored is not None else _today())
+    feats: pl.DataFrame | None = None
+    features_from = "lake"
+    # Only the score file's own date: a re-score after a decision was computed from the lake as it is now.
+    if stored is not None and stored.source.startswith("score_file:") and stored.as_of == day:
+        model = serving.model  # its inputs and the tier policy's override conditions
+        wanted = list(dict.fromkeys([*model.feature_names, *model.policy.required_features()]))
+        table = store.features.table(day)
+        if table is not None and set(wanted) <= table.columns:  # else another catalog: the lake path
+            feats = table.row(uscc, wanted)
+            features_from = stored.source if feats is not None else "lake"
+    if feats is None:
+        events = pl.LazyFrame({"uscc": [uscc], "as_of": [day]})
+        feats = build_for_events(lake_io.sources(settings.lake_dir), events).collect()
     one = serving.model.explain_one(feats, k=top)
     infos = {i.name: i for i in serving.model.feature_infos}
     return Explanation(
@@ -401,6 +438,7 @@ def explanation(
             for d, v in sorted(one["dimensions"].items(), key=lambda kv: -abs(kv[1]))
         ],
         reasons=[Reason(**r) for r in one["reasons"]],
+        features_from=features_from,
     )
 
 
