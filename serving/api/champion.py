@@ -373,14 +373,14 @@ class FeatureTable:
     frame: pl.DataFrame | None  # None: read lazily, one row at a time
 
     def row(self, uscc: str, columns: list[str]) -> pl.DataFrame | None:
-        """The entity's row (``uscc``, ``as_of`` and ``columns``), or None when absent from the file."""
+        """The entity's row (at least ``uscc``, ``as_of`` and ``columns``), or None when absent from the file."""
         i = self.index.get(uscc)
         if i is None:
             return None
-        keep = ["uscc", "as_of", *[c for c in columns if c not in ("uscc", "as_of")]]
         if self.frame is not None:
-            found = self.frame.slice(i, 1).select(keep)
+            found = self.frame.slice(i, 1)  # every column: a select would cost a query per request
         else:
+            keep = ["uscc", "as_of", *[c for c in columns if c not in ("uscc", "as_of")]]
             found = pl.scan_parquet(self.path).select(keep).slice(i, 1).collect()
         # A file named for another date than its rows (e.g. copied by hand) is not used.
         return found if found.height == 1 and found["as_of"][0] == self.as_of else None

@@ -382,15 +382,16 @@ def explanation(
     from features.build import build_for_events
     from features.indicators import DIMENSIONS
 
-    registration(settings, uscc)
-    serving = champion_of(request).current
-    if serving is None:
-        why = champion_of(request).last_error or "no champion is serving: train and promote a model"
-        raise Unavailable(why)
     store = scores_of(request)
     with session_scope(get_engine(request)) as session:  # a short session of its own, as `score`
         rescore = rescores(session, [uscc], on=_today()).get(uscc)
     stored = stored_score(store, uscc, rescore=rescore)
+    if stored is None:  # a scored entity is registered: the register is scanned only for the others
+        registration(settings, uscc)  # 404 if unknown, 422 if malformed
+    serving = champion_of(request).current
+    if serving is None:
+        why = champion_of(request).last_error or "no champion is serving: train and promote a model"
+        raise Unavailable(why)
     day = as_of or (stored.as_of if stored is not None else _today())
     feats: pl.DataFrame | None = None
     features_from = "lake"
