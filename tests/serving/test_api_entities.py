@@ -457,3 +457,30 @@ def test_score_store_lists_the_folder_only_when_it_changed(tmp_path: Any) -> Non
     quick.latest()
     quick.latest()
     assert quick.listings == 2
+
+
+def test_a_score_file_written_while_serving_is_picked_up_with_its_features(
+    client: TestClient, city: City
+) -> None:
+    # Last in the module: it adds a newer score file, then removes it again.
+    from typer.testing import CliRunner
+
+    from serving.cli import app
+
+    uscc, newer = city.usccs[40], AS_OF + timedelta(days=1)
+    assert _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SYSTEM]))["as_of"] == str(AS_OF)
+    home = city.settings.home
+    result = CliRunner().invoke(app, ["--home", str(home), "--json", "score", "--as-of", str(newer)])
+    assert result.exit_code == 0, result.output
+    try:
+        got = _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SYSTEM]))
+        assert got["as_of"] == str(newer) and got["source"] == f"score_file:{newer}"
+        explained = _explain(client, city, uscc)
+        assert explained["as_of"] == str(newer) and explained["features_from"] == f"score_file:{newer}"
+        assert explained["probability"] == got["probability"]
+    finally:
+        (home / "scores" / f"as_of={newer}.parquet").unlink()
+        _feature_file(city, newer).unlink()
+    # The file removed: the older one serves again.
+    assert _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SYSTEM]))["as_of"] == str(AS_OF)
+    assert _explain(client, city, uscc)["features_from"] == f"score_file:{AS_OF}"
