@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         60, ge=1, description="API requests a token may make at once before waiting"
     )
+    auth_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="how long the API may reuse a token's successful authentication without asking the "
+        "database; a token revoked or expired elsewhere (the CLI, another process) can be accepted for up to "
+        "this long (a revocation through this process's API takes effect at once); 0 asks on every request",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
     champion_check_seconds: float = Field(
         10.0,

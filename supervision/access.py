@@ -11,6 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -191,6 +195,7 @@ def revoke_token(session: Session, token_id: int, *, now: datetime | None = None
     if row.revoked_at is None:
         row.revoked_at = now or datetime.now(UTC)
         session.flush()
+    _revoked_in_process()
     return _info(row)
 
 
@@ -198,8 +203,8 @@ def list_tokens(session: Session) -> list[TokenInfo]:
     return [_info(row) for row in session.execute(sa.select(ApiToken).order_by(ApiToken.id)).scalars()]
 
 
-def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Principal | None:
-    """The principal holding `token`, or None if it is malformed, unknown, revoked or expired."""
+def _lookup(session: Session, token: str, now: datetime) -> tuple[Principal, datetime | None] | None:
+    """The principal holding `token` and its expiry, or None if malformed, unknown, revoked or expired."""
     match = TOKEN_PATTERN.match(token)
     if match is None:
         return None
@@ -208,7 +213,90 @@ def authenticate(session: Session, token: str, *, now: datetime | None = None) -
     presented = hash_token(token)
     if row is None or not hmac.compare_digest(presented, row.token_hash):
         return None
-    moment = now or datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= moment):
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    return Principal(token_id=row.id, name=row.name, role=Role(row.role))
+    return Principal(token_id=row.id, name=row.name, role=Role(row.role)), row.expires_at
+
+
+def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Principal | None:
+    """The principal holding `token`, or None if it is malformed, unknown, revoked or expired."""
+    found = _lookup(session, token, now or datetime.now(UTC))
+    return found[0] if found is not None else None
+
+
+# Revocations made by this process (API or CLI in it): every AuthCache forgets what it holds at the next look.
+_revocations = 0
+_revocations_lock = threading.Lock()
+
+
+def _revoked_in_process() -> None:
+    global _revocations
+    with _revocations_lock:
+        _revocations += 1
+
+
+class AuthCache:
+    """Token → principal for at most `seconds` after the database said yes, so that a burst of requests with
+    one token costs one query instead of one each.
+
+    The price: a token revoked or expired elsewhere (another process, the CLI) may still be accepted for up to
+    `seconds` after that; a revocation by this process (:func:`revoke_token`) empties the cache at once, and an
+    entry never outlives its token's ``expires_at``. Refusals are never cached. ``seconds=0`` turns it off.
+    Keys are the tokens' SHA-256, so the clear token is not kept. Thread-safe.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if seconds < 0:
+            raise ValueError(f"auth cache seconds={seconds}: must be >= 0 (0 turns the cache off)")
+        self.seconds = seconds
+        self.clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._generation = _revocations
+        self._lock = threading.Lock()
+
+    def peek(self, token: str) -> Principal | None:
+        """The cached principal of `token` if it is still fresh; None means "ask the database"."""
+        if self.seconds <= 0:
+            return None
+        key = hash_token(token)
+        with self._lock:
+            if self._generation != _revocations:
+                self._entries.clear()
+                self._generation = _revocations
+                return None
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            if hit[1] <= self.clock():
+                del self._entries[key]
+                return None
+            return hit[0]
+
+    def authenticate(
+        self, open_session: Callable[[], AbstractContextManager[Session]], token: str
+    ) -> Principal | None:
+        """Like :func:`authenticate`, answering from the cache when it can (`open_session` on a miss)."""
+        cached = self.peek(token)
+        if cached is not None:
+            return cached
+        generation = _revocations
+        started = self.clock()
+        now = datetime.now(UTC)
+        with open_session() as session:
+            found = _lookup(session, token, now)
+        if found is None:
+            return None
+        principal, expires_at = found
+        if self.seconds > 0:
+            until = started + self.seconds
+            if expires_at is not None:
+                until = min(until, started + (expires_at - now).total_seconds())
+            with self._lock:
+                # A revocation in this process while we looked may concern this very token: do not keep it.
+                if generation == _revocations == self._generation:
+                    if len(self._entries) >= self.MAX_ENTRIES:
+                        self._entries.clear()
+                    self._entries[hash_token(token)] = (principal, until)
+        return principal

@@ -3,13 +3,19 @@
 ``SessionDep`` commits when the handler returns — before the response is sent, so a failed commit is an
 error response, never a 200. ``require_roles(...)`` is how a route declares who may call it; the app
 factory refuses to start if a route declares neither roles nor :data:`PUBLIC`.
+
+Dependencies that do no blocking I/O are ``async def``: FastAPI runs a sync dependency in a worker thread,
+and each such hop costs more CPU than the work of these ones (bench/serve.py, docs/benchmarks.md). Those that
+touch the database stay off the event loop (authentication on a cache miss goes to a worker thread).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import anyio
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,7 +36,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -66,15 +72,38 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+_auth_cache_lock = threading.Lock()
+
+
+def auth_cache(request: Request) -> access.AuthCache:
+    """The app's cache of successful authentications (``auth_cache_seconds``; made on first use)."""
+    state = request.app.state
+    cache: access.AuthCache | None = getattr(state, "auth_cache", None)
+    if cache is None:
+        with _auth_cache_lock:
+            cache = getattr(state, "auth_cache", None)
+            if cache is None:
+                settings: Settings = state.settings
+                cache = state.auth_cache = access.AuthCache(settings.auth_cache_seconds)
+    return cache
+
+
 def authenticate_request(request: Request, token: str | None) -> Principal:
     """The caller holding `token` (from the bearer header or the pages' cookie); 401 if none or invalid,
-    429 over the caller's rate. The principal is kept on ``request.state`` for the audit trail."""
-    limiter: RateLimiter = request.app.state.limiter
+    429 over the caller's rate. The principal is kept on ``request.state`` for the audit trail.
+
+    Blocking (a database query unless the token's authentication is cached): call it from a worker thread.
+    """
     principal = None
     if token is not None:
         # Its own short transaction: authentication is not part of the handler's unit of work.
-        with session_scope(get_engine(request)) as session:
-            principal = access.authenticate(session, token)
+        engine = get_engine(request)
+        principal = auth_cache(request).authenticate(lambda: session_scope(engine), token)
+    return _admit(request, principal, token)
+
+
+def _admit(request: Request, principal: Principal | None, token: str | None) -> Principal:
+    limiter: RateLimiter = request.app.state.limiter
     if principal is None:
         # Failed attempts are limited per client address, so guessing tokens is throttled too.
         wait = limiter.acquire(f"addr:{_client(request)}")
@@ -90,12 +119,16 @@ def authenticate_request(request: Request, token: str | None) -> Principal:
     return principal
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller behind the bearer token; 401 if none or invalid, 429 over the caller's rate."""
-    return authenticate_request(request, credentials.credentials if credentials is not None else None)
+    token = credentials.credentials if credentials is not None else None
+    cached = auth_cache(request).peek(token) if token is not None else None
+    if cached is not None:  # no database work: stay on the event loop
+        return _admit(request, cached, token)
+    return await anyio.to_thread.run_sync(authenticate_request, request, token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -109,7 +142,11 @@ class RoleCheck:
             raise ValueError("require_roles() needs at least one role")
         self.roles = frozenset(access.parse_role(r) for r in roles)
 
-    def __call__(self, principal: PrincipalDep) -> Principal:
+    async def __call__(self, principal: PrincipalDep) -> Principal:
+        return self.check(principal)
+
+    def check(self, principal: Principal) -> Principal:
+        """`principal` if its role is admitted, else 403."""
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise Forbidden(f"role {principal.role.value!r} may not use this route; allowed: {allowed}")
@@ -124,7 +161,7 @@ def require_roles(*roles: Role | str) -> Any:
     return Depends(RoleCheck(tuple(access.parse_role(r) for r in roles)))
 
 
-def _public() -> None:
+async def _public() -> None:
     """Marker: this route needs no token (health checks only)."""
 
 

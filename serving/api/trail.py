@@ -13,13 +13,13 @@ Audited = any method other than GET/HEAD/OPTIONS, any route marked with :func:`a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Annotated, Any
 
-import anyio
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -56,7 +56,7 @@ def audited(action: str, *, target: str | None = None, prefix: str = "") -> Any:
     recorded under the route's action too.
     """
 
-    def mark(request: Request) -> None:
+    async def mark(request: Request) -> None:
         request.state.audit_action = action
         if target is not None and target in request.path_params:
             request.state.audit_target = f"{prefix}{request.path_params[target]}"
@@ -107,7 +107,7 @@ def _default_action(scope: Scope) -> str:
     return f"http.{str(scope.get('method', 'get')).lower()}"
 
 
-def get_trail(request: Request) -> AuditTrail:
+async def get_trail(request: Request) -> AuditTrail:
     return AuditTrail(request)
 
 
@@ -163,52 +163,113 @@ class AuditMiddleware:
             log.error("audit entry lost (no database): %s", fields)
             return
         try:
-            await anyio.to_thread.run_sync(writer.write, fields)
+            await writer.awrite(fields)
         except Exception:
             # The response is gone already; the log is the last place the event can go.
             log.exception("audit entry could not be written: %s", fields)
 
 
 class AuditWriter:
-    """Group commit of the middleware's entries: concurrent requests share one transaction, and each caller
-    returns only once its own entry is committed (durable, unlike a fire-and-forget queue).
+    """Group commit of the middleware's entries in one writer thread: everything queued while the previous
+    commit ran goes into the next transaction, and each caller returns only once its own entry is committed
+    (durable, unlike a fire-and-forget queue).
 
-    The first caller to take the flush lock appends everything queued so far; callers that queued meanwhile
-    find their entry already written when they get the lock. One commit then serves many requests, which is
-    what keeps audited reads from being limited by one commit per request (see docs/api.md).
+    One commit then serves many requests, which is what keeps audited reads from being limited by one commit
+    per request (see docs/api.md). The event loop hands entries over without a worker-thread hop
+    (:meth:`awrite`), and the thread wakes each loop once per batch. The thread starts on the first entry and
+    ends after `idle_seconds` without one (no thread to stop at shutdown; the next entry starts a new one).
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, idle_seconds: float = 5.0) -> None:
         self.engine = engine
+        self.idle_seconds = idle_seconds
         self.flushes = 0
-        self._pending: list[tuple[dict[str, Any], Future[None]]] = []
-        self._pending_lock = threading.Lock()
+        self._pending: list[tuple[dict[str, Any], _Waiter]] = []
+        self._wake = threading.Condition()
         self._flush_lock = threading.Lock()
+        self._running = False
 
     def write(self, fields: dict[str, Any]) -> None:
         """Append one entry (keyword arguments of :func:`supervision.audit.append`); blocks until committed."""
         done: Future[None] = Future()
-        with self._pending_lock:
-            self._pending.append((fields, done))
-        with self._flush_lock:
-            if not done.done():
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                self._flush(batch)
+        self._submit(fields, done)
         done.result()
 
-    def _flush(self, batch: list[tuple[dict[str, Any], Future[None]]]) -> None:
+    async def awrite(self, fields: dict[str, Any]) -> None:
+        """:meth:`write` for the event loop: waits (without blocking the loop) until the entry is committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._submit(fields, (loop, done))
+        await done
+
+    def _submit(self, fields: dict[str, Any], waiter: _Waiter) -> None:
+        with self._wake:
+            self._pending.append((fields, waiter))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="audit-writer", daemon=True).start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._pending:
+                    self._wake.wait(self.idle_seconds)
+                if not self._pending:
+                    self._running = False
+                    return
+            with self._flush_lock:  # held while a batch is written (only this thread takes batches)
+                with self._wake:
+                    batch, self._pending = self._pending, []
+                outcomes: list[BaseException | None] = [None] * len(batch)
+                try:
+                    self._flush(batch, outcomes, 0)
+                except BaseException as exc:  # pragma: no cover - _flush reports per entry; belt and braces
+                    outcomes = [exc] * len(batch)
+            _settle(batch, outcomes)
+
+    def _flush(
+        self, batch: list[tuple[dict[str, Any], _Waiter]], outcomes: list[BaseException | None], offset: int
+    ) -> None:
         self.flushes += 1
         try:
             with session_scope(self.engine) as session:
                 audit.append_many(session, [fields for fields, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                outcomes[offset] = exc
                 return
             # One bad entry must not take the others down with it: write them one by one.
-            for item in batch:
-                self._flush([item])
+            for i, item in enumerate(batch):
+                self._flush([item], outcomes, offset + i)
+
+
+_Waiter = Future[None] | tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+
+
+def _settle(batch: list[tuple[dict[str, Any], _Waiter]], outcomes: list[BaseException | None]) -> None:
+    """Tell every caller of `batch` its outcome: thread callers directly, each event loop once."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], BaseException | None]]] = {}
+    for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+        if isinstance(waiter, Future):
+            if outcome is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(outcome)
         else:
-            for _, done in batch:
-                done.set_result(None)
+            by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, futures)
+        except RuntimeError:  # pragma: no cover - the loop has closed: nobody is waiting any more
+            log.error("audit: %d committed entries had no waiting request", len(futures))
+
+
+def _resolve(futures: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for done, outcome in futures:
+        if done.cancelled():
+            continue
+        if outcome is None:
+            done.set_result(None)
+        else:
+            done.set_exception(outcome)

@@ -53,8 +53,8 @@ PagePrincipalDep = Annotated[Principal, Depends(get_page_principal)]
 class PageRoleCheck(RoleCheck):
     """Like the API's role check, for a visitor authenticated by the pages' cookie."""
 
-    def __call__(self, principal: PagePrincipalDep) -> Principal:
-        return super().__call__(principal)
+    def __call__(self, principal: PagePrincipalDep) -> Principal:  # type: ignore[override]
+        return self.check(principal)
 
 
 def page_roles(*roles: Role | str) -> Any:

@@ -7,7 +7,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -176,6 +176,40 @@ def test_bad_revoked_and_malformed_tokens_are_401(
         assert principal is not None
         access.revoke_token(session, principal.token_id)
     _error(client.get("/me", headers=_auth(good)), 401, "unauthenticated")
+
+
+def _revoke_elsewhere(engine: sa.Engine, token: str) -> None:
+    """As the CLI or another server process would: the row changes, this process is not told."""
+    with session_scope(engine) as session:
+        principal = access.authenticate(session, token)
+        assert principal is not None
+        session.execute(
+            sa.update(access.ApiToken)
+            .where(access.ApiToken.id == principal.token_id)
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+
+def test_a_revocation_elsewhere_is_refused_within_the_auth_cache_ttl(
+    settings: Settings, engine: sa.Engine, tokens: dict[Role, str]
+) -> None:
+    good = tokens[Role.SUPERVISOR]
+    with _app_client(settings, engine, auth_cache_seconds=1.0) as client:
+        assert client.get("/me", headers=_auth(good)).status_code == 200  # now cached
+        _revoke_elsewhere(engine, good)
+        assert client.get("/me", headers=_auth(good)).status_code == 200  # inside the TTL
+        time.sleep(1.1)
+        _error(client.get("/me", headers=_auth(good)), 401, "unauthenticated")
+
+
+def test_with_the_auth_cache_off_a_revocation_elsewhere_is_refused_at_once(
+    settings: Settings, engine: sa.Engine, tokens: dict[Role, str]
+) -> None:
+    good = tokens[Role.SUPERVISOR]
+    with _app_client(settings, engine, auth_cache_seconds=0) as client:
+        assert client.get("/me", headers=_auth(good)).status_code == 200
+        _revoke_elsewhere(engine, good)
+        _error(client.get("/me", headers=_auth(good)), 401, "unauthenticated")
 
 
 def test_an_app_with_an_undeclared_route_does_not_start(settings: Settings) -> None:

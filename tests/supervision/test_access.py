@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -120,3 +122,105 @@ def test_prefixes_are_unique_and_tokens_random(db_engine: sa.Engine) -> None:
         issued = [access.create_token(session, name=f"u{i}", role="inspector") for i in range(50)]
     assert len({t.info.prefix for t in issued}) == 50
     assert len({t.token for t in issued}) == 50
+
+
+# --- the authentication cache ------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Sessions:
+    """`open_session` for AuthCache that counts the database look-ups."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.opened = 0
+
+    def __call__(self) -> Any:
+        self.opened += 1
+        return session_scope(self.engine)
+
+
+def _revoke_elsewhere(engine: sa.Engine, token_id: int) -> None:
+    """A revocation by another process (the CLI, another server): a plain UPDATE this process does not see."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(access.ApiToken)
+            .where(access.ApiToken.id == token_id)
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+
+def test_auth_cache_answers_a_burst_with_one_query(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as session:
+        issued = access.create_token(session, name="burst", role="supervisor")
+    sessions, clock = _Sessions(db_engine), _Clock()
+    cache = access.AuthCache(2.0, clock=clock)
+    got = {cache.authenticate(sessions, issued.token) for _ in range(50)}
+    assert got == {access.Principal(token_id=issued.info.id, name="burst", role=Role.SUPERVISOR)}
+    assert sessions.opened == 1
+    clock.now += 2.0  # fresh for 2 s, then asked again
+    assert cache.authenticate(sessions, issued.token) is not None
+    assert sessions.opened == 2
+    # Refusals are never kept: every bad attempt is a look-up (and the API limits them per address).
+    for _ in range(3):
+        assert cache.authenticate(sessions, issued.token[:-1] + "?") is None
+    assert sessions.opened == 5
+    assert issued.token not in repr(cache._entries)  # keyed by the digest, not the token
+
+
+def test_a_revocation_elsewhere_takes_effect_within_the_ttl(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as session:
+        issued = access.create_token(session, name="leaver", role="analyst")
+    clock = _Clock()
+    cache = access.AuthCache(2.0, clock=clock)
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is not None
+    _revoke_elsewhere(db_engine, issued.info.id)
+    clock.now += 1.9
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is not None  # still inside the TTL
+    clock.now += 0.1
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is None  # TTL over: refused
+
+
+def test_without_the_cache_a_revocation_elsewhere_is_refused_at_once(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as session:
+        issued = access.create_token(session, name="leaver", role="analyst")
+    sessions = _Sessions(db_engine)
+    cache = access.AuthCache(0)
+    assert cache.authenticate(sessions, issued.token) is not None
+    assert cache.authenticate(sessions, issued.token) is not None
+    assert sessions.opened == 2  # off: every request asks
+    _revoke_elsewhere(db_engine, issued.info.id)
+    assert cache.authenticate(sessions, issued.token) is None
+    with pytest.raises(ValueError, match="must be >= 0"):
+        access.AuthCache(-1)
+
+
+def test_a_revocation_in_this_process_empties_the_cache_at_once(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as session:
+        issued = access.create_token(session, name="leaver", role="analyst")
+    cache = access.AuthCache(3600.0)
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is not None
+    with session_scope(db_engine) as session:
+        access.revoke_token(session, issued.info.id)
+    assert cache.peek(issued.token) is None
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is None
+
+
+def test_a_cached_token_does_not_outlive_its_expiry(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as session:
+        issued = access.create_token(
+            session, name="brief", role="system", expires_at=datetime.now(UTC) + timedelta(seconds=0.5)
+        )
+    cache = access.AuthCache(3600.0)
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is not None
+    assert cache.peek(issued.token) is not None
+    time.sleep(0.6)
+    assert cache.peek(issued.token) is None
+    assert cache.authenticate(_Sessions(db_engine), issued.token) is None

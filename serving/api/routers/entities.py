@@ -332,18 +332,8 @@ def profile(uscc: Uscc, principal: ReadDep, settings: SettingsDep) -> EntityProf
     )
 
 
-@router.get(
-    "/{uscc}/score",
-    dependencies=[audited("entities.score", target="uscc", prefix="uscc:")],
-    summary="The entity's stored score: tier, probability, model version, top reasons (zh/en)",
-)
-async def score(uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request) -> StoredScore:
-    # async, with the blocking work in one worker-thread hop: a sync route costs two (the handler, then
-    # FastAPI's response validation), each dearer than the validation itself (docs/benchmarks.md "Serving").
-    return await anyio.to_thread.run_sync(_score, uscc, settings, request)
-
-
-def _score(uscc: str, settings: Settings, request: Request) -> StoredScore:
+def score(uscc: str, principal: Principal, settings: Settings, request: Request) -> StoredScore:
+    """The stored score (blocking: the re-score lookup and the score file); the pages call it too."""
     # Its own short read, not SessionDep: that session keeps its pooled connection until after FastAPI has
     # validated the response, so under load every connection waits for a thread while every thread waits for
     # a connection (measured: bench/serve.py, docs/benchmarks.md "Serving").
@@ -354,6 +344,20 @@ def _score(uscc: str, settings: Settings, request: Request) -> StoredScore:
         registration(settings, uscc)  # 404 if unknown, 422 if malformed
         raise NotFound(f"{uscc} has no stored score: run `creditwatch score --as-of DATE`", field="path.uscc")
     return found
+
+
+@router.get(
+    "/{uscc}/score",
+    name="score",
+    dependencies=[audited("entities.score", target="uscc", prefix="uscc:")],
+    summary="The entity's stored score: tier, probability, model version, top reasons (zh/en)",
+)
+async def score_route(
+    uscc: Uscc, principal: ScoreReadDep, settings: SettingsDep, request: Request
+) -> StoredScore:
+    # async, with the blocking work in one worker-thread hop: a sync route costs two (the handler, then
+    # FastAPI's response validation), each dearer than the validation itself (docs/benchmarks.md "Serving").
+    return await anyio.to_thread.run_sync(score, uscc, principal, settings, request)
 
 
 @router.get(
