@@ -143,9 +143,10 @@ class Explanation(BaseModel):
     dimensions: list[DimensionContribution]
     reasons: list[Reason]
     features_from: str = Field(
+        "lake",
         description="`score_file:DATE`: the feature row `creditwatch score` stored with the entity's score "
         "of that date (HOME/features/as_of=DATE.parquet), so the explanation explains exactly that score; "
-        "`lake`: the entity's features rebuilt from the lake as of the date (slower)"
+        "`lake`: the entity's features rebuilt from the lake as of the date (slower)",
     )
 
 
