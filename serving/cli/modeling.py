@@ -110,11 +110,17 @@ def score(
     ctx: typer.Context,
     as_of: Annotated[str, typer.Option("--as-of", help="score as of this date (YYYY-MM-DD)")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Parquet file; default HOME/scores/as_of=DATE.parquet")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Parquet file; default HOME/scores/as_of=DATE.parquet (the features scored always go to "
+            "HOME/features/as_of=DATE.parquet)",
+        ),
     ] = None,
     reasons: Annotated[int, typer.Option(help="top reasons per entity (0: none, faster)")] = 3,
 ) -> None:
-    """Score every registered entity with the champion: probability, tier, model version, top reasons."""
+    """Score every registered entity with the champion: probability, tier, model version, top reasons; keep
+    the features scored in HOME/features/as_of=DATE.parquet (the API explains the stored scores from them)."""
     from features.build import build_features
     from features.lake import sources
 
