@@ -122,3 +122,21 @@ def test_string_categorical_is_coded_and_unseen_is_missing(data: pl.DataFrame) -
     assert est.categories_["entity_type_code"] == ["1", "2", "3"]
     unseen = X.head(3).with_columns(pl.lit("9").alias("entity_type_code"))
     assert np.isfinite(est.decision_function(unseen)).all()
+
+
+def test_a_few_rows_give_the_same_matrix_as_the_frame_path(data: pl.DataFrame) -> None:
+    X = data.select(FEATURES).with_columns(pl.col("entity_type_code").cast(pl.String))
+    est = _small(categorical_features=("entity_type_code",)).fit(X, data["violation_found"])
+    rows = X.head(12).with_columns(
+        # a missing number, a missing category and an unseen one
+        pl.when(pl.int_range(pl.len()) == 1).then(None).otherwise(pl.col(FEATURES[0])).alias(FEATURES[0]),
+        pl.when(pl.int_range(pl.len()) == 2).then(None)
+        .when(pl.int_range(pl.len()) == 3).then(pl.lit("9"))
+        .otherwise(pl.col("entity_type_code")).alias("entity_type_code"),
+    )  # fmt: skip
+    wide = pl.concat([rows] * 2)  # 24 rows: above the small-batch size, so the polars query path
+    fast, general = est._matrix(rows), est._matrix(wide)[: rows.height]
+    np.testing.assert_array_equal(fast, general)  # NaN where NaN, codes and numbers identical
+    assert np.isnan(fast[1, 0]) and np.isnan(fast[2, list(FEATURES).index("entity_type_code")])
+    assert np.isnan(fast[3, list(FEATURES).index("entity_type_code")])
+    np.testing.assert_array_equal(est.decision_function(rows.head(1)), est.decision_function(wide)[:1])
