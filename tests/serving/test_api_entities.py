@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from features import lake as lake_io
 from features import uscc as uscc_rules
 from serving.api.app import create_app
+from serving.api.routers import entities
 from supervision import audit, scores
 from supervision.access import Role
 from supervision.db import make_engine, session_scope
@@ -331,6 +333,71 @@ def test_a_rescore_after_a_decision_is_the_current_score(client: TestClient, cit
         f"score_history:{entry_id}",
     ]
     assert hist[1]["probability"] == pytest.approx(file_row["probability"])
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _statements(engine: Any) -> Any:
+    """Collect the SQL the engine runs (a context manager yielding the list)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def collecting() -> Iterator[list[str]]:
+        seen: list[str] = []
+
+        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before)
+
+    return collecting()
+
+
+def test_a_rescore_written_elsewhere_is_served_within_the_index_interval(
+    client: TestClient, city: City
+) -> None:
+    uscc, other = city.usccs[22], city.usccs[23]
+    clock = _Clock()
+    client.app.state.rescore_index = index = entities.RescoreIndex(1.0, clock=clock)  # type: ignore[attr-defined]
+    try:
+        headers = city.tokens[Role.SUPERVISOR]
+        assert _ok(client.get(f"/entities/{uscc}/score", headers=headers))["source"] == f"score_file:{AS_OF}"
+        # An entity without a re-score costs no score_history query while the index is fresh.
+        with _statements(city.engine) as seen:
+            assert _ok(client.get(f"/entities/{other}/score", headers=headers))["source"].startswith(
+                "score_file"
+            )
+        assert not [q for q in seen if "score_history" in q], seen
+        # The CLI (another process) writes a re-score: a plain insert this process's ORM does not see.
+        table = scores.ScoreEntry.__table__
+        with city.engine.begin() as connection:
+            entry_id = connection.execute(
+                sa.insert(table).values(uscc=uscc, as_of=AS_OF + timedelta(days=1), decided_on=AS_OF,
+                                        probability=0.02, tier="A", model_version=city.versions[0],
+                                        reason="repair REP-9 approved", reasons_zh=None,
+                                        created_at=datetime.now(UTC)).returning(table.c.id)
+            ).scalar_one()  # fmt: skip
+        still = _ok(client.get(f"/entities/{uscc}/score", headers=headers))
+        assert still["source"] == f"score_file:{AS_OF}"  # inside the interval: not seen yet
+        clock.now += 1.0
+        now = _ok(client.get(f"/entities/{uscc}/score", headers=headers))
+        assert (
+            now["source"] == f"score_history:{entry_id}"
+            and now["rescored_because"] == "repair REP-9 approved"
+        )
+        assert index.refreshes == 2
+    finally:
+        client.app.state.rescore_index = entities.RescoreIndex()  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------ explanations from stored features

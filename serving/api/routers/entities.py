@@ -3,7 +3,9 @@ parties and the score history. Every read of one entity's detail is audited."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -12,7 +14,7 @@ import polars as pl
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from features import lake as lake_io
 from features import uscc as uscc_rules
@@ -226,6 +228,87 @@ def rescores(session: Session, usccs: Sequence[str], *, on: date) -> dict[str, s
     return out
 
 
+# Re-scores this process has committed (the count moves after each such commit): see RescoreIndex.
+_rescores_committed = 0
+
+
+@sa.event.listens_for(score_history.ScoreEntry, "after_insert")
+def _rescore_inserted(_mapper: Any, _connection: Any, target: score_history.ScoreEntry) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info["score_history_written"] = True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _rescore_committed(session: Session) -> None:
+    global _rescores_committed
+    if session.info.pop("score_history_written", False):
+        _rescores_committed += 1
+
+
+class RescoreIndex:
+    """The entities that have any re-score at all, so that reading one stored score asks the database only
+    for those (score_history holds only entities with a decision since their score file; most have none).
+
+    Re-checked against the database at most every `seconds` (row count and newest id: rows are only ever
+    added), and at once after this process commits a re-score through the ORM (the API's lifecycle routes).
+    A re-score written by another process (the CLI) is therefore served within `seconds`. Thread-safe.
+    """
+
+    def __init__(self, seconds: float = 1.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.refreshes = 0
+        self._usccs: frozenset[str] | None = None
+        self._stamp: tuple[int, int | None] | None = None
+        self._checked = 0.0
+        self._seen = -1
+        self._lock = threading.Lock()
+
+    def may_have(self, engine: sa.Engine, uscc: str) -> bool:
+        """False if `uscc` has no re-score (as of the last check); True means "look it up"."""
+        now = self.clock()
+        with self._lock:
+            usccs = self._usccs
+            fresh = (
+                usccs is not None and now < self._checked + self.seconds and self._seen == _rescores_committed
+            )
+        if not fresh:
+            usccs = self._refresh(engine, now)
+        assert usccs is not None
+        return uscc in usccs
+
+    def _refresh(self, engine: sa.Engine, now: float) -> frozenset[str]:
+        seen = _rescores_committed  # before the query: a commit after it forces another check
+        table = score_history.ScoreEntry.__table__
+        with engine.connect() as connection:
+            count, top = connection.execute(sa.select(sa.func.count(), sa.func.max(table.c.id))).one()
+            stamp = (int(count), None if top is None else int(top))
+            with self._lock:
+                usccs = self._usccs if stamp == self._stamp else None
+            if usccs is None:
+                usccs = frozenset(connection.execute(sa.select(table.c.uscc).distinct()).scalars())
+                self.refreshes += 1
+        with self._lock:
+            self._usccs, self._stamp, self._checked, self._seen = usccs, stamp, now, seen
+        return usccs
+
+
+def rescore_index(request: Request) -> RescoreIndex:
+    """The app's :class:`RescoreIndex` (made on first use)."""
+    state = request.app.state
+    index: RescoreIndex | None = getattr(state, "rescore_index", None)
+    if index is None:
+        with _index_lock:
+            index = getattr(state, "rescore_index", None)
+            if index is None:
+                index = state.rescore_index = RescoreIndex()
+    return index
+
+
+_index_lock = threading.Lock()
+
+
 def stored_score(
     store: ScoreStore, uscc: str, *, rescore: score_history.ScoreEntry | None = None
 ) -> StoredScore | None:
@@ -338,8 +421,11 @@ def score(uscc: str, principal: Principal, settings: Settings, request: Request)
     # Its own short read, not SessionDep: that session keeps its pooled connection until after FastAPI has
     # validated the response, so under load every connection waits for a thread while every thread waits for
     # a connection (measured: bench/serve.py, docs/benchmarks.md "Serving").
-    with session_scope(get_engine(request)) as session:
-        rescore = rescores(session, [uscc], on=_today()).get(uscc)
+    engine = get_engine(request)
+    rescore = None
+    if rescore_index(request).may_have(engine, uscc):  # most entities have none: no query for them
+        with session_scope(engine) as session:
+            rescore = rescores(session, [uscc], on=_today()).get(uscc)
     found = stored_score(scores_of(request), uscc, rescore=rescore)
     if found is None:
         registration(settings, uscc)  # 404 if unknown, 422 if malformed
