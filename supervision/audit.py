@@ -154,22 +154,31 @@ def lock(session: Session) -> None:
     _lock_head(session)
 
 
+_HEAD = cast(sa.Table, AuditChainHead.__table__)
+_ENTRIES = cast(sa.Table, AuditEntry.__table__)
+# Built once: constructing the statements cost as much CPU as running them (one append per audited read).
+# A no-op UPDATE takes the write lock on both backends before anything is read — a row lock on PostgreSQL,
+# the database's RESERVED lock on SQLite (where SELECT ... FOR UPDATE does nothing) — and returns the head.
+_TOUCH_HEAD = (
+    sa.update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_START_HEAD = sa.insert(_HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS)
+_INSERT_ENTRIES = sa.insert(_ENTRIES)
+_MOVE_HEAD = (
+    sa.update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID, _HEAD.c.seq == sa.bindparam("last_seq"))
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     """The chain head's (seq, hash), locked until the end of the transaction (created on first use)."""
-    table = cast(sa.Table, AuditChainHead.__table__)
-    # A no-op UPDATE takes the write lock on both backends before anything is read: a row lock on
-    # PostgreSQL, the database's RESERVED lock on SQLite (where SELECT ... FOR UPDATE does nothing).
-    touched = (
-        session.connection()
-        .execute(sa.update(table).where(table.c.id == HEAD_ID).values(seq=table.c.seq))
-        .rowcount
-    )
-    if touched == 0:
+    connection = session.connection()
+    row = connection.execute(_TOUCH_HEAD).one_or_none()
+    if row is None:
         # First append on this database: the primary key makes a concurrent first insert fail, not fork.
-        session.execute(sa.insert(table).values(id=HEAD_ID, seq=0, hash=GENESIS))
-    row = session.execute(
-        sa.select(table.c.seq, table.c.hash).where(table.c.id == HEAD_ID).with_for_update()
-    ).one()
+        connection.execute(_START_HEAD)
+        return 0, GENESIS
     return int(row.seq), str(row.hash)
 
 
@@ -249,12 +258,9 @@ def append_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> list[
         rows.append(row)
     # Core statements, not the unit of work: the ORM's per-object flush cost dominated a batch of appends.
     connection = session.connection()
-    connection.execute(sa.insert(cast(sa.Table, AuditEntry.__table__)), rows)
-    table = cast(sa.Table, AuditChainHead.__table__)
+    connection.execute(_INSERT_ENTRIES, rows)
     moved = connection.execute(
-        sa.update(table)
-        .where(table.c.id == HEAD_ID, table.c.seq == last)
-        .values(seq=last + len(rows), hash=prev)
+        _MOVE_HEAD, {"last_seq": last, "new_seq": last + len(rows), "new_hash": prev}
     ).rowcount
     if moved != 1:
         raise AuditConflict(f"audit chain head moved during append of entries {last + 1}-{last + len(rows)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import Annotated, Any
@@ -178,13 +179,21 @@ class AuditWriter:
     per request (see docs/api.md). The event loop hands entries over without a worker-thread hop
     (:meth:`awrite`), and the thread wakes each loop once per batch. The thread starts on the first entry and
     ends after `idle_seconds` without one (no thread to stop at shutdown; the next entry starts a new one).
+
+    The thread lingers `linger_seconds` after the first entry of a batch before committing it: a commit costs
+    ~1 ms of CPU whatever its size, and at 200 audited reads/s a batch then holds ~4 entries instead of 1.
+    The wait is not the client's — the middleware writes after the response has been sent.
     """
 
-    def __init__(self, engine: sa.Engine, *, idle_seconds: float = 5.0) -> None:
+    MAX_BATCH = 500
+
+    def __init__(self, engine: sa.Engine, *, linger_seconds: float = 0.02, idle_seconds: float = 5.0) -> None:
         self.engine = engine
+        self.linger_seconds = linger_seconds
         self.idle_seconds = idle_seconds
         self.flushes = 0
         self._pending: list[tuple[dict[str, Any], _Waiter]] = []
+        self._first_at = 0.0
         self._wake = threading.Condition()
         self._flush_lock = threading.Lock()
         self._running = False
@@ -205,10 +214,13 @@ class AuditWriter:
     def _submit(self, fields: dict[str, Any], waiter: _Waiter) -> None:
         with self._wake:
             self._pending.append((fields, waiter))
+            if len(self._pending) == 1:
+                self._first_at = time.monotonic()
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="audit-writer", daemon=True).start()
-            self._wake.notify()
+            elif len(self._pending) == 1 or len(self._pending) >= self.MAX_BATCH:
+                self._wake.notify()  # the thread waits for a first entry, or lingers for more
 
     def _run(self) -> None:
         while True:
@@ -218,6 +230,11 @@ class AuditWriter:
                 if not self._pending:
                     self._running = False
                     return
+                # Linger a little for more entries: one commit for several requests costs far less CPU than
+                # one each, and the wait is not the client's (the response has gone out already).
+                deadline = self._first_at + self.linger_seconds
+                while len(self._pending) < self.MAX_BATCH and (left := deadline - time.monotonic()) > 0:
+                    self._wake.wait(left)
             with self._flush_lock:  # held while a batch is written (only this thread takes batches)
                 with self._wake:
                     batch, self._pending = self._pending, []

@@ -3,6 +3,7 @@ limits (413, 429), the audit trail of changes and denied attempts, and the maski
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 import time
@@ -605,6 +606,34 @@ def test_audit_writer_keeps_good_entries_when_one_is_bad(engine: sa.Engine) -> N
     assert outcomes[0] is None and outcomes[2] is None
     assert isinstance(outcomes[1], ValueError)
     assert sorted(e.actor for e in _entries(engine)) == ["a#1", "c#1"]
+
+
+def test_audit_writer_lingers_so_that_requests_arriving_apart_share_a_commit(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine, linger_seconds=0.3)
+
+    async def arrive_apart() -> list[int]:
+        async def one(i: int) -> int:
+            await asyncio.sleep(0.03 * i)  # 0-120 ms apart: inside the 300 ms linger
+            await writer.awrite({"actor": f"reader{i}#1", "action": "entities.score"})
+            return len(_entries(engine))  # committed by the time the await returns
+
+        return await asyncio.gather(*(one(i) for i in range(5)))
+
+    seen = asyncio.run(arrive_apart())
+    assert writer.flushes == 1 and seen == [5] * 5
+    with session_scope(engine) as session:
+        assert audit.verify(session).ok
+
+
+def test_audit_writer_thread_ends_when_idle_and_starts_again(engine: sa.Engine) -> None:
+    writer = AuditWriter(engine, linger_seconds=0, idle_seconds=0.05)
+    writer.write({"actor": "a#1", "action": "x"})
+    deadline = time.monotonic() + 5
+    while writer._running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not writer._running
+    writer.write({"actor": "b#1", "action": "x"})  # a new thread takes it
+    assert [e.actor for e in _entries(engine)] == ["a#1", "b#1"]
 
 
 # --- masking ----------------------------------------------------------------------------------------------
