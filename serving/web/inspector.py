@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from features import lake as lake_io
 from features.catalog import INSPECTION_OUTCOMES
 from serving.api.deps import SessionDep, SettingsDep
-from serving.api.errors import ApiError, Forbidden, NotFound
+from serving.api.errors import ApiError, NotFound
 from serving.api.routers import sampling
 from serving.api.trail import AuditDep, audited
 from serving.settings import Settings
@@ -50,14 +50,6 @@ def me(session: Session, principal: Principal) -> tasks.Inspector | None:
     if principal.role is not Role.INSPECTOR:
         return None
     return tasks.inspector_of(session, principal.name)
-
-
-def _unlinked(principal: Principal) -> Forbidden:
-    return Forbidden(
-        f"token name {principal.name!r} is not an inspector_id on the inspector roster: ask an administrator "
-        "for a token issued under your inspector id (creditwatch tokens create --role inspector --name ID)",
-        field="token.name",
-    )
 
 
 def entity_names(settings: Settings, usccs: list[str]) -> dict[str, str]:
@@ -320,9 +312,9 @@ def record(
     detail = sampling.get_task(task_id, principal, session, request)
     inspector = me(session, principal)
     if principal.role is Role.INSPECTOR:
-        if inspector is None:
-            raise _unlinked(principal)
-        recorded_by = inspector.inspector_id  # an inspector records as themselves only
+        # An inspector records as themselves: their token's name is their roster id (an unlinked token is
+        # refused by the API's record_result, with what to do).
+        recorded_by = inspector.inspector_id if inspector is not None else principal.name
     rows = rows_of(detail, principal=principal, inspector=inspector, settings=settings, request=request)
     row = _one(rows, task_id, uscc)
     values = {
