@@ -67,7 +67,7 @@ def entity_names(settings: Settings, usccs: list[str]) -> dict[str, str]:
 
 def stored_reasons(request: Request, usccs: list[str]) -> dict[str, list[tuple[str, str]]]:
     """(zh, en) of the stored top reasons of `usccs` — the newest score file's, which the list's reasons are."""
-    frame = sampling._reasons(request)
+    frame = sampling.stored_reasons_frame(request)
     if frame is None or not usccs:
         return {}
     dtype = frame.schema["reasons"]

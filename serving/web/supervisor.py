@@ -153,7 +153,7 @@ def _label(lang: str) -> Any:
 def _tiers(request: Request, session: SessionDep, usccs: Sequence[str]) -> dict[str, str]:
     """The current stored tier of each of `usccs` that has one (the same rule as the entity's own score)."""
     store = entities.scores_of(request)
-    again = entities.rescores(session, list(usccs), on=entities._today())
+    again = entities.rescores(session, list(usccs), on=entities.today())
     out: dict[str, str] = {}
     for u in usccs:
         found = entities.stored_score(store, u, rescore=again.get(u))
@@ -176,7 +176,7 @@ def _timeline(records: Mapping[str, list[dict[str, Any]]], lang: str) -> tuple[l
     items: list[dict[str, Any]] = []
     for table, rows in records.items():
         spec = specs[table]
-        when = entities._date_column(table)
+        when = entities.date_column(table)
         labels = {f.name: (f.zh, f.en) for f in spec.fields} | EXTRA_LABELS
         for row in rows:
             day = row.get(when) if when else None

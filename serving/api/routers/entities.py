@@ -196,10 +196,11 @@ def scores_of(request: Request) -> ScoreStore:
     return store
 
 
-def _today() -> date:
-    from serving.api.lifecycle import today
+def today() -> date:
+    """The API's calendar day (China); the pages use it too."""
+    from serving.api import lifecycle
 
-    return today()
+    return lifecycle.today()
 
 
 def registration(settings: Settings, uscc: str) -> dict[str, Any]:
@@ -378,7 +379,7 @@ def search(
     )
 
 
-def _date_column(table: str) -> str | None:
+def date_column(table: str) -> str | None:
     spec = next(t for t in TABLES if t.name == table)
     dated = [f.name for f in spec.fields if f.name.endswith("_on") or f.name == "valid_from"]
     return dated[0] if dated else None
@@ -404,7 +405,7 @@ def profile(uscc: Uscc, principal: ReadDep, settings: SettingsDep) -> EntityProf
         if table == "relations":
             # The person behind a key, as the role may see them (names and ID numbers masked by policy).
             frame = frame.join(_persons(settings), on="person_key", how="left")
-        when = _date_column(table)
+        when = date_column(table)
         if when is not None:
             frame = frame.sort(when, descending=True, nulls_last=True)
         records[table] = masking.mask_frame(frame, audience=role, table=table).collect().to_dicts()
@@ -425,7 +426,7 @@ def score(uscc: str, principal: Principal, settings: Settings, request: Request)
     rescore = None
     if rescore_index(request).may_have(engine, uscc):  # most entities have none: no query for them
         with session_scope(engine) as session:
-            rescore = rescores(session, [uscc], on=_today()).get(uscc)
+            rescore = rescores(session, [uscc], on=today()).get(uscc)
     found = stored_score(scores_of(request), uscc, rescore=rescore)
     if found is None:
         registration(settings, uscc)  # 404 if unknown, 422 if malformed
@@ -475,7 +476,7 @@ def explanation(
 
     store = scores_of(request)
     with session_scope(get_engine(request)) as session:  # a short session of its own, as `score`
-        rescore = rescores(session, [uscc], on=_today()).get(uscc)
+        rescore = rescores(session, [uscc], on=today()).get(uscc)
     stored = stored_score(store, uscc, rescore=rescore)
     if stored is None:  # a scored entity is registered: the register is scanned only for the others
         registration(settings, uscc)  # 404 if unknown, 422 if malformed
@@ -483,7 +484,7 @@ def explanation(
     if serving is None:
         why = champion_of(request).last_error or "no champion is serving: train and promote a model"
         raise Unavailable(why)
-    day = as_of or (stored.as_of if stored is not None else _today())
+    day = as_of or (stored.as_of if stored is not None else today())
     feats: pl.DataFrame | None = None
     features_from = "lake"
     # Only the score file's own date: a re-score after a decision was computed from the lake as it is now.
@@ -620,7 +621,7 @@ def related(
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many related entities")] = 100,
 ) -> RelatedOut:
     registration(settings, uscc)
-    day = as_of or _today()
+    day = as_of or today()
     links = _links(settings, as_of=day, audience=principal.role.value)
     one = _neighbours(links, [uscc])
     first = sorted(set(one["uscc"].to_list()))

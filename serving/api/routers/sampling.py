@@ -163,7 +163,8 @@ class ResultOut(BaseModel):
     publication_due_on: date
 
 
-def _reasons(request: Request) -> pl.DataFrame | None:
+def stored_reasons_frame(request: Request) -> pl.DataFrame | None:
+    """USCC and stored top reasons (zh/en) of the newest score file, or None (the export and the pages)."""
     table = scores_of(request).latest()
     if table is None or "reasons" not in table.frame.columns:
         return None
@@ -251,7 +252,7 @@ def list_tasks(
 def get_task(task_id: TaskId, principal: ReadDep, session: SessionDep, request: Request) -> TaskDetail:
     with _domain():
         info = tasks.task_info(session, task_id).as_dict()
-        frame = tasks.export_frame(session, task_id, reasons=_reasons(request))
+        frame = tasks.export_frame(session, task_id, reasons=stored_reasons_frame(request))
     return TaskDetail(**info, entities=[ListRow(**r) for r in frame.to_dicts()])
 
 
@@ -275,7 +276,7 @@ def export_task(
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
     with _domain():
-        frame = tasks.export_frame(session, task_id, reasons=_reasons(request))
+        frame = tasks.export_frame(session, task_id, reasons=stored_reasons_frame(request))
     with tempfile.TemporaryDirectory() as tmp:
         path = tasks.write_export(frame, FsPath(tmp) / f"{task_id}.{format}")
         data = path.read_bytes()
