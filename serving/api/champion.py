@@ -10,13 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import polars as pl
 
 from serving.champion import NoChampion, champion_version, load_version, missing_reason
 
 log = logging.getLogger("creditwatch.api")
+
+T = TypeVar("T")
 
 Loader = Callable[[str], Any]
 
@@ -251,6 +253,31 @@ def score_files(home: Path) -> list[tuple[date, Path]]:
     return sorted(out)
 
 
+class FileCache(Generic[T]):
+    """One file's parsed content, kept until the file changes (its mtime and size): readers of an unchanged
+    file take the cached value without a lock; a changed or new file is read once, under a lock."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[Path, tuple[int, int], T] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, read: Callable[[Path, tuple[int, int]], T]) -> T | None:
+        """The content of `path` (``read(path, stamp)`` when not cached); None when the file is missing."""
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cached
+        if cached is not None and cached[0] == path and cached[1] == stamp:
+            return cached[2]
+        with self._lock:
+            cached = self._cached
+            if cached is None or cached[0] != path or cached[1] != stamp:
+                cached = self._cached = (path, stamp, read(path, stamp))
+            return cached[2]
+
+
 @dataclass(frozen=True)
 class ScoreTable:
     as_of: date
@@ -290,9 +317,8 @@ class ScoreStore:
     def __init__(self, home: Path, *, relist_seconds: float = 60.0) -> None:
         self.home = home
         self.relist_seconds = relist_seconds
-        self._table: ScoreTable | None = None
+        self._file: FileCache[ScoreTable] = FileCache()
         self._listing: _Listing | None = None
-        self._lock = threading.Lock()
         self.listings = 0  # how many times the folder was listed (tests, benchmarks)
         self.features = FeatureStore(home)  # the features the score files were computed from
 
@@ -324,22 +350,15 @@ class ScoreStore:
         if not files:
             return None
         day, path = files[-1]
-        try:
-            st = path.stat()
-        except FileNotFoundError:
+
+        def read(path: Path, stamp: tuple[int, int]) -> ScoreTable:
+            frame = pl.read_parquet(path)
+            return ScoreTable(day, path, stamp, frame, {u: i for i, u in enumerate(frame["uscc"].to_list())})
+
+        table = self._file.get(path, read)
+        if table is None:
             self._listing = None  # removed since the listing
-            return None
-        stamp = (st.st_mtime_ns, st.st_size)
-        table = self._table
-        if table is not None and table.path == path and table.stamp == stamp:
-            return table
-        with self._lock:
-            table = self._table
-            if table is None or table.path != path or table.stamp != stamp:
-                frame = pl.read_parquet(path)
-                index = {u: i for i, u in enumerate(frame["uscc"].to_list())}
-                table = self._table = ScoreTable(day, path, stamp, frame, index)
-            return table
+        return table
 
     def history(self, uscc: str) -> list[dict[str, Any]]:
         """The entity's row of every score file, oldest first (files without it are skipped)."""
@@ -398,30 +417,16 @@ class FeatureStore:
     def __init__(self, home: Path, *, eager_rows: int = 250_000) -> None:
         self.home = home
         self.eager_rows = eager_rows
-        self._table: FeatureTable | None = None
-        self._lock = threading.Lock()
+        self._file: FileCache[FeatureTable] = FileCache()
 
     def table(self, day: date) -> FeatureTable | None:
         """The feature table of ``day``, or None when no such file exists (or it cannot be read)."""
         path = feature_file(self.home, day)
         try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
+            return self._file.get(path, lambda path, stamp: self._read(day, path, stamp))
+        except Exception as exc:  # an unreadable file: the lake path answers instead
+            log.warning("feature file %s not used: %s", path, exc)
             return None
-        stamp = (st.st_mtime_ns, st.st_size)
-        table = self._table
-        if table is not None and table.path == path and table.stamp == stamp:
-            return table
-        with self._lock:
-            table = self._table
-            if table is None or table.path != path or table.stamp != stamp:
-                try:
-                    table = self._read(day, path, stamp)
-                except Exception as exc:  # an unreadable file: the lake path answers instead
-                    log.warning("feature file %s not used: %s", path, exc)
-                    return None
-                self._table = table
-            return table
 
     def _read(self, day: date, path: Path, stamp: tuple[int, int]) -> FeatureTable:
         schema = pl.read_parquet_schema(path)

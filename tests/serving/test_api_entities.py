@@ -21,7 +21,7 @@ from serving.api.routers import entities
 from supervision import audit, scores
 from supervision.access import Role
 from supervision.db import make_engine, session_scope
-from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city
+from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city, related_pair
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
 
@@ -64,23 +64,6 @@ def _unknown_uscc(city: City) -> str:
 
 def _scores(city: City, day: Any = AS_OF) -> pl.DataFrame:
     return pl.read_parquet(city.settings.home / "scores" / f"as_of={day}.parquet")
-
-
-def _related_pair(city: City) -> tuple[str, str]:
-    """Two entities that share a person in the lake's relations (valid on AS_OF), found independently."""
-    rel = (
-        lake_io.scan(city.settings.lake_dir, "relations")
-        .filter(pl.col("person_key").is_not_null() & (pl.col("valid_from") < AS_OF))
-        .filter(pl.col("valid_to").is_null() | (pl.col("valid_to") >= AS_OF))
-        .select("uscc", "person_key")
-        .unique()
-        .collect()
-    )
-    pairs = rel.join(rel, on="person_key").filter(pl.col("uscc") < pl.col("uscc_right")).sort("uscc")
-    scored = set(city.usccs)
-    pairs = pairs.filter(pl.col("uscc").is_in(scored))
-    assert pairs.height, "the synthetic city should have persons linked to two entities"
-    return pairs["uscc"][0], pairs["uscc_right"][0]
 
 
 def _path(template: str, city: City) -> str:
@@ -128,7 +111,7 @@ def test_search_by_uscc_prefix_and_by_name(client: TestClient, city: City) -> No
 
 
 def test_profile_is_masked_per_role_and_every_read_is_audited(client: TestClient, city: City) -> None:
-    a, _ = _related_pair(city)
+    a, _ = related_pair(city)
     raw = (
         lake_io.scan(city.settings.lake_dir, "entities")
         .filter(pl.col("uscc") == a)
@@ -247,7 +230,7 @@ def test_explanation_adds_up_and_matches_the_stored_score(client: TestClient, ci
 
 
 def test_related_parties_one_and_two_hops_with_why(client: TestClient, city: City) -> None:
-    a, b = _related_pair(city)
+    a, b = related_pair(city)
     got = _ok(
         client.get(
             f"/entities/{a}/related",
