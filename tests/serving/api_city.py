@@ -148,3 +148,19 @@ def related_pair(city: City) -> tuple[str, str]:
     pairs = pairs.filter(pl.col("uscc").is_in(city.usccs))
     assert pairs.height, "the synthetic city should have persons linked to two entities"
     return pairs["uscc"][0], pairs["uscc_right"][0]
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    """The JSON body of a response that must have `status`."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def error(response: Any, status: int, type_: str) -> dict[str, Any]:
+    """The typed error of a response: exactly ``{"error": {...}}`` with `type_` and a message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["type"] == type_
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return dict(body["error"])

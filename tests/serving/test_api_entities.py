@@ -22,6 +22,8 @@ from supervision import audit, scores
 from supervision.access import Role
 from supervision.db import make_engine, session_scope
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city, related_pair
+from tests.serving.api_city import error as _error
+from tests.serving.api_city import ok as _ok
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
 
@@ -39,18 +41,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 def client(city: City) -> Iterator[TestClient]:
     with TestClient(create_app(city.settings, engine=city.engine)) as c:
         yield c
-
-
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _error(response: Any, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["type"] == type_ and error["message"]
-    return dict(error)
 
 
 def _unknown_uscc(city: City) -> str:

@@ -31,6 +31,7 @@ from supervision import access, audit
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
 from tests.serving.api_city import DOMAIN_MATRIX  # entities, scores, models, sampling: tested there
+from tests.serving.api_city import error as _error
 from tests.serving.test_api_lifecycle import LIFECYCLE_MATRIX  # routes of issue 8, tested there
 from tests.supervision.databases import backend_params, fresh_database_url
 
@@ -110,15 +111,6 @@ def _call(client: TestClient, engine: sa.Engine, method: str, template: str, hea
 def _entries(engine: sa.Engine) -> list[audit.AuditEntry]:
     with session_scope(engine) as session:
         return audit.entries(session, limit=10_000)
-
-
-def _error(response: Any, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["type"] == type_
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return dict(body["error"])
 
 
 # --- roles ------------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -18,6 +17,7 @@ from serving.settings import Settings
 from supervision import access
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
+from tests.serving.api_city import ok as _ok
 from tests.supervision.lifecycle_lake import E, build_lake
 
 SUP = frozenset({Role.SUPERVISOR})
@@ -98,11 +98,6 @@ def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestCl
     build_lake(home)
     with TestClient(create_app(settings, engine=engine)) as c:
         yield c
-
-
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def test_lifecycle_routes_are_in_the_matrix() -> None:

@@ -24,6 +24,8 @@ from supervision import access, audit, tasks
 from supervision.access import Role
 from supervision.db import make_engine, session_scope, upgrade
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, tokens
+from tests.serving.api_city import error as _error
+from tests.serving.api_city import ok as _ok
 
 SAMPLING_ROUTES = [r for r in DOMAIN_MATRIX if r[1].startswith("/sampling")]
 ITEM = "食品安全检查"
@@ -93,18 +95,6 @@ def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestCl
 @pytest.fixture
 def auth(engine: sa.Engine) -> dict[Role, dict[str, str]]:
     return tokens(engine)
-
-
-def _ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _error(response: Any, status: int, type_: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["type"] == type_ and error["message"]
-    return dict(error)
 
 
 TASK = {
