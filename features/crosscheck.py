@@ -13,7 +13,7 @@ from datetime import date
 import polars as pl
 
 from features.catalog import BY_NAME
-from features.graph import PERSON_ROLES, valid_relations
+from features.graph import PERSON_ROLES, relations_in_force
 from features.indicators import BLACK_LISTS
 from features.lifecycle import RepairPolicy, apply_lifecycle, list_entry_end
 from features.profiles import conform
@@ -107,7 +107,7 @@ def person_conflicts(
     red list and to an entity on a black list (the same entity or two), with the entries on each side."""
     records = active_list_records(sources, as_of=as_of, policy=policy)
     links = (
-        valid_relations(_table(sources, "relations"), as_of=as_of)
+        relations_in_force(_table(sources, "relations"), as_of=as_of)
         .filter(pl.col("relation_type").is_in(PERSON_ROLES) & pl.col("person_key").is_not_null())
         .select("person_key", "uscc", "relation_type")
     )

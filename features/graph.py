@@ -13,6 +13,7 @@ why. Polars frames go in and out; the numeric middle collects, because a graph i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -69,11 +70,20 @@ def normalise_phone(expr: pl.Expr) -> pl.Expr:
     return pl.when(digits.str.len_chars() >= 5).then(digits)
 
 
-def valid_relations(relations: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
-    """Relations in force at ``as_of``: started before it and not ended before it."""
-    return relations.filter(
+def relations_in_force(
+    relations: pl.LazyFrame, *, as_of: date, roles: Sequence[str] | None = None
+) -> pl.LazyFrame:
+    """Relations in force at ``as_of`` (of the relation types `roles`, if given): started before it and not
+    ended before it.
+
+    The one rule for the graph, recusal (回避) and the API: ``valid_from < as_of`` because, as for every
+    feature, the ``as_of`` day itself is the future (a relation registered that day is not known yet), and
+    ``valid_to >= as_of`` because a relation ending that day still held the day before.
+    """
+    live = relations.filter(
         (pl.col("valid_from") < as_of) & (pl.col("valid_to").is_null() | (pl.col("valid_to") >= as_of))
     )
+    return live if roles is None else live.filter(pl.col("relation_type").is_in(list(roles)))
 
 
 def _flags(
@@ -171,7 +181,7 @@ def graph_features(
     n = nodes.height
     index = nodes.lazy().select("uscc", pl.col("i").cast(pl.Int64))
 
-    live = valid_relations(relations, as_of=as_of)
+    live = relations_in_force(relations, as_of=as_of)
     person_lf = (
         live.filter(pl.col("relation_type").is_in(PERSON_ROLES) & pl.col("person_key").is_not_null())
         .join(index, on="uscc", how="inner")

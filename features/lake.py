@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -153,12 +155,25 @@ def _claim_sequence(lake_dir: Path) -> int:
     except FileNotFoundError:
         last = max((b.sequence for b in batches(lake_dir)), default=0)
     claimed = last + 1
-    lake_dir.mkdir(parents=True, exist_ok=True)
-    tmp = lake_dir / f"{SEQUENCE_FILE}.tmp"
-    tmp.write_text(f"{claimed}\n", encoding="ascii")
-    _fsync(tmp)
-    os.replace(tmp, counter)
+    atomic_write(counter, lambda tmp: tmp.write_text(f"{claimed}\n", encoding="ascii"), fsync=True)
     return claimed
+
+
+def atomic_write(path: Path, write: Callable[[Path], object], *, fsync: bool = False) -> None:
+    """Call ``write(tmp)`` on a fresh temporary file beside `path`, then rename it over `path`: a reader sees
+    the old file or the new one, never half of one, and a failure leaves no temporary file behind. `fsync`
+    makes the content durable before the rename (what a crash must not lose)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        if fsync:
+            _fsync(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _fsync(path: Path) -> None:

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from serving.workspace import Workspace
+from supervision.platform.checkpoints import CheckpointLog
+
+DEMO_PERSON_SALT = "creditwatch-demo-salt"
+DEMO_AUDIT_KEY = "creditwatch-demo-audit-key"
+
+
+class DemoSecretRefused(RuntimeError):
+    """A built-in demo secret in use outside demo mode."""
 
 
 class Settings(BaseSettings):
@@ -23,9 +33,25 @@ class Settings(BaseSettings):
     )
     mlflow_tracking_uri: str | None = Field(None, description="default: sqlite:///HOME/mlflow.db")
     person_salt: str = Field(
-        "creditwatch-demo-salt",
+        DEMO_PERSON_SALT,
         min_length=8,
         description="salt of the person key hash (set a secret value in production)",
+    )
+    audit_key: SecretStr = Field(
+        SecretStr(DEMO_AUDIT_KEY),
+        description="HMAC key of the audit chain's signed checkpoints (docs/security.md); keep it outside the "
+        "database, e.g. in the service's environment. At least 16 characters",
+    )
+    audit_checkpoint_sink: Path | None = Field(
+        None,
+        description="a second file every audit checkpoint line is appended to (e.g. on write-once storage "
+        "shared by the replicas)",
+    )
+    audit_anonymous_window_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="requests without a valid identity are audited once per client address and window, "
+        "with a count (the first at once), so anonymous traffic cannot flood the log",
     )
     uscc_allow_list: tuple[str, ...] = Field(
         ("91350211M0000XUF46", "91350203M0001QAY9B"),
@@ -44,6 +70,11 @@ class Settings(BaseSettings):
         "database; a token revoked or expired elsewhere (the CLI, another process) can be accepted for up to "
         "this long (a revocation through this process's API takes effect at once); 0 asks on every request",
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="addresses of the reverse proxies whose X-Forwarded-For is believed (none by default: the "
+        "client address is the connection's)",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
     champion_check_seconds: float = Field(
         10.0,
@@ -53,11 +84,21 @@ class Settings(BaseSettings):
     )
     lifecycle_policy: Path | None = Field(
         None,
-        description="TOML of lifecycle periods and deadlines; default: supervision/policy/lifecycle.toml",
+        description="TOML of lifecycle periods and deadlines; default: supervision/lifecycle/policy/lifecycle.toml",
+    )
+    operator_token: SecretStr | None = Field(
+        None,
+        description="the API token the CLI acts with when no `--as` is given (a person of a department); "
+        "without one the CLI is the local operator, refused by department-bound actions",
+    )
+    demo: bool = Field(
+        False,
+        description="demo mode (`creditwatch demo` sets it): the built-in demo salt and secrets are accepted; "
+        "outside it, start-up refuses them",
     )
     restriction_catalog: Path | None = Field(
         None,
-        description="TOML of restriction measures (惩戒措施清单); default: supervision/policy/restrictions.toml",
+        description="TOML of restriction measures (惩戒措施清单); default: supervision/lifecycle/policy/restrictions.toml",
     )
 
     @field_validator("home")
@@ -65,21 +106,47 @@ class Settings(BaseSettings):
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()
 
+    def refuse_demo_secrets(self) -> None:
+        """Start-up check: outside demo mode, the built-in demo secrets are refused (anyone who read this code
+        could rebuild person keys from ID numbers with the salt, or sign forged audit checkpoints)."""
+        if self.demo:
+            return
+        for name, value, demo in (
+            ("CREDITWATCH_PERSON_SALT", self.person_salt, DEMO_PERSON_SALT),
+            ("CREDITWATCH_AUDIT_KEY", self.audit_key.get_secret_value(), DEMO_AUDIT_KEY),
+        ):
+            if value == demo:
+                raise DemoSecretRefused(
+                    f"{name} is the built-in demo value: set a secret of your own "
+                    "(or CREDITWATCH_DEMO=1 for a demonstration on synthetic data)"
+                )
+
+    def audit_checkpoints(self) -> CheckpointLog:
+        """The signed checkpoint log of the audit chain (supervision.platform.checkpoints)."""
+        sinks = () if self.audit_checkpoint_sink is None else (self.audit_checkpoint_sink,)
+        key = self.audit_key.get_secret_value().encode()
+        return CheckpointLog(self.workspace.audit_checkpoints, key, sinks)
+
+    @property
+    def workspace(self) -> Workspace:
+        """The home folder's layout."""
+        return Workspace(self.home)
+
     @property
     def lake_dir(self) -> Path:
-        return self.home / "lake"
+        return self.workspace.lake
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home / 'creditwatch.db'}"
+        return self.database_url or f"sqlite:///{self.workspace.database}"
 
     @property
     def mlflow_uri(self) -> str:
-        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+        return self.mlflow_tracking_uri or f"sqlite:///{self.workspace.registry}"
 
     @property
     def mlflow_artifacts_dir(self) -> Path:
-        return self.home / "mlartifacts"
+        return self.workspace.mlartifacts
 
 
 def load_settings(**overrides: object) -> Settings:

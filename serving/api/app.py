@@ -19,7 +19,6 @@ from fastapi.routing import APIRoute
 
 from serving import web
 from serving.api import errors
-from serving.api.champion import ScoreStore, ServingChampion
 from serving.api.deps import RoleCheck, _public
 from serving.api.limits import BodySizeLimit, RateLimiter
 from serving.api.routers import (
@@ -37,10 +36,13 @@ from serving.api.routers import (
     system,
     uscc,
 )
-from serving.api.trail import AuditMiddleware, AuditWriter
+from serving.api.trail import AnonymousSummary, AuditMiddleware, AuditWriter
+from serving.champion import ServingChampion
 from serving.settings import Settings
-from supervision.access import Role
-from supervision.db import make_engine
+from supervision.platform import checkpoints
+from supervision.platform.access import Role
+from supervision.platform.clock import Clock, SystemClock
+from supervision.platform.db import make_engine
 
 ROUTERS = (
     system.router,
@@ -117,19 +119,24 @@ def _declare_roles(router: APIRouter) -> None:
             route.description = f"{route.description}\n\n{note}" if route.description else note
 
 
-def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAPI:
-    """Build the API for `settings`; pass `engine` to share one (it is then not disposed at shutdown)."""
+def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the API for `settings`; pass `engine` to share one (it is then not disposed at shutdown) and
+    `clock` to freeze "today" (tests; default: the system clock, read in China)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
         app.state.engine = engine if engine is not None else make_engine(settings.db_url)
+        # Every commit that appends audit entries signs the new head outside the database.
+        checkpoints.attach(app.state.engine, settings.audit_checkpoints())
         app.state.audit_writer = AuditWriter(app.state.engine)
         # The serving champion, loaded once here (if one is registered); promotions swap it in place.
         app.state.champion.load_initial()
         try:
             yield
         finally:
+            for entry in app.state.anonymous_summary.flush():  # counts of the windows still open
+                app.state.audit_writer.write(entry)
             if own:
                 app.state.engine.dispose()
 
@@ -145,9 +152,11 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
         docs_url=None,
         redoc_url=None,
     )
+    settings.refuse_demo_secrets()
     app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.anonymous_summary = AnonymousSummary(window_seconds=settings.audit_anonymous_window_seconds)
     app.state.champion = ServingChampion(settings.mlflow_uri, check_seconds=settings.champion_check_seconds)
-    app.state.scores = ScoreStore(settings.home)
     app.state.limiter = RateLimiter(
         per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
     )
@@ -159,5 +168,5 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None) -> FastAP
     web.install(app, _declare_roles)
     # Added last = outermost: the audit middleware sees the body limit's 413 as well.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(AuditMiddleware)
+    app.add_middleware(AuditMiddleware, summary=app.state.anonymous_summary)
     return app

@@ -11,8 +11,10 @@ touch the database stay off the event loop (authentication on a cache miss goes 
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import anyio
@@ -23,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from serving.api.errors import Forbidden, RateLimited, Unauthenticated
 from serving.api.limits import RateLimiter
+from serving.services.context import THE_PUBLIC, AuditSink, Context, Door
 from serving.settings import Settings
-from supervision import access, audit
-from supervision.access import Principal, Role
-from supervision.db import session_scope
+from supervision.platform import access, audit
+from supervision.platform.access import Principal, Role
+from supervision.platform.db import session_scope
 
 ANY_ROLE: tuple[Role, ...] = tuple(Role)
 
@@ -149,7 +152,7 @@ class RoleCheck:
         """`principal` if its role is admitted, else 403."""
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
-            raise Forbidden(f"role {principal.role.value!r} may not use this route; allowed: {allowed}")
+            raise Forbidden(f"role {principal.role_name!r} may not use this route; allowed: {allowed}")
         return principal
 
     def __repr__(self) -> str:
@@ -169,3 +172,130 @@ PUBLIC = Depends(_public)
 
 AdminDep = Annotated[Principal, require_roles(Role.ADMIN)]
 AnyRoleDep = Annotated[Principal, require_roles(*ANY_ROLE)]
+
+
+def api_sink(request: Request) -> AuditSink:
+    """Changes are appended in the handler's transaction (committed with the change, or rolled back with it
+    and then written by the middleware as refused); reads are written by the middleware after the response,
+    in group commits (serving/api/trail.py), which is what keeps audited reads fast."""
+
+    def sink(ctx: Context, fields: dict[str, Any], *, read: bool) -> None:
+        state = request.state
+        # Where it came in, as the middleware's entries say it.
+        fields["details"] = {"method": request.method, "path": request.url.path, **fields["details"]}
+        if read:
+            # The route's own use case names the entry (a page re-showing a refused form reads on the way).
+            state.audit_action = getattr(state, "audit_name", None) or fields["action"]
+            if fields["target"] is not None:
+                state.audit_target = fields["target"]
+            state.audit_details = {**getattr(state, "audit_details", {}), **fields["details"]}
+            return
+        audit.append(ctx.session, **fields)
+        state.audit_pending = True
+
+    return sink
+
+
+def _public_sink(ctx: Context, fields: dict[str, Any], *, read: bool) -> None:
+    # Anonymous reads of published data are not written: anyone could otherwise grow the audit chain at will.
+    if not read:
+        audit.append(ctx.session, **fields)
+
+
+def client_address(request: Request) -> str:
+    return _client(request)
+
+
+def request_context(
+    request: Request, principal: Principal, session: Session, *, door: str = "api"
+) -> Context:
+    """The context of one request: the app's settings, clock and serving champion, the caller, `session`."""
+    state = request.app.state
+    return Context(
+        settings=state.settings,
+        session=session,
+        clock=state.clock,
+        actor=principal,
+        door=Door(door, _client(request)),
+        serving=state.champion,
+        sink=api_sink(request) if principal != THE_PUBLIC else _public_sink,
+    )
+
+
+def context_dep(
+    *services: Callable[..., Any], door: str = "api", check_type: type[RoleCheck] | None = None
+) -> Any:
+    """``ctx: Annotated[Context, context_dep(service)]`` — the route's context for calling `services`.
+
+    The route admits the roles the services admit (their intersection; all roles if none restricts), so a
+    route and its service cannot disagree; the services check again, as they do for every door. A denied or
+    refused call is audited under the first service's action (and its ``target`` template); a read is
+    audited only if its service says so (``ctx.audit(..., read=True)``). The web pages use the same with
+    their cookie's check (``serving.web.auth.page_context``).
+    """
+    roles: frozenset[Role] = frozenset(Role)
+    for fn in services:
+        declared = getattr(fn, "roles", None)
+        if declared is not None:
+            roles &= declared
+    if not roles:
+        raise ValueError(f"services {[getattr(f, '__name__', f) for f in services]} admit no common role")
+    check = (check_type or RoleCheck)(tuple(sorted(roles)))
+    mark = _marker(services)
+
+    async def build(request: Request, principal: Principal, session: Session, **_: Any) -> Context:
+        return request_context(request, principal, session, door=door)
+
+    # The dependencies are closures of this call: spelled as a signature (this module's annotations are
+    # strings, which FastAPI could not resolve to the local `mark` and `check`). `mark` comes first, so a
+    # denied call is audited under the service's action.
+    kind = inspect.Parameter.KEYWORD_ONLY
+    build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", kind, annotation=Request),
+            inspect.Parameter("_marked", kind, annotation=Annotated[None, Depends(mark)]),
+            inspect.Parameter("principal", kind, annotation=Annotated[Principal, Depends(check)]),
+            inspect.Parameter("session", kind, annotation=SessionDep),
+        ]
+    )
+    return Depends(build)
+
+
+def public_context(service: Callable[..., Any]) -> Any:
+    """``ctx: Annotated[Context, public_context(service)]`` for a PUBLIC route (no token): the caller is the
+    anonymous public, admitted only by services declared ``public=True``; their reads are not audited (anyone
+    could otherwise grow the chain at will), their changes are."""
+    if not getattr(service, "public", False):
+        raise ValueError(f"{getattr(service, '__name__', service)} does not admit the anonymous public")
+    mark = _marker((service,))
+
+    async def build(request: Request, session: Session, **_: Any) -> Context:
+        return request_context(request, THE_PUBLIC, session)
+
+    kind = inspect.Parameter.KEYWORD_ONLY
+    build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("request", kind, annotation=Request),
+            inspect.Parameter("_marked", kind, annotation=Annotated[None, Depends(mark)]),
+            inspect.Parameter("_public", kind, annotation=Annotated[None, PUBLIC]),
+            inspect.Parameter("session", kind, annotation=SessionDep),
+        ]
+    )
+    return Depends(build)
+
+
+def _marker(services: tuple[Callable[..., Any], ...]) -> Callable[[Request], Any]:
+    """A dependency naming the request's audit entry after the route's first service, should one be written
+    (a change, a denied or rejected call, a read its service audits)."""
+    action = getattr(services[0], "action", None) if services else None
+    target = getattr(services[0], "target", None) if services else None
+
+    async def mark(request: Request) -> None:
+        if action is not None and not hasattr(request.state, "audit_name"):
+            request.state.audit_name = action
+        if target is not None:
+            # A template naming no path parameter of this route leaves the target to the middleware.
+            with contextlib.suppress(KeyError, IndexError):
+                request.state.audit_target = target.format(**request.path_params)
+
+    return mark

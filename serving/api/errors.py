@@ -1,6 +1,6 @@
 """Errors as HTTP: every failure becomes ``{"error": {"type", "message", "field"?}}`` with its status, here only.
 
-Routers raise :class:`ApiError` subclasses or domain exceptions; :data:`DOMAIN_ERRORS` is the one table that
+Routers raise :class:`ApiError` subclasses or domain exceptions; :data:`KIND_STATUS` is the one table that
 maps a domain exception to a status and a type. Bad input is always a 4xx; anything unexpected is a 500
 whose body says nothing about the internals (the traceback goes to the log).
 """
@@ -18,20 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from supervision import (
-    access,
-    audit,
-    commitments,
-    lists,
-    objections,
-    records,
-    regimes,
-    repairs,
-    reports,
-    restrictions,
-    workflow,
-)
-from supervision.calendar import CalendarCoverageError
+from supervision.platform.errors import DomainError, ErrorKind
 
 log = logging.getLogger("creditwatch.api")
 
@@ -72,10 +59,6 @@ class Conflict(ApiError):
     status, type = 409, "conflict"
 
 
-class PayloadTooLarge(ApiError):
-    status, type = 413, "payload_too_large"
-
-
 class RateLimited(ApiError):
     status, type = 429, "rate_limited"
 
@@ -86,24 +69,13 @@ class RateLimited(ApiError):
         )
 
 
-# Domain exception → (status, type). Later routers add their domain's exceptions here, nowhere else.
-DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
-    access.UnknownRole: (422, "validation"),
-    access.InvalidTokenName: (422, "validation"),
-    access.TokenNotFound: (404, "not_found"),
-    audit.AuditConflict: (503, "busy"),
-    # Credit lifecycle (issue 8): a forbidden state change is a conflict with the object's state.
-    workflow.TransitionError: (409, "conflict"),
-    workflow.NotFound: (404, "not_found"),
-    objections.ObjectionError: (422, "validation"),
-    repairs.RepairError: (422, "validation"),
-    lists.ListError: (422, "validation"),
-    restrictions.RestrictionError: (422, "validation"),
-    regimes.PolicyError: (422, "validation"),
-    records.RecordRejected: (422, "validation"),
-    CalendarCoverageError: (422, "validation"),
-    commitments.CommitmentError: (422, "validation"),
-    reports.ReportError: (422, "validation"),
+# The domain's refusals (supervision.platform.errors.DomainError) by kind: the one table of their statuses.
+KIND_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.VALIDATION: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.BUSY: 503,
 }
 
 STATUS_TYPES = {
@@ -195,13 +167,10 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            status, type_ = DOMAIN_ERRORS[cls]
-            break
-    else:  # pragma: no cover - only registered classes reach this handler
-        raise exc
-    return error_response(status, type_, str(exc), field=getattr(exc, "field", None))
+    assert isinstance(exc, DomainError)
+    status = KIND_STATUS[exc.kind]
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return error_response(status, exc.kind.value, str(exc), field=exc.field, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -237,8 +206,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register every handler on `app`."""
     app.add_exception_handler(ApiError, _api_error)
-    for cls in DOMAIN_ERRORS:
-        app.add_exception_handler(cls, _domain_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa.exc.OperationalError, _database_unavailable)

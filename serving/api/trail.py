@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api.deps import SAFE_METHODS
-from supervision import audit
-from supervision.access import Principal
-from supervision.db import session_scope
+from supervision.platform import audit
+from supervision.platform.access import Principal
+from supervision.platform.db import session_scope
 
 log = logging.getLogger("creditwatch.audit")
 
@@ -86,7 +86,7 @@ class AuditTrail:
         entry = audit.append(
             session,
             actor=principal.actor if principal else "anonymous",
-            role=principal.role.value if principal else None,
+            role=principal.role_name if principal else None,
             action=action or getattr(state, "audit_action", None) or _default_action(self.request.scope),
             target=target or getattr(state, "audit_target", None) or self.request.url.path,
             source=_source(self.request.scope),
@@ -115,11 +115,97 @@ async def get_trail(request: Request) -> AuditTrail:
 AuditDep = Annotated[AuditTrail, Depends(get_trail)]
 
 
+class AnonymousSummary:
+    """One audit entry per client address and window for requests nobody is authenticated for.
+
+    Anonymous traffic (no token, a bad token, a body refused before authentication) costs the attacker
+    nothing, so writing an entry per request would let anyone fill the log (200 long-path requests once
+    added 5 MB in 2.5 s). The first such request of an address in a window is written at once, so an attempt
+    is visible immediately; the rest of that window is counted and written as one summary entry
+    (``http.anonymous``, with the count and a few paths) when the window ends — at the address's next request
+    after it, or at :meth:`flush` (shutdown). At most `max_sources` addresses are tracked per window; the
+    others share one overflow bucket, so the number of entries per window is bounded whatever the traffic.
+    """
+
+    OVERFLOW = "*other-addresses*"
+    PATH_CHARS = 200
+    SAMPLE_PATHS = 5
+
+    def __init__(self, *, window_seconds: float = 60.0, max_sources: int = 1000, clock: Any = time.monotonic):
+        self.window_seconds = window_seconds
+        self.max_sources = max_sources
+        self.clock = clock
+        self._windows: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        """The entries to write now for this anonymous request: itself if it opens a window, plus the
+        summaries of windows that have ended."""
+        now = self.clock()
+        source = str(fields.get("source") or "unknown")
+        with self._lock:
+            due = self._expired(now)
+            if source not in self._windows and len(self._windows) >= self.max_sources:
+                source = self.OVERFLOW
+            window = self._windows.get(source)
+            if window is None:
+                self._windows[source] = {"start": now, "count": 0, "paths": [], "first": fields}
+                return [*due, fields]
+            window["count"] += 1
+            path = str(fields["details"].get("path", ""))[: self.PATH_CHARS]
+            if len(window["paths"]) < self.SAMPLE_PATHS and path not in window["paths"]:
+                window["paths"].append(path)
+            return due
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Summaries of every open window (at shutdown)."""
+        with self._lock:
+            return self._expired(float("inf"))
+
+    def _expired(self, now: float) -> list[dict[str, Any]]:
+        out = []
+        for source, window in list(self._windows.items()):
+            if now - window["start"] < self.window_seconds:
+                continue
+            del self._windows[source]
+            if window["count"]:
+                first = window["first"]
+                out.append(
+                    {
+                        "actor": "anonymous",
+                        "role": None,
+                        "action": "http.anonymous",
+                        "target": source,
+                        "source": first.get("source"),
+                        "result": first.get("result", "denied"),
+                        "details": {
+                            "count": window["count"],
+                            "window_seconds": self.window_seconds,
+                            "paths": window["paths"],
+                        },
+                    }
+                )
+        return out
+
+
+def _shorten(fields: dict[str, Any]) -> dict[str, Any]:
+    """Bound what an anonymous request puts in its entry: the path and target are truncated."""
+    details = dict(fields["details"])
+    details["path"] = str(details.get("path", ""))[: AnonymousSummary.PATH_CHARS]
+    target = fields.get("target")
+    return {
+        **fields,
+        "target": None if target is None else str(target)[: AnonymousSummary.PATH_CHARS],
+        "details": details,
+    }
+
+
 class AuditMiddleware:
     """Writes the entry of every audited request that the handler did not record in its transaction."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, summary: AnonymousSummary | None = None) -> None:
         self.app = app
+        self.summary = summary or AnonymousSummary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,22 +238,24 @@ class AuditMiddleware:
         path = str(scope.get("path", ""))
         fields = {
             "actor": principal.actor if principal else "anonymous",
-            "role": principal.role.value if principal else None,
-            "action": state.get("audit_action") or _default_action(scope),
+            "role": principal.role_name if principal else None,
+            "action": state.get("audit_action") or state.get("audit_name") or _default_action(scope),
             "target": state.get("audit_target") or path,
             "source": _source(scope),
             "result": result_of(status),
             "details": {**state.get("audit_details", {}), "method": method, "path": path, "status": status},
         }
+        batch = [fields] if principal is not None else self.summary.admit(_shorten(fields))
         writer: AuditWriter | None = getattr(scope["app"].state, "audit_writer", None)
         if writer is None:  # pragma: no cover - only before the lifespan has started
-            log.error("audit entry lost (no database): %s", fields)
+            log.error("audit entries lost (no database): %s", batch)
             return
-        try:
-            await writer.awrite(fields)
-        except Exception:
-            # The response is gone already; the log is the last place the event can go.
-            log.exception("audit entry could not be written: %s", fields)
+        for entry in batch:
+            try:
+                await writer.awrite(entry)
+            except Exception:
+                # The response is gone already; the log is the last place the event can go.
+                log.exception("audit entry could not be written: %s", entry)
 
 
 class AuditWriter:
@@ -199,7 +287,7 @@ class AuditWriter:
         self._running = False
 
     def write(self, fields: dict[str, Any]) -> None:
-        """Append one entry (keyword arguments of :func:`supervision.audit.append`); blocks until committed."""
+        """Append one entry (keyword arguments of :func:`supervision.platform.audit.append`); blocks until committed."""
         done: Future[None] = Future()
         self._submit(fields, done)
         done.result()

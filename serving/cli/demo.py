@@ -15,6 +15,7 @@ JSON document.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 import time
@@ -26,13 +27,16 @@ import typer
 from sqlalchemy.orm import Session
 
 from features.synth import CityConfig
-from serving.cli.admin import run_server
-from serving.cli.state import State, open_session, operator
-from supervision import access, audit, tasks
+from serving.cli.serve import run_server
+from serving.cli.state import State
+from serving.services import admin
+from supervision.platform import access
+from supervision.sampling import tables
 
 PERIOD = "2026H2"
 TASK = "DEMO-2026H2-XY"
 DEPARTMENT = "盐城市市场监督管理局（信用监管）"
+DIVISION = "320900"  # the city (盐城市)
 ITEMS = ("登记事项", "年度报告公示")
 TOKEN_PREFIX = "demo-"
 # What each role opens once the demo serves (the web pages live under /ui; API paths are relative to the URL).
@@ -83,6 +87,9 @@ def demo(
     """Generate → ingest → govern → train → promote → score → draw → assign → export, in HOME; then a token
     per role, and serve."""
     state: State = ctx.obj
+    # The demo's own steps run as commands of this process: they run in demo mode too (synthetic data, the
+    # built-in demo salt accepted; see Settings.refuse_demo_secrets).
+    os.environ["CREDITWATCH_DEMO"] = "1"
     # With --json, stdout carries one JSON document: the steps (tables for people) print to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if state.json else contextlib.nullcontext()
     try:
@@ -94,49 +101,60 @@ def demo(
 
 
 def _pipeline(state: State, *, entities: int, years: int, seed: int, fresh: bool) -> dict[str, Any]:
-    home = state.settings.home
+    workspace = state.settings.workspace
+    home = workspace.home
     end = CityConfig().end_date  # the generator's default last day of records
     as_of = end + timedelta(days=1)
     if fresh:
-        for name in ("city", "lake", "features", "scores", "sampling", "exports", "mlartifacts"):
-            shutil.rmtree(home / name, ignore_errors=True)
-        for name in ("creditwatch.db", "mlflow.db"):
-            (home / name).unlink(missing_ok=True)
+        for folder in workspace.data_folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        for database in (workspace.database, workspace.registry, workspace.audit_checkpoints):
+            database.unlink(missing_ok=True)
     home.mkdir(parents=True, exist_ok=True)
     command = _runner()
     started = time.perf_counter()
 
-    def step(title: str, *args: str) -> None:
+    acting: dict[str, str] = {}
+
+    def step(title: str, *args: str, role: access.Role | None = None) -> None:
+        # Department-bound steps act as the demo department's analyst or supervisor (`--as TOKEN`).
+        who = ["--as", acting[role.value]] if role is not None else []
         state.console.rule(f"[bold]{title}[/bold]")
-        state.console.print("$ creditwatch " + " ".join(args), style="dim")
-        code = command.main(args=["--home", str(home), *args], prog_name="creditwatch", standalone_mode=False)
+        shown = ["--as", f"$DEMO_{role.value.upper()}_TOKEN"] if role is not None else []
+        state.console.print("$ creditwatch " + " ".join([*shown, *args]), style="dim")
+        code = command.main(
+            args=["--home", str(home), *who, *args], prog_name="creditwatch", standalone_mode=False
+        )
         if code not in (None, 0):
             raise _Stopped(f"demo stopped: `creditwatch {' '.join(args)}` exited with {code}")
 
-    city = home / "city"
-    scores = home / "scores" / f"as_of={as_of.isoformat()}.parquet"
+    city = workspace.city
+    scores = workspace.score_file(as_of)
     step("1. a synthetic city (合成城市)", "data", "generate", "--out", str(city), "--entities", str(entities),
          "--years", str(years), "--seed", str(seed), "--end-date", end.isoformat())  # fmt: skip
     step("2. ingest with quarantine (入湖与隔离)", "db", "upgrade")
+    staff = (access.Role.ANALYST, access.Role.SUPERVISOR)
+    acting.update({t["role"]: t["token"] for t in issue_tokens(state, "", staff)})
     step("2. ingest with quarantine (入湖与隔离)", "data", "ingest", str(city))
     step("3. wrong and duplicate codes (重错码治理)", "data", "governance")
     step("4. train a challenger (训练)", "train", "--seed", str(seed))
     version = _latest_version(state)
-    step("5. promote through the gate (晋级)", "models", "promote", version, "--who", "demo",
-         "--why", "first model of the demo city")  # fmt: skip
+    step("5. promote through the gate (晋级)", "models", "promote", version,
+         "--why", "first model of the demo city", role=access.Role.ANALYST)  # fmt: skip
     step("6. score every entity (评分与分级)", "score", "--as-of", as_of.isoformat(), "--out", str(scores))
     step("7. inspector roster (执法检查人员名录库)", "sample", "inspectors", "import",
-         str(city / "rosters" / "inspectors.csv"))  # fmt: skip
+         str(city / "rosters" / "inspectors.csv"), role=access.Role.SUPERVISOR)  # fmt: skip
     step("8. a double-random task (双随机抽查任务)", "sample", "create", "--scores", str(scores),
          "--department", DEPARTMENT, *[a for item in ITEMS for a in ("--item", item)], "--period", PERIOD,
-         "--ratio", "0.05", "--as-of", as_of.isoformat(), "--task-id", TASK)  # fmt: skip
-    step("9. draw and reveal the seed (抽取)", "sample", "draw", TASK)
+         "--ratio", "0.05", "--as-of", as_of.isoformat(), "--task-id", TASK, role=access.Role.SUPERVISOR)  # fmt: skip
+    step("9. draw and reveal the seed (抽取)", "sample", "draw", TASK, role=access.Role.SUPERVISOR)
     step("10. anyone can verify the draw (验证)", "sample", "verify", TASK)
-    step("11. inspectors drawn with recusal (随机匹配执法人员、回避)", "sample", "assign", PERIOD)
-    export = home / "exports" / f"{TASK}.xlsx"
+    step("11. inspectors drawn with recusal (随机匹配执法人员、回避)", "sample", "assign", PERIOD,
+         role=access.Role.SUPERVISOR)  # fmt: skip
+    export = workspace.exports / f"{TASK}.xlsx"
     export.parent.mkdir(parents=True, exist_ok=True)
     step("12. the inspectors' list (抽查清单)", "sample", "export", TASK, "--out", str(export),
-         "--scores", str(scores))  # fmt: skip
+         "--scores", str(scores), role=access.Role.SUPERVISOR)  # fmt: skip
     state.console.rule("[bold]done[/bold]")
     return {
         "home": str(home),
@@ -157,42 +175,44 @@ def base_url(host: str, port: int) -> str:
 
 def busiest_inspector(session: Session) -> str | None:
     """The roster inspector on the most visits (ties: the smallest id), or None without assignments."""
-    count = sa.func.count(tasks.TaskAssignment.visit_id)
+    count = sa.func.count(tables.TaskAssignment.visit_id)
     row = session.execute(
-        sa.select(tasks.TaskAssignment.inspector_id, count)
-        .group_by(tasks.TaskAssignment.inspector_id)
-        .order_by(count.desc(), tasks.TaskAssignment.inspector_id)
+        sa.select(tables.TaskAssignment.inspector_id, count)
+        .group_by(tables.TaskAssignment.inspector_id)
+        .order_by(count.desc(), tables.TaskAssignment.inspector_id)
         .limit(1)
     ).first()
     return None if row is None else str(row[0])
 
 
-def issue_tokens(state: State, base: str) -> list[dict[str, str]]:
-    """One token per role named ``demo-<role>`` — except the inspector's, issued under the roster id of the
-    inspector with the most visits, because that is how a token finds "my tasks" (supervision.tasks.
-    inspector_of). The demo's earlier tokens of those names are revoked first, so re-running the demo leaves
-    exactly one active token per role. Audited like ``creditwatch tokens``."""
-    actor = operator()
+def issue_tokens(
+    state: State, base: str, roles: tuple[access.Role, ...] = tuple(access.Role)
+) -> list[dict[str, str]]:
+    """One token per role of `roles` for a person of the demo's department, named ``demo-<role>`` — except
+    the inspector's, issued under the roster id of the inspector with the most visits (``person_id``), because
+    that is how a token finds "my tasks". The demo's earlier tokens of those roles are revoked first, so
+    re-running the demo leaves exactly one active token per role. Issued through the admin service, so
+    audited like ``creditwatch tokens``."""
     issued = []
-    with open_session(state) as session:
-        audit.lock(session)  # the audited unit of work starts as a writer (see supervision.audit.lock)
-        inspector = busiest_inspector(session)
+    with state.context() as ctx:
+        inspector = busiest_inspector(ctx.session)
         names = {
-            (
-                inspector if role is access.Role.INSPECTOR and inspector else f"{TOKEN_PREFIX}{role.value}"
-            ): role
-            for role in access.Role
+            role: inspector if role is access.Role.INSPECTOR and inspector else f"{TOKEN_PREFIX}{role.value}"
+            for role in roles
         }
-        for info in access.list_tokens(session):
-            if (info.name in names or info.name.startswith(TOKEN_PREFIX)) and info.revoked_at is None:
-                access.revoke_token(session, info.id)
-                audit.append(session, actor=actor, role=access.Role.ADMIN.value, action="tokens.revoke",
-                             target=f"token:{info.id}", source="cli", details={"name": info.name, "role": info.role})  # fmt: skip
-        for name, role in names.items():
-            new = access.create_token(session, name=name, role=role, created_by=actor)
-            audit.append(session, actor=actor, role=access.Role.ADMIN.value, action="tokens.create",
-                         target=f"token:{new.info.id}", source="cli",
-                         details={"name": name, "role": role.value, "prefix": new.info.prefix})  # fmt: skip
+        for info in admin.list_tokens(ctx):
+            stale = info.name in names.values() or info.name.startswith(f"{TOKEN_PREFIX}{info.role}")
+            if stale and info.role in {r.value for r in roles} and info.revoked_at is None:
+                admin.revoke_token(ctx, info.id)
+        for role, name in names.items():
+            new = admin.create_token(
+                ctx,
+                name=name,
+                role=role,
+                department=DEPARTMENT,
+                division=DIVISION,
+                person_id=inspector if role is access.Role.INSPECTOR else f"{TOKEN_PREFIX}{role.value}",
+            )
             opens = OPENS[role].format(ui=f"{base}/ui/login", base=base)
             issued.append({"role": role.value, "name": name, "token": new.token, "open": opens})
     return issued

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -20,9 +17,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from features.lake import atomic_write
+from serving.services.context import Context, Door, local_operator
 from serving.settings import Settings
-from supervision import audit
-from supervision.db import current_revision, head_revision, make_engine, session_scope, upgrade
+from supervision.platform import access, audit, checkpoints
+from supervision.platform.access import Principal
+from supervision.platform.clock import Clock, SystemClock
+from supervision.platform.db import current_revision, head_revision, make_engine, session_scope, upgrade
+from supervision.platform.errors import DomainError, ErrorKind
 
 
 def _default(value: object) -> object:
@@ -33,12 +35,67 @@ def _default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# Options every command group spells the same way.
+OnOpt = Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today in China)")]
+UsccOpt = Annotated[str, typer.Option("--uscc", help="unified social credit code (统一社会信用代码)")]
+
+# Exit codes of the domain's refusals, by kind: the one table of the CLI (the API's is serving/api/errors.py).
+KIND_EXIT: dict[ErrorKind, int] = {
+    ErrorKind.VALIDATION: 1,
+    ErrorKind.FORBIDDEN: 3,
+    ErrorKind.NOT_FOUND: 4,
+    ErrorKind.CONFLICT: 5,
+    ErrorKind.BUSY: 75,  # EX_TEMPFAIL: try again later
+}
+
+
 @dataclass
 class State:
     settings: Settings
     json: bool = False
     console: Console = field(default_factory=Console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
+    clock: Clock = field(default_factory=SystemClock)
+    # The API token the operator acts with (`--as`, CREDITWATCH_OPERATOR_TOKEN); None: the local operator.
+    operator_token: str | None = None
+
+    @contextmanager
+    def context(self, *, write: bool = True) -> Iterator[Context]:
+        """A use case's context: a session on the configured database (see :func:`prepare_database`), the
+        operator's identity (checked in its own short transaction first) and the China clock.
+
+        ``write=True``: the session starts as a writer holding the audit chain's lock (SQLite cannot turn a
+        read transaction into a write one once another connection has committed). A long use case (an
+        ingest) passes ``write=False`` and takes the lock itself when it has computed what to write
+        (:meth:`Context.lock_for_write`), so other writers are not held up meanwhile. A domain refusal becomes
+        one line and the exit code of its kind; nothing of the transaction stays."""
+        try:
+            with ready_engine(self) as engine:
+                with session_scope(engine) as lookup:
+                    actor = self.actor(lookup)
+                with session_scope(engine) as session:
+                    if write:
+                        audit.lock(session)
+                    yield Context(
+                        settings=self.settings,
+                        session=session,
+                        clock=self.clock,
+                        actor=actor,
+                        door=Door("cli", "cli"),
+                    )
+        except DomainError as exc:
+            raise self.fail(str(exc), code=KIND_EXIT[exc.kind]) from exc
+
+    def actor(self, session: Session) -> Principal:
+        """Who runs the command: the holder of the operator token, or the local operator (no role)."""
+        if self.operator_token is None:
+            return local_operator()
+        principal = access.authenticate(session, self.operator_token, now=self.clock.now())
+        if principal is None:
+            raise self.fail(
+                "--as: the operator token is invalid, revoked or expired", code=KIND_EXIT[ErrorKind.FORBIDDEN]
+            )
+        return principal
 
     def emit(
         self,
@@ -64,6 +121,22 @@ class State:
         else:
             self.console.print(payload)
 
+    def day(self, text: str | None, *, option: str = "--on") -> date:
+        """A date option: YYYY-MM-DD, or today in China (the state's clock) when not given."""
+        if text is None:
+            return self.clock.today()
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise self.fail(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+
+    def show(self, payload: Any, title: str) -> None:
+        """A result for people: a list as a table titled `title`, a mapping as key/value lines."""
+        if isinstance(payload, list):
+            self.emit(payload, rows=payload, title=title)
+        else:
+            self.emit(payload)
+
     def fail(self, message: str, code: int = 1) -> typer.Exit:
         """Report an error (JSON on stdout with --json) and return the Exit to raise."""
         if self.json:
@@ -71,14 +144,6 @@ class State:
         else:
             self.err.print(f"[red]error:[/red] {message}")
         return typer.Exit(code)
-
-
-def operator() -> str:
-    """Who runs the command, for the audit log: ``cli:<login name>``."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in some containers
-        return "cli:unknown"
 
 
 class DatabaseNotReady(RuntimeError):
@@ -107,6 +172,8 @@ def prepare_database(engine: sa.Engine, url: str) -> None:
 def ready_engine(state: State) -> Iterator[sa.Engine]:
     """An engine on the configured database, prepared by :func:`prepare_database` (one clear error otherwise)."""
     engine = make_engine(state.settings.db_url)
+    # Every commit that appends audit entries signs the new head outside the database.
+    checkpoints.attach(engine, state.settings.audit_checkpoints())
     try:
         try:
             prepare_database(engine, state.settings.db_url)
@@ -121,7 +188,7 @@ def ready_engine(state: State) -> Iterator[sa.Engine]:
 def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]:
     """A session on the configured database (see :func:`prepare_database`).
 
-    ``audit_lock``: start as a writer holding the audit chain's lock (supervision.audit.lock), so that a unit
+    ``audit_lock``: start as a writer holding the audit chain's lock (supervision.platform.audit.lock), so that a unit
     of work that reads, then changes and audits, is not refused half-way by SQLite.
     """
     with ready_engine(state) as engine, session_scope(engine) as session:
@@ -131,14 +198,6 @@ def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
-    """Write beside the target and rename: a reader never sees a half-written file. No varying writer
-    metadata, so the same frame gives a byte-identical file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write beside the target and rename (:func:`features.lake.atomic_write`). No varying writer metadata,
+    so the same frame gives a byte-identical file."""
+    atomic_write(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 
-from serving.api.deps import RoleCheck, authenticate_request
+from serving.api.deps import RoleCheck, authenticate_request, context_dep
 from serving.api.errors import Forbidden, Unauthenticated
-from supervision import access
-from supervision.access import Principal, Role
+from supervision.platform import access
+from supervision.platform.access import Principal, Role
 
 COOKIE = "cw_token"
 LOGIN_PATH = "/ui/login"
@@ -60,6 +61,12 @@ class PageRoleCheck(RoleCheck):
 def page_roles(*roles: Role | str) -> Any:
     """``principal: Annotated[Principal, page_roles(Role.SUPERVISOR)]`` — who may open a page."""
     return Depends(PageRoleCheck(tuple(access.parse_role(r) for r in roles)))
+
+
+def page_context(*services: Callable[..., Any]) -> Any:
+    """``ctx: Annotated[Context, page_context(service)]`` — a page's context for calling `services`: the
+    visitor behind the cookie, admitted by the services' roles, audited as door ``web``."""
+    return context_dep(*services, door="web", check_type=PageRoleCheck)
 
 
 def csrf_token(token: str) -> str:

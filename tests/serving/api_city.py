@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from serving.settings import Settings, load_settings
-from supervision import access
-from supervision.access import Role
-from supervision.db import make_engine, session_scope, upgrade
+from supervision.platform import access
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope, upgrade
 
 READERS = frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})
 SUP = frozenset({Role.SUPERVISOR})
@@ -59,12 +59,31 @@ class City:
     usccs: list[str]
 
 
-def tokens(engine: sa.Engine) -> dict[Role, dict[str, str]]:
+# Every test identity is a person of one department of a district (another department's has its own token).
+DEPARTMENT = "亭湖区市场监督管理局"
+DIVISION = "320902"
+OTHER_DEPARTMENT = "亭湖区生态环境局"
+
+
+def issue(
+    engine: sa.Engine, role: Role, *, name: str | None = None, department: str = DEPARTMENT, **identity: Any
+) -> dict[str, str]:
+    """An Authorization header for a new token of a person of `department` with `role`."""
     with session_scope(engine) as s:
-        return {
-            r: {"Authorization": f"Bearer {access.create_token(s, name=f'{r.value}-user', role=r).token}"}
-            for r in Role
-        }
+        issued = access.create_token(
+            s,
+            name=name or f"{role.value}-user",
+            role=role,
+            department=department,
+            division=identity.pop("division", DIVISION),
+            person_id=identity.pop("person_id", f"{role.value}-1"),
+            **identity,
+        )
+    return {"Authorization": f"Bearer {issued.token}"}
+
+
+def tokens(engine: sa.Engine) -> dict[Role, dict[str, str]]:
+    return {r: issue(engine, r) for r in Role}
 
 
 def build_city(root: Path, *, models: int = 1) -> City:

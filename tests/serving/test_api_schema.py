@@ -26,10 +26,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from serving.api.app import create_app, role_matrix
-from supervision import access
-from supervision.access import Role
-from supervision.db import session_scope
-from tests.serving.api_city import City, build_city
+from supervision.platform import access
+from supervision.platform.access import Role
+from supervision.platform.db import session_scope
+from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import DEPARTMENT, City, build_city
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to build, then ~1-2 min of generated requests
 
@@ -57,7 +58,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 def schema(city: City) -> Iterator[Any]:
     # Rate limiting off: the generated requests would otherwise mostly meet 429 and never reach a handler.
     settings = city.settings.model_copy(update={"rate_limit_per_minute": 0})
-    app = create_app(settings, engine=city.engine)
+    app = create_app(settings, engine=city.engine, clock=china_half_past_midnight())
     yield schemathesis.openapi.from_asgi("/openapi.json", app)
     asgi.shutdown_lifespans()  # the app's lifespan, started by schemathesis' in-process client
 
@@ -65,7 +66,15 @@ def schema(city: City) -> Iterator[Any]:
 def _token(city: City, role: Role) -> str:
     # A fresh token per request: a generated DELETE /tokens/{id} may revoke any earlier one.
     with session_scope(city.engine) as s:
-        return access.create_token(s, name=f"fuzz-{role.value}", role=role).token
+        issued = access.create_token(
+            s,
+            name=f"fuzz-{role.value}",
+            role=role,
+            department=DEPARTMENT,
+            division="320902",
+            person_id="fuzz-1",
+        )
+        return issued.token
 
 
 def test_every_route_is_in_the_document(schema: Any) -> None:

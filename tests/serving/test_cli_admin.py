@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from serving.cli import app
 from serving.settings import Settings
-from supervision import access, audit
-from supervision.db import make_engine, session_scope, upgrade
+from supervision.platform import access, audit
+from supervision.platform.db import make_engine, session_scope, upgrade
+from tests.conftest import china_half_past_midnight
 
 runner = CliRunner()
 
@@ -29,7 +30,7 @@ def migrated(settings: Settings) -> Settings:
 
 
 def _run(settings: Settings, *args: str) -> Any:
-    return runner.invoke(app, ["--home", str(settings.home), *args])
+    return runner.invoke(app, ["--home", str(settings.home), *args], obj=china_half_past_midnight())
 
 
 def _json(settings: Settings, *args: str) -> Any:
@@ -100,7 +101,8 @@ def test_revoke_stops_the_token_and_is_audited(migrated: Settings) -> None:
     engine.dispose()
     assert [e.action for e in _entries(migrated)] == ["tokens.create", "tokens.revoke"]
     result, payload = _json(migrated, "tokens", "revoke", "999")
-    assert result.exit_code == 1 and payload == {"error": "no API token with id 999"}
+    # exit code of a refusal of kind not_found (serving/cli/state.py KIND_EXIT)
+    assert result.exit_code == 4 and payload == {"error": "no API token with id 999"}
 
 
 def test_audit_verify_detects_tampering(migrated: Settings) -> None:
@@ -138,16 +140,12 @@ def test_a_database_behind_the_code_says_what_to_run(settings: Settings) -> None
         assert "creditwatch db upgrade" in payload["error"]
 
 
-def test_serve_runs_one_uvicorn_worker_on_localhost(
-    migrated: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Starting a real server would block the test; the call uvicorn receives is what matters here.
-    import uvicorn
+def test_serve_runs_one_uvicorn_worker_on_localhost(migrated: Settings) -> None:
+    # The configuration `creditwatch serve` hands uvicorn (the real server runs in tests/serving/test_forwarded.py).
+    from serving.api.app import create_app
+    from serving.cli.serve import server_config
 
-    calls: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
-    result = _run(migrated, "serve")
-    assert result.exit_code == 0, result.output
-    ((target, kwargs),) = calls
-    assert isinstance(target, FastAPI)
-    assert kwargs["host"] == "127.0.0.1" and kwargs["port"] == 8000 and kwargs["workers"] == 1
+    config = server_config(migrated, create_app(migrated), host="127.0.0.1", port=8000)
+    assert isinstance(config.app, FastAPI)
+    assert (config.host, config.port, config.workers) == ("127.0.0.1", 8000, 1)
+    assert config.proxy_headers is False  # no X-Forwarded-For believed without configured proxies

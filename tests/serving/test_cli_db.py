@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from serving.cli import app
-from supervision.db import downgrade, head_revision, make_engine, session_scope
-from supervision.ledger import record_batch
+from supervision.platform.db import downgrade, head_revision, make_engine, session_scope
+from supervision.platform.ledger import record_batch
+from tests.conftest import china_half_past_midnight
 from tests.supervision.databases import backend_params, fresh_database_url
 
 runner = CliRunner()
@@ -29,7 +30,9 @@ class Target:
 
     def run(self, *args: str) -> Any:
         # A wide terminal, so that rich does not shorten the cells the tests look for.
-        return runner.invoke(app, ["--home", str(self.home), *args], env={"COLUMNS": "200"})
+        return runner.invoke(
+            app, ["--home", str(self.home), *args], env={"COLUMNS": "200"}, obj=china_half_past_midnight()
+        )
 
     def json(self, *args: str) -> Any:
         result = self.run("--json", *args)
@@ -137,7 +140,9 @@ def test_an_empty_database_is_set_up_and_one_behind_is_refused(target: Target) -
 def test_unreachable_database_fails_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Port 1 on localhost refuses connections at once.
     monkeypatch.setenv("CREDITWATCH_DATABASE_URL", "postgresql+psycopg://cw:secret@127.0.0.1:1/cw")
-    result = runner.invoke(app, ["--home", str(tmp_path), "--json", "db", "upgrade"])
+    result = runner.invoke(
+        app, ["--home", str(tmp_path), "--json", "db", "upgrade"], obj=china_half_past_midnight()
+    )
     assert result.exit_code == 1
     error = json.loads(result.stdout)["error"]
     assert error.startswith("cannot use the database postgresql+psycopg://cw:***@127.0.0.1:1/cw")
@@ -160,7 +165,7 @@ def test_a_database_from_a_newer_release_fails_clearly(target: Target) -> None:
 
 
 def test_db_help_lists_the_commands() -> None:
-    result = runner.invoke(app, ["db", "--help"])
+    result = runner.invoke(app, ["db", "--help"], obj=china_half_past_midnight())
     assert result.exit_code == 0
     for command in ("upgrade", "current", "batches"):
         assert command in result.stdout

@@ -22,9 +22,11 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from serving.cli import app
-from supervision import access, tasks
-from supervision.access import Role
-from supervision.db import make_engine, session_scope
+from supervision.platform import access
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope
+from supervision.sampling import tables, tasks
+from supervision.sampling.roster import inspector_of
 
 pytestmark = pytest.mark.slow  # the demo on 1,500 entities: ~35 s
 
@@ -57,7 +59,7 @@ def _active_demo_tokens(home: Path) -> list[access.TokenInfo]:
     engine = make_engine(f"sqlite:///{home / 'creditwatch.db'}")
     try:
         with session_scope(engine) as session:
-            roster = {i.inspector_id for i in session.scalars(sa.select(tasks.Inspector))}
+            roster = {i.inspector_id for i in session.scalars(sa.select(tables.Inspector))}
             return [
                 t
                 for t in access.list_tokens(session)
@@ -90,7 +92,7 @@ def test_demo_runs_the_whole_pipeline(demo: tuple[Path, Result]) -> None:
     engine = make_engine(f"sqlite:///{home / 'creditwatch.db'}")
     try:
         with session_scope(engine) as session:
-            assert tasks.inspector_of(session, inspector) is not None
+            assert inspector_of(session, inspector) is not None
             assert tasks.task_progress(session, inspector_id=inspector)
     finally:
         engine.dispose()

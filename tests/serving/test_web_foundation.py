@@ -15,9 +15,10 @@ from serving.api.app import create_app, role_matrix
 from serving.settings import Settings
 from serving.web import WEB_ROUTERS, auth, i18n
 from serving.web.render import HERE, NAV
-from supervision import access, audit
-from supervision.access import Role
-from supervision.db import make_engine, session_scope, upgrade
+from supervision.platform import access, audit
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope, upgrade
+from tests.conftest import china_half_past_midnight
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def tokens(engine: sa.Engine) -> dict[Role, str]:
 
 @pytest.fixture
 def client(engine: sa.Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(home=tmp_path / "home"), engine=engine)
+    app = create_app(Settings(home=tmp_path / "home"), engine=engine, clock=china_half_past_midnight())
     with TestClient(app, follow_redirects=False) as c:
         yield c
 
@@ -173,7 +174,7 @@ def test_a_real_browser_signs_in_switches_language_and_signs_out(
 ) -> None:
     from tests.serving.browser import browser, login, serve
 
-    app = create_app(Settings(home=tmp_path / "home"), engine=engine)
+    app = create_app(Settings(home=tmp_path / "home"), engine=engine, clock=china_half_past_midnight())
     with serve(app) as base, browser() as b:
         page = b.new_page()
         page.goto(f"{base}/ui/login?lang=en")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from supervision.db import make_engine
+from supervision.platform.db import make_engine
 from tests.supervision.databases import HeadTemplates, backend_params, fresh_database_url
 
 

@@ -13,7 +13,7 @@ from typing import NoReturn
 import pytest
 import sqlalchemy as sa
 
-from supervision.db import make_engine, upgrade
+from supervision.platform.db import make_engine, upgrade
 
 POSTGRES_ENV = "CREDITWATCH_TEST_POSTGRES_URL"
 REQUIRE_ENV = "CREDITWATCH_REQUIRE_POSTGRES"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from supervision import access
-from supervision.access import Role
-from supervision.db import session_scope
+from supervision.platform import access
+from supervision.platform.access import Role
+from supervision.platform.db import session_scope
 
 
 def _everything_stored(engine: sa.Engine) -> str:

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from supervision import audit
-from supervision.db import session_scope
+from supervision.platform import audit
+from supervision.platform.db import session_scope
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

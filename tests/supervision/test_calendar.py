@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import chinese_calendar
 import pytest
 
-from supervision.calendar import (
+from supervision.platform.calendar import (
     CalendarCoverageError,
     add_working_days,
     covered_years,

@@ -13,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import supervision
-from supervision import db
-from supervision.ledger import IngestBatch
+from supervision.platform import db
+from supervision.platform.ledger import IngestBatch
 
 SHA = "0123456789abcdef" * 4
 
@@ -94,11 +94,11 @@ def test_metadata_comparison_sees_a_missing_table(engine_at_base: sa.Engine) -> 
 def test_every_module_of_models_is_registered() -> None:
     # A model that Alembic's env never imports would be invisible to the metadata check above.
     for info in pkgutil.walk_packages(supervision.__path__, "supervision."):
-        if not info.name.startswith("supervision.migrations"):
+        if not info.name.startswith("supervision.platform.migrations"):
             importlib.import_module(info.name)
     defining = {mapper.class_.__module__ for mapper in db.Base.registry.mappers}
     missing = sorted(defining - set(db.MODEL_MODULES))
-    assert not missing, f"add {missing} to supervision.db.MODEL_MODULES"
+    assert not missing, f"add {missing} to supervision.platform.db.MODEL_MODULES"
     assert set(db.MODEL_MODULES) <= defining  # and no stale entries
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from supervision.db import session_scope
-from supervision.ledger import IngestBatch, list_batches, record_batch
+from supervision.platform.db import session_scope
+from supervision.platform.ledger import IngestBatch, list_batches, record_batch
 
 CST = timezone(timedelta(hours=8))  # China Standard Time: where the city's clocks are
 

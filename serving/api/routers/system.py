@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from serving.api.deps import PUBLIC, AdminDep, AnyRoleDep, SessionDep
+from serving.api.deps import PUBLIC, AnyRoleDep, SessionDep, context_dep
 from serving.api.errors import ApiError
-from serving.api.trail import AuditDep, audited
-from supervision import access, audit
-from supervision.access import Role
+from serving.services import admin
+from serving.services.context import Context
+from supervision.platform import access
+from supervision.platform.access import Role
 
 router = APIRouter(tags=["system"])
 
@@ -39,13 +40,24 @@ def health(session: SessionDep) -> Health:
 class Me(BaseModel):
     token_id: int
     name: str
-    role: Role
+    role: Role | None
+    department: str | None = Field(None, description="the department the caller acts for")
+    division: str | None = Field(None, description="GB/T 2260 division code of that department")
+    person_id: str | None = Field(None, description="staff or roster id of the person")
     actor: str = Field(description="how the audit log names this caller")
 
 
 @router.get("/me", summary="The caller behind the token")
 def me(principal: AnyRoleDep) -> Me:
-    return Me(token_id=principal.token_id, name=principal.name, role=principal.role, actor=principal.actor)
+    return Me(
+        token_id=principal.token_id,
+        name=principal.name,
+        role=principal.role,
+        department=principal.department,
+        division=principal.division,
+        person_id=principal.person_id,
+        actor=principal.actor,
+    )
 
 
 class TokenCreate(BaseModel):
@@ -59,6 +71,11 @@ class TokenCreate(BaseModel):
         examples=["inspector-wang"],
     )
     role: Role
+    department: str | None = Field(
+        None, max_length=128, pattern=access.DEPARTMENT_PATTERN.pattern, examples=["市场监管局"]
+    )
+    division: str | None = Field(None, pattern=access.DIVISION_PATTERN.pattern, examples=["320902"])
+    person_id: str | None = Field(None, pattern=access.PERSON_PATTERN.pattern, examples=["ZF3209020001"])
     expires_at: AwareDatetime | None = Field(None, description="optional expiry (with a timezone)")
 
 
@@ -66,6 +83,9 @@ class TokenOut(BaseModel):
     id: int
     name: str
     role: Role
+    department: str | None
+    division: str | None
+    person_id: str | None
     prefix: str = Field(description="public part of the token, to recognise it in lists")
     created_at: datetime
     created_by: str | None
@@ -82,45 +102,23 @@ class TokenCreated(TokenOut):
     token: str = Field(description="the token itself: shown this once, stored only as a hash")
 
 
-@router.post(
-    "/tokens",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[audited("tokens.create")],
-    summary="Issue an API token (admin)",
-)
-def create_token(
-    body: TokenCreate, principal: AdminDep, session: SessionDep, trail: AuditDep
-) -> TokenCreated:
-    issued = access.create_token(
-        session, name=body.name, role=body.role, created_by=principal.actor, expires_at=body.expires_at
-    )
-    trail.record(
-        session,
-        target=f"token:{issued.info.id}",
-        details={"name": issued.info.name, "role": issued.info.role, "prefix": issued.info.prefix},
-    )
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, summary="Issue an API token (admin)")
+def create_token(body: TokenCreate, ctx: Annotated[Context, context_dep(admin.create_token)]) -> TokenCreated:
+    issued = admin.create_token(ctx, **body.model_dump())
     return TokenCreated(**TokenOut.of(issued.info).model_dump(), token=issued.token)
 
 
 @router.get("/tokens", summary="List API tokens without their secrets (admin)")
-def list_tokens(principal: AdminDep, session: SessionDep) -> list[TokenOut]:
-    return [TokenOut.of(info) for info in access.list_tokens(session)]
+def list_tokens(ctx: Annotated[Context, context_dep(admin.list_tokens)]) -> list[TokenOut]:
+    return [TokenOut.of(info) for info in admin.list_tokens(ctx)]
 
 
-@router.delete(
-    "/tokens/{token_id}",
-    dependencies=[audited("tokens.revoke", target="token_id", prefix="token:")],
-    summary="Revoke an API token (admin)",
-)
+@router.delete("/tokens/{token_id}", summary="Revoke an API token (admin)")
 def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    principal: AdminDep,
-    session: SessionDep,
-    trail: AuditDep,
+    ctx: Annotated[Context, context_dep(admin.revoke_token)],
 ) -> TokenOut:
-    info = access.revoke_token(session, token_id)
-    trail.record(session, details={"name": info.name, "role": info.role})
-    return TokenOut.of(info)
+    return TokenOut.of(admin.revoke_token(ctx, token_id))
 
 
 class Verification(BaseModel):
@@ -132,13 +130,6 @@ class Verification(BaseModel):
     reason: str | None
 
 
-@router.get(
-    "/audit/verify",
-    dependencies=[audited("audit.verify")],
-    summary="Re-compute the audit log's hash chain (admin)",
-)
-def verify_audit(principal: AdminDep, session: SessionDep, trail: AuditDep) -> Verification:
-    result = audit.verify(session)
-    # Written after the response (a read): holding the chain's lock through a long verify would stall writers.
-    trail.note(target="audit_log", ok=result.ok, entries=result.entries, first_bad_id=result.first_bad_id)
-    return Verification(**result.as_dict())
+@router.get("/audit/verify", summary="Re-compute the audit log's hash chain (admin)")
+def verify_audit(ctx: Annotated[Context, context_dep(admin.verify_audit)]) -> Verification:
+    return Verification(**admin.verify_audit(ctx).as_dict())

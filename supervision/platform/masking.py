@@ -8,7 +8,7 @@ minors never reach public outputs (§9.2, §9.3).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from features import identity
-from supervision.access import Role
+from supervision.platform.access import Role
 
 PUBLIC = "public"
 ADULT_AGE = 18
@@ -131,6 +131,16 @@ def mask_name(value: str) -> str:
     if not value:
         return value
     return value[0] + "*" * max(1, len(value) - 1)
+
+
+def name_masker(audience: str) -> Callable[[str], str]:
+    """How `audience` (a role or ``public``) sees a natural person's name under the policy, as a function."""
+    seen = visibility(Kind.PERSON_NAME, audience)
+    if seen == FULL:
+        return lambda v: v
+    if seen == MASKED:
+        return mask_name
+    return lambda v: "***"
 
 
 def mask_phone(value: str) -> str:

@@ -33,19 +33,19 @@ NAMING_CONVENTION: dict[str, str] = {
 # them all. A new module of models goes here (tests/supervision/test_db.py fails until it does), and its
 # tables into a new migration.
 MODEL_MODULES: tuple[str, ...] = (
-    "supervision.ledger",
-    "supervision.tasks",
-    "supervision.access",
-    "supervision.audit",
-    "supervision.objections",
-    "supervision.repairs",
-    "supervision.lists",
-    "supervision.restrictions",
-    "supervision.commitments",
-    "supervision.disclosure",
-    "supervision.reports",
-    "supervision.subscriptions",
-    "supervision.scores",
+    "supervision.platform.ledger",
+    "supervision.sampling.tables",
+    "supervision.platform.access",
+    "supervision.platform.audit",
+    "supervision.lifecycle.objections",
+    "supervision.lifecycle.repairs",
+    "supervision.lifecycle.lists",
+    "supervision.lifecycle.restrictions",
+    "supervision.lifecycle.commitments",
+    "supervision.lifecycle.disclosure",
+    "supervision.lifecycle.reports",
+    "supervision.lifecycle.subscriptions",
+    "supervision.lifecycle.scores",
 )
 
 
@@ -111,6 +111,9 @@ def _configure_sqlite(engine: sa.Engine, *, wal: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite, per connection
+            # `INSERT OR REPLACE` deletes the row it replaces without firing DELETE triggers unless recursive
+            # triggers are on: with them on, the audit log's append-only triggers refuse it too.
+            cursor.execute("PRAGMA recursive_triggers=ON")
             if wal:
                 # Readers (API, CLI) do not block the writer and vice versa.
                 cursor.execute("PRAGMA journal_mode=WAL")

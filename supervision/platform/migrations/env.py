@@ -1,4 +1,4 @@
-"""Alembic environment: runs the migrations on the connection `supervision.db` hands over (no alembic.ini)."""
+"""Alembic environment: runs the migrations on the connection `supervision.platform.db` hands over (no alembic.ini)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
-from supervision.db import UtcDateTime, import_models
+from supervision.platform.db import UtcDateTime, import_models
 
 config = context.config
 target_metadata = import_models()
@@ -22,11 +22,13 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
 
 def run_migrations() -> None:
     if context.is_offline_mode():
-        raise RuntimeError("offline (--sql) migrations are not supported; use supervision.db.upgrade")
+        raise RuntimeError(
+            "offline (--sql) migrations are not supported; use supervision.platform.db.upgrade"
+        )
     connection = config.attributes.get("connection")
     if connection is None:
         raise RuntimeError(
-            "no connection: run migrations through supervision.db.upgrade(engine) or `creditwatch db upgrade`"
+            "no connection: run migrations through supervision.platform.db.upgrade(engine) or `creditwatch db upgrade`"
         )
     context.configure(
         connection=connection,

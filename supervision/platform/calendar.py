@@ -18,6 +18,8 @@ from datetime import date, timedelta
 
 import chinese_calendar
 
+from supervision.platform.errors import DomainError
+
 __all__ = [
     "CalendarCoverageError",
     "add_working_days",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 
-class CalendarCoverageError(ValueError):
+class CalendarCoverageError(DomainError, ValueError):
     """A date outside the years the installed ``chinese_calendar`` knows (holidays are announced yearly)."""
 
 

@@ -22,10 +22,16 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from supervision.db import Base
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError, NotFoundError
 
 TOKEN_PATTERN = re.compile(r"^cw_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 NAME_PATTERN = re.compile(r"^[\w.@ -]{1,100}$")
+# A department's name (市场监管局, 生态环境局 …): letters of any script, digits, spaces and a few separators.
+DEPARTMENT_PATTERN = re.compile(r"^[\w()（）·. -]{1,128}$")
+# GB/T 2260 administrative division of the department: 6 digits (320900 the city, 320902 a district).
+DIVISION_PATTERN = re.compile(r"^\d{6}$")
+PERSON_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class Role(StrEnum):
@@ -56,9 +62,14 @@ class ApiToken(Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(200))
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Who the holder is: a person (staff or roster id) in a department of a division (migration 0010).
+    # Tokens issued before that migration have none: they may read, but no department-bound action.
+    department: Mapped[str | None] = mapped_column(sa.String(128))
+    division: Mapped[str | None] = mapped_column(sa.String(6))
+    person_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
-class UnknownRole(ValueError):
+class UnknownRole(DomainError, ValueError):
     """A role name outside :class:`Role`."""
 
     def __init__(self, role: str) -> None:
@@ -66,7 +77,7 @@ class UnknownRole(ValueError):
         self.field = "role"
 
 
-class InvalidTokenName(ValueError):
+class InvalidTokenName(DomainError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(
             f"token name {name!r}: 1-100 letters, digits, spaces or . _ @ - (it names the holder in the audit log)"
@@ -74,24 +85,62 @@ class InvalidTokenName(ValueError):
         self.field = "name"
 
 
-class TokenNotFound(LookupError):
+class InvalidIdentity(DomainError, ValueError):
+    """A department, division or person id that does not fit its pattern."""
+
+    def __init__(self, field: str, value: str, rule: str) -> None:
+        super().__init__(f"{field} {value!r}: {rule}", field=field)
+
+
+class TokenNotFound(NotFoundError):
     def __init__(self, token_id: int) -> None:
         super().__init__(f"no API token with id {token_id}")
         self.token_id = token_id
 
 
+def division_level(division: str) -> str:
+    """The administrative level of a GB/T 2260 division code: ``province`` (320000), ``city`` (320900) or
+    ``county`` (320902: districts and counties alike)."""
+    if division.endswith("0000"):
+        return "province"
+    if division.endswith("00"):
+        return "city"
+    return "county"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller of a request."""
+    """Who acts: a person (``name``, ``person_id``) in a department of a division, with a role.
+
+    ``token_id`` 0 is the local operator of the CLI without a token (``cli:<login>``): no role, no department,
+    admitted only by use cases that run on one's own machine (ingest, build, train, score, database set-up).
+    """
 
     token_id: int
     name: str
-    role: Role
+    role: Role | None
+    department: str | None = None
+    division: str | None = None
+    person_id: str | None = None
 
     @property
     def actor(self) -> str:
         """How the audit log names this caller: the holder's name and the token id."""
         return f"{self.name}#{self.token_id}"
+
+    @property
+    def role_name(self) -> str | None:
+        return None if self.role is None else self.role.value
+
+    @property
+    def audience(self) -> str:
+        """Whose masking rules apply (supervision.platform.masking): the role's, or the public's without one."""
+        return "public" if self.role is None else self.role.value
+
+    @property
+    def level(self) -> str | None:
+        """The administrative level of the actor's department (from its division), if known."""
+        return None if self.division is None else division_level(self.division)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +155,9 @@ class TokenInfo:
     created_by: str | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    department: str | None = None
+    division: str | None = None
+    person_id: str | None = None
 
     @property
     def active(self) -> bool:
@@ -121,6 +173,9 @@ class TokenInfo:
             "created_by": self.created_by,
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
+            "department": self.department,
+            "division": self.division,
+            "person_id": self.person_id,
             "active": self.active,
         }
 
@@ -154,6 +209,9 @@ def _info(row: ApiToken) -> TokenInfo:
         created_by=row.created_by,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        department=row.department,
+        division=row.division,
+        person_id=row.person_id,
     )
 
 
@@ -165,11 +223,21 @@ def create_token(
     created_by: str | None = None,
     expires_at: datetime | None = None,
     now: datetime | None = None,
+    department: str | None = None,
+    division: str | None = None,
+    person_id: str | None = None,
 ) -> IssuedToken:
-    """Issue a token for `name` with `role`; store its hash; return the clear token once."""
+    """Issue a token for `name` (a person `person_id` in `department` of `division`) with `role`; store its
+    hash; return the clear token once."""
     checked = parse_role(role)
     if not NAME_PATTERN.match(name):
         raise InvalidTokenName(name)
+    if department is not None and not DEPARTMENT_PATTERN.match(department):
+        raise InvalidIdentity("department", department, "1-128 letters, digits, spaces or ()（）·.-")
+    if division is not None and not DIVISION_PATTERN.match(division):
+        raise InvalidIdentity("division", division, "a 6-digit GB/T 2260 division code, e.g. 320902")
+    if person_id is not None and not PERSON_PATTERN.match(person_id):
+        raise InvalidIdentity("person_id", person_id, "1-64 letters, digits or _ . -")
     prefix = secrets.token_hex(6)  # 12 lowercase hex characters
     token = f"cw_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiToken(
@@ -181,6 +249,9 @@ def create_token(
         created_by=created_by,
         expires_at=expires_at,
         revoked_at=None,
+        department=department,
+        division=division,
+        person_id=person_id,
     )
     session.add(row)
     session.flush()
@@ -215,7 +286,15 @@ def _lookup(session: Session, token: str, now: datetime) -> tuple[Principal, dat
         return None
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    return Principal(token_id=row.id, name=row.name, role=Role(row.role)), row.expires_at
+    principal = Principal(
+        token_id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        department=row.department,
+        division=row.division,
+        person_id=row.person_id,
+    )
+    return principal, row.expires_at
 
 
 def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Principal | None:

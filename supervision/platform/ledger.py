@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from supervision.db import Base
+from supervision.platform.db import Base
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -104,7 +104,7 @@ def record_batch(
 ) -> None:
     """Add a batch to the ledger; recording the same batch again is a no-op, with other values a ValueError.
 
-    Runs inside the caller's transaction (see `supervision.db.session_scope`); nothing is committed here.
+    Runs inside the caller's transaction (see `supervision.platform.db.session_scope`); nothing is committed here.
     """
     given = {
         "batch_id": batch_id,

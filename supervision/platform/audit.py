@@ -22,7 +22,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from supervision.db import Base
+from supervision.platform import checkpoints
+from supervision.platform.db import Base
+from supervision.platform.errors import BusyError
 
 GENESIS = "0" * 64
 FORMAT_VERSION = 1
@@ -70,7 +72,7 @@ class AuditChainHead(Base):
     hash: Mapped[str] = mapped_column(sa.String(64))
 
 
-class AuditConflict(RuntimeError):
+class AuditConflict(BusyError, RuntimeError):
     """The chain head moved while this append held it: another writer bypassed the lock."""
 
 
@@ -264,6 +266,9 @@ def append_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> list[
     ).rowcount
     if moved != 1:
         raise AuditConflict(f"audit chain head moved during append of entries {last + 1}-{last + len(rows)}")
+    checkpoints.pending(
+        session, last + 1, last + len(rows), prev
+    )  # signed outside the database once committed
     return [AuditEntry(**row) for row in rows]
 
 
@@ -277,8 +282,10 @@ class VerifyResult:
     head_hash: str
     first_bad_id: int | None = None
     reason: str | None = None
+    checkpoints: checkpoints.CheckpointVerdict | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        marks = self.checkpoints
         return {
             "ok": self.ok,
             "entries": self.entries,
@@ -286,14 +293,32 @@ class VerifyResult:
             "head_hash": self.head_hash,
             "first_bad_id": self.first_bad_id,
             "reason": self.reason,
+            "checkpoints": None
+            if marks is None
+            else {
+                "lines": marks.lines,
+                "covered_seq": marks.covered_seq,
+                "gaps": [list(g) for g in marks.gaps],
+                "problems": list(marks.problems),
+            },
         }
 
 
-def verify(session: Session, *, anchor: tuple[int, str] | None = None, batch: int = 1000) -> VerifyResult:
+def verify(
+    session: Session,
+    *,
+    anchor: tuple[int, str] | None = None,
+    batch: int = 1000,
+    marks: checkpoints.CheckpointLog | None = None,
+) -> VerifyResult:
     """Re-compute every hash in sequence order and compare the end of the chain with the head.
 
     `anchor` is a (seq, hash) published earlier (a previous run's head): the chain must still hold it.
+    `marks` is the signed checkpoint log kept outside the database: every line must be genuine, the chain
+    must still hold each, and every entry must be covered by one (see supervision.platform.checkpoints).
     """
+    wanted = marks.seqs() if marks is not None else set()
+    hashes: dict[int, str] = {}
     head = session.execute(sa.select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)).scalar_one_or_none()
     head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
     expected_id, prev, count = 1, GENESIS, 0
@@ -320,6 +345,8 @@ def verify(session: Session, *, anchor: tuple[int, str] | None = None, batch: in
                 return bad(
                     entry.id, f"entry {entry.id} is not the one anchored earlier: the chain was rewritten"
                 )
+            if entry.id in wanted:
+                hashes[entry.id] = entry.hash
             prev, count, expected_id = entry.hash, count + 1, expected_id + 1
     finally:
         result.close()
@@ -331,6 +358,12 @@ def verify(session: Session, *, anchor: tuple[int, str] | None = None, batch: in
         return bad(head_seq + 1 if head_seq < count else count, "chain does not end at the recorded head")
     if anchor is not None and anchor[0] > count:
         return bad(count + 1, f"the anchored entry {anchor[0]} is missing: the chain ends at {count}")
+    if marks is not None:
+        verdict = marks.check(hashes, head_seq=head_seq)
+        if not verdict.ok:
+            first = verdict.gaps[0][0] if verdict.gaps else None
+            return VerifyResult(False, count, head_seq, head_hash, first, verdict.problems[0], verdict)
+        return VerifyResult(True, count, head_seq, head_hash, checkpoints=verdict)
     return VerifyResult(True, count, head_seq, head_hash)
 
 

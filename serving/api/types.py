@@ -1,0 +1,22 @@
+"""Input types every router shares, declared once: the USCC in a body, a query or a path.
+
+The format (GB 32100 charset, six-digit division) is checked at the door so a malformed code is a 422 that
+names the field; the check character (mod 31) and the allow-list are the domain's (``features.uscc``),
+which the services apply where a code must exist or be valid.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import Field
+
+from features.uscc import PATTERN
+
+__all__ = ["Uscc", "UsccPath"]
+
+_DESCRIPTION = "Unified Social Credit Code (统一社会信用代码): 18 characters, GB 32100"
+
+Uscc = Annotated[str, Field(min_length=18, max_length=18, pattern=PATTERN, description=_DESCRIPTION)]
+UsccPath = Annotated[str, Path(min_length=18, max_length=18, pattern=PATTERN, description=_DESCRIPTION)]

@@ -1,1 +1,0 @@
-"""Alembic migrations of the operational database (run through `supervision.db.upgrade`)."""
