@@ -1,4 +1,6 @@
-"""Lifecycle API: roles per route, full flows over HTTP on a real lake and SQLite, clear 409s for bad steps."""
+"""Lifecycle API: roles per route, full flows over HTTP on a real lake and SQLite, clear 409s for bad steps, and
+the authority rules: a department acts on and reads its own cases (谁认定、谁约谈), a listing needs a second
+approver of the same department (四眼原则), the department is the token's, never a typed name."""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from fastapi.testclient import TestClient
 
 from serving.api.app import create_app, role_matrix
 from serving.settings import Settings
-from supervision import access
-from supervision.access import Role
-from supervision.db import make_engine, session_scope, upgrade
+from supervision.platform import access, audit
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope, upgrade
+from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import OTHER_DEPARTMENT, issue
+from tests.serving.api_city import error as _error
 from tests.serving.api_city import ok as _ok
-from tests.supervision.lifecycle_lake import E, build_lake
+from tests.supervision.lifecycle_lake import AUTHORITY, AUTHORITY_DIVISION, E, build_lake
 
 SUP = frozenset({Role.SUPERVISOR})
 READ = frozenset({Role.SUPERVISOR, Role.INSPECTOR})
@@ -40,6 +45,7 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("GET", "/repairs/{repair_id}", READ),
     ("GET", "/repairs", READ),
     ("POST", "/lists", SUP),
+    ("POST", "/lists/{case_id}/approve", SUP),
     ("POST", "/lists/{case_id}/response", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
     ("POST", "/lists/{case_id}/withdraw", SUP),
     ("POST", "/lists/{case_id}/list", SUP),
@@ -86,17 +92,33 @@ def engine(migrated: Path, tmp_path: Path) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def auth(engine: sa.Engine) -> dict[Role, dict[str, str]]:
-    with session_scope(engine) as s:
-        return {
-            r: {"Authorization": f"Bearer {access.create_token(s, name=f'{r.value}-user', role=r).token}"}
-            for r in Role
-        }
+    """A person of the lake's department (the one that penalised and listed: city level) for each role."""
+    return {r: issue(engine, r, department=AUTHORITY, division=AUTHORITY_DIVISION) for r in Role}
+
+
+@pytest.fixture
+def second(engine: sa.Engine) -> dict[str, str]:
+    """Another supervisor of the same department: the second approver of a listing."""
+    return issue(
+        engine,
+        Role.SUPERVISOR,
+        name="supervisor-2",
+        department=AUTHORITY,
+        division=AUTHORITY_DIVISION,
+        person_id="supervisor-2",
+    )
+
+
+@pytest.fixture
+def other(engine: sa.Engine) -> dict[str, str]:
+    """A supervisor of another department."""
+    return issue(engine, Role.SUPERVISOR, name="other-dept", department=OTHER_DEPARTMENT, person_id="x")
 
 
 @pytest.fixture
 def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestClient]:
     build_lake(home)
-    with TestClient(create_app(settings, engine=engine)) as c:
+    with TestClient(create_app(settings, engine=engine, clock=china_half_past_midnight())) as c:
         yield c
 
 
@@ -139,7 +161,7 @@ def test_objection_flow_and_forbidden_step_over_http(
         client.post(
             "/objections",
             json={"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN", "grounds": "金额有误",
-                  "department": "盐城市市场监管局", "filed_on": "2026-11-02"},
+                  "department": AUTHORITY, "filed_on": "2026-11-02"},
             headers=auth[Role.SYSTEM],
         ),
         201,
@@ -168,18 +190,20 @@ def test_objection_flow_and_forbidden_step_over_http(
     assert client.get("/objections/OBJ-NOPE", headers=sup).json()["error"]["type"] == "not_found"
 
 
-def test_repair_list_check_and_events_over_http(client: TestClient, auth: dict[Role, dict[str, str]]) -> None:
+def test_repair_list_check_and_events_over_http(
+    client: TestClient, auth: dict[Role, dict[str, str]], second: dict[str, str]
+) -> None:
     sup, system = auth[Role.SUPERVISOR], auth[Role.SYSTEM]
     applied = _ok(
         client.post(
             "/repairs",
-            json={"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN", "department": "盐城市市场监管局",
+            json={"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN",
                   "commitment": "承诺", "obligations_evidence": "缴款凭证", "applied_on": "2026-11-02"},
             headers=system,
         ),
         201,
     )  # fmt: skip
-    assert all(c["ok"] for c in applied["conditions"])
+    assert all(c["ok"] for c in applied["conditions"]) and applied["department"] == AUTHORITY
     rid = applied["repair_id"]
     _ok(client.post(f"/repairs/{rid}/accept", json={"on": "2026-11-03"}, headers=sup))
     assert (
@@ -190,14 +214,15 @@ def test_repair_list_check_and_events_over_http(client: TestClient, auth: dict[R
     case = _ok(
         client.post(
             "/lists",
-            json={"uscc": E[6], "list_type": "severe_dishonesty", "department": "盐城市市场监管局",
+            json={"uscc": E[6], "list_type": "severe_dishonesty",
                   "reasons": "提供虚假材料", "basis": "严重违法失信名单管理办法", "proposed_on": "2026-10-12"},
             headers=sup,
         ),
         201,
     )  # fmt: skip
     cid = case["case_id"]
-    assert "陈述、申辩" in case["notice"]
+    assert "陈述、申辩" in case["notice"] and case["department"] == AUTHORITY
+    _ok(client.post(f"/lists/{cid}/approve", json={"on": "2026-10-13"}, headers=second))
     _ok(
         client.post(
             f"/lists/{cid}/list",
@@ -224,7 +249,7 @@ def test_commitments_disclosure_and_reports_over_http(
 ) -> None:
     sup, system = auth[Role.SUPERVISOR], auth[Role.SYSTEM]
     made = _ok(client.post("/commitments", json={"uscc": E[0], "matter": "food_business_licence",
-                                                  "department": "盐城市市场监管局", "signatory": "张三丰",
+                                                  "department": AUTHORITY, "signatory": "张三丰",
                                                   "made_on": "2026-09-01"}, headers=system), 201)  # fmt: skip
     cid = made["commitment_id"]
     _ok(
@@ -240,7 +265,7 @@ def test_commitments_disclosure_and_reports_over_http(
     assert _ok(client.post("/disclosure/register", headers=sup))["registered"] == 7
     _ok(client.post("/disclosure/penalties/P-REVOKE/publish", json={"on": "2026-11-02"}, headers=sup))
     overdue = _ok(client.get("/disclosure/overdue", params={"on": "2026-11-27"}, headers=sup))
-    assert overdue == [{"department": "盐城市市场监管局", "overdue": 6, "oldest_due": "2024-01-17",
+    assert overdue == [{"department": AUTHORITY, "overdue": 6, "oldest_due": "2024-01-17",
                         "max_working_days_late": overdue[0]["max_working_days_late"]}]  # fmt: skip
     public = client.get("/disclosure/public", params={"on": "2026-11-27"})
     rows = _ok(public)
@@ -294,7 +319,11 @@ def test_restriction_catalog_is_configurable(settings: Settings, home: Path, eng
         'restriction = "本市财政资金项目不予支持"\nbasis = "本市规定"\nconfidence = "U"\n',
         encoding="utf-8",
     )
-    app = create_app(settings.model_copy(update={"restriction_catalog": custom}), engine=engine)
+    app = create_app(
+        settings.model_copy(update={"restriction_catalog": custom}),
+        engine=engine,
+        clock=china_half_past_midnight(),
+    )
     with TestClient(app) as c:
         assert [m["restriction"] for m in _ok(c.get("/restrictions", headers=auth[Role.SYSTEM]))] == [
             "本市财政资金项目不予支持"
@@ -302,3 +331,217 @@ def test_restriction_catalog_is_configurable(settings: Settings, home: Path, eng
         body = {"uscc": E[3], "matter": "fiscal_funds", "on": "2026-11-27"}
         got = _ok(c.post("/check", json=body, headers=auth[Role.SYSTEM]))
         assert [r["basis"] for r in got["restrictions"]] == ["本市规定"]
+
+
+# ------------------------------------------------------------------------------------------- authority
+def _propose(client: TestClient, headers: dict[str, str], uscc: str = E[6]) -> str:
+    body = {"uscc": uscc, "list_type": "severe_dishonesty", "reasons": "提供虚假材料", "basis": "办法第二条"}
+    body["proposed_on"] = "2026-10-12"
+    return str(_ok(client.post("/lists", json=body, headers=headers), 201)["case_id"])
+
+
+def test_the_department_is_the_tokens_not_a_typed_one(
+    client: TestClient, auth: dict[Role, dict[str, str]]
+) -> None:
+    sup, system = auth[Role.SUPERVISOR], auth[Role.SYSTEM]
+    filing = {
+        "uscc": E[0],
+        "record_table": "penalties",
+        "record_id": "P-GEN",
+        "grounds": "g",
+        "filed_on": "2026-11-02",
+    }
+    error = _error(
+        client.post("/objections", json={**filing, "department": OTHER_DEPARTMENT}, headers=sup),
+        403,
+        "forbidden",
+    )
+    assert "their own department" in error["message"] and error["field"] == "department"
+    assert _ok(client.post("/objections", json=filing, headers=sup), 201)["department"] == AUTHORITY
+    error = _error(client.post("/objections", json=filing, headers=system), 422, "validation")
+    assert "required when a system files" in error["message"]
+    # The typed department inputs are gone where the actor's department (or the record's) is the truth.
+    proposal = {"uscc": E[6], "list_type": "severe_dishonesty", "reasons": "r", "basis": "b"}
+    _error(client.post("/lists", json={**proposal, "department": AUTHORITY}, headers=sup), 422, "validation")
+    repair = {"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN"}
+    _error(client.post("/repairs", json={**repair, "department": AUTHORITY}, headers=sup), 422, "validation")
+
+
+def test_a_token_without_a_department_may_not_act_or_read_a_queue(
+    client: TestClient, engine: sa.Engine
+) -> None:
+    with session_scope(engine) as s:
+        legacy = {
+            "Authorization": f"Bearer {access.create_token(s, name='legacy', role=Role.SUPERVISOR).token}"
+        }
+    error = _error(client.get("/objections", headers=legacy), 403, "forbidden")
+    assert "no department" in error["message"]
+    body = {"uscc": E[6], "list_type": "severe_dishonesty", "reasons": "r", "basis": "b"}
+    _error(client.post("/lists", json=body, headers=legacy), 403, "forbidden")
+
+
+def test_another_department_may_not_decide_or_read_an_objection_or_repair(
+    client: TestClient, auth: dict[Role, dict[str, str]], other: dict[str, str]
+) -> None:
+    sup = auth[Role.SUPERVISOR]
+    filing = {
+        "uscc": E[0],
+        "record_table": "penalties",
+        "record_id": "P-GEN",
+        "grounds": "g",
+        "filed_on": "2026-11-02",
+    }
+    oid = _ok(client.post("/objections", json=filing, headers=sup), 201)["objection_id"]
+    for method, path, body in [
+        ("POST", f"/objections/{oid}/mark", {"on": "2026-11-03"}),
+        ("POST", f"/objections/{oid}/decision", {"outcome": "rejected", "reasons": "r", "on": "2026-11-03"}),
+        ("GET", f"/objections/{oid}", None),
+    ]:
+        error = _error(client.request(method, path, json=body, headers=other), 403, "forbidden")
+        assert f"belongs to {AUTHORITY}" in error["message"]
+    assert _ok(client.get("/objections", headers=other)) == []
+    assert [o["objection_id"] for o in _ok(client.get("/objections", headers=sup))] == [oid]
+    assert _ok(client.get("/objections/overdue", params={"on": "2026-12-01"}, headers=other)) == []
+
+    repair = {"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN", "commitment": "c"}
+    repair |= {"obligations_evidence": "e", "applied_on": "2026-11-02"}
+    error = _error(client.post("/repairs", json=repair, headers=other), 403, "forbidden")
+    assert "penalised or listed" in error["message"]
+    rid = _ok(client.post("/repairs", json=repair, headers=auth[Role.SYSTEM]), 201)["repair_id"]
+    for action, body in [("accept", {}), ("approve", {}), ("reject", {"reasons": "r"})]:
+        _error(client.post(f"/repairs/{rid}/{action}", json=body, headers=other), 403, "forbidden")
+    _error(client.get(f"/repairs/{rid}", headers=other), 403, "forbidden")
+    assert _ok(client.get("/repairs", headers=other)) == []
+    assert _ok(client.get("/repairs/overdue", params={"on": "2026-12-01"}, headers=other)) == []
+    assert (
+        _ok(client.post(f"/repairs/{rid}/accept", json={"on": "2026-11-03"}, headers=sup))["status"]
+        == "accepted"
+    )
+
+
+def test_only_the_listing_department_acts_on_its_case(
+    client: TestClient, auth: dict[Role, dict[str, str]], second: dict[str, str], other: dict[str, str]
+) -> None:
+    sup = auth[Role.SUPERVISOR]
+    cid = _propose(client, sup)
+    for action, body in [
+        ("approve", {}),
+        ("response", {"response": "r"}),
+        ("withdraw", {"reasons": "r"}),
+        ("list", {"basis_document_no": "d"}),
+    ]:
+        error = _error(client.post(f"/lists/{cid}/{action}", json=body, headers=other), 403, "forbidden")
+        assert "谁认定、谁约谈" in error["message"], action
+    _ok(client.post(f"/lists/{cid}/approve", json={"on": "2026-10-13"}, headers=second))
+    listing = {"basis_document_no": "盐市监严〔2026〕1号", "on": "2026-10-20"}
+    _ok(client.post(f"/lists/{cid}/list", json=listing, headers=sup))
+    for action, body in [
+        ("interview", {"reason": "逾期", "on": "2026-11-20"}),
+        ("rectified", {}),
+        ("exit", {}),
+    ]:
+        error = _error(client.post(f"/lists/{cid}/{action}", json=body, headers=other), 403, "forbidden")
+        assert "谁认定、谁约谈" in error["message"], action
+    _error(client.get(f"/lists/{cid}", headers=other), 403, "forbidden")
+    assert _ok(client.get("/lists/interviews-due", params={"on": "2026-11-20"}, headers=other)) == []
+    assert _ok(client.post("/lists/expire", json={"on": "2026-11-27"}, headers=other)) == []
+    interviewed = _ok(
+        client.post(f"/lists/{cid}/interview", json={"reason": "逾期", "on": "2026-11-20"}, headers=sup)
+    )
+    assert interviewed["interviewed_on"] == "2026-11-20"
+
+
+def test_four_eyes_a_second_person_of_the_department_approves_over_http(
+    client: TestClient,
+    engine: sa.Engine,
+    auth: dict[Role, dict[str, str]],
+    second: dict[str, str],
+    other: dict[str, str],
+) -> None:
+    sup = auth[Role.SUPERVISOR]
+    cid = _propose(client, sup)
+    listing = {"basis_document_no": "盐市监严〔2026〕1号", "on": "2026-10-20"}
+    error = _error(client.post(f"/lists/{cid}/list", json=listing, headers=sup), 403, "forbidden")
+    assert "四眼原则" in error["message"] and "a city department" in error["message"]
+    error = _error(client.post(f"/lists/{cid}/approve", json={}, headers=sup), 403, "forbidden")
+    assert "another person" in error["message"]  # not the proposer
+    _error(
+        client.post(f"/lists/{cid}/approve", json={}, headers=other), 403, "forbidden"
+    )  # not another department
+    approved = _ok(client.post(f"/lists/{cid}/approve", json={"on": "2026-10-13"}, headers=second))
+    assert (approved["approver_person_id"], approved["approved_on"]) == ("supervisor-2", "2026-10-13")
+    again = _error(client.post(f"/lists/{cid}/approve", json={}, headers=second), 409, "conflict")
+    assert "already approved" in again["message"]
+    assert _ok(client.post(f"/lists/{cid}/list", json=listing, headers=sup))["status"] == "listed"
+    with session_scope(engine) as s:
+        approvals = [e for e in audit.entries(s, limit=1000) if e.action == "lists.approve"]
+    assert [e.result for e in approvals] == ["denied", "denied", "ok", "rejected"]  # refusals are audited too
+    entry = approvals[2]
+    assert entry.details["door"] == "api" and entry.details["department"] == AUTHORITY
+    assert entry.actor.startswith("supervisor-2#") and entry.target == f"list:{cid}"
+    # A level the policy does not list (the province) needs no second approver.
+    province = issue(
+        engine, Role.SUPERVISOR, name="prov", department="江苏省市场监督管理局", division="320000"
+    )
+    early = _propose(client, province, uscc=E[5])
+    assert _ok(client.post(f"/lists/{early}/list", json=listing, headers=province))["approved_by"] is None
+
+
+def test_commitments_and_publication_are_the_departments_own(
+    client: TestClient, auth: dict[Role, dict[str, str]], other: dict[str, str]
+) -> None:
+    sup = auth[Role.SUPERVISOR]
+    body = {"uscc": E[0], "matter": "food_business_licence", "made_on": "2026-09-01"}
+    made = _ok(client.post("/commitments", json=body, headers=sup), 201)
+    assert made["department"] == AUTHORITY
+    cid = made["commitment_id"]
+    for action, body in [("fulfil", {}), ("breach", {"facts": "f"}), ("interview", {"reason": "r"})]:
+        _error(client.post(f"/commitments/{cid}/{action}", json=body, headers=other), 403, "forbidden")
+    _ok(client.post("/disclosure/register", headers=sup))
+    error = _error(
+        client.post("/disclosure/penalties/P-REVOKE/publish", json={}, headers=other), 403, "forbidden"
+    )
+    assert "谁产生、谁公示" in error["message"]
+
+
+PROPOSAL_IN_2999 = {
+    "uscc": E[6],
+    "list_type": "severe_dishonesty",
+    "reasons": "r",
+    "basis": "b",
+    "proposed_on": "2999-01-01",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params"),
+    [
+        ("POST", "/lists", PROPOSAL_IN_2999, None),
+        ("POST", "/objections/OBJ-X/mark", {"on": "9999-12-31"}, None),
+        ("GET", "/objections/overdue", None, {"on": "9999-12-31"}),
+        ("GET", "/disclosure/public", None, {"on": "9999-12-31"}),
+        ("POST", "/reports", {"uscc": E[4], "on": "9999-12-31"}, None),
+    ],
+    ids=["decision after today", "mark after today", "overdue in 9999", "public in 9999", "report in 9999"],
+)
+def test_a_far_day_is_a_clear_422(
+    client: TestClient,
+    auth: dict[Role, dict[str, str]],
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+    params: dict[str, str] | None,
+) -> None:
+    sup = auth[Role.SUPERVISOR]
+    if path.startswith("/objections/OBJ-X"):
+        filing = {
+            "uscc": E[0],
+            "record_table": "penalties",
+            "record_id": "P-GEN",
+            "grounds": "g",
+            "filed_on": "2026-11-02",
+        }
+        oid = _ok(client.post("/objections", json=filing, headers=sup), 201)["objection_id"]
+        path = path.replace("OBJ-X", oid)
+    error = _error(client.request(method, path, json=body, params=params, headers=sup), 422, "validation")
+    assert "after" in error["message"]

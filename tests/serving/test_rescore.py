@@ -25,20 +25,24 @@ from features.lake import sources
 from features.synth import generate
 from features.synth.city import CityConfig
 from serving import rescore
-from serving.api import lifecycle as api_lifecycle
 from serving.api.app import create_app
 from serving.cli import app
+from serving.services import current_score as api_lifecycle
 from serving.settings import Settings, load_settings
-from supervision import access, repairs, scores
-from supervision.access import Role
-from supervision.db import make_engine, session_scope, upgrade
-from tests.supervision.lifecycle_lake import E, build_lake
+from supervision.lifecycle import repairs, scores
+from supervision.platform import access
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope, upgrade
+from tests.conftest import china_half_past_midnight
+from tests.supervision.lifecycle_lake import AUTHORITY, AUTHORITY_DIVISION, E, build_lake
 
 runner = CliRunner()
 
 
-def _cli(settings: Settings, *args: str) -> tuple[int, Any]:
-    result = runner.invoke(app, ["--home", str(settings.home), "--json", *args])
+def _cli(settings: Settings, *args: str, token: str) -> tuple[int, Any]:
+    result = runner.invoke(
+        app, ["--home", str(settings.home), "--json", "--as", token, *args], obj=china_half_past_midnight()
+    )
     return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else None
 
 
@@ -48,9 +52,18 @@ def _migrate(settings: Settings) -> sa.Engine:
     return engine
 
 
-def _token(engine: sa.Engine, role: Role) -> dict[str, str]:
+def _raw_token(engine: sa.Engine, role: Role, department: str = AUTHORITY) -> str:
+    """A token of a person of `department` (the lake's by default, which penalised: it decides)."""
     with session_scope(engine) as s:
-        return {"Authorization": f"Bearer {access.create_token(s, name=f'{role.value}-u', role=role).token}"}
+        name = f"{role.value}-u"
+        issued = access.create_token(
+            s, name=name, role=role, department=department, division=AUTHORITY_DIVISION, person_id=name
+        )
+        return issued.token
+
+
+def _token(engine: sa.Engine, role: Role, department: str = AUTHORITY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_raw_token(engine, role, department)}"}
 
 
 # ------------------------------------------------------------------------------------------- fast
@@ -64,12 +77,15 @@ def small(settings: Settings) -> Iterator[tuple[Settings, sa.Engine]]:
 
 def test_without_a_champion_the_decision_stands_and_says_why(small: tuple[Settings, sa.Engine]) -> None:
     settings, engine = small
+    sup = _raw_token(engine, Role.SUPERVISOR)
     code, filed = _cli(settings, "objections", "file", "--uscc", E[0], "--table", "penalties", "--record", "P-GEN",
-                       "--grounds", "依据已撤销", "--department", "盐城市市场监管局", "--on", "2026-11-02")  # fmt: skip
+                       "--grounds", "依据已撤销", "--on", "2026-11-02", token=sup)  # fmt: skip
     assert code == 0
-    assert _cli(settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-03")[0] == 0
+    assert (
+        _cli(settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-03", token=sup)[0] == 0
+    )
     code, decided = _cli(settings, "objections", "decide", filed["objection_id"], "--upheld", "--resolution",
-                         "revoked", "--reasons", "核实有误", "--on", "2026-11-04")  # fmt: skip
+                         "revoked", "--reasons", "核实有误", "--on", "2026-11-04", token=sup)  # fmt: skip
     assert code == 0 and decided["status"] == "upheld"
     assert decided["rescore"]["status"] == "skipped"
     assert "no model registry" in decided["rescore"]["reason"] and decided["rescore"]["after"] is None
@@ -79,12 +95,13 @@ def test_without_a_champion_the_decision_stands_and_says_why(small: tuple[Settin
 
 
 def test_rejected_objection_is_not_rescored(small: tuple[Settings, sa.Engine]) -> None:
-    settings, _ = small
+    settings, engine = small
+    sup = _raw_token(engine, Role.SUPERVISOR)
     code, filed = _cli(settings, "objections", "file", "--uscc", E[0], "--table", "penalties", "--record", "P-GEN",
-                       "--grounds", "金额有误", "--department", "盐城市市场监管局", "--on", "2026-11-02")  # fmt: skip
-    _cli(settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-03")
+                       "--grounds", "金额有误", "--on", "2026-11-02", token=sup)  # fmt: skip
+    _cli(settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-03", token=sup)
     code, decided = _cli(settings, "objections", "decide", filed["objection_id"], "--rejected", "--reasons",
-                         "证据不足", "--on", "2026-11-04")  # fmt: skip
+                         "证据不足", "--on", "2026-11-04", token=sup)  # fmt: skip
     assert code == 0 and decided["status"] == "rejected"
     assert decided["rescore"]["status"] == "skipped" and "rejected" in decided["rescore"]["reason"]
 
@@ -92,8 +109,8 @@ def test_rejected_objection_is_not_rescored(small: tuple[Settings, sa.Engine]) -
 def test_api_repair_without_champion_is_approved_and_says_why(small: tuple[Settings, sa.Engine]) -> None:
     settings, engine = small
     sup = _token(engine, Role.SUPERVISOR)
-    with TestClient(create_app(settings, engine=engine)) as client:
-        body = {"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN", "department": "盐城市市场监管局",
+    with TestClient(create_app(settings, engine=engine, clock=china_half_past_midnight())) as client:
+        body = {"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN",
                 "commitment": "承诺守法经营", "obligations_evidence": "缴款凭证 2025-001", "applied_on": "2026-11-02"}  # fmt: skip
         applied = client.post("/repairs", json=body, headers=sup)
         assert applied.status_code == 201, applied.text
@@ -125,7 +142,7 @@ def test_tier_lookups_prefer_a_newer_history_entry(small: tuple[Settings, sa.Eng
         score = api_lifecycle.report_score(settings, E[4], date(2026, 11, 27), s)
         assert score is not None and (score.tier, score.score, score.reasons) == ("B", 0.2, ["处罚已撤销"])
     system = _token(engine, Role.SYSTEM)
-    with TestClient(create_app(settings, engine=engine)) as client:
+    with TestClient(create_app(settings, engine=engine, clock=china_half_past_midnight())) as client:
         body = {"uscc": E[4], "matter": "bidding", "on": "2026-11-27"}
         assert client.post("/check", json=body, headers=system).json()["tier"] == "B"
         # A later full scoring run takes over again.
@@ -253,13 +270,17 @@ def test_cli_upheld_objections_rescore_the_entity(city: City) -> None:
     # Revoke every in-window penalty of the most penalised entity, all decided the same day.
     uscc, penalties = _penalised(city, set())[0]
     first = _features(city, uscc, DECIDED)
+    sup = _raw_token(
+        city.engine, Role.SUPERVISOR, "市场监管局"
+    )  # files with, and decides for, its department
     for record_id in penalties:
         code, filed = _cli(city.settings, "objections", "file", "--uscc", uscc, "--table", "penalties", "--record",
-                           record_id, "--grounds", "依据已撤销", "--department", "市场监管局", "--on", "2026-11-02")  # fmt: skip
+                           record_id, "--grounds", "依据已撤销", "--on", "2026-11-02", token=sup)  # fmt: skip
         assert code == 0, filed
-        assert _cli(city.settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-02")[0] == 0
+        mark = ("objections", "mark", filed["objection_id"], "--on", "2026-11-02")
+        assert _cli(city.settings, *mark, token=sup)[0] == 0
         code, decided = _cli(city.settings, "objections", "decide", filed["objection_id"], "--upheld",
-                             "--resolution", "revoked", "--reasons", "撤销", "--on", DECIDED.isoformat())  # fmt: skip
+                             "--resolution", "revoked", "--reasons", "撤销", "--on", DECIDED.isoformat(), token=sup)  # fmt: skip
         assert code == 0 and decided["status"] == "upheld", decided
     _check_history(city, uscc, decided, filed["objection_id"], entries=len(penalties))
     before, after = _features(city, uscc, DECIDED), _features(city, uscc, AFTER)
@@ -284,10 +305,17 @@ def test_api_approved_repairs_rescore_the_entity(city: City) -> None:
     candidates = [(u, [no for no in nos if repairable(u, no)]) for u, nos in _penalised(city, done)[:40]]
     uscc, penalties = max(candidates, key=lambda c: len(c[1]))
     assert penalties, "the synthetic city should have a repairable penalty"
-    sup = _token(city.engine, Role.SUPERVISOR)
-    with TestClient(create_app(city.settings, engine=city.engine)) as client:
+    # The department that penalised handles the repair: a supervisor of the penalties' authority decides.
+    authorities = (
+        lake["penalties"].filter(pl.col("decision_no").is_in(penalties)).select("authority").unique()
+    )
+    (authority,) = authorities.collect()["authority"].to_list()
+    sup = _token(city.engine, Role.SUPERVISOR, authority)
+    with TestClient(
+        create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())
+    ) as client:
         for no in penalties:
-            body = {"uscc": uscc, "record_table": "penalties", "record_id": no, "department": "市场监管局",
+            body = {"uscc": uscc, "record_table": "penalties", "record_id": no,
                     "commitment": "承诺", "obligations_evidence": "缴款凭证", "applied_on": "2026-11-02"}  # fmt: skip
             applied = client.post("/repairs", json=body, headers=sup)
             assert applied.status_code == 201, applied.text

@@ -9,14 +9,17 @@ import polars as pl
 
 from features.ingest import ingest_paths
 from features.uscc import complete
-from supervision.records import Lake
-from supervision.workflow import Actor
+from supervision.lifecycle.records import Lake
+from supervision.lifecycle.workflow import Actor
 
 E = [complete(f"91320902MA{n:07d}") for n in range(1, 8)]
+# The department that made every penalty and listing of the lake (a city-level department: 320900).
+AUTHORITY = "盐城市市场监管局"
+AUTHORITY_DIVISION = "320900"
 AUTHORITY_USCC = complete("11320900MB1886843")
 SALT = "lifecycle-test-salt"
 TODAY = date(2026, 11, 27)
-OFFICER = Actor("officer-li", role="supervisor", department="盐城市市场监管局")
+OFFICER = Actor("officer-li", role="supervisor", department=AUTHORITY)
 PARTY = Actor("party-e0", role="system")
 
 
@@ -41,7 +44,7 @@ def _penalty(
         "domain": domain,
         "severity": severity,
         "decided_on": decided,
-        "authority": "盐城市市场监管局",
+        "authority": AUTHORITY,
         "authority_uscc": AUTHORITY_USCC,
     }
 
@@ -80,7 +83,7 @@ def build_lake(root: Path) -> Lake:
             "basis": ["企业信息公示暂行条例第十七条", "市场监督管理严重违法失信名单管理办法"],
             "basis_document_no": ["盐市监异〔2025〕1号", "盐市监严〔2024〕2号"],
             "listed_on": [date(2025, 1, 6), date(2024, 1, 10)],
-            "authority": ["盐城市市场监管局", "盐城市市场监管局"],
+            "authority": [AUTHORITY, AUTHORITY],
         }
     ).write_parquet(src / "list_entries.parquet")
     lake = Lake(dir=root / "lake", salt=SALT)

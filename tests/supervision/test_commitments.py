@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from features.build import build_features
 from features.lake import scan, sources
-from supervision import commitments
-from supervision.db import session_scope
-from supervision.workflow import TransitionError
+from supervision.lifecycle import commitments
+from supervision.lifecycle.workflow import TransitionError
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import OFFICER, E, build_lake
 
 DEPT = "盐城市市场监管局"

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from features.identity import check_digit
 from features.ingest import ingest_paths
 from features.lake import sources
-from supervision import disclosure
-from supervision.db import session_scope
-from supervision.records import Lake, write_rows
-from supervision.workflow import TransitionError
+from supervision.lifecycle import disclosure
+from supervision.lifecycle.records import Lake, write_rows
+from supervision.lifecycle.workflow import TransitionError
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import AUTHORITY_USCC, OFFICER, SALT, TODAY, E, build_lake
 
 ADULT_ID = "11010519491231002X"
@@ -136,7 +136,7 @@ def test_public_export_respects_periods_repairs_minors_and_masks(db_engine: sa.E
 
 
 def test_minor_on_the_decision_day_around_leap_years() -> None:
-    from supervision.disclosure import _is_minor_on
+    from supervision.lifecycle.disclosure import _is_minor_on
 
     cases = [
         (date(2008, 3, 1), date(2026, 3, 1), False),  # born in a leap year: 18 on the birthday

@@ -21,10 +21,10 @@ from features.ingest import ingest_paths
 from features.lake import sources
 from features.synth import generate
 from features.synth.city import CityConfig
-from supervision import objections, repairs
-from supervision.db import make_engine, session_scope, upgrade
-from supervision.records import Lake
-from supervision.workflow import Actor
+from supervision.lifecycle import objections, repairs
+from supervision.lifecycle.records import Lake
+from supervision.lifecycle.workflow import Actor
+from supervision.platform.db import make_engine, session_scope, upgrade
 from training.labels import labelled_features
 from training.run import catalog_feature_infos, fit_risk_model
 

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from features.build import build_features
 from features.ingest import ingest_paths
 from features.lake import scan, sources
-from supervision import lists, objections, repairs
-from supervision.db import session_scope
-from supervision.records import Lake
-from supervision.workflow import TransitionError
+from supervision.lifecycle import lists, objections, repairs
+from supervision.lifecycle.records import Lake
+from supervision.lifecycle.workflow import Actor, TransitionError
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import OFFICER, PARTY, SALT, TODAY, E, build_lake
 
 DEPT = "盐城市市场监管局"
@@ -232,3 +232,43 @@ def test_approved_repair_of_the_entry_exits_the_case(db_engine: sa.Engine, tmp_p
         repairs.approve(s, row.repair_id, src, actor=OFFICER, on=date(2026, 3, 13), lake=lake)
         assert (case.status, case.exit_reason, case.exited_on) == ("exited", "repaired", date(2026, 3, 13))
         assert [e.event for e in lists.events_after(s)] == ["listed", "exited"]
+
+
+def test_the_second_approver_is_recorded_once_before_listing(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as s:
+        case = lists.propose(
+            s,
+            actor=OFFICER,
+            uscc=E[6],
+            list_type="severe_dishonesty",
+            department=DEPT,
+            reasons="r",
+            basis="b",
+            proposed_on=PROPOSED,
+            person_id="ZF001",
+        )
+        assert (case.proposed_by, case.proposer_person_id, case.approved_on) == (OFFICER.name, "ZF001", None)
+        second = Actor("officer-wang", role="supervisor", department=DEPT)
+        lists.approve(s, case.case_id, actor=second, on=date(2025, 3, 4), person_id="ZF002")
+        assert (case.approved_by, case.approver_person_id, case.approved_on) == (
+            "officer-wang",
+            "ZF002",
+            date(2025, 3, 4),
+        )
+        with pytest.raises(lists.ListError, match="already approved on 2025-03-04") as refused:
+            lists.approve(s, case.case_id, actor=second, on=date(2025, 3, 5), person_id="ZF002")
+        assert refused.value.kind == "conflict"
+        _list(s, None, case.case_id)
+        with pytest.raises(TransitionError, match="'approve' is not allowed"):
+            lists.approve(s, case.case_id, actor=second, on=date(2025, 3, 12), person_id="ZF003")
+
+
+def test_expire_and_interviews_due_of_one_department(db_engine: sa.Engine) -> None:
+    with session_scope(db_engine) as s:
+        case = _propose(s)
+        _list(s, None, case.case_id)
+        assert lists.interviews_due(s, on=date(2025, 4, 11), department="税务局") == []
+        assert lists.interviews_due(s, on=date(2025, 4, 11), department=DEPT) == [case]
+        assert lists.expire(s, actor=OFFICER, on=date(2028, 6, 1), department="税务局") == []
+        assert case.status == "listed"
+        assert lists.expire(s, actor=OFFICER, on=date(2028, 6, 1), department=DEPT) == [case]

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from features.build import build_features
 from features.lake import scan, sources
 from features.uscc import complete
-from supervision import objections
-from supervision.audit import AuditEntry, verify
-from supervision.db import session_scope
-from supervision.records import RecordRejected
-from supervision.workflow import NotFound, TransitionError
+from supervision.lifecycle import objections
+from supervision.lifecycle.records import RecordRejected
+from supervision.lifecycle.workflow import NotFound, TransitionError
+from supervision.platform.audit import AuditEntry, verify
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import OFFICER, PARTY, E, build_lake
 
 FILED = date(2026, 9, 30)  # Wednesday before the National Day holiday (1–7 October 2026)

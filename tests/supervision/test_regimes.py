@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision.regimes import PolicyError, add_months, default_policy, load_policy, rules_for
+from supervision.lifecycle.regimes import PolicyError, add_months, default_policy, load_policy, rules_for
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,23 @@ def test_override_file_wins_and_bad_entries_are_named(tmp_path: Path) -> None:
     dup.write_text(good.read_text(encoding="utf-8") * 2, encoding="utf-8")
     with pytest.raises(PolicyError, match=r"two rules for 'objection\.decide'"):
         load_policy(dup)
+
+
+def test_second_approver_levels_come_from_the_policy(tmp_path: Path) -> None:
+    # SAMR Order 44: listings by city and county departments are approved; the shipped file says so.
+    assert set(default_policy().second_approver_levels) == {"city", "county"}
+    rule = '[[rule]]\nkind = "x"\nregime = "r"\neffective_from = 2022-01-01\nvalue = 1\nunit = "days"\nsource = "s"\nconfidence = "V"\n'
+    absent = tmp_path / "absent.toml"
+    absent.write_text(rule, encoding="utf-8")
+    assert set(load_policy(absent).second_approver_levels) == {"city", "county"}  # a file without it keeps it
+    off = tmp_path / "off.toml"
+    off.write_text(rule + "[lists]\nsecond_approver_levels = []\n", encoding="utf-8")
+    assert load_policy(off).second_approver_levels == ()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(rule + '[lists]\nsecond_approver_levels = ["township"]\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"second_approver_levels \['township'\]"):
+        load_policy(bad)
+    typo = tmp_path / "typo.toml"
+    typo.write_text(rule + '[lists]\nsecond_approvers = ["city"]\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match="unknown key"):
+        load_policy(typo)

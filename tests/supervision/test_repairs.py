@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from features.build import build_features
 from features.lake import scan, sources
-from supervision import repairs
-from supervision.audit import AuditEntry
-from supervision.db import session_scope
-from supervision.records import Lake
-from supervision.workflow import TransitionError
+from supervision.lifecycle import repairs
+from supervision.lifecycle.records import Lake
+from supervision.lifecycle.workflow import TransitionError
+from supervision.platform.audit import AuditEntry
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import OFFICER, PARTY, E, build_lake
 
 

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from features.lake import sources
-from supervision import reports
-from supervision.db import session_scope
-from supervision.records import Lake
+from supervision.lifecycle import reports
+from supervision.lifecycle.records import Lake
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import E, build_lake
 
 

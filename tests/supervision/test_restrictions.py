@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from features.lake import sources
-from supervision import restrictions
-from supervision.db import session_scope
-from supervision.records import Lake
-from supervision.workflow import Actor
+from supervision.lifecycle import restrictions
+from supervision.lifecycle.records import Lake
+from supervision.lifecycle.workflow import Actor
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import E, build_lake
 
 CALLER = Actor("procurement-platform", role="system")

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from supervision import lists, subscriptions
-from supervision.db import session_scope
+from supervision.lifecycle import lists, subscriptions
+from supervision.platform.db import session_scope
 from tests.supervision.lifecycle_lake import OFFICER, E
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -3,39 +3,42 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.api import lifecycle
-from serving.api.deps import PUBLIC, AnyRoleDep, Principal, SessionDep, SettingsDep, require_roles
-from serving.api.masking import PUBLIC as PUBLIC_AUDIENCE
-from serving.api.trail import audited
-from supervision import commitments
-from supervision.access import Role
+from serving.api.deps import context_dep, public_context
+from serving.api.types import Uscc
+from serving.services import commitments
+from serving.services.commitments import CommitmentView, PublicCommitment, TemplateView
+from serving.services.context import Context
 
 router = APIRouter(prefix="/commitments", tags=["commitments"])
-MakeDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.SYSTEM)]
-WriteDep = Annotated[Principal, require_roles(Role.SUPERVISOR)]
 CommitmentId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
 class MakeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    uscc: str = Field(min_length=18, max_length=18)
+    uscc: Uscc
     matter: str = Field(min_length=1, max_length=64, examples=["food_business_licence"])
-    department: str = Field(min_length=1, max_length=128)
+    department: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="only a system recording a commitment: the department it is made to (a person's goes to "
+        "their own department)",
+    )
     licence_id: str | None = Field(None, max_length=128)
     signatory: str | None = Field(None, max_length=100)
-    made_on: date | None = None
+    made_on: date | None = Field(None, description="default: today (China); not after today")
 
 
 class OnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = None
+    on: date | None = Field(None, description="default: today (China); not after today")
 
 
 class BreachIn(OnIn):
@@ -46,74 +49,47 @@ class InterviewIn(OnIn):
     reason: str = Field(min_length=1, max_length=4000)
 
 
-def _on(body: OnIn) -> date:
-    return body.on or lifecycle.today()
-
-
 @router.get("/templates", summary="Commitment templates per matter")
-def templates(principal: AnyRoleDep) -> list[dict[str, Any]]:
-    return [
-        {"matter": t.matter, "title": t.title, "commitment_type": t.commitment_type, "due_days": t.due_days,
-         "text": t.text}
-        for t in commitments.load_templates().values()
-    ]  # fmt: skip
+def templates(ctx: Annotated[Context, context_dep(commitments.templates)]) -> list[TemplateView]:
+    return commitments.templates(ctx)
 
 
-@router.get("/public", dependencies=[PUBLIC], summary="The public 信用承诺 column (personal data masked)")
-def public(session: SessionDep) -> list[dict[str, Any]]:
-    return commitments.public_export(session, mask_name=lifecycle.name_masker(PUBLIC_AUDIENCE)).to_dicts()
+@router.get("/public", summary="The public 信用承诺 column (personal data masked)")
+def public(ctx: Annotated[Context, public_context(commitments.public_column)]) -> list[PublicCommitment]:
+    return commitments.public_column(ctx)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[audited("commitments.make")])
-def make(body: MakeIn, principal: MakeDep, session: SessionDep) -> dict[str, Any]:
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Record a commitment")
+def make(body: MakeIn, ctx: Annotated[Context, context_dep(commitments.make)]) -> CommitmentView:
     return commitments.make(
-        session,
-        actor=lifecycle.actor(principal),
+        ctx,
         uscc=body.uscc,
         matter=body.matter,
         department=body.department,
-        made_on=body.made_on or lifecycle.today(),
         licence_id=body.licence_id,
         signatory=body.signatory,
-    ).as_dict()
+        on=body.made_on,
+    )
 
 
-def _audit(action: str) -> Any:
-    return audited(f"commitments.{action}", target="commitment_id", prefix="commitment:")
-
-
-@router.post("/{commitment_id}/fulfil", dependencies=[_audit("fulfil")])
+@router.post("/{commitment_id}/fulfil", summary="The commitment is fulfilled")
 def fulfil(
-    commitment_id: CommitmentId, body: OnIn, principal: WriteDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    return commitments.fulfil(
-        session, commitment_id, actor=lifecycle.actor(principal), on=_on(body), lake=lifecycle.lake(settings)
-    ).as_dict()
+    commitment_id: CommitmentId, body: OnIn, ctx: Annotated[Context, context_dep(commitments.fulfil)]
+) -> CommitmentView:
+    return commitments.fulfil(ctx, commitment_id, on=body.on)
 
 
-@router.post("/{commitment_id}/breach", dependencies=[_audit("breach")])
+@router.post("/{commitment_id}/breach", summary="The commitment is breached (a record the features count)")
 def breach(
-    commitment_id: CommitmentId,
-    body: BreachIn,
-    principal: WriteDep,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> dict[str, Any]:
-    return commitments.breach(
-        session, commitment_id, actor=lifecycle.actor(principal), on=_on(body), facts=body.facts,
-        lake=lifecycle.lake(settings),
-    ).as_dict()  # fmt: skip
+    commitment_id: CommitmentId, body: BreachIn, ctx: Annotated[Context, context_dep(commitments.breach)]
+) -> CommitmentView:
+    return commitments.breach(ctx, commitment_id, facts=body.facts, on=body.on)
 
 
-@router.post("/{commitment_id}/interview", dependencies=[_audit("interview")])
+@router.post("/{commitment_id}/interview", summary="The department's interview after a breach")
 def interview(
     commitment_id: CommitmentId,
     body: InterviewIn,
-    principal: WriteDep,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> dict[str, Any]:
-    return commitments.interview(
-        session, commitment_id, actor=lifecycle.actor(principal), on=_on(body), reason=body.reason,
-        lake=lifecycle.lake(settings),
-    ).as_dict()  # fmt: skip
+    ctx: Annotated[Context, context_dep(commitments.interview)],
+) -> CommitmentView:
+    return commitments.interview(ctx, commitment_id, reason=body.reason, on=body.on)

@@ -1,73 +1,58 @@
-"""双公示: register decisions from the lake, mark published, overdue report by department, public export."""
+"""双公示: register decisions from the lake, publish one, the overdue report by department, the public export."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from serving.api import lifecycle
-from serving.api.deps import PUBLIC, Principal, SessionDep, SettingsDep, require_roles
-from serving.api.masking import PUBLIC as PUBLIC_AUDIENCE
-from serving.api.trail import audited
-from supervision import disclosure
-from supervision.access import Role
+from serving.api.deps import context_dep, public_context
+from serving.services import disclosure
+from serving.services.context import Context
+from serving.services.disclosure import (
+    DisclosureView,
+    OverdueDepartment,
+    PublicDecision,
+    RecordTable,
+    Registered,
+)
 
 router = APIRouter(prefix="/disclosure", tags=["disclosure"])
-WriteDep = Annotated[Principal, require_roles(Role.SUPERVISOR)]
-ReadDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR)]
 
 
 class OnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = None
+    on: date | None = Field(None, description="default: today (China); not after today")
 
 
-@router.post("/register", dependencies=[audited("disclosure.register")], summary="Register new decisions")
-def register(principal: WriteDep, session: SessionDep, settings: SettingsDep) -> dict[str, int]:
-    added = disclosure.register_from_lake(
-        session, lifecycle.sources(settings), policy=lifecycle.policy(settings)
-    )
-    return {"registered": added}
+@router.post("/register", summary="Register the lake's new licence and penalty decisions")
+def register(ctx: Annotated[Context, context_dep(disclosure.register)]) -> Registered:
+    return disclosure.register(ctx)
 
 
-@router.post(
-    "/{record_table}/{record_id}/publish",
-    dependencies=[audited("disclosure.publish", target="record_id", prefix="disclosure:")],
-)
+@router.post("/{record_table}/{record_id}/publish", summary="Mark a decision of the department published")
 def publish(
-    record_table: Literal["licences", "penalties"],
+    record_table: RecordTable,
     record_id: Annotated[str, Path(min_length=1, max_length=128)],
     body: OnIn,
-    principal: WriteDep,
-    session: SessionDep,
-) -> dict[str, Any]:
-    return disclosure.publish(
-        session, record_table, record_id, actor=lifecycle.actor(principal), on=body.on or lifecycle.today()
-    ).as_dict()
+    ctx: Annotated[Context, context_dep(disclosure.publish)],
+) -> DisclosureView:
+    return disclosure.publish(ctx, record_table, record_id, on=body.on)
 
 
 @router.get("/overdue", summary="Per department: decisions past their publication deadline")
 def overdue(
-    principal: ReadDep, session: SessionDep, on: Annotated[date | None, Query()] = None
-) -> list[dict[str, Any]]:
-    return disclosure.overdue_report(session, on=on or lifecycle.today())
+    ctx: Annotated[Context, context_dep(disclosure.overdue)], on: Annotated[date | None, Query()] = None
+) -> list[OverdueDepartment]:
+    return disclosure.overdue(ctx, on=on)
 
 
-@router.get(
-    "/public", dependencies=[PUBLIC], summary="Published licences and penalties (personal data masked)"
-)
+@router.get("/public", summary="Published licences and penalties (personal data masked)")
 def public(
-    session: SessionDep, settings: SettingsDep, on: Annotated[date | None, Query()] = None
-) -> list[dict[str, Any]]:
-    frame = disclosure.public_export(
-        session,
-        lifecycle.sources(settings),
-        on=on or lifecycle.today(),
-        mask_name=lifecycle.name_masker(PUBLIC_AUDIENCE),
-        policy=lifecycle.policy(settings),
-    )
-    return frame.to_dicts()
+    ctx: Annotated[Context, public_context(disclosure.public_decisions)],
+    on: Annotated[date | None, Query()] = None,
+) -> list[PublicDecision]:
+    return disclosure.public_decisions(ctx, on=on)

@@ -1,47 +1,40 @@
-"""Joint-punishment lists: propose (prior notice), respond, list, rectify, interview, exits, cases."""
+"""Joint-punishment lists: propose (prior notice), approve (四眼原则), respond, list, rectify, interview, exits;
+the listing department's reads."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.api import lifecycle
-from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
-from serving.api.trail import audited
-from supervision import lists
-from supervision.access import Role
+from serving.api.deps import context_dep
+from serving.api.types import Uscc
+from serving.services import lists
+from serving.services.context import Context
+from serving.services.lists import ListCaseView, PersonFlag
 
 router = APIRouter(prefix="/lists", tags=["lists"])
-WriteDep = Annotated[Principal, require_roles(Role.SUPERVISOR)]
-RespondDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.SYSTEM)]
-ReadDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)]
-# Person keys are visible to supervisors and analysts only (serving/api/masking.py).
-PersonDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.ANALYST)]
 CaseId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-def _audit(action: str) -> Any:
-    return audited(f"lists.{action}", target="case_id", prefix="list:")
-
-
 class ProposeIn(BaseModel):
+    """A proposal of the caller's department (the listing department is the caller's)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    uscc: str = Field(min_length=18, max_length=18)
+    uscc: Uscc
     list_type: str = Field(min_length=1, max_length=32, examples=["severe_dishonesty"])
-    department: str = Field(min_length=1, max_length=128)
     reasons: str = Field(min_length=1, max_length=4000)
     basis: str = Field(min_length=1, max_length=4000)
-    proposed_on: date | None = None
+    proposed_on: date | None = Field(None, description="default: today (China); not after today")
 
 
 class OnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = None
+    on: date | None = Field(None, description="default: today (China); not after today")
 
 
 class RespondIn(BaseModel):
@@ -55,7 +48,6 @@ class ListIn(OnIn):
 
 
 class InterviewIn(OnIn):
-    department: str = Field(min_length=1, max_length=128)
     reason: str = Field(min_length=1, max_length=4000)
 
 
@@ -63,105 +55,85 @@ class WithdrawIn(OnIn):
     reasons: str = Field(min_length=1, max_length=4000)
 
 
-def _on(body: OnIn) -> date:
-    return body.on or lifecycle.today()
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[audited("lists.propose")])
-def propose(
-    body: ProposeIn, principal: WriteDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Propose a listing (the prior notice)")
+def propose(body: ProposeIn, ctx: Annotated[Context, context_dep(lists.propose)]) -> ListCaseView:
     return lists.propose(
-        session,
-        actor=lifecycle.actor(principal),
+        ctx,
         uscc=body.uscc,
         list_type=body.list_type,
-        department=body.department,
         reasons=body.reasons,
         basis=body.basis,
-        proposed_on=body.proposed_on or lifecycle.today(),
-        policy=lifecycle.policy(settings),
-    ).as_dict()
+        on=body.proposed_on,
+    )
 
 
-@router.post("/{case_id}/response", dependencies=[_audit("respond")])
-def respond(case_id: CaseId, body: RespondIn, principal: RespondDep, session: SessionDep) -> dict[str, Any]:
-    return lists.respond(session, case_id, actor=lifecycle.actor(principal), response=body.response).as_dict()
+@router.post("/{case_id}/approve", summary="Second approver of a proposed listing (四眼原则)")
+def approve(case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.approve)]) -> ListCaseView:
+    return lists.approve(ctx, case_id, on=body.on)
 
 
-@router.post("/{case_id}/withdraw", dependencies=[_audit("withdraw")])
-def withdraw(case_id: CaseId, body: WithdrawIn, principal: WriteDep, session: SessionDep) -> dict[str, Any]:
-    return lists.withdraw(
-        session, case_id, actor=lifecycle.actor(principal), on=_on(body), reasons=body.reasons
-    ).as_dict()
+@router.post("/{case_id}/response", summary="The party's statement (陈述申辩) on a proposed case")
+def respond(
+    case_id: CaseId, body: RespondIn, ctx: Annotated[Context, context_dep(lists.respond)]
+) -> ListCaseView:
+    return lists.respond(ctx, case_id, response=body.response)
 
 
-@router.post("/{case_id}/list", dependencies=[_audit("list")])
+@router.post("/{case_id}/withdraw", summary="Drop a proposal")
+def withdraw(
+    case_id: CaseId, body: WithdrawIn, ctx: Annotated[Context, context_dep(lists.withdraw)]
+) -> ListCaseView:
+    return lists.withdraw(ctx, case_id, reasons=body.reasons, on=body.on)
+
+
+@router.post("/{case_id}/list", summary="List the entity on the basis document")
 def list_entity(
-    case_id: CaseId, body: ListIn, principal: WriteDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    return lists.list_case(
-        session,
-        case_id,
-        lifecycle.sources(settings),
-        actor=lifecycle.actor(principal),
-        on=_on(body),
-        basis_document_no=body.basis_document_no,
-        lake=lifecycle.lake(settings),
-        policy=lifecycle.policy(settings),
-    ).as_dict()
+    case_id: CaseId, body: ListIn, ctx: Annotated[Context, context_dep(lists.list_case)]
+) -> ListCaseView:
+    return lists.list_case(ctx, case_id, basis_document_no=body.basis_document_no, on=body.on)
 
 
-@router.post("/{case_id}/rectified", dependencies=[_audit("rectify")])
-def rectified(case_id: CaseId, body: OnIn, principal: WriteDep, session: SessionDep) -> dict[str, Any]:
-    return lists.rectify(session, case_id, actor=lifecycle.actor(principal), on=_on(body)).as_dict()
+@router.post("/{case_id}/rectified", summary="The party rectified (整改到位)")
+def rectified(
+    case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.rectify)]
+) -> ListCaseView:
+    return lists.rectify(ctx, case_id, on=body.on)
 
 
-@router.post("/{case_id}/interview", dependencies=[_audit("interview")])
+@router.post("/{case_id}/interview", summary="The listing department's interview (谁认定、谁约谈)")
 def interview(
-    case_id: CaseId, body: InterviewIn, principal: WriteDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    return lists.interview(
-        session,
-        case_id,
-        actor=lifecycle.actor(principal),
-        on=_on(body),
-        department=body.department,
-        reason=body.reason,
-        lake=lifecycle.lake(settings),
-    ).as_dict()
+    case_id: CaseId, body: InterviewIn, ctx: Annotated[Context, context_dep(lists.interview)]
+) -> ListCaseView:
+    return lists.interview(ctx, case_id, reason=body.reason, on=body.on)
 
 
-@router.post("/{case_id}/exit", dependencies=[_audit("exit")])
+@router.post("/{case_id}/exit", summary="Early exit on application")
 def exit_on_application(
-    case_id: CaseId, body: OnIn, principal: WriteDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    return lists.exit_on_application(
-        session, case_id, actor=lifecycle.actor(principal), on=_on(body), lake=lifecycle.lake(settings)
-    ).as_dict()
+    case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.exit_on_application)]
+) -> ListCaseView:
+    return lists.exit_on_application(ctx, case_id, on=body.on)
 
 
-@router.post(
-    "/expire", dependencies=[audited("lists.expire")], summary="Exit every case at its maximum period"
-)
-def expire(body: OnIn, principal: WriteDep, session: SessionDep) -> list[dict[str, Any]]:
-    return [row.as_dict() for row in lists.expire(session, actor=lifecycle.actor(principal), on=_on(body))]
+@router.post("/expire", summary="Exit every case of the department at its maximum period")
+def expire(body: OnIn, ctx: Annotated[Context, context_dep(lists.expire)]) -> list[ListCaseView]:
+    return lists.expire(ctx, on=body.on)
 
 
-@router.get("/interviews-due", summary="Listed cases past the rectification deadline, not yet interviewed")
+@router.get("/interviews-due", summary="The department's listed cases past the rectification deadline")
 def interviews_due(
-    principal: ReadDep, session: SessionDep, on: Annotated[date | None, Query()] = None
-) -> list[dict[str, Any]]:
-    return [row.as_dict() for row in lists.interviews_due(session, on=on or lifecycle.today())]
+    ctx: Annotated[Context, context_dep(lists.interviews_due)], on: Annotated[date | None, Query()] = None
+) -> list[ListCaseView]:
+    return lists.interviews_due(ctx, on=on)
 
 
 @router.get("/persons/{person_key}", summary="A person's accountability flags (personal credit file)")
 def person_file(
-    person_key: Annotated[str, Path(min_length=1, max_length=64)], principal: PersonDep, session: SessionDep
-) -> list[dict[str, Any]]:
-    return lists.person_flags(session, person_key)
+    person_key: Annotated[str, Path(min_length=1, max_length=64)],
+    ctx: Annotated[Context, context_dep(lists.person_file)],
+) -> list[PersonFlag]:
+    return lists.person_file(ctx, person_key)
 
 
-@router.get("/{case_id}")
-def get_case(case_id: CaseId, principal: ReadDep, session: SessionDep) -> dict[str, Any]:
-    return lists.get(session, case_id).as_dict()
+@router.get("/{case_id}", summary="One case of the department")
+def get_case(case_id: CaseId, ctx: Annotated[Context, context_dep(lists.get)]) -> ListCaseView:
+    return lists.get(ctx, case_id)

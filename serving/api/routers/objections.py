@@ -1,42 +1,45 @@
-"""Objections (异议): file, mark 异议处理中, decide, list and the overdue report."""
+"""Objections (异议): file, mark 异议处理中, decide, and the handling department's reads."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving import rescore
-from serving.api import lifecycle
-from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
-from serving.api.trail import audited
-from supervision import objections
-from supervision.access import Role
+from serving.api.deps import context_dep
+from serving.api.types import Uscc
+from serving.services import objections
+from serving.services.context import Context
+from serving.services.objections import ObjectionDecision, ObjectionView, OverdueObjection
 
 router = APIRouter(prefix="/objections", tags=["objections"])
-FileDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM)]
-DecideDep = Annotated[Principal, require_roles(Role.SUPERVISOR)]
-ReadDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR)]
 ObjectionId = Annotated[str, Path(min_length=1, max_length=40)]
+Status = Literal["filed", "marked", "upheld", "rejected"]
 
 
 class ObjectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    uscc: str = Field(min_length=18, max_length=18)
+    uscc: Uscc
     record_table: str = Field(min_length=1, max_length=32, examples=["penalties"])
     record_id: str = Field(min_length=1, max_length=128)
     grounds: str = Field(min_length=1, max_length=4000)
-    department: str = Field(min_length=1, max_length=128, description="department that handles it")
-    filed_on: date | None = Field(None, description="default: today (China)")
+    department: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="only a system filing for a party: the department that handles it (a person's objection "
+        "goes to their own department)",
+    )
+    filed_on: date | None = Field(None, description="default: today (China); not after today")
 
 
 class OnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = Field(None, description="default: today (China)")
+    on: date | None = Field(None, description="default: today (China); not after today")
 
 
 class DecisionIn(OnIn):
@@ -46,101 +49,62 @@ class DecisionIn(OnIn):
     correction: dict[str, Any] | None = None
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[audited("objections.file")],
-    summary="File an objection",
-)
-def file_objection(
-    body: ObjectionIn, principal: FileDep, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
-    row = objections.file(
-        session,
-        actor=lifecycle.actor(principal),
+@router.post("", status_code=status.HTTP_201_CREATED, summary="File an objection")
+def file_objection(body: ObjectionIn, ctx: Annotated[Context, context_dep(objections.file)]) -> ObjectionView:
+    return objections.file(
+        ctx,
         uscc=body.uscc,
         record_table=body.record_table,
         record_id=body.record_id,
         grounds=body.grounds,
         department=body.department,
-        filed_on=body.filed_on or lifecycle.today(),
-        policy=lifecycle.policy(settings),
+        on=body.filed_on,
     )
-    return row.as_dict()
 
 
-@router.post(
-    "/{objection_id}/mark",
-    dependencies=[audited("objections.mark", target="objection_id", prefix="objection:")],
-    summary="Mark the record 异议处理中",
-)
+@router.post("/{objection_id}/mark", summary="Mark the record 异议处理中 (the handling department)")
 def mark_objection(
-    objection_id: ObjectionId, body: OnIn, principal: DecideDep, session: SessionDep
-) -> dict[str, Any]:
-    row = objections.mark(
-        session, objection_id, actor=lifecycle.actor(principal), on=body.on or lifecycle.today()
-    )
-    return row.as_dict()
+    objection_id: ObjectionId, body: OnIn, ctx: Annotated[Context, context_dep(objections.mark)]
+) -> ObjectionView:
+    return objections.mark(ctx, objection_id, on=body.on)
 
 
 @router.post(
     "/{objection_id}/decision",
-    dependencies=[audited("objections.decide", target="objection_id", prefix="objection:")],
-    summary="Uphold (correct or revoke the record) or reject an objection",
+    summary="Uphold (correct or revoke the record; the entity is re-scored) or reject an objection",
 )
 def decide_objection(
-    objection_id: ObjectionId,
-    body: DecisionIn,
-    principal: DecideDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    request: Request,
-) -> dict[str, Any]:
-    on = body.on or lifecycle.today()
-    decision = objections.decide(
-        session,
+    objection_id: ObjectionId, body: DecisionIn, ctx: Annotated[Context, context_dep(objections.decide)]
+) -> ObjectionDecision:
+    return objections.decide(
+        ctx,
         objection_id,
-        actor=lifecycle.actor(principal),
-        on=on,
         upheld=body.outcome == "upheld",
         reasons=body.reasons,
         resolution=body.resolution,
         correction=body.correction,
-        lake=lifecycle.lake(settings),
+        on=body.on,
     )
-    row = decision.objection
-    if row.status == "upheld":
-        # The entity is re-scored now, on the lake that has just received the decision.
-        result = rescore.rescore(
-            session,
-            settings,
-            uscc=row.uscc,
-            on=on,
-            reason=f"objection {row.objection_id} upheld ({row.resolution})",
-            champion=lifecycle.champion(request),
-        )
-    else:
-        result = rescore.skipped("objection rejected: the record stands, nothing to re-score")
-    return {**row.as_dict(), "notice": decision.notice, "rescore": result.as_dict()}
 
 
-@router.get("/overdue", summary="Open objections past their marking or decision deadline")
+@router.get("/overdue", summary="The department's open objections past their marking or decision deadline")
 def overdue_objections(
-    principal: ReadDep, session: SessionDep, on: Annotated[date | None, Query()] = None
-) -> list[dict[str, Any]]:
-    return objections.overdue(session, on=on or lifecycle.today())
+    ctx: Annotated[Context, context_dep(objections.overdue)], on: Annotated[date | None, Query()] = None
+) -> list[OverdueObjection]:
+    return objections.overdue(ctx, on=on)
 
 
-@router.get("/{objection_id}", summary="One objection")
-def get_objection(objection_id: ObjectionId, principal: ReadDep, session: SessionDep) -> dict[str, Any]:
-    return objections.get(session, objection_id).as_dict()
+@router.get("/{objection_id}", summary="One objection the department handles")
+def get_objection(
+    objection_id: ObjectionId, ctx: Annotated[Context, context_dep(objections.get)]
+) -> ObjectionView:
+    return objections.get(ctx, objection_id)
 
 
-@router.get("", summary="Objections, optionally of one entity or in one status")
+@router.get("", summary="The objections the department handles, optionally of one entity or in one status")
 def list_objections(
-    principal: ReadDep,
-    session: SessionDep,
-    uscc: Annotated[str | None, Query(max_length=18)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-) -> list[dict[str, Any]]:
-    return [row.as_dict() for row in objections.list_objections(session, uscc=uscc, status=status)]
+    ctx: Annotated[Context, context_dep(objections.list_objections)],
+    uscc: Annotated[Uscc | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+) -> list[ObjectionView]:
+    return objections.list_objections(ctx, uscc=uscc, status=status)

@@ -1,6 +1,6 @@
 """Periods and deadlines of the credit lifecycle, looked up by kind and the regime in force on a date.
 
-The values live in a TOML file (the shipped ``supervision/policy/lifecycle.toml`` or a replacement named by
+The values live in a TOML file (the shipped ``supervision/lifecycle/policy/lifecycle.toml`` or a replacement named by
 ``CREDITWATCH_LIFECYCLE_POLICY``), never in code: the national rules changed on 2021-09-01, 2023-05-01 and
 2026-04-01 and several values are still unverified (confidence ``U``). A decision is governed by the rule
 whose ``effective_from`` is the latest on or before the decision date.
@@ -18,10 +18,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from supervision.calendar import add_working_days
+from supervision.platform.calendar import add_working_days
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "CONFIDENCES",
+    "LEVELS",
     "UNITS",
     "Policy",
     "PolicyError",
@@ -34,9 +36,14 @@ __all__ = [
 UNITS = ("working_days", "days", "months", "years", "yuan")
 CONFIDENCES = ("V", "P", "U")
 _FIELDS = ("kind", "regime", "effective_from", "value", "unit", "source", "confidence")
+# Administrative levels of a department (supervision.platform.access.division_level).
+LEVELS = ("province", "city", "county")
+# SAMR Order 44: a listing by a city- or county-level department is approved before it takes effect. A
+# policy file without `[lists] second_approver_levels` keeps this; `[]` turns the second approver off.
+DEFAULT_SECOND_APPROVER_LEVELS = ("city", "county")
 
 
-class PolicyError(ValueError):
+class PolicyError(DomainError, ValueError):
     """A policy file that cannot be used, or a kind/date it has no rule for."""
 
 
@@ -126,6 +133,8 @@ class Policy:
     origin: str
     # Named sets of catalog values, e.g. the penalty kinds whose publicity never stops early.
     sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Levels of the listing department at which a listing needs a second approver (四眼原则).
+    second_approver_levels: tuple[str, ...] = DEFAULT_SECOND_APPROVER_LEVELS
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, date]] = set()
@@ -189,7 +198,27 @@ def parse_policy(text: str, *, origin: str) -> Policy:
         isinstance(v, list) and all(isinstance(x, str) for x in v) for v in sets.values()
     ):
         raise PolicyError(f"{origin}: [sets] must map names to lists of strings")
-    return Policy(rules=tuple(rules), origin=origin, sets={k: tuple(v) for k, v in sets.items()})
+    return Policy(
+        rules=tuple(rules),
+        origin=origin,
+        sets={k: tuple(v) for k, v in sets.items()},
+        second_approver_levels=_approver_levels(data.get("lists", {}), origin),
+    )
+
+
+def _approver_levels(section: Any, origin: str) -> tuple[str, ...]:
+    """`[lists] second_approver_levels`: the department levels whose listings need a second approver."""
+    if not isinstance(section, dict):
+        raise PolicyError(f"{origin}: [lists] must be a table")
+    unknown = sorted(set(section) - {"second_approver_levels"})
+    if unknown:
+        raise PolicyError(f"{origin}: [lists] unknown key(s) {', '.join(unknown)}")
+    levels = section.get("second_approver_levels", DEFAULT_SECOND_APPROVER_LEVELS)
+    if not isinstance(levels, list | tuple) or not all(level in LEVELS for level in levels):
+        raise PolicyError(
+            f"{origin}: [lists] second_approver_levels {levels!r} must be a list of {', '.join(LEVELS)}"
+        )
+    return tuple(levels)
 
 
 def load_policy(path: Path | None = None) -> Policy:
@@ -206,8 +235,12 @@ def load_policy(path: Path | None = None) -> Policy:
 @lru_cache(maxsize=1)
 def default_policy() -> Policy:
     """The policy shipped with the package (read on first use, not at import)."""
-    text = resources.files("supervision").joinpath("policy", "lifecycle.toml").read_text(encoding="utf-8")
-    return parse_policy(text, origin="supervision/policy/lifecycle.toml")
+    text = (
+        resources.files("supervision.lifecycle")
+        .joinpath("policy", "lifecycle.toml")
+        .read_text(encoding="utf-8")
+    )
+    return parse_policy(text, origin="supervision/lifecycle/policy/lifecycle.toml")
 
 
 def rules_for(kind: str, *, on: date, policy: Policy | None = None) -> Rule:

@@ -4,31 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from supervision import audit
+from supervision.platform import audit
+from supervision.platform.clock import SystemClock
+from supervision.platform.errors import ConflictError, NotFoundError
 
-__all__ = ["Actor", "NotFound", "StateMachine", "TransitionError"]
+__all__ = ["Actor", "NotFound", "StateMachine", "TransitionError", "instant"]
 
 
-class TransitionError(ValueError):
+class TransitionError(ConflictError, ValueError):
     """A state change the lifecycle does not allow (e.g. deciding an objection not yet marked)."""
 
 
-class NotFound(LookupError):
+class NotFound(NotFoundError):
     """No object with that id."""
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts (audit ``actor`` and ``role``) and on which day the act counts (deadlines run from it)."""
+    """Who acts (audit ``actor`` and ``role``, for which ``department``) and at which instant (``at``: the
+    use case's clock, stamped on the rows the act changes)."""
 
     name: str
     role: str | None = None
     department: str | None = None
+    at: datetime | None = None
+
+
+def instant(at: datetime | None) -> datetime:
+    """`at` (the instant a use case passes from its clock), else the system clock's (library use, tests)."""
+    return at if at is not None else SystemClock().now()
 
 
 @dataclass(frozen=True)

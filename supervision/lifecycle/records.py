@@ -22,11 +22,12 @@ import polars as pl
 from features import catalog
 from features.ingest import BatchReport, ingest_file
 from features.lake import scan_quarantine
+from supervision.platform.errors import DomainError
 
 __all__ = ["Lake", "RecordRejected", "write_rows"]
 
 
-class RecordRejected(ValueError):
+class RecordRejected(DomainError, ValueError):
     """The lake's checks refused a lifecycle row (the message names the field and the rule)."""
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,12 +18,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.catalog import RECORD_TABLES
 from features.uscc import is_valid as uscc_is_valid
-from supervision import lists
-from supervision.calendar import working_days_between
-from supervision.db import Base
-from supervision.records import Lake, write_rows
-from supervision.regimes import Policy, default_policy
-from supervision.workflow import Actor, NotFound, StateMachine
+from supervision.lifecycle import lists
+from supervision.lifecycle.records import Lake, write_rows
+from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform.calendar import working_days_between
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "MACHINE",
@@ -49,7 +50,7 @@ MACHINE = StateMachine(
 )
 
 
-class ObjectionError(ValueError):
+class ObjectionError(DomainError, ValueError):
     """An objection that cannot be filed or decided as asked (bad field, missing reason)."""
 
 
@@ -107,10 +108,6 @@ class Objection(Base):
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _objection_id(uscc: str, record_table: str, record_id: str, filed_on: date, filer: str) -> str:
     digest = hashlib.sha256(f"{uscc}|{record_table}|{record_id}|{filed_on}|{filer}".encode()).hexdigest()
     return f"OBJ-{digest[:16].upper()}"
@@ -164,7 +161,7 @@ def file(
         decide_due=decide_rule.end(filed_on),
         status="filed",
         rules={"mark": mark_rule.as_dict(), "decide": decide_rule.as_dict()},
-        updated_at=_now(),
+        updated_at=instant(actor.at),
     )
     session.add(row)
     session.flush()
@@ -193,7 +190,7 @@ def mark(session: Session, objection_id: str, *, actor: Actor, on: date) -> Obje
     row = get(session, objection_id)
     after = MACHINE.next_state(objection_id, row.status, "mark")
     _check_day(row, on)
-    before, row.status, row.marked_on, row.updated_at = row.status, after, on, _now()
+    before, row.status, row.marked_on, row.updated_at = row.status, after, on, instant(actor.at)
     MACHINE.record(
         session,
         actor=actor,
@@ -259,7 +256,12 @@ def decide(
         if case is not None and case.status in ("listed", "rectified"):
             lists.revoke(session, case.case_id, actor=actor, on=on)
     row.status, row.decided_on, row.reasons = after, on, reasons
-    row.resolution, row.correction, row.notice, row.updated_at = resolution, correction, notice, _now()
+    row.resolution, row.correction, row.notice, row.updated_at = (
+        resolution,
+        correction,
+        notice,
+        instant(actor.at),
+    )
     if lake is not None:
         write_rows(
             lake,
@@ -294,9 +296,12 @@ def decide(
 
 
 def list_objections(
-    session: Session, *, uscc: str | None = None, status: str | None = None
+    session: Session, *, uscc: str | None = None, status: str | None = None, department: str | None = None
 ) -> list[Objection]:
+    """Objections in filing order, of one entity, in one status or handled by one department (if given)."""
     stmt = sa.select(Objection).order_by(Objection.filed_on, Objection.objection_id)
+    if department is not None:
+        stmt = stmt.where(Objection.department == department)
     if uscc is not None:
         stmt = stmt.where(Objection.uscc == uscc)
     if status is not None:
@@ -306,10 +311,11 @@ def list_objections(
     return list(session.scalars(stmt))
 
 
-def overdue(session: Session, *, on: date) -> list[dict[str, Any]]:
-    """Open objections past a deadline on ``on``: which deadline, and by how many working days."""
+def overdue(session: Session, *, on: date, department: str | None = None) -> list[dict[str, Any]]:
+    """Open objections (of `department`, if given) past a deadline on ``on``: which deadline, and by how
+    many working days."""
     out = []
-    for row in list_objections(session):
+    for row in list_objections(session, department=department):
         if row.status == "filed" and on > row.mark_due:
             out.append(("mark", row.mark_due, row))
         if row.status in ("filed", "marked") and on > row.decide_due:

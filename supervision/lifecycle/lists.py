@@ -1,6 +1,7 @@
 """Joint-punishment lists (失信联合惩戒对象名单): prior notice → listing → rectification → interview → exit.
 
-proposed (prior notice: reasons, basis, rights, response deadline) → listed (basis document) → rectified;
+proposed (prior notice: reasons, basis, rights, response deadline; a second approver of the department
+where the policy asks for one, 四眼原则) → listed (basis document) → rectified;
 when the rectification deadline passes unrectified, the listing department interviews (谁认定、谁约谈);
 exit on application after the minimum period (from ``rectified``), automatic exit at the maximum, or
 revoked by an upheld objection. Periods come from the policy in force on the listing day. Every change is
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -22,10 +23,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from features.catalog import LIST_TYPES
 from features.lifecycle import lifecycle_sources, list_entry_end
 from features.uscc import is_valid as uscc_is_valid
-from supervision.db import Base
-from supervision.records import Lake, write_rows
-from supervision.regimes import Policy, default_policy
-from supervision.workflow import Actor, NotFound, StateMachine
+from supervision.lifecycle.records import Lake, write_rows
+from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError, ErrorKind
 
 __all__ = [
     "MACHINE",
@@ -33,6 +35,7 @@ __all__ = [
     "ListError",
     "ListEvent",
     "accountable_persons",
+    "approve",
     "events_after",
     "exit_on_application",
     "expire",
@@ -56,7 +59,7 @@ ACCOUNTABLE_RELATIONS = ("legal_representative", "actual_controller")
 MACHINE = StateMachine(
     "list",
     {
-        "proposed": {"list": "listed", "withdraw": "withdrawn"},
+        "proposed": {"approve": "proposed", "list": "listed", "withdraw": "withdrawn"},
         "listed": {
             "rectify": "rectified",
             "interview": "listed",
@@ -74,7 +77,7 @@ MACHINE = StateMachine(
 )
 
 
-class ListError(ValueError):
+class ListError(DomainError, ValueError):
     """A listing step that cannot be taken as asked (deadline not reached, wrong department, bad field)."""
 
 
@@ -111,6 +114,12 @@ class ListCase(Base):
     accountable: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime]
+    # Who proposed and who approved the listing (四眼原则, migration 0011): the audit name and the person id.
+    proposed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    proposer_person_id: Mapped[str | None] = mapped_column(sa.String(64))
+    approved_by: Mapped[str | None] = mapped_column(sa.String(200))
+    approver_person_id: Mapped[str | None] = mapped_column(sa.String(64))
+    approved_on: Mapped[date | None] = mapped_column(sa.Date)
 
     def as_dict(self) -> dict[str, Any]:
         return {c.name: getattr(self, c.name) for c in self.__table__.columns if c.name != "updated_at"}
@@ -143,10 +152,6 @@ class ListEvent(Base):
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def lake_entries_active(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> pl.LazyFrame:
     """The lake's list entries of ``uscc`` active on ``on`` (objections and repairs applied)."""
     # Decisions dated on `on` count (features see decisions strictly before as_of, hence the day after).
@@ -169,7 +174,7 @@ def _step(session: Session, row: ListCase, action: str, actor: Actor, on: date, 
     after = MACHINE.next_state(row.case_id, row.status, action)
     if on < row.proposed_on:
         raise ListError(f"list case {row.case_id}: {on.isoformat()} is before the prior notice")
-    before, row.status, row.updated_at = row.status, after, _now()
+    before, row.status, row.updated_at = row.status, after, instant(actor.at)
     MACHINE.record(
         session,
         actor=actor,
@@ -182,10 +187,12 @@ def _step(session: Session, row: ListCase, action: str, actor: Actor, on: date, 
     )
 
 
-def _event(session: Session, row: ListCase, event: str, on: date, reason: str | None = None) -> None:
+def _event(
+    session: Session, row: ListCase, event: str, on: date, at: datetime, reason: str | None = None
+) -> None:
     session.add(
         ListEvent(
-            at=_now(),
+            at=at,
             event=event,
             case_id=row.case_id,
             uscc=row.uscc,
@@ -226,8 +233,11 @@ def propose(
     basis: str,
     proposed_on: date,
     policy: Policy | None = None,
+    person_id: str | None = None,
 ) -> ListCase:
-    """Open a case with the prior notice (告知): reasons, basis, the party's rights and response deadline."""
+    """Open a case with the prior notice (告知): reasons, basis, the party's rights and response deadline.
+
+    The proposer (``actor`` and its ``person_id``) is recorded: a second approver must be someone else."""
     policy = policy or default_policy()
     if not uscc_is_valid(uscc):
         raise ListError(f"uscc {uscc!r}: not a valid unified social credit code (GB 32100)")
@@ -261,7 +271,9 @@ def propose(
         response_due=response_due,
         accountable=[],
         rules={"notice_response": response_rule.as_dict()},
-        updated_at=_now(),
+        updated_at=instant(actor.at),
+        proposed_by=actor.name,
+        proposer_person_id=person_id,
     )
     session.add(row)
     session.flush()
@@ -277,11 +289,25 @@ def respond(session: Session, case_id: str, *, actor: Actor, response: str) -> L
     row = get(session, case_id)
     if row.status != "proposed":
         raise ListError(f"list case {case_id} is {row.status!r}: a response is taken only while proposed")
-    row.response, row.updated_at = response, _now()
+    row.response, row.updated_at = response, instant(actor.at)
     MACHINE.record(
         session, actor=actor, object_id=case_id, action="respond", before="proposed", after="proposed",
         on=row.proposed_on,
     )  # fmt: skip
+    return row
+
+
+def approve(session: Session, case_id: str, *, actor: Actor, on: date, person_id: str | None) -> ListCase:
+    """Record the second approver of a proposed listing (四眼原则); who may approve is the caller's rule."""
+    row = get(session, case_id)
+    MACHINE.next_state(case_id, row.status, "approve")
+    if row.approved_on is not None:
+        raise ListError(
+            f"list case {case_id}: already approved on {row.approved_on.isoformat()} by {row.approved_by}",
+            kind=ErrorKind.CONFLICT,
+        )
+    _step(session, row, "approve", actor, on, person_id=person_id)
+    row.approved_by, row.approver_person_id, row.approved_on = actor.name, person_id, on
     return row
 
 
@@ -327,7 +353,7 @@ def list_case(
         "max": maximum.as_dict(),
     }
     row.accountable = accountable_persons(sources, uscc=row.uscc, on=on)
-    _event(session, row, "listed", on)
+    _event(session, row, "listed", on, instant(actor.at))
     if lake is not None:
         write_rows(
             lake,
@@ -359,13 +385,16 @@ def rectify(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCa
     return row
 
 
-def interviews_due(session: Session, *, on: date) -> list[ListCase]:
-    """Listed cases whose rectification deadline passed before ``on`` with no rectification or interview."""
+def interviews_due(session: Session, *, on: date, department: str | None = None) -> list[ListCase]:
+    """Listed cases (of `department`, if given) whose rectification deadline passed before ``on`` with no
+    rectification or interview."""
     stmt = sa.select(ListCase).where(
         ListCase.status == "listed",
         ListCase.rectification_due < on,
         ListCase.interviewed_on.is_(None),
     )
+    if department is not None:
+        stmt = stmt.where(ListCase.department == department)
     return list(session.scalars(stmt.order_by(ListCase.rectification_due, ListCase.case_id)))
 
 
@@ -417,7 +446,7 @@ def interview(
 def _exit(session: Session, row: ListCase, action: str, reason: str, actor: Actor, on: date) -> None:
     _step(session, row, action, actor, on, exit_reason=reason)
     row.exited_on, row.exit_reason = on, reason
-    _event(session, row, "exited", on, reason)
+    _event(session, row, "exited", on, instant(actor.at), reason)
 
 
 def exit_on_application(
@@ -455,9 +484,12 @@ def exit_on_application(
     return row
 
 
-def expire(session: Session, *, actor: Actor, on: date) -> list[ListCase]:
-    """Automatic exit of every case whose maximum period ended on or before ``on`` (the lake's planned_end)."""
+def expire(session: Session, *, actor: Actor, on: date, department: str | None = None) -> list[ListCase]:
+    """Automatic exit of every case (of `department`, if given) whose maximum period ended on or before
+    ``on`` (the lake's planned_end)."""
     stmt = sa.select(ListCase).where(ListCase.status.in_(("listed", "rectified")), ListCase.max_end <= on)
+    if department is not None:
+        stmt = stmt.where(ListCase.department == department)
     done = []
     for row in session.scalars(stmt.order_by(ListCase.max_end, ListCase.case_id)):
         assert row.max_end is not None

@@ -13,19 +13,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from supervision import lists
-from supervision.calendar import working_days_between
-from supervision.db import Base
-from supervision.records import Lake, write_rows
-from supervision.regimes import Policy, default_policy
-from supervision.workflow import Actor, NotFound, StateMachine
+from supervision.lifecycle import lists
+from supervision.lifecycle.records import Lake, write_rows
+from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform.calendar import working_days_between
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "MACHINE",
@@ -38,11 +39,14 @@ __all__ = [
     "approve",
     "check_conditions",
     "get",
+    "handling_department",
     "overdue",
     "reject",
 ]
 
 REPAIRABLE_TABLES = ("penalties", "list_entries")
+# The lake key of a repairable record, by table.
+_KEYS = {"penalties": "decision_no", "list_entries": "entry_id"}
 MACHINE = StateMachine(
     "repair",
     {
@@ -53,7 +57,7 @@ MACHINE = StateMachine(
 TierLookup = Callable[[str], str | None]
 
 
-class RepairError(ValueError):
+class RepairError(DomainError, ValueError):
     """A repair application that cannot be made or decided as asked."""
 
 
@@ -121,10 +125,6 @@ class Repair(Base):
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def get(session: Session, repair_id: str) -> Repair:
     row = session.get(Repair, repair_id)
     if row is None:
@@ -137,6 +137,17 @@ def _one(frame: pl.LazyFrame, key: str, value: str, table: str) -> dict[str, Any
     if not rows:
         raise RepairError(f"{table} record {value!r} is not in the lake")
     return rows[-1]
+
+
+def handling_department(
+    sources: Mapping[str, pl.LazyFrame], *, record_table: str, record_id: str
+) -> str | None:
+    """The department that penalised or listed (the record's ``authority`` in the lake): it handles the
+    repair. None when the record names none."""
+    if record_table not in REPAIRABLE_TABLES:
+        raise RepairError(f"record_table {record_table!r}: repairs apply to {', '.join(REPAIRABLE_TABLES)}")
+    authority = _one(sources[record_table], _KEYS[record_table], record_id, record_table).get("authority")
+    return authority.strip() or None if isinstance(authority, str) else None
 
 
 def check_conditions(
@@ -154,8 +165,7 @@ def check_conditions(
     policy = policy or default_policy()
     if record_table not in REPAIRABLE_TABLES:
         raise RepairError(f"record_table {record_table!r}: repairs apply to {', '.join(REPAIRABLE_TABLES)}")
-    key = "decision_no" if record_table == "penalties" else "entry_id"
-    record = _one(sources[record_table], key, record_id, record_table)
+    record = _one(sources[record_table], _KEYS[record_table], record_id, record_table)
     if record["uscc"] != uscc:
         raise RepairError(f"{record_table} record {record_id!r} belongs to {record['uscc']}, not {uscc}")
     out: list[Condition] = []
@@ -318,7 +328,7 @@ def apply(
         status="applied",
         conditions=[asdict(c) for c in conditions],
         tier_before=tiers(uscc) if tiers else None,
-        updated_at=_now(),
+        updated_at=instant(actor.at),
     )
     session.add(row)
     session.flush()
@@ -350,7 +360,12 @@ def accept(
     _check_day(row, on)
     decide_rule = policy.rules_for("repair.decide", on=on)
     before = row.status
-    row.status, row.accepted_on, row.decide_due, row.updated_at = after, on, decide_rule.end(on), _now()
+    row.status, row.accepted_on, row.decide_due, row.updated_at = (
+        after,
+        on,
+        decide_rule.end(on),
+        instant(actor.at),
+    )
     MACHINE.record(
         session,
         actor=actor,
@@ -402,7 +417,7 @@ def approve(
         after,
         on,
         [asdict(c) for c in conditions],
-        _now(),
+        instant(actor.at),
     )
     if lake is not None:
         write_rows(
@@ -466,24 +481,27 @@ def reject(session: Session, repair_id: str, *, actor: Actor, on: date, reasons:
     if not reasons or not reasons.strip():
         raise RepairError(f"repair {repair_id}: reasons are required to reject")
     before = row.status
-    row.status, row.decided_on, row.reasons, row.updated_at = after, on, reasons, _now()
+    row.status, row.decided_on, row.reasons, row.updated_at = after, on, reasons, instant(actor.at)
     MACHINE.record(
         session, actor=actor, object_id=repair_id, action="reject", before=before, after=after, on=on
     )
     return row
 
 
-def list_repairs(session: Session, *, uscc: str | None = None) -> list[Repair]:
+def list_repairs(session: Session, *, uscc: str | None = None, department: str | None = None) -> list[Repair]:
+    """Applications in order, of one entity or handled by one department (if given)."""
     stmt = sa.select(Repair).order_by(Repair.applied_on, Repair.repair_id)
+    if department is not None:
+        stmt = stmt.where(Repair.department == department)
     if uscc is not None:
         stmt = stmt.where(Repair.uscc == uscc)
     return list(session.scalars(stmt))
 
 
-def overdue(session: Session, *, on: date) -> list[dict[str, Any]]:
-    """Open applications past their acceptance or decision deadline on ``on``."""
+def overdue(session: Session, *, on: date, department: str | None = None) -> list[dict[str, Any]]:
+    """Open applications (of `department`, if given) past their acceptance or decision deadline on ``on``."""
     out = []
-    for row in list_repairs(session):
+    for row in list_repairs(session, department=department):
         if row.status == "applied" and on > row.accept_due:
             out.append(("accept", row.accept_due, row))
         if row.status == "accepted" and row.decide_due is not None and on > row.decide_due:

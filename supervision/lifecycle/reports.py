@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -23,8 +23,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.lifecycle import lifecycle_sources
 from features.uscc import is_valid as uscc_is_valid
-from supervision import commitments, lists, repairs
-from supervision.db import Base
+from supervision.lifecycle import commitments, lists, repairs
+from supervision.lifecycle.workflow import instant
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "CreditReport",
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 
-class ReportError(ValueError):
+class ReportError(DomainError, ValueError):
     """A report that cannot be made (unknown entity, invalid code)."""
 
 
@@ -101,8 +103,11 @@ def build(
     issued_by: str,
     mask_name: Callable[[str], str],
     score: Score | None = None,
+    now: datetime | None = None,
 ) -> IssuedReport:
-    """Gather, hash and register one report; ``score`` (authorised readers only) is part of the hash."""
+    """Gather, hash and register one report; ``score`` (authorised readers only) is part of the hash.
+
+    `now` is the generation time printed on it (the use case's clock; the system clock's when None)."""
     if not uscc_is_valid(uscc):
         raise ReportError(f"uscc {uscc!r}: not a valid unified social credit code (GB 32100)")
     entity = sources["entities"].filter(pl.col("uscc") == uscc).collect()
@@ -228,7 +233,7 @@ def build(
     }
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    now = datetime.now(UTC)
+    now = instant(now)
     report_no = f"CR-{uscc}-{on:%Y%m%d}-{digest[:10].upper()}"
     if session.get(CreditReport, report_no) is None:
         session.add(
@@ -272,7 +277,7 @@ def verify(session: Session, report_no: str, content_sha256: str) -> dict[str, A
 
 def render_html(report: IssuedReport) -> str:
     env = Environment(
-        loader=PackageLoader("supervision", "templates"), autoescape=select_autoescape(["html"])
+        loader=PackageLoader("supervision.lifecycle", "templates"), autoescape=select_autoescape(["html"])
     )
     return env.get_template("credit_report.html").render(report=report)
 

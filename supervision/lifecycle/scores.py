@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from supervision.db import Base
+from supervision.platform.clock import SystemClock
+from supervision.platform.db import Base
 
 __all__ = ["ScoreEntry", "history", "latest", "record"]
 
@@ -82,7 +83,8 @@ def record(
         model_version=model_version,
         reason=reason[:300],
         reasons_zh=reasons_zh,
-        created_at=datetime.now(UTC),
+        # The system's clock, not a use case's: it is compared with the score files' modification times.
+        created_at=SystemClock().now(),
     )
     session.add(row)
     session.flush()

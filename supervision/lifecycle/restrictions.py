@@ -1,11 +1,11 @@
 """The embedded check (逢办必查): the catalog of restriction measures and ``check(uscc, matter)``.
 
-The catalog (惩戒措施清单, ``supervision/policy/restrictions.toml`` or a replacement file) maps list type ×
+The catalog (惩戒措施清单, ``supervision/lifecycle/policy/restrictions.toml`` or a replacement file) maps list type ×
 business matter → restriction and legal basis, for the entity or for its legal representative and actual
 controller. ``check`` returns in one call the restrictions that apply today, the entity's list statuses
 (lake entries as the features see them, plus open cases of the lists workflow) and its tier from the
 ``tiers`` lookup passed in (None until scoring runs), and records the check (query mode). Triggered mode is
-the lists outbox (:func:`supervision.lists.events_after`).
+the lists outbox (:func:`supervision.lifecycle.lists.events_after`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -27,9 +27,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.catalog import LIST_TYPES
 from features.uscc import is_valid as uscc_is_valid
-from supervision import lists
-from supervision.db import Base
-from supervision.workflow import Actor
+from supervision.lifecycle import lists
+from supervision.lifecycle.workflow import Actor, instant
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "ENTITY_MATTERS",
@@ -59,7 +60,7 @@ _FIELDS = ("list_type", "matter", "subject", "restriction", "basis", "confidence
 TierLookup = Callable[[str], str | None]
 
 
-class RestrictionError(ValueError):
+class RestrictionError(DomainError, ValueError):
     """A bad catalog entry or a check that cannot be made (unknown matter, invalid code)."""
 
 
@@ -121,8 +122,12 @@ def load_catalog(path: Path | None = None) -> tuple[Measure, ...]:
 
 @lru_cache(maxsize=1)
 def default_catalog() -> tuple[Measure, ...]:
-    text = resources.files("supervision").joinpath("policy", "restrictions.toml").read_text(encoding="utf-8")
-    return parse_catalog(text, origin="supervision/policy/restrictions.toml")
+    text = (
+        resources.files("supervision.lifecycle")
+        .joinpath("policy", "restrictions.toml")
+        .read_text(encoding="utf-8")
+    )
+    return parse_catalog(text, origin="supervision/lifecycle/policy/restrictions.toml")
 
 
 def catalog_frame(measures: tuple[Measure, ...] | None = None) -> pl.DataFrame:
@@ -245,7 +250,7 @@ def check(
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     record = CheckRecord(
-        at=datetime.now(UTC),
+        at=instant(caller.at),
         caller=caller.name,
         uscc=uscc,
         matter=matter,

@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,9 +26,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from features import identity
 from features.catalog import COMMITMENTS
 from features.uscc import is_valid as uscc_is_valid
-from supervision.db import Base
-from supervision.records import Lake, write_rows
-from supervision.workflow import Actor, NotFound, StateMachine
+from supervision.lifecycle.records import Lake, write_rows
+from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "MACHINE",
@@ -53,7 +54,7 @@ _TYPES = COMMITMENTS.field("commitment_type").enum or ()
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
-class CommitmentError(ValueError):
+class CommitmentError(DomainError, ValueError):
     """A commitment that cannot be made or changed as asked."""
 
 
@@ -92,8 +93,12 @@ def load_templates(path: Path | None = None) -> dict[str, Template]:
 
 @lru_cache(maxsize=1)
 def _default_templates() -> dict[str, Template]:
-    text = resources.files("supervision").joinpath("policy", "commitments.toml").read_text(encoding="utf-8")
-    return _parse(text, "supervision/policy/commitments.toml")
+    text = (
+        resources.files("supervision.lifecycle")
+        .joinpath("policy", "commitments.toml")
+        .read_text(encoding="utf-8")
+    )
+    return _parse(text, "supervision/lifecycle/policy/commitments.toml")
 
 
 class Commitment(Base):
@@ -170,7 +175,7 @@ def make(
         made_on=made_on,
         due_on=made_on + timedelta(days=t.due_days) if t.due_days else None,
         status="pending",
-        updated_at=datetime.now(UTC),
+        updated_at=instant(actor.at),
     )
     session.add(row)
     session.flush()
@@ -184,7 +189,7 @@ def _final(session: Session, row: Commitment, action: str, actor: Actor, on: dat
     after = MACHINE.next_state(row.commitment_id, row.status, action)
     if on < row.made_on:
         raise CommitmentError(f"commitment {row.commitment_id}: {on.isoformat()} is before it was made")
-    before, row.status, row.determined_on, row.updated_at = row.status, after, on, datetime.now(UTC)
+    before, row.status, row.determined_on, row.updated_at = row.status, after, on, instant(actor.at)
     if lake is not None:
         write_rows(
             lake,

@@ -19,14 +19,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from supervision import lists
-from supervision.db import Base
+from supervision.lifecycle import lists
+from supervision.platform.db import Base
+from supervision.platform.errors import DomainError, ErrorKind
 
-__all__ = ["RETRY_BASE", "RETRY_MAX", "Subscriber", "deliver_due", "http_post", "subscribe"]
+__all__ = [
+    "RETRY_BASE",
+    "RETRY_MAX",
+    "Subscriber",
+    "SubscriptionError",
+    "deliver_due",
+    "http_post",
+    "subscribe",
+]
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 Post = Callable[[str, bytes], int]
+
+
+class SubscriptionError(DomainError, ValueError):
+    """A subscriber that cannot be registered as asked (bad name or address, a name already taken)."""
 
 
 class Subscriber(Base):
@@ -49,10 +62,14 @@ class Subscriber(Base):
 
 def subscribe(session: Session, *, name: str, url: str, now: datetime, from_event: int = 0) -> Subscriber:
     """Register a subscriber; it gets the events after ``from_event`` (0: all of them)."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"url {url!r}: expected an http:// or https:// address")
+    if not name.strip() or len(name) > 100:
+        raise SubscriptionError(f"name {name!r}: 1-100 characters (the subscribing system)", field="name")
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
+        raise SubscriptionError(
+            f"url {url!r}: expected an http:// or https:// address of at most 500 characters", field="url"
+        )
     if session.scalar(sa.select(Subscriber.id).where(Subscriber.name == name)) is not None:
-        raise ValueError(f"subscriber {name!r} already exists")
+        raise SubscriptionError(f"subscriber {name!r} already exists", field="name", kind=ErrorKind.CONFLICT)
     row = Subscriber(
         name=name,
         url=url,

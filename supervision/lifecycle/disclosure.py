@@ -11,7 +11,7 @@ data with the masker the caller passes; ID numbers in free text are masked as we
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -19,13 +19,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.lifecycle import lifecycle_sources
-from supervision.calendar import working_days_between
-from supervision.commitments import scrub_id_numbers
-from supervision.db import Base
-from supervision.regimes import Policy, default_policy
-from supervision.workflow import Actor, NotFound, StateMachine
+from supervision.lifecycle.commitments import scrub_id_numbers
+from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform.calendar import working_days_between
+from supervision.platform.db import Base
 
-__all__ = ["MACHINE", "Disclosure", "overdue_report", "public_export", "publish", "register_from_lake"]
+__all__ = [
+    "MACHINE",
+    "Disclosure",
+    "get",
+    "overdue_report",
+    "public_export",
+    "publish",
+    "register_from_lake",
+]
 
 MACHINE = StateMachine("disclosure", {"pending": {"publish": "published"}})
 ADULT_AGE = 18
@@ -53,9 +61,15 @@ class Disclosure(Base):
 
 
 def register_from_lake(
-    session: Session, sources: Mapping[str, pl.LazyFrame], *, policy: Policy | None = None
+    session: Session,
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    policy: Policy | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """Register every licence and publishable penalty of the lake not yet registered; returns how many."""
+    """Register every licence and publishable penalty of the lake not yet registered; returns how many.
+
+    `now` stamps the rows (the use case's clock; the system clock's when None)."""
     policy = policy or default_policy()
     known = {(t, i) for t, i in session.execute(sa.select(Disclosure.record_table, Disclosure.record_id))}
     lic = sources["licences"].select(
@@ -73,7 +87,7 @@ def register_from_lake(
         )
     )
     added = 0
-    now = datetime.now(UTC)
+    now = instant(now)
     for t, rid, uscc, authority, decided_on in pl.concat([lic, pen]).sort("t", "id").collect().rows():
         if (t, rid) in known:
             continue
@@ -96,12 +110,17 @@ def register_from_lake(
     return added
 
 
-def publish(session: Session, record_table: str, record_id: str, *, actor: Actor, on: date) -> Disclosure:
+def get(session: Session, record_table: str, record_id: str) -> Disclosure:
     row = session.get(Disclosure, (record_table, record_id))
     if row is None:
         raise NotFound(f"disclosure {record_table}:{record_id} not found (register it from the lake first)")
+    return row
+
+
+def publish(session: Session, record_table: str, record_id: str, *, actor: Actor, on: date) -> Disclosure:
+    row = get(session, record_table, record_id)
     after = MACHINE.next_state(f"{record_table}:{record_id}", row.status, "publish")
-    before, row.status, row.published_on, row.updated_at = row.status, after, on, datetime.now(UTC)
+    before, row.status, row.published_on, row.updated_at = row.status, after, on, instant(actor.at)
     MACHINE.record(
         session, actor=actor, object_id=f"{record_table}:{record_id}", action="publish", before=before, after=after,
         on=on, details={"late": on > row.due_on},

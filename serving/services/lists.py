@@ -1,0 +1,395 @@
+"""Joint-punishment lists (失信联合惩戒对象名单): propose with the prior notice, approve (四眼原则), list,
+rectify, interview, exit; the listing department's reads; the outbox and its webhook subscribers.
+
+The department that lists is the actor's (its token). Only a supervisor of the listing department approves,
+lists, withdraws, records the rectification, interviews or exits a case (谁认定、谁约谈, 国办发〔2019〕35号
+§(九)); a department reads only its own cases. Where the lifecycle policy asks for it
+(``[lists] second_approver_levels``, SAMR Order 44: city and county departments) a listing needs a second
+approver: another person of the same department, before ``list``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.services.context import Context, use_case
+from serving.services.lifecycle_types import (
+    OWN_CASES,
+    WHO_LISTS,
+    decision_day,
+    own_department,
+    read_day,
+)
+from supervision.lifecycle import lists, subscriptions
+from supervision.platform.access import Role
+from supervision.platform.errors import ForbiddenError
+
+__all__ = [
+    "Delivery",
+    "ListCaseView",
+    "ListEventView",
+    "PersonFlag",
+    "SubscriberView",
+    "approve",
+    "deliver",
+    "events",
+    "exit_on_application",
+    "expire",
+    "get",
+    "interview",
+    "interviews_due",
+    "list_case",
+    "person_file",
+    "propose",
+    "rectify",
+    "respond",
+    "subscribe",
+    "withdraw",
+]
+
+SUPERVISOR = (Role.SUPERVISOR,)
+RESPONDERS = (Role.SUPERVISOR, Role.SYSTEM)
+READERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)
+# Person keys are for supervisors and analysts only (supervision/platform/masking.py).
+PERSON_READERS = (Role.SUPERVISOR, Role.ANALYST)
+FOUR_EYES = (
+    "四眼原则: a listing by a department of a level in the lifecycle policy's [lists] second_approver_levels "
+    "(SAMR Order 44: city and county) is approved by a second person of that department"
+)
+
+
+class AccountablePerson(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    person_key: str
+    relation_type: str
+
+
+class ListCaseView(BaseModel):
+    """One listing case: the prior notice, the listing and its periods, exits, and who proposed and approved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    uscc: str
+    list_type: str
+    department: str = Field(description="the listing department (谁认定、谁约谈)")
+    reasons: str
+    basis: str
+    status: Literal["proposed", "listed", "rectified", "withdrawn", "exited"]
+    proposed_on: date
+    notice: str
+    response_due: date
+    response: str | None
+    basis_document_no: str | None
+    listed_on: date | None
+    rectification_due: date | None
+    rectified_on: date | None
+    interviewed_on: date | None
+    min_exit_on: date | None
+    max_end: date | None
+    exited_on: date | None
+    exit_reason: str | None
+    accountable: list[AccountablePerson]
+    rules: dict[str, Any]
+    proposed_by: str | None
+    proposer_person_id: str | None
+    approved_by: str | None = Field(description="the second approver (四眼原则), once approved")
+    approver_person_id: str | None
+    approved_on: date | None
+
+    @classmethod
+    def of(cls, row: lists.ListCase) -> ListCaseView:
+        return cls.model_validate(row.as_dict())
+
+
+class PersonFlag(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    uscc: str
+    list_type: str
+    relation_type: str
+    listed_on: date
+    active: bool
+
+
+class ListEventView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    event: Literal["listed", "exited"]
+    case_id: str
+    uscc: str
+    list_type: str
+    on: date
+    reason: str | None
+
+
+class SubscriberView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    url: str
+    active: bool
+    last_event_id: int
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subscriber: str
+    delivered: int
+    status: int | None = Field(
+        description="the webhook's HTTP status (0: unreachable; null: nothing to send)"
+    )
+    retry_at: datetime | None = None
+
+
+def _target(case_id: str) -> str:
+    return f"list:{case_id}"
+
+
+def _listing(ctx: Context, case_id: str, act: str) -> lists.ListCase:
+    """The case, if the actor is of its listing department (谁认定、谁约谈)."""
+    row = lists.get(ctx.session, case_id)
+    own_department(ctx, row.department, what=f"list case {case_id}", act=act, rule=WHO_LISTS)
+    return row
+
+
+def _needs_second_approver(ctx: Context) -> bool:
+    """Whether a listing by the actor's department needs a second approver: its level is in the policy's
+    list, or unknown (a token without a division cannot show that it is exempt)."""
+    level = ctx.actor.level
+    return level is None or level in ctx.policy().second_approver_levels
+
+
+@use_case("lists.propose", roles=SUPERVISOR)
+def propose(
+    ctx: Context, *, uscc: str, list_type: str, reasons: str, basis: str, on: date | None = None
+) -> ListCaseView:
+    """Open a case for the actor's department with the prior notice (reasons, basis, the party's rights and
+    response deadline); the proposer is recorded for the four-eyes rule."""
+    department = ctx.department()
+    day = decision_day(ctx, on, field="proposed_on")
+    row = lists.propose(
+        ctx.session,
+        actor=ctx.lifecycle_actor,
+        uscc=uscc,
+        list_type=list_type,
+        department=department,
+        reasons=reasons,
+        basis=basis,
+        proposed_on=day,
+        policy=ctx.policy(),
+        person_id=ctx.actor.person_id,
+    )
+    ctx.audit(
+        "lists.propose",
+        target=_target(row.case_id),
+        details={"uscc": uscc, "list_type": list_type, "on": day, "response_due": row.response_due},
+    )
+    return ListCaseView.of(row)
+
+
+@use_case("lists.approve", roles=SUPERVISOR)
+def approve(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseView:
+    """The second approver of a proposed listing (四眼原则): a person of the listing department other than
+    the proposer."""
+    row = _listing(ctx, case_id, "approve")
+    person = ctx.actor.person_id
+    if person is None:
+        raise ForbiddenError(
+            f"list case {case_id}: {ctx.actor.actor} has no person id; the second approver is a named person "
+            f"({FOUR_EYES}): act with a token issued with --person",
+            field="actor.person_id",
+        )
+    if person == row.proposer_person_id or ctx.actor.actor == row.proposed_by:
+        raise ForbiddenError(
+            f"list case {case_id}: proposed by {row.proposed_by} ({row.proposer_person_id}); the approver must "
+            f"be another person ({FOUR_EYES})",
+            field="actor.person_id",
+        )
+    day = decision_day(ctx, on)
+    row = lists.approve(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, person_id=person)
+    ctx.audit(
+        "lists.approve",
+        target=_target(case_id),
+        details={"on": day, "proposed_by": row.proposed_by, "level": ctx.actor.level},
+    )
+    return ListCaseView.of(row)
+
+
+@use_case("lists.respond", roles=RESPONDERS)
+def respond(ctx: Context, case_id: str, *, response: str) -> ListCaseView:
+    """Record the party's statement (陈述申辩) on a proposed case: brought by a government system for the
+    party, or taken down by the listing department."""
+    if ctx.actor.role is not Role.SYSTEM:
+        _listing(ctx, case_id, "take the response for")
+    row = lists.respond(ctx.session, case_id, actor=ctx.lifecycle_actor, response=response)
+    ctx.audit("lists.respond", target=_target(case_id), details={"length": len(response)})
+    return ListCaseView.of(row)
+
+
+@use_case("lists.withdraw", roles=SUPERVISOR)
+def withdraw(ctx: Context, case_id: str, *, reasons: str, on: date | None = None) -> ListCaseView:
+    """Drop a proposal (e.g. the party's response convinced the department)."""
+    _listing(ctx, case_id, "withdraw")
+    day = decision_day(ctx, on)
+    row = lists.withdraw(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, reasons=reasons)
+    ctx.audit("lists.withdraw", target=_target(case_id), details={"on": day})
+    return ListCaseView.of(row)
+
+
+@use_case("lists.list", roles=SUPERVISOR)
+def list_case(ctx: Context, case_id: str, *, basis_document_no: str, on: date | None = None) -> ListCaseView:
+    """List the entity on the basis document (the second approver first, where the policy asks for one);
+    fixes the rectification, minimum and maximum dates; the lake and the outbox get the listing."""
+    row = _listing(ctx, case_id, "list")
+    lists.MACHINE.next_state(case_id, row.status, "list")  # a case past `proposed` is a conflict first
+    if row.approved_on is None and _needs_second_approver(ctx):
+        level = ctx.actor.level or "unknown-level"
+        raise ForbiddenError(
+            f"list case {case_id}: a listing by a {level} department needs a second approver first ({FOUR_EYES}): "
+            f"another person of {row.department} approves it (`creditwatch lists approve {case_id}`, "
+            f"POST /lists/{case_id}/approve)",
+            field="approved_by",
+        )
+    day = decision_day(ctx, on)
+    row = lists.list_case(
+        ctx.session,
+        case_id,
+        ctx.sources(),
+        actor=ctx.lifecycle_actor,
+        on=day,
+        basis_document_no=basis_document_no,
+        lake=ctx.lake,
+        policy=ctx.policy(),
+    )
+    ctx.audit(
+        "lists.list",
+        target=_target(case_id),
+        details={"on": day, "basis_document_no": basis_document_no, "approved_by": row.approved_by},
+    )
+    return ListCaseView.of(row)
+
+
+@use_case("lists.rectify", roles=SUPERVISOR)
+def rectify(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseView:
+    """Record that the party rectified (整改到位)."""
+    _listing(ctx, case_id, "record the rectification of")
+    day = decision_day(ctx, on)
+    row = lists.rectify(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day)
+    ctx.audit("lists.rectify", target=_target(case_id), details={"on": day})
+    return ListCaseView.of(row)
+
+
+@use_case("lists.interview", roles=SUPERVISOR)
+def interview(ctx: Context, case_id: str, *, reason: str, on: date | None = None) -> ListCaseView:
+    """The listing department's warning interview after the rectification deadline (谁认定、谁约谈)."""
+    _listing(ctx, case_id, "interview")
+    day = decision_day(ctx, on)
+    row = lists.interview(
+        ctx.session,
+        case_id,
+        actor=ctx.lifecycle_actor,
+        on=day,
+        department=ctx.department(),
+        reason=reason,
+        lake=ctx.lake,
+    )
+    ctx.audit("lists.interview", target=_target(case_id), details={"on": day})
+    return ListCaseView.of(row)
+
+
+@use_case("lists.exit", roles=SUPERVISOR)
+def exit_on_application(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseView:
+    """Early exit on application: rectified, and the minimum period has passed."""
+    _listing(ctx, case_id, "exit")
+    day = decision_day(ctx, on)
+    row = lists.exit_on_application(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, lake=ctx.lake)
+    ctx.audit("lists.exit", target=_target(case_id), details={"on": day})
+    return ListCaseView.of(row)
+
+
+@use_case("lists.expire", roles=SUPERVISOR)
+def expire(ctx: Context, *, on: date | None = None) -> list[ListCaseView]:
+    """Exit every case of the actor's department whose maximum period has ended (dated at the maximum)."""
+    department = ctx.department()
+    day = decision_day(ctx, on)
+    rows = lists.expire(ctx.session, actor=ctx.lifecycle_actor, on=day, department=department)
+    ctx.audit(
+        "lists.expire",
+        target=f"department:{department}",
+        details={"on": day, "cases": [row.case_id for row in rows]},
+    )
+    return [ListCaseView.of(row) for row in rows]
+
+
+@use_case("lists.interviews_due", roles=READERS)
+def interviews_due(ctx: Context, *, on: date | None = None) -> list[ListCaseView]:
+    """The actor's department's listed cases past the rectification deadline, not yet interviewed."""
+    department = ctx.department()
+    day = read_day(ctx, on)
+    rows = lists.interviews_due(ctx.session, on=day, department=department)
+    ctx.audit(
+        "lists.interviews_due",
+        target=f"department:{department}",
+        details={"on": day, "rows": len(rows)},
+        read=True,
+    )
+    return [ListCaseView.of(row) for row in rows]
+
+
+@use_case("lists.person", roles=PERSON_READERS)
+def person_file(ctx: Context, person_key: str) -> list[PersonFlag]:
+    """A person's accountability flags across every department's listings: a listing is published
+    (名单公示) and joint punishment (联合惩戒) is every department's to apply, so this is not filtered."""
+    flags = lists.person_flags(ctx.session, person_key)
+    ctx.audit("lists.person", target=f"person:{person_key}", details={"rows": len(flags)}, read=True)
+    return [PersonFlag.model_validate(flag) for flag in flags]
+
+
+@use_case("lists.get", roles=READERS)
+def get(ctx: Context, case_id: str) -> ListCaseView:
+    """One case of the actor's department (another department's is refused)."""
+    row = lists.get(ctx.session, case_id)
+    own_department(ctx, row.department, what=f"list case {case_id}", act="read", rule=OWN_CASES)
+    ctx.audit("lists.get", target=_target(case_id), read=True)
+    return ListCaseView.of(row)
+
+
+@use_case("lists.events", roles=(Role.SYSTEM,))
+def events(ctx: Context, *, after: int = 0, limit: int = 500) -> list[ListEventView]:
+    """The outbox of enter/exit events after an id (a subscriber polls with the last id it saw)."""
+    rows = lists.events_after(ctx.session, after, limit=limit)
+    ctx.audit("lists.events", target="list_events", details={"after": after, "rows": len(rows)}, read=True)
+    return [ListEventView.model_validate(row.as_dict()) for row in rows]
+
+
+@use_case("lists.subscribe", roles=(Role.ADMIN,))
+def subscribe(ctx: Context, *, name: str, url: str, from_event: int = 0) -> SubscriberView:
+    """Register a webhook subscriber of list enter/exit events (an administrator: events leave the system)."""
+    row = subscriptions.subscribe(ctx.session, name=name, url=url, now=ctx.clock.now(), from_event=from_event)
+    ctx.audit("lists.subscribe", target=f"subscriber:{row.id}", details={"name": name, "url": url})
+    return SubscriberView.model_validate(row.as_dict())
+
+
+@use_case("lists.deliver", roles=(Role.ADMIN,), local=True)
+def deliver(ctx: Context) -> list[Delivery]:
+    """One delivery round to the due subscribers (a scheduler on the server runs it; failures back off)."""
+    report = subscriptions.deliver_due(ctx.session, now=ctx.clock.now())
+    ctx.audit(
+        "lists.deliver",
+        target="event_subscribers",
+        details={"delivered": sum(r["delivered"] for r in report), "subscribers": len(report)},
+    )
+    return [Delivery.model_validate(r) for r in report]

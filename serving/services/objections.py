@@ -1,0 +1,231 @@
+"""Objections (异议): file, mark 异议处理中, decide (an upheld one re-scores the entity), and the handling
+department's own queue.
+
+The department handling an objection is the filer's own (a person of a department), or the one a government
+system names when it files for a party. Only a supervisor of that department marks or decides it, and a
+department reads only the objections it handles.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving import rescore
+from serving.services.context import Context, use_case
+from serving.services.lifecycle_types import (
+    Rescored,
+    decision_day,
+    filing_department,
+    own_department,
+    read_day,
+)
+from supervision.lifecycle import objections
+from supervision.platform.access import Role
+
+__all__ = [
+    "ObjectionDecision",
+    "ObjectionView",
+    "OverdueObjection",
+    "decide",
+    "file",
+    "get",
+    "list_objections",
+    "mark",
+    "overdue",
+]
+
+FILERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM)
+DECIDERS = (Role.SUPERVISOR,)
+READERS = (Role.SUPERVISOR, Role.INSPECTOR)
+
+
+class ObjectionView(BaseModel):
+    """One objection, its deadlines and, once decided, the outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objection_id: str
+    uscc: str
+    record_table: str
+    record_id: str
+    filer: str
+    grounds: str
+    department: str = Field(description="the department handling it")
+    status: Literal["filed", "marked", "upheld", "rejected"]
+    label: str | None = Field(description="异议处理中 while marked")
+    under_objection: bool
+    filed_on: date
+    mark_due: date
+    decide_due: date
+    marked_on: date | None
+    decided_on: date | None
+    resolution: Literal["corrected", "revoked"] | None
+    reasons: str | None
+    correction: dict[str, Any] | None
+    notice: str | None = Field(description="the notice to the party of a wrongful listing removed")
+    rules: dict[str, Any] = Field(description="the policy rules that fixed the deadlines")
+
+    @classmethod
+    def of(cls, row: objections.Objection) -> ObjectionView:
+        return cls.model_validate(row.as_dict())
+
+
+class ObjectionDecision(ObjectionView):
+    """A decided objection and what re-scoring the entity did (an upheld one only)."""
+
+    rescore: Rescored
+
+
+class OverdueObjection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    objection_id: str
+    department: str
+    uscc: str
+    status: str
+    deadline: Literal["mark", "decide"]
+    due: date
+    working_days_late: int
+
+
+def _target(objection_id: str) -> str:
+    return f"objection:{objection_id}"
+
+
+def _handled(ctx: Context, objection_id: str, act: str) -> objections.Objection:
+    row = objections.get(ctx.session, objection_id)
+    own_department(ctx, row.department, what=f"objection {objection_id}", act=act)
+    return row
+
+
+@use_case("objections.file", roles=FILERS)
+def file(
+    ctx: Context,
+    *,
+    uscc: str,
+    record_table: str,
+    record_id: str,
+    grounds: str,
+    department: str | None = None,
+    on: date | None = None,
+) -> ObjectionView:
+    """File an objection with the actor's department (a system names the handling one); its deadlines are
+    fixed now, in working days from the filing day."""
+    handler = filing_department(ctx, department)
+    day = decision_day(ctx, on, field="filed_on")
+    row = objections.file(
+        ctx.session,
+        actor=ctx.lifecycle_actor,
+        uscc=uscc,
+        record_table=record_table,
+        record_id=record_id,
+        grounds=grounds,
+        department=handler,
+        filed_on=day,
+        policy=ctx.policy(),
+    )
+    ctx.audit(
+        "objections.file",
+        target=_target(row.objection_id),
+        details={"uscc": uscc, "record": f"{record_table}:{record_id}", "handled_by": handler, "on": day},
+    )
+    return ObjectionView.of(row)
+
+
+@use_case("objections.mark", roles=DECIDERS)
+def mark(ctx: Context, objection_id: str, *, on: date | None = None) -> ObjectionView:
+    """Mark the disputed record 异议处理中 (the handling department)."""
+    _handled(ctx, objection_id, "mark")
+    day = decision_day(ctx, on)
+    row = objections.mark(ctx.session, objection_id, actor=ctx.lifecycle_actor, on=day)
+    ctx.audit("objections.mark", target=_target(objection_id), details={"on": day})
+    return ObjectionView.of(row)
+
+
+@use_case("objections.decide", roles=DECIDERS)
+def decide(
+    ctx: Context,
+    objection_id: str,
+    *,
+    upheld: bool,
+    reasons: str,
+    resolution: str | None = None,
+    correction: dict[str, Any] | None = None,
+    on: date | None = None,
+) -> ObjectionDecision:
+    """Uphold (the record is corrected or revoked, the lake gets the decision and the entity is re-scored at
+    once) or reject with reasons (the handling department)."""
+    _handled(ctx, objection_id, "decide")
+    day = decision_day(ctx, on)
+    decision = objections.decide(
+        ctx.session,
+        objection_id,
+        actor=ctx.lifecycle_actor,
+        on=day,
+        upheld=upheld,
+        reasons=reasons,
+        resolution=resolution,
+        correction=correction,
+        lake=ctx.lake,
+    )
+    row = decision.objection
+    if row.status == "upheld":
+        # Re-scored now, on the lake that has just received the decision.
+        result = rescore.rescore(
+            ctx.session,
+            ctx.settings,
+            uscc=row.uscc,
+            on=day,
+            reason=f"objection {row.objection_id} upheld ({row.resolution})",
+            champion=ctx.champion,
+        )
+    else:
+        result = rescore.skipped("objection rejected: the record stands, nothing to re-score")
+    ctx.audit(
+        "objections.decide",
+        target=_target(objection_id),
+        details={"outcome": row.status, "resolution": row.resolution, "on": day, "rescore": result.status},
+    )
+    return ObjectionDecision(**ObjectionView.of(row).model_dump(), rescore=Rescored.of(result))
+
+
+@use_case("objections.get", roles=READERS)
+def get(ctx: Context, objection_id: str) -> ObjectionView:
+    """One objection the actor's department handles (another department's is refused)."""
+    row = _handled(ctx, objection_id, "read")
+    ctx.audit("objections.get", target=_target(objection_id), read=True)
+    return ObjectionView.of(row)
+
+
+@use_case("objections.list", roles=READERS)
+def list_objections(
+    ctx: Context, *, uscc: str | None = None, status: str | None = None
+) -> list[ObjectionView]:
+    """The objections the actor's department handles, optionally of one entity or in one status."""
+    department = ctx.department()
+    rows = objections.list_objections(ctx.session, uscc=uscc, status=status, department=department)
+    ctx.audit(
+        "objections.list",
+        target=f"department:{department}",
+        details={"uscc": uscc, "status": status, "rows": len(rows)},
+        read=True,
+    )
+    return [ObjectionView.of(row) for row in rows]
+
+
+@use_case("objections.overdue", roles=READERS)
+def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueObjection]:
+    """The actor's department's open objections past their marking or decision deadline on `on`."""
+    department = ctx.department()
+    day = read_day(ctx, on)
+    rows = objections.overdue(ctx.session, on=day, department=department)
+    ctx.audit(
+        "objections.overdue",
+        target=f"department:{department}",
+        details={"on": day, "rows": len(rows)},
+        read=True,
+    )
+    return [OverdueObjection.model_validate(r) for r in rows]
