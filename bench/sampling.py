@@ -1,6 +1,6 @@
-"""Sampling benchmark: a draw over 1M scored entities; 50,000 visits staffed from 2,000 inspectors with recusal.
+"""Sampling benchmark: a draw over 1M scored entities; 50,000 visits staffed from 2,000 inspectors, recusal.
 
-    python -m bench.sampling                      # full run, writes the "Sampling" section of docs/benchmarks.md
+    python -m bench.sampling                      # full run: the "Sampling" section of docs/benchmarks.md
     python -m bench.sampling --entities 200000 --no-write
 
 Inputs are random but seeded (numpy), shaped like the real ones: tiers skewed to A, six districts, five
@@ -24,8 +24,8 @@ import numpy as np
 import polars as pl
 
 from bench.report import write_section
-from supervision.assignment import assign_inspectors
-from supervision.draw import Budget, TaskParams, draw, publish, verify
+from supervision.sampling.assignment import assign_inspectors
+from supervision.sampling.draw import Budget, TaskParams, draw, publish, verify
 
 ITEMS = ["食品经营", "药品经营", "消防检查", "广告发布", "价格监督"]
 
@@ -150,23 +150,51 @@ def run(entities: int, visits: int, inspectors: int) -> dict[str, Any]:
     }
 
 
+def _step_row(step: str, size: str, times: tuple[float, float], target: str) -> str:
+    """A row of the steps table; ``times`` is (wall, CPU) seconds."""
+    return f"| {step} | {size} | {times[0]:.2f} s ({times[1]:.2f} s) | {target} |"
+
+
 def _write_docs(r: dict[str, Any], command: str) -> None:
     head = "## Sampling"
+    entities = f"{r['entities']:,} entities"
+    rows = "\n".join(
+        [
+            _step_row(
+                "draw (canonical roster, scope, frequency limit, plan with exact π, control slice + "
+                "stratified SRSWOR)",
+                f"{r['entities']:,} scored entities → {r['selected']:,} selected",
+                r["draw"],
+                "< 2 s",
+            ),
+            _step_row(
+                "publish (SHA-256 of seed, canonical roster snapshot, parameters)",
+                entities,
+                r["publish"],
+                "—",
+            ),
+            _step_row("verify (hashes + re-draw + byte comparison)", entities, r["verify"], "—"),
+            _step_row(
+                "assign inspectors with recusal (declared, related-party, previous), team of 2, cap 80",
+                f"{r['visits']:,} visits × {r['inspectors']:,} inspectors",
+                r["assign"],
+                "< 5 s",
+            ),
+        ]
+    )
     section = f"""{head}
 
 Command: `{command}` — machine: {platform.machine()}, 2 vCPU, 24 GB RAM, Python {platform.python_version()},
-polars {pl.__version__}, numpy {np.__version__} (shared machine; ±20–30% between runs; load average {r["load"]:.1f} at the start of this run). Median of 3 runs.
+polars {pl.__version__}, numpy {np.__version__} (shared machine; ±20–30% between runs; load average
+{r["load"]:.1f} at the start of this run). Median of 3 runs.
 Inputs: bench/sampling.py (seeded random roster and inspector roster).
 
 | step | size | wall time (CPU time) | target (issue 6) |
 |---|---|---|---|
-| draw (canonical roster, scope, frequency limit, plan with exact π, control slice + stratified SRSWOR) | {r["entities"]:,} scored entities → {r["selected"]:,} selected | {r["draw"][0]:.2f} s ({r["draw"][1]:.2f} s) | < 2 s |
-| publish (SHA-256 of seed, canonical roster snapshot, parameters) | {r["entities"]:,} entities | {r["publish"][0]:.2f} s ({r["publish"][1]:.2f} s) | — |
-| verify (hashes + re-draw + byte comparison) | {r["entities"]:,} entities | {r["verify"][0]:.2f} s ({r["verify"][1]:.2f} s) | — |
-| assign inspectors with recusal (declared, related-party, previous), team of 2, cap 80 | {r["visits"]:,} visits × {r["inspectors"]:,} inspectors | {r["assign"][0]:.2f} s ({r["assign"][1]:.2f} s) | < 5 s |
+{rows}
 
-Assignment outcome: {r["assigned"]:,} inspector slots filled, {r["exclusions"]:,} conflict exclusions recorded,
-{r["unstaffed"]:,} visits unstaffed.
+Assignment outcome: {r["assigned"]:,} inspector slots filled, {r["exclusions"]:,} conflict exclusions
+recorded, {r["unstaffed"]:,} visits unstaffed.
 """
     write_section(section)
 

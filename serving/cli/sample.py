@@ -1,23 +1,25 @@
-"""``creditwatch sample``: double-random sampling tasks, draws, inspector assignment, results and publication."""
+"""``creditwatch sample``: double-random sampling tasks, draws, inspector assignment, results and publication.
+
+Each command calls one use case of ``serving.services.sampling*`` as the holder of ``--as TOKEN`` (a person
+of a department): tasks are the acting department's, results are recorded as the acting inspector. Only
+``sample verify`` runs without an identity (anyone can re-run a published draw).
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import polars as pl
-import sqlalchemy as sa
 import typer
 
-from features import lake
-from serving.cli.state import State, ready_engine
-from supervision import db, tasks
-from supervision.assignment import entity_person_links
-from supervision.draw import Budget, TaskParams, TaskScope
-from supervision.policy import DEFAULT_RATIOS, TIERS, TierRatioPolicy
+from features.lake import atomic_write
+from serving.cli.state import State
+from serving.services import sampling, sampling_lists, sampling_results
+from supervision.sampling import roster
+from supervision.sampling.exports import EXPORT_COLUMNS, ExportFormat
+from supervision.sampling.ratios import TIERS
+from supervision.sampling.results import PUBLICATION_WORKING_DAYS
 
 app = typer.Typer(no_args_is_help=True)
 results_app = typer.Typer(no_args_is_help=True)
@@ -26,8 +28,6 @@ app.add_typer(
     results_app, name="results", help="Record results, publish them, the overdue report, estimates."
 )
 app.add_typer(inspectors_app, name="inspectors", help="The inspector roster (执法检查人员名录库).")
-
-T = TypeVar("T")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts (same as the global --json)")]
 ScoresOption = Annotated[
@@ -40,13 +40,15 @@ ScoresOption = Annotated[
     ),
 ]
 SCORE_COLUMNS = ("uscc", "tier", "probability", "reasons", "division_code", "industry", "entity_type")
+EXPORT_SUFFIXES: dict[str, ExportFormat] = {".csv": "csv", ".xlsx": "xlsx"}
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(
         app,
         name="sample",
-        help="Supervisors: double-random sampling (双随机、一公开) — tasks, draws, inspectors, results.",
+        help="Supervisors and inspectors: double-random sampling (双随机、一公开) — tasks, draws, inspectors, "
+        "results (act with `--as TOKEN`).",
     )
 
 
@@ -57,32 +59,35 @@ def _state(ctx: typer.Context, json_output: bool = False) -> State:
     return state
 
 
-def _run(state: State, action: Callable[[], T]) -> T:
-    """Domain errors, missing files and database errors become one clear line and exit code 1."""
+def _parquet(state: State, path: Path, *, option: str) -> pl.DataFrame:
+    """A Parquet file given on the command line; an unreadable one is one line and exit code 1."""
     try:
-        return action()
-    except KeyError as exc:  # str(KeyError) is the repr of its argument
-        raise state.fail(str(exc.args[0]) if exc.args else repr(exc)) from exc
-    except (ValueError, FileNotFoundError) as exc:
-        raise state.fail(str(exc)) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise state.fail(f"database error: {exc}") from exc
-    except Exception as exc:  # alembic CommandError and the like: still one line, never a traceback
-        if type(exc).__module__.startswith(("alembic", "sqlalchemy")):
-            raise state.fail(f"database error: {exc}") from exc
-        raise
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise state.fail(f"{option} {path}: cannot be read as Parquet: {exc}") from exc
 
 
-def _read_scores(path: Path) -> pl.DataFrame:
-    scores = pl.read_parquet(path)
+def _scores(state: State, path: Path) -> pl.DataFrame:
+    scores = _parquet(state, path, option="--scores")
     missing = [c for c in ("uscc", "tier") if c not in scores.columns]
     if missing:
-        raise ValueError(f"{path}: missing columns {missing}; a scores file has {list(SCORE_COLUMNS)}")
+        raise state.fail(
+            f"--scores {path}: missing columns {missing}; a scores file has {list(SCORE_COLUMNS)}"
+        )
     return scores
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
+def _tier_ratios(state: State, specs: list[str]) -> dict[str, float]:
+    ratios: dict[str, float] = {}
+    for spec in specs:
+        tier, _, value = spec.partition("=")
+        try:
+            ratios[tier] = float(value)
+        except ValueError:
+            raise state.fail(f"--tier-ratio {spec!r}: expected TIER=VALUE, e.g. D=0.8") from None
+        if tier not in TIERS:
+            raise state.fail(f"--tier-ratio {spec!r}: TIER must be one of {list(TIERS)}")
+    return ratios
 
 
 # ------------------------------------------------------------------------------------------------ tasks
@@ -90,14 +95,19 @@ def _today() -> date:
 def create(
     ctx: typer.Context,
     scores: ScoresOption,
-    department: Annotated[str, typer.Option(help="the department running the task")],
     item: Annotated[list[str], typer.Option("--item", help="check item (repeat for several)")],
     period: Annotated[
         str, typer.Option(help="the period the task belongs to, e.g. 2026Q4 (visits merge per period)")
     ],
+    department: Annotated[
+        str | None,
+        typer.Option(help="the acting department (the task is always the identity's; another is refused)"),
+    ] = None,
     count: Annotated[int | None, typer.Option(help="budget: number of entities")] = None,
     ratio: Annotated[float | None, typer.Option(help="budget: base ratio of the eligible roster")] = None,
-    as_of: Annotated[str | None, typer.Option(help="reference date of the frequency limit [today]")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="reference date of the frequency limit [today in China]")
+    ] = None,
     division: Annotated[list[str] | None, typer.Option(help="division code prefix (repeatable)")] = None,
     industry: Annotated[list[str] | None, typer.Option(help="industry (repeatable)")] = None,
     entity_type: Annotated[list[str] | None, typer.Option(help="entity type (repeatable)")] = None,
@@ -113,46 +123,30 @@ def create(
     task_id: Annotated[str | None, typer.Option(help="task id [generated]")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Create a task: publishes SHA-256 of the secret seed, the roster snapshot and the parameters."""
+    """Create a task of the acting department: publishes SHA-256 of the secret seed, the roster snapshot and
+    the parameters."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        ratios = dict(DEFAULT_RATIOS)
-        for spec in tier_ratio or []:
-            tier, _, value = spec.partition("=")
-            if tier not in TIERS or not value:
-                raise ValueError(f"--tier-ratio {spec!r}: expected TIER=VALUE with TIER one of {list(TIERS)}")
-            ratios[tier] = float(value)
-        params = TaskParams(
-            department=department,
-            items=tuple(item),
-            budget=Budget(count=count, ratio=ratio),
-            as_of=date.fromisoformat(as_of) if as_of else _today(),
-            period=period,
-            scope=TaskScope(
-                divisions=tuple(division or ()),
-                industries=tuple(industry or ()),
-                entity_types=tuple(entity_type or ()),
-                list_statuses=tuple(list_status or ()),
-            ),
-            policy=TierRatioPolicy(
-                ratios=ratios, floor=floor, control_share=control_share, frequency_days=frequency_days
-            ),
-        )
-        roster = _read_scores(scores)
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            info = tasks.create_task(
-                session,
-                params=params,
-                # The frequency limit needs each entity's latest inspection: the results recorded here.
-                roster=tasks.with_last_inspected(session, roster),
-                snapshot_dir=state.settings.home / "sampling",
-                task_id=task_id,
-            )
-            return info.as_dict()
-
-    payload = _run(state, action)
-    state.emit(payload)
+    spec = sampling.TaskSpec(
+        items=tuple(item),
+        period=period,
+        count=count,
+        ratio=ratio,
+        as_of=state.day(as_of, option="--as-of"),
+        divisions=tuple(division or ()),
+        industries=tuple(industry or ()),
+        entity_types=tuple(entity_type or ()),
+        list_statuses=tuple(list_status or ()),
+        tier_ratios=_tier_ratios(state, tier_ratio or []),
+        control_share=control_share,
+        floor=floor,
+        frequency_days=frequency_days,
+        task_id=task_id,
+        department=department,
+    )
+    frame = _scores(state, scores)
+    with state.context() as c:
+        info = sampling.create_task(c, spec, scores=sampling.Scores(frame, str(scores)))
+    state.emit(info.as_dict())
 
 
 @app.command("draw")
@@ -163,25 +157,14 @@ def draw_command(
 ) -> None:
     """Draw the task's list from its snapshot and reveal the seed."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            selection = tasks.draw_task(session, task_id)
-            info = tasks.task_info(session, task_id).as_dict()
-        by_tier = selection.group_by("tier").agg(
-            selected=pl.len(),
-            control=pl.col("in_control_slice").sum(),
-            inclusion_probability=pl.col("inclusion_probability").first(),
-        )
-        info["tiers"] = by_tier.sort("tier").to_dicts()
-        return info
-
-    payload = _run(state, action)
+    with state.context() as c:
+        drawn = sampling.draw_task(c, task_id)
+    tiers = [vars(t) for t in drawn.tiers]
     if state.json:
-        state.emit(payload)
+        state.emit({**drawn.task.as_dict(), "tiers": tiers})
     else:
-        state.emit({k: v for k, v in payload.items() if k != "tiers"})
-        state.emit(payload, rows=payload["tiers"], title=f"task {task_id}: selection by tier")
+        state.emit(drawn.task.as_dict())
+        state.emit(tiers, rows=tiers, title=f"task {task_id}: selection by tier")
 
 
 @app.command("assign")
@@ -194,40 +177,44 @@ def assign(
         Path | None,
         typer.Option(
             help="Parquet of (uscc, person_key): legal representatives, shareholders, controllers "
-            "[default: the lake's relations table, valid today]"
+            "[default: the lake's relations table, in force today]"
         ),
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Merge the period's drawn lists into visits (进一次门、查多项事) and draw inspectors with recusal."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        if links is not None:
-            link_frame = pl.read_parquet(links)
-        else:
-            relations = lake.scan(state.settings.lake_dir, "relations")
-            link_frame = entity_person_links(relations, as_of=_today()).collect()
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            out = tasks.assign_period(
-                session, period, links=link_frame, team_size=team_size, max_visits=max_visits
-            )
-        return {
-            "period": period,
-            "visits": out.visits,
-            "assigned": out.assigned,
-            "exclusions": out.exclusions,
-            "unstaffed": out.unstaffed.to_dicts(),
-        }
-
-    payload = _run(state, action)
+    link_frame = _parquet(state, links, option="--links") if links is not None else None
+    with state.context() as c:
+        out = sampling.assign_period(c, period, team_size=team_size, max_visits=max_visits, links=link_frame)
+    unstaffed = [vars(u) for u in out.unstaffed]
+    payload = {
+        "period": out.period,
+        "departments": list(out.departments),
+        "visits": out.visits,
+        "assigned": out.assigned,
+        "exclusions": out.exclusions,
+        "unstaffed": unstaffed,
+    }
     if state.json:
         state.emit(payload)
         return
     state.emit({k: v for k, v in payload.items() if k != "unstaffed"})
-    if payload["unstaffed"]:
+    if unstaffed:
         # Recorded as unstaffed (not an error of the command): the table says which visits and why.
-        state.emit(payload, rows=payload["unstaffed"], title="visits the roster cannot staff")
+        state.emit(unstaffed, rows=unstaffed, title="visits the roster cannot staff")
+
+
+LIST_COLUMNS = [
+    "uscc",
+    "tier",
+    "inclusion_probability",
+    "in_control_slice",
+    "items",
+    "inspectors",
+    "visit_status",
+]
+TASK_COLUMNS = ["task_id", "status", "department", "period", "eligible", "budget", "selected", "seed_sha256"]
 
 
 @app.command("list")
@@ -237,38 +224,15 @@ def list_command(
     period: Annotated[str | None, typer.Option(help="only tasks of this period")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """The tasks (or one task's list of entities)."""
+    """The acting department's tasks (or one task's list of entities)."""
     state = _state(ctx, json_output)
-
-    def action() -> list[dict[str, Any]]:
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            if task is not None:
-                return tasks.export_frame(session, task).drop("reasons").to_dicts()
-            return [t.as_dict() for t in tasks.list_tasks(session, period=period)]
-
-    rows = _run(state, action)
-    if task is not None:
-        columns = [
-            "uscc",
-            "tier",
-            "inclusion_probability",
-            "in_control_slice",
-            "items",
-            "inspectors",
-            "visit_status",
-        ]
-    else:
-        columns = [
-            "task_id",
-            "status",
-            "department",
-            "period",
-            "eligible",
-            "budget",
-            "selected",
-            "seed_sha256",
-        ]
-    state.emit(rows, rows=rows, columns=columns)
+    with state.context(write=False) as c:
+        if task is not None:
+            detail = sampling_lists.get_task(c, task)
+            rows = [{k: getattr(e, k) for k in EXPORT_COLUMNS if k != "reasons"} for e in detail.entries]
+        else:
+            rows = [row.task.as_dict() for row in sampling_lists.list_tasks(c, period=period).tasks]
+    state.emit(rows, rows=rows, columns=LIST_COLUMNS if task is not None else TASK_COLUMNS)
 
 
 @app.command("export")
@@ -283,22 +247,21 @@ def export(
 ) -> None:
     """The list for inspectors: tier, top reasons, inspectors, items, results (CSV or XLSX)."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        reasons = _read_scores(scores) if scores is not None else None
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            frame = tasks.export_frame(session, task_id, reasons=reasons)
-        tasks.write_export(frame, out)
-        return {"task_id": task_id, "rows": frame.height, "path": str(out)}
-
-    state.emit(_run(state, action))
+    fmt = EXPORT_SUFFIXES.get(out.suffix.lower())
+    if fmt is None:
+        raise state.fail(f"--out {out}: unsupported export type {out.suffix!r}; expected .csv or .xlsx")
+    reasons = _scores(state, scores) if scores is not None else None
+    with state.context(write=False) as c:
+        file = sampling_lists.export_task(c, task_id, fmt=fmt, reasons=reasons)
+    atomic_write(out, lambda p: p.write_bytes(file.content))
+    state.emit({"task_id": task_id, "rows": file.rows, "path": str(out)})
 
 
 @app.command("verify")
 def verify_command(
     ctx: typer.Context,
     task_id: Annotated[str, typer.Argument(metavar="TASK")],
-    roster: Annotated[
+    roster_file: Annotated[
         Path | None,
         typer.Option(
             "--roster", help="re-run from this roster file (Parquet) instead of the stored snapshot"
@@ -306,27 +269,18 @@ def verify_command(
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Re-run the draw from the published inputs and the revealed seed; exit 1 unless the list is identical."""
+    """Re-run the draw from the published inputs and the revealed seed; exit 1 unless the list is identical.
+    Anyone may verify: no identity is needed."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        frame = pl.read_parquet(roster) if roster is not None else None
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            report = tasks.verify_task(session, task_id, roster=frame)
-        return {
-            "task_id": task_id,
-            "ok": report.ok,
-            "checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in report.checks],
-        }
-
-    payload = _run(state, action)
+    frame = _parquet(state, roster_file, option="--roster") if roster_file is not None else None
+    with state.context(write=False) as c:
+        report = sampling.verify_task(c, task_id, roster_frame=frame)
+    checks = [{"check": n, "ok": ok, "detail": d} for n, ok, d in report.checks]
     if state.json:
-        state.emit(payload)
+        state.emit({"task_id": task_id, "ok": report.ok, "checks": checks})
     else:
-        state.emit(
-            payload, rows=payload["checks"], title=f"verify {task_id}: {'OK' if payload['ok'] else 'FAILED'}"
-        )
-    if not payload["ok"]:
+        state.emit(checks, rows=checks, title=f"verify {task_id}: {'OK' if report.ok else 'FAILED'}")
+    if not report.ok:
         raise typer.Exit(1)
 
 
@@ -337,67 +291,63 @@ def record(
     task_id: Annotated[str, typer.Argument(metavar="TASK")],
     uscc: Annotated[str, typer.Argument(metavar="USCC")],
     outcome: Annotated[str, typer.Option(help="no_problem | violation | serious_violation | not_found")],
-    inspected_on: Annotated[str, typer.Option(help="date of the visit (YYYY-MM-DD)")],
-    by: Annotated[str, typer.Option("--by", help="inspector id recording the result (谁检查、谁录入)")],
+    inspected_on: Annotated[
+        str, typer.Option(help="date of the visit (YYYY-MM-DD; today in China or earlier)")
+    ],
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="supervisors: the team member recorded for; an inspector records as themselves (谁检查、谁录入)",
+        ),
+    ] = None,
     findings: Annotated[str, typer.Option(help="what was found")] = "",
-    publication_days: Annotated[
-        int, typer.Option(help="working days to publish")
-    ] = tasks.PUBLICATION_WORKING_DAYS,
+    publication_days: Annotated[int, typer.Option(help="working days to publish")] = PUBLICATION_WORKING_DAYS,
     json_output: JsonFlag = False,
 ) -> None:
     """Record a visit's result; prints the publication deadline (working days, Chinese calendar)."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            return tasks.record_result(
-                session,
-                task_id=task_id,
-                uscc=uscc,
-                outcome=outcome,
-                findings=findings,
-                inspected_on=date.fromisoformat(inspected_on),
-                recorded_by=by,
-                publication_working_days=publication_days,
-            )
-
-    state.emit(_run(state, action))
+    day = state.day(inspected_on, option="--inspected-on")
+    with state.context() as c:
+        out = sampling_results.record_result(
+            c,
+            task_id,
+            uscc=uscc,
+            outcome=outcome,
+            inspected_on=day,
+            findings=findings,
+            recorded_by=by,
+            publication_working_days=publication_days,
+        )
+    state.emit(vars(out))
 
 
 @results_app.command("publish")
 def publish_command(
     ctx: typer.Context,
     visit_id: Annotated[str, typer.Argument(metavar="VISIT")],
-    on: Annotated[str | None, typer.Option(help="publication date [today]")] = None,
+    on: Annotated[str | None, typer.Option(help="publication date [today in China]")] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Mark a visit's result as published on the enterprise credit information publicity system."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        day = date.fromisoformat(on) if on else _today()
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            tasks.mark_published(session, visit_id, published_on=day)
-        return {"visit_id": visit_id, "published_on": day}
-
-    state.emit(_run(state, action))
+    day = state.day(on)
+    with state.context() as c:
+        out = sampling_results.publish_result(c, visit_id, on=day)
+    state.emit(vars(out))
 
 
 @results_app.command("overdue")
 def overdue(
     ctx: typer.Context,
-    today: Annotated[str | None, typer.Option(help="report date [today]")] = None,
+    today: Annotated[str | None, typer.Option(help="report date [today in China]")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Per department: results recorded, published, unpublished and past the publication deadline."""
+    """The acting department's results: recorded, published, unpublished and past the publication deadline."""
     state = _state(ctx, json_output)
-
-    def action() -> list[dict[str, Any]]:
-        day = date.fromisoformat(today) if today else _today()
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            return tasks.overdue_report(session, today=day)
-
-    rows = _run(state, action)
+    day = state.day(today, option="--today")
+    with state.context(write=False) as c:
+        rows = [vars(r) for r in sampling_results.overdue_report(c, on=day)]
     state.emit(rows, rows=rows, columns=["department", "results", "published", "unpublished", "overdue"])
 
 
@@ -413,17 +363,9 @@ def estimate(
 ) -> None:
     """Horvitz–Thompson violation rate with a 95% interval, overall and per tier, beside the predicted rate."""
     state = _state(ctx, json_output)
-
-    def action() -> list[dict[str, Any]]:
-        population = _read_scores(scores) if scores is not None else None
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            rows = tasks.task_estimates(session, task_id, population=population).to_dicts()
-        # NaN (a tier without inspections) is not JSON: say "no estimate" with null instead.
-        return [
-            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows
-        ]
-
-    rows = _run(state, action)
+    population = _scores(state, scores) if scores is not None else None
+    with state.context(write=False) as c:
+        rows = [vars(r) for r in sampling_results.task_estimates(c, task_id, population=population)]
     shown = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
     state.emit(rows, rows=shown)
 
@@ -439,20 +381,16 @@ def results_export(
 ) -> None:
     """Results as inspection records (with their inclusion probability) for ingest and training."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            frame = tasks.inspection_records(session, task_id=task)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".parquet":
-            frame.write_parquet(out)
-        elif out.suffix.lower() == ".csv":
-            frame.write_csv(out)
-        else:
-            raise ValueError(f"{out}: expected .parquet or .csv")
-        return {"rows": frame.height, "path": str(out)}
-
-    state.emit(_run(state, action))
+    suffix = out.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise state.fail(f"--out {out}: expected .parquet or .csv")
+    with state.context(write=False) as c:
+        frame = sampling_results.inspection_records(c, task_id=task)
+    if suffix == ".parquet":
+        atomic_write(out, lambda p: frame.write_parquet(p))
+    else:
+        atomic_write(out, lambda p: frame.write_csv(p))
+    state.emit({"rows": frame.height, "path": str(out)})
 
 
 # ------------------------------------------------------------------------------------------------ inspectors
@@ -464,52 +402,26 @@ def inspectors_import(
 ) -> None:
     """Import (insert or replace) inspectors; all rows are checked before any is written."""
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        frame = tasks.read_table_file(path)
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            counts = tasks.import_inspectors(
-                session, frame, salt=state.settings.person_salt, allow=state.settings.uscc_allow_list
-            )
-        return {"path": str(path), **counts}
-
-    state.emit(_run(state, action))
+    with state.context() as c:
+        out = sampling.import_roster(c, roster.read_table_file(path), source=str(path))
+    state.emit({"path": out.source, "created": out.created, "updated": out.updated})
 
 
 @inspectors_app.command("list")
 def inspectors_list(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """The inspector roster (person keys are not shown)."""
     state = _state(ctx, json_output)
-
-    def action() -> list[dict[str, Any]]:
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            people = session.scalars(sa.select(tasks.Inspector).order_by(tasks.Inspector.inspector_id)).all()
-            return [
-                {
-                    "inspector_id": p.inspector_id,
-                    "name": p.name,
-                    "department": p.department,
-                    "division_code": p.division_code,
-                    "qualifications": "; ".join(p.qualifications),
-                    "active": p.active,
-                    "declared_conflicts": len(p.declared_conflicts),
-                }
-                for p in people
-            ]
-
-    rows = _run(state, action)
+    with state.context(write=False) as c:
+        people = sampling.list_inspectors(c)
+    rows: list[dict[str, Any]] = [{**vars(p), "qualifications": "; ".join(p.qualifications)} for p in people]
     state.emit(rows, rows=rows)
 
 
 def _set_active(ctx: typer.Context, inspector_id: str, active: bool, json_output: bool) -> None:
     state = _state(ctx, json_output)
-
-    def action() -> dict[str, Any]:
-        with ready_engine(state) as engine, db.session_scope(engine) as session:
-            tasks.set_inspector_active(session, inspector_id, active=active)
-        return {"inspector_id": inspector_id, "active": active}
-
-    state.emit(_run(state, action))
+    with state.context() as c:
+        sampling.set_inspector_active(c, inspector_id, active=active)
+    state.emit({"inspector_id": inspector_id, "active": active})
 
 
 @inspectors_app.command("activate")

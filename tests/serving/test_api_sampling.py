@@ -7,6 +7,7 @@ import csv
 import io
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,12 @@ from features import uscc as uscc_rules
 from models.risk_model import REASON_DTYPE
 from serving.api.app import create_app, role_matrix
 from serving.settings import Settings
-from supervision import access, audit, tasks
-from supervision.access import Role
-from supervision.db import make_engine, session_scope, upgrade
-from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, tokens
+from supervision.platform import audit
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope, upgrade
+from supervision.sampling import roster, tables
+from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import AS_OF, DEPARTMENT, DOMAIN_MATRIX, OTHER_DEPARTMENT, issue, tokens
 from tests.serving.api_city import error as _error
 from tests.serving.api_city import ok as _ok
 
@@ -76,7 +79,7 @@ def _write_scores(home: Path) -> pl.DataFrame:
 @pytest.fixture
 def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestClient]:
     _write_scores(home)
-    roster = pl.DataFrame(
+    inspectors = pl.DataFrame(
         {
             "inspector_id": [f"I{i:02d}" for i in range(6)],
             "name": [f"检查员{i}" for i in range(6)],
@@ -87,8 +90,8 @@ def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestCl
         }
     )
     with session_scope(engine) as session:
-        tasks.import_inspectors(session, roster, salt=settings.person_salt)
-    with TestClient(create_app(settings, engine=engine)) as c:
+        roster.import_inspectors(session, inspectors, salt=settings.person_salt)
+    with TestClient(create_app(settings, engine=engine, clock=china_half_past_midnight())) as c:
         yield c
 
 
@@ -97,8 +100,8 @@ def auth(engine: sa.Engine) -> dict[Role, dict[str, str]]:
     return tokens(engine)
 
 
+# The department is the caller's (DEPARTMENT for every token of `auth`).
 TASK = {
-    "department": "市场监管局",
     "items": [ITEM],
     "period": "2026Q4",
     "count": 20,
@@ -141,20 +144,19 @@ def test_task_flow_over_http(client: TestClient, auth: dict[Role, dict[str, str]
     recorder = first["inspectors"].split("; ")[0]
     result = {"uscc": first["uscc"], "outcome": "violation", "inspected_on": AS_OF.isoformat(),
               "recorded_by": recorder, "findings": "过期食品"}  # fmt: skip
-    # 谁检查、谁录入: the generic inspector token is on no roster row; another inspector's id is refused too.
+    # 谁检查、谁录入: the generic inspector token's person id is on no roster row; another inspector's id is
+    # refused too.
     refused = _error(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 403, "forbidden")
     assert "not linked to the roster" in refused["message"]
+    ins = issue(engine, Role.INSPECTOR, name="recorder", person_id=recorder)
     with session_scope(engine) as s:
-        ins = {"Authorization": f"Bearer {access.create_token(s, name=recorder, role=Role.INSPECTOR).token}"}
         colleague = s.scalars(
-            sa.select(tasks.Inspector.inspector_id).where(tasks.Inspector.inspector_id != recorder)
+            sa.select(tables.Inspector.inspector_id).where(tables.Inspector.inspector_id != recorder)
         ).first()
         assert colleague is not None
-        other = {
-            "Authorization": f"Bearer {access.create_token(s, name=colleague, role=Role.INSPECTOR).token}"
-        }
+    other = issue(engine, Role.INSPECTOR, name="colleague", person_id=colleague)
     refused = _error(client.post("/sampling/tasks/T1/results", json=result, headers=other), 403, "forbidden")
-    assert refused["field"] == "body.recorded_by" and recorder in refused["message"]
+    assert refused["field"] == "recorded_by" and recorder in refused["message"]
     recorded = _ok(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 201)
     assert recorded["visit_id"] == first["visit_id"] and recorded["publication_due_on"] > AS_OF.isoformat()
     _error(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 409, "conflict")
@@ -218,6 +220,164 @@ def test_create_without_scores_is_a_conflict(
     shutil.rmtree(home / "scores")
     error = _error(client.post("/sampling/tasks", json=TASK, headers=auth[Role.SUPERVISOR]), 409, "conflict")
     assert "creditwatch score" in error["message"]
+
+
+def _drawn_and_assigned(client: TestClient, sup: dict[str, str], task_id: str = "T1") -> list[dict[str, Any]]:
+    """Create, draw and assign a task of `sup`'s department; its list."""
+    _ok(client.post("/sampling/tasks", json={**TASK, "task_id": task_id}, headers=sup), 201)
+    _ok(client.post(f"/sampling/tasks/{task_id}/draw", headers=sup))
+    _ok(client.post("/sampling/periods/2026Q4/assign", json={}, headers=sup))
+    return list(_ok(client.get(f"/sampling/tasks/{task_id}", headers=sup))["entities"])
+
+
+def test_a_visit_of_today_in_china_is_accepted_at_half_past_midnight(
+    client: TestClient, auth: dict[Role, dict[str, str]], engine: sa.Engine
+) -> None:
+    # The app's clock is 00:30 in Beijing: the UTC date is still yesterday, and today's visit is not "future".
+    entity = _drawn_and_assigned(client, auth[Role.SUPERVISOR])[0]
+    recorder = entity["inspectors"].split("; ")[0]
+    me = issue(engine, Role.INSPECTOR, name="recorder", person_id=recorder)
+    today = china_half_past_midnight().today()
+    result = {"uscc": entity["uscc"], "outcome": "no_problem"}
+    tomorrow = {**result, "inspected_on": (today + timedelta(days=1)).isoformat()}
+    refused = _error(client.post("/sampling/tasks/T1/results", json=tomorrow, headers=me), 422, "validation")
+    assert (
+        refused["field"] == "inspected_on" and f"today in China is {today.isoformat()}" in refused["message"]
+    )
+    recorded = _ok(
+        client.post(
+            "/sampling/tasks/T1/results", json={**result, "inspected_on": today.isoformat()}, headers=me
+        ),
+        201,
+    )
+    assert recorded["recorded_by"] == recorder  # as themselves: no recorded_by in the body
+
+
+def test_an_inspector_records_only_their_own_visits_as_their_roster_id(
+    client: TestClient, auth: dict[Role, dict[str, str]], engine: sa.Engine
+) -> None:
+    entities = _drawn_and_assigned(client, auth[Role.SUPERVISOR])
+    entity = entities[0]
+    team = entity["inspectors"].split("; ")
+    outsider = next(f"I{i:02d}" for i in range(6) if f"I{i:02d}" not in team)
+    result = {"uscc": entity["uscc"], "outcome": "violation", "inspected_on": AS_OF.isoformat()}
+    # Another inspector's visit: refused, whatever recorder is named.
+    theirs = issue(engine, Role.INSPECTOR, name="outsider", person_id=outsider)
+    error = _error(client.post("/sampling/tasks/T1/results", json=result, headers=theirs), 403, "forbidden")
+    assert f"is not {outsider}'s" in error["message"] and "谁检查、谁录入" in error["message"]
+    _error(
+        client.post("/sampling/tasks/T1/results", json={**result, "recorded_by": team[0]}, headers=theirs),
+        403,
+        "forbidden",
+    )
+    # The token's name is not who the inspector is: a token named after a team member, without a person id.
+    named = issue(engine, Role.INSPECTOR, name=team[0], person_id=None)
+    error = _error(client.post("/sampling/tasks/T1/results", json=result, headers=named), 403, "forbidden")
+    assert error["field"] == "actor.person_id" and "no person id" in error["message"]
+    with session_scope(engine) as session:
+        assert not session.scalars(sa.select(tables.InspectionResult)).all()
+    assert (
+        _ok(
+            client.post(
+                "/sampling/tasks/T1/results",
+                json=result,
+                headers=issue(engine, Role.INSPECTOR, person_id=team[1]),
+            ),
+            201,
+        )["recorded_by"]
+        == team[1]
+    )
+    # A supervisor must name the team member recorded for.
+    second = {**result, "uscc": entities[1]["uscc"]}
+    error = _error(
+        client.post("/sampling/tasks/T1/results", json=second, headers=auth[Role.SUPERVISOR]),
+        422,
+        "validation",
+    )
+    assert error["field"] == "recorded_by"
+
+
+def test_a_department_acts_on_its_own_tasks(
+    client: TestClient, auth: dict[Role, dict[str, str]], engine: sa.Engine
+) -> None:
+    entity = _drawn_and_assigned(client, auth[Role.SUPERVISOR])[0]
+    recorder = entity["inspectors"].split("; ")[0]
+    other_sup = issue(engine, Role.SUPERVISOR, department=OTHER_DEPARTMENT, person_id="S-OTHER")
+    other_ins = issue(engine, Role.INSPECTOR, department=OTHER_DEPARTMENT, person_id=recorder)
+    # Creating for another department is refused; the task is always the caller's.
+    error = _error(
+        client.post(
+            "/sampling/tasks", json={**TASK, "department": OTHER_DEPARTMENT}, headers=auth[Role.SUPERVISOR]
+        ),
+        403,
+        "forbidden",
+    )
+    assert error["field"] == "department"
+    created = _ok(client.post("/sampling/tasks", json={**TASK, "task_id": "O1"}, headers=other_sup), 201)
+    assert created["department"] == OTHER_DEPARTMENT
+    # Lists show the caller's department's tasks only.
+    assert [t["task_id"] for t in _ok(client.get("/sampling/tasks", headers=other_sup))] == ["O1"]
+    assert [t["task_id"] for t in _ok(client.get("/sampling/tasks", headers=auth[Role.INSPECTOR]))] == ["T1"]
+    # Another department's task: no draw, list, export or record — even by a member of the visit's team.
+    result = {"uscc": entity["uscc"], "outcome": "violation", "inspected_on": AS_OF.isoformat()}
+    for method, path, body, headers in [
+        ("POST", "/sampling/tasks/O1/draw", None, auth[Role.SUPERVISOR]),
+        ("GET", "/sampling/tasks/T1", None, other_sup),
+        ("GET", "/sampling/tasks/T1/export", None, other_ins),
+        ("POST", "/sampling/tasks/T1/results", result, other_ins),
+        ("POST", "/sampling/tasks/T1/results", {**result, "recorded_by": recorder}, other_sup),
+    ]:
+        error = _error(client.request(method, path, json=body, headers=headers), 403, "forbidden")
+        assert "a department acts on its own tasks" in error["message"], (method, path)
+    # Anyone may verify a draw, whatever their department.
+    assert _ok(client.get("/sampling/tasks/T1/verify", headers=other_ins))["ok"]
+    with session_scope(engine) as session:
+        denied = [e for e in audit.entries(session, limit=1000) if e.result == "denied"]
+    assert {e.action for e in denied} >= {
+        "sampling.draw",
+        "sampling.task",
+        "sampling.export",
+        "sampling.result",
+    }
+
+
+def test_a_joint_period_merges_the_departments_lists(
+    client: TestClient, auth: dict[Role, dict[str, str]], engine: sa.Engine
+) -> None:
+    sup = auth[Role.SUPERVISOR]
+    other_sup = issue(engine, Role.SUPERVISOR, department=OTHER_DEPARTMENT, person_id="S-OTHER")
+    census = {**TASK, "count": None, "ratio": 1.0, "control_share": 0.0}
+    for headers, task_id in ((sup, "M1"), (other_sup, "E1")):
+        _ok(client.post("/sampling/tasks", json={**census, "task_id": task_id}, headers=headers), 201)
+        _ok(client.post(f"/sampling/tasks/{task_id}/draw", headers=headers))
+    # A department without a task in the period does not assign it.
+    third = issue(engine, Role.SUPERVISOR, department="亭湖区应急管理局", person_id="S-3")
+    error = _error(client.post("/sampling/periods/2026Q4/assign", json={}, headers=third), 403, "forbidden")
+    assert DEPARTMENT in error["message"] and OTHER_DEPARTMENT in error["message"]
+    assigned = _ok(client.post("/sampling/periods/2026Q4/assign", json={}, headers=other_sup))
+    assert assigned["departments"] == sorted([DEPARTMENT, OTHER_DEPARTMENT])
+    assert assigned["visits"] == len(USCCS)  # one joint visit per entity, not one per task
+    mine = _ok(client.get("/sampling/tasks/M1", headers=sup))["entities"]
+    theirs = {e["uscc"]: e for e in _ok(client.get("/sampling/tasks/E1", headers=other_sup))["entities"]}
+    entity = next(e for e in mine if e["visit_status"] == "assigned")
+    assert theirs[entity["uscc"]]["visit_id"] == entity["visit_id"]
+    assert DEPARTMENT in entity["items"] and OTHER_DEPARTMENT in entity["items"]
+    # The joint visit's one result, recorded through the other department's task, is on both lists.
+    recorder = entity["inspectors"].split("; ")[0]
+    result = {
+        "uscc": entity["uscc"],
+        "outcome": "violation",
+        "inspected_on": AS_OF.isoformat(),
+        "recorded_by": recorder,
+    }
+    _ok(client.post("/sampling/tasks/E1/results", json=result, headers=other_sup), 201)
+    again = next(
+        e
+        for e in _ok(client.get("/sampling/tasks/M1", headers=sup))["entities"]
+        if e["uscc"] == entity["uscc"]
+    )
+    assert again["outcome"] == "violation"
+    _error(client.post("/sampling/tasks/M1/results", json=result, headers=sup), 409, "conflict")
 
 
 @pytest.mark.parametrize(

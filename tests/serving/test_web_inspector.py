@@ -10,7 +10,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import openpyxl
@@ -22,18 +22,19 @@ from fastapi.testclient import TestClient
 from features import lake as lake_io
 from serving.api.app import create_app
 from serving.web import auth, i18n
-from supervision import access, audit, tasks
-from supervision.access import Role
-from supervision.db import session_scope
-from tests.serving.api_city import AS_OF, City, build_city
+from supervision.platform import audit
+from supervision.platform.access import Role
+from supervision.platform.db import session_scope
+from supervision.sampling import exports, roster, tables, tasks
+from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import AS_OF, OTHER_DEPARTMENT, City, build_city, issue
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
 
 ITEM = "食品安全检查"
 PERIOD = "2026Q4"
 INSPECTORS = [f"I{i:02d}" for i in range(6)]
-TASK = {
-    "department": "市场监管局",
+TASK = {  # of the department of every identity of the city (api_city.DEPARTMENT)
     "items": [ITEM],
     "period": PERIOD,
     "count": 20,
@@ -51,7 +52,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     city = build_city(tmp_path_factory.mktemp("web-inspector"))
-    roster = pl.DataFrame(
+    inspectors = pl.DataFrame(
         {
             "inspector_id": INSPECTORS,
             "name": [f"检查员{i}" for i in range(len(INSPECTORS))],
@@ -63,10 +64,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     raw = {r.value: h["Authorization"].removeprefix("Bearer ") for r, h in city.tokens.items()}
     with session_scope(city.engine) as session:
-        tasks.import_inspectors(session, roster, salt=city.settings.person_salt)
-        for iid in INSPECTORS:  # an inspector's token is issued under their inspector id
-            raw[iid] = access.create_token(session, name=iid, role=Role.INSPECTOR).token
-    app = create_app(city.settings, engine=city.engine)
+        roster.import_inspectors(session, inspectors, salt=city.settings.person_salt)
+    for iid in INSPECTORS:  # an inspector's token carries their inspector id as its person id
+        raw[iid] = issue(city.engine, Role.INSPECTOR, name=iid, person_id=iid)["Authorization"].removeprefix(
+            "Bearer "
+        )
+    other = issue(city.engine, Role.SUPERVISOR, department=OTHER_DEPARTMENT, person_id="S-OTHER")
+    raw["other-department"] = other["Authorization"].removeprefix("Bearer ")
+    app = create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())
     sup = city.tokens[Role.SUPERVISOR]
     with TestClient(app) as c:
         for body in ({**TASK, "task_id": "T1"}, {**TASK, "task_id": "T2", "period": "2026Q3", "count": 8}):
@@ -121,11 +126,11 @@ def rows(text: str) -> dict[str, str]:
     return dict(re.findall(r'<tr id="row-([0-9A-Z]{18})" data-uscc="\1" data-state="(\w+)"', text))
 
 
-def result_of(world: World, uscc: str) -> tasks.InspectionResult | None:
+def result_of(world: World, uscc: str) -> tables.InspectionResult | None:
     with session_scope(world.city.engine) as session:
-        sel = session.get(tasks.TaskSelection, ("T1", uscc))
+        sel = session.get(tables.TaskSelection, ("T1", uscc))
         assert sel is not None and sel.visit_id is not None
-        found = session.get(tasks.InspectionResult, sel.visit_id)
+        found = session.get(tables.InspectionResult, sel.visit_id)
         if found is not None:
             session.expunge(found)
         return found
@@ -133,7 +138,7 @@ def result_of(world: World, uscc: str) -> tasks.InspectionResult | None:
 
 def results_count(world: World) -> int:
     with session_scope(world.city.engine) as session:
-        return int(session.scalar(sa.select(sa.func.count()).select_from(tasks.InspectionResult)) or 0)
+        return int(session.scalar(sa.select(sa.func.count()).select_from(tables.InspectionResult)) or 0)
 
 
 def error_page(r: Any, status: int) -> str:
@@ -274,7 +279,10 @@ def test_recording_through_the_form(client: TestClient, world: World) -> None:
         ({"outcome": "fine"}, "outcome"),
         ({"outcome": ""}, "outcome"),
         ({"inspected_on": "27/11/2026"}, "inspected_on"),
-        ({"inspected_on": (date.today() + timedelta(days=30)).isoformat()}, "inspected_on"),
+        (
+            {"inspected_on": (china_half_past_midnight().today() + timedelta(days=30)).isoformat()},
+            "inspected_on",
+        ),
         ({"findings": "x" * 4001}, "findings"),
     ]
     for change, field in bad_values:
@@ -299,7 +307,10 @@ def test_recording_through_the_form(client: TestClient, world: World) -> None:
     assert 'id="notice"' in landed and saved.publication_due_on.isoformat() in landed
     assert rows(landed)[target["uscc"]] == "done"
     with session_scope(world.city.engine) as session:
-        entry = audit.entries(session, target="task:T1", limit=1000)[-1]
+        # The last change on the task (the pages' reads of it are audited too).
+        entry = [
+            e for e in audit.entries(session, target="task:T1", limit=1000) if e.action != "sampling.task"
+        ][-1]
         assert (entry.action, entry.result, entry.actor.split("#")[0]) == ("sampling.result", "ok", iid)
         assert entry.details["uscc"] == target["uscc"] and entry.details["visit_id"] == saved.visit_id
 
@@ -309,13 +320,13 @@ def test_recording_through_the_form(client: TestClient, world: World) -> None:
     assert result_of(world, target["uscc"]).outcome == "violation"  # type: ignore[union-attr]
     assert i18n.t("task.why.done", "zh") in html.unescape(client.get(form).text)
 
-    # Someone else's visit: no form, and a forged POST is refused by the domain (谁检查、谁录入).
+    # Someone else's visit: no form, and a forged POST is refused by the service (谁检查、谁录入).
     outsider = next(i for i in INSPECTORS if i not in other["inspectors"].split("; "))
     as_(client, world, outsider)
     assert 'id="why-not"' in client.get(f"/ui/tasks/T1/results/{other['uscc']}").text
     r = client.post(f"/ui/tasks/T1/results/{other['uscc']}", data={**good, "csrf": csrf(world, outsider)})
-    text = error_page(r, 422)
-    assert 'data-field="recorded_by"' in text and "is not assigned to visit" in text
+    text = error_page(r, 403)
+    assert f"is not {outsider}'s" in text and "谁检查、谁录入" in text
     assert result_of(world, other["uscc"]) is None
 
     # An inspector token on no roster cannot record at all.
@@ -346,6 +357,33 @@ def test_a_supervisor_records_for_a_member_of_the_team(client: TestClient, world
     )
     english = html.unescape(client.get(r.headers["location"].split("#")[0] + "&lang=en").text)
     assert f"The result for {target['uscc']} is recorded (no problem found)" in english
+
+
+def test_a_visit_of_today_in_china_is_recorded_at_half_past_midnight(
+    client: TestClient, world: World
+) -> None:
+    # The app's clock is 00:30 in Beijing, when the UTC date is still yesterday: the form offers today's
+    # Chinese date and the service accepts it; the next day is refused as in the future.
+    iid = busiest(client, world)
+    target = pending_of(client, world, iid)[0]
+    form = f"/ui/tasks/T1/results/{target['uscc']}"
+    today = china_half_past_midnight().today()
+    as_(client, world, iid)
+    assert f'value="{today.isoformat()}"' in client.get(form).text
+    data = {"outcome": "no_problem", "csrf": csrf(world, iid)}
+    r = client.post(form, data={**data, "inspected_on": (today + timedelta(days=1)).isoformat()})
+    assert 'data-field="inspected_on"' in error_page(r, 422) and result_of(world, target["uscc"]) is None
+    assert client.post(form, data={**data, "inspected_on": today.isoformat()}).status_code == 303
+    saved = result_of(world, target["uscc"])
+    assert saved is not None and (saved.inspected_on, saved.recorded_by) == (today, iid)
+
+
+def test_another_departments_tasks_are_not_shown(client: TestClient, world: World) -> None:
+    as_(client, world, "other-department")
+    assert re.findall(r'<tr data-task="([^"]+)">', client.get("/ui/tasks").text) == []
+    uscc = api_list(client, world)[0]["uscc"]
+    for path in ("/ui/tasks/T1", "/ui/tasks/T1/export.csv", f"/ui/tasks/T1/results/{uscc}"):
+        assert "a department acts on its own tasks" in error_page(client.get(path), 403), path
 
 
 # ------------------------------------------------------------------------------------------- export
@@ -403,9 +441,14 @@ def test_an_inspector_records_a_result_in_a_real_browser(world: World) -> None:
     from tests.serving.browser import browser, login, serve
 
     with session_scope(world.city.engine) as session:
-        listed = tasks.export_frame(session, "T1").filter(pl.col("outcome").is_null())
+        listed = exports.export_frame(session, "T1").filter(pl.col("outcome").is_null())
     iid = max(INSPECTORS, key=lambda i: (listed["inspectors"].str.contains(i, literal=True).sum(), i))
-    with serve(create_app(world.city.settings, engine=world.city.engine)) as base, browser() as b:
+    with (
+        serve(
+            create_app(world.city.settings, engine=world.city.engine, clock=china_half_past_midnight())
+        ) as base,
+        browser() as b,
+    ):
         page = b.new_page()
         login(page, base, world.raw[iid])
         assert page.url == f"{base}/ui/tasks"
@@ -435,5 +478,8 @@ def test_an_inspector_records_a_result_in_a_real_browser(world: World) -> None:
         "无证经营",
     )
     with session_scope(world.city.engine) as session:
-        entry = audit.entries(session, target="task:T1", limit=1000)[-1]
+        # The last change on the task (the pages' reads of it are audited too).
+        entry = [
+            e for e in audit.entries(session, target="task:T1", limit=1000) if e.action != "sampling.task"
+        ][-1]
         assert (entry.action, entry.result, entry.details["uscc"]) == ("sampling.result", "ok", uscc)

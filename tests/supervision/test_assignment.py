@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from supervision.assignment import assign_inspectors, entity_person_links
+from supervision.sampling.assignment import assign_inspectors, entity_person_links
 
 ITEMS = ["food", "drugs", "fire", "ads"]
 

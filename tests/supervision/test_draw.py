@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from scipy.stats import chisquare
 
-from supervision.draw import (
+from supervision.sampling.draw import (
     Budget,
     EmptyScopeError,
     RosterTooSmallError,
@@ -25,7 +25,7 @@ from supervision.draw import (
     selection_bytes,
     verify,
 )
-from supervision.policy import TIERS, TierRatioPolicy
+from supervision.sampling.ratios import TIERS, TierRatioPolicy
 
 AS_OF = date(2026, 11, 1)
 

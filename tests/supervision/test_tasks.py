@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 
@@ -13,37 +14,30 @@ import sqlalchemy as sa
 from features.catalog import INSPECTIONS
 from features.identity import check_digit
 from features.uscc import complete
-from supervision.db import session_scope
-from supervision.draw import Budget, EmptyScopeError, RosterTooSmallError, TaskParams, TaskScope
-from supervision.policy import TierRatioPolicy
-from supervision.tasks import (
+from supervision.platform.db import session_scope
+from supervision.sampling.draw import Budget, EmptyScopeError, RosterTooSmallError, TaskParams, TaskScope
+from supervision.sampling.errors import TaskStateError, UnknownEntityError, UnknownInspectorError
+from supervision.sampling.estimates import task_estimates
+from supervision.sampling.exports import export_bytes, export_frame, reasons_text
+from supervision.sampling.ratios import TierRatioPolicy
+from supervision.sampling.results import (
+    inspection_records,
+    mark_published,
+    overdue_report,
+    record_result,
+    with_last_inspected,
+)
+from supervision.sampling.roster import import_inspectors, read_table_file, set_inspector_active
+from supervision.sampling.tables import (
     InspectionResult,
     Inspector,
     SamplingTask,
     TaskAssignment,
     TaskSelection,
-    TaskStateError,
-    UnknownEntityError,
-    UnknownInspectorError,
     Visit,
-    assign_period,
-    create_task,
-    draw_task,
-    export_frame,
-    import_inspectors,
-    inspection_records,
-    list_tasks,
-    mark_published,
-    overdue_report,
-    read_table_file,
-    record_result,
-    selection_frame,
-    set_inspector_active,
-    task_estimates,
-    verify_task,
-    with_last_inspected,
-    write_export,
 )
+from supervision.sampling.tasks import create_task, draw_task, list_tasks, selection_frame, verify_task
+from supervision.sampling.visits import assign_period
 
 SEED = bytes(range(32))
 TODAY = date(2026, 11, 28)
@@ -157,7 +151,7 @@ def test_full_cycle(db_engine: sa.Engine, tmp_path: Path) -> None:
         assert report == [
             {"department": "市场监管局", "results": 1, "published": 0, "unpublished": 1, "overdue": 1}
         ]
-        mark_published(s, rec["visit_id"], published_on=date(2026, 10, 20))
+        mark_published(s, rec["visit_id"], published_on=date(2026, 10, 20), today=TODAY)
     with session_scope(db_engine) as s:
         # The recorded visit feeds the frequency limit of the next task.
         enriched = with_last_inspected(s, _roster())
@@ -192,10 +186,8 @@ def test_full_cycle(db_engine: sa.Engine, tmp_path: Path) -> None:
     assert row["reasons"] == "2 penalties in 12 months" and row["outcome"] == "violation"
     assert row["items"] == "市场监管局: 食品经营" and inspector in row["inspectors"]
 
-    csv_path = write_export(exported, tmp_path / "out" / "list.csv")
-    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")
-    xlsx = write_export(exported, tmp_path / "out" / "list.xlsx")
-    sheet = openpyxl.load_workbook(xlsx).active
+    assert export_bytes(exported, "csv").startswith(b"\xef\xbb\xbf")
+    sheet = openpyxl.load_workbook(io.BytesIO(export_bytes(exported, "xlsx"))).active
     assert sheet is not None
     assert sheet.max_row == 13 and str(sheet.cell(1, 3).value).startswith("统一社会信用代码")
 
@@ -327,6 +319,7 @@ def test_draw_and_record_errors_leave_nothing_half_written(db_engine: sa.Engine,
             outcome="fine",
             inspected_on=date(2026, 11, 2),
             recorded_by="I001",
+            today=TODAY,
         )
     assert _count(db_engine, InspectionResult) == 0
     with session_scope(db_engine) as s:
@@ -335,8 +328,6 @@ def test_draw_and_record_errors_leave_nothing_half_written(db_engine: sa.Engine,
 
 
 def test_export_reads_the_scorers_reasons_structs() -> None:
-    from supervision.tasks import _reasons_text
-
     scorer = pl.DataFrame(
         {
             "reasons": [
@@ -349,7 +340,7 @@ def test_export_reads_the_scorers_reasons_structs() -> None:
             ]
         }
     )  # fmt: skip
-    text = scorer.select(_reasons_text(scorer.schema["reasons"]))["reasons"][0]
+    text = scorer.select(reasons_text(scorer.schema["reasons"]))["reasons"][0]
     assert text == "近365天行政处罚2次 (+0.80)；成立90天 (+0.10)"
     plain = pl.DataFrame({"reasons": [["a", "b"]]})
-    assert plain.select(_reasons_text(plain.schema["reasons"]))["reasons"][0] == "a；b"
+    assert plain.select(reasons_text(plain.schema["reasons"]))["reasons"][0] == "a；b"

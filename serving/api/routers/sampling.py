@@ -1,66 +1,46 @@
 """Double-random sampling (双随机、一公开) over HTTP: create, draw, list, export, verify tasks, assign the
-period's inspectors and record inspection results — thin wrappers over ``supervision.tasks`` like the CLI."""
+period's inspectors and record inspection results — each route calls one use case of
+``serving.services.sampling*`` (the CLI and the inspector's pages call the same ones)."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from pathlib import Path as FsPath
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Literal
 
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from features import lake as lake_io
-from serving.api.deps import Principal, SessionDep, SettingsDep, require_roles
-from serving.api.errors import Conflict, Forbidden, NotFound
-from serving.api.routers.entities import Invalid, scores_of
-from serving.api.trail import AuditDep, audited
-from supervision import tasks
-from supervision.access import Role
-from supervision.assignment import entity_person_links
-from supervision.draw import Budget, TaskParams, TaskScope
-from supervision.policy import DEFAULT_RATIOS, TIERS, TierRatioPolicy
+from serving.api.deps import context_dep
+from serving.api.routers.entities import scores_of
+from serving.api.types import Uscc
+from serving.services import sampling, sampling_lists, sampling_results
+from serving.services.context import Context
+from supervision.sampling.tasks import TaskInfo
 
 router = APIRouter(prefix="/sampling", tags=["sampling"])
-ManageDep = Annotated[Principal, require_roles(Role.SUPERVISOR)]
-ReadDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR)]
-VerifyDep = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)]
-RecordDep = Annotated[Principal, require_roles(Role.INSPECTOR, Role.SUPERVISOR)]
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Period = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
-
-
-@contextmanager
-def _domain() -> Iterator[None]:
-    """supervision.tasks raises typed ValueErrors before anything is flushed: each becomes a clear 4xx."""
-    try:
-        yield
-    except tasks.UnknownTaskError as exc:
-        raise NotFound(str(exc), field="path.task_id") from None
-    except tasks.UnknownEntityError as exc:
-        raise NotFound(str(exc), field="body.uscc") from None
-    except tasks.TaskStateError as exc:
-        raise Conflict(str(exc)) from None
-    except FileNotFoundError as exc:
-        raise Conflict(str(exc)) from None
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+Outcome = Literal["no_problem", "violation", "serious_violation", "not_found"]
 
 
 class TaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    department: str = Field(min_length=1, max_length=128)
+    department: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="optional: the task is the caller's department's; naming another department is refused",
+    )
     items: list[Code] = Field(min_length=1, max_length=50, description="check items (检查事项)")
     period: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["2026Q4"])
     count: int | None = Field(None, ge=1, description="budget: number of entities (or give `ratio`)")
     ratio: float | None = Field(None, gt=0, le=1, description="budget: base ratio of the eligible roster")
-    as_of: date | None = Field(None, description="reference date of the frequency limit; default today")
+    as_of: date | None = Field(
+        None, description="reference date of the frequency limit; default today (China)"
+    )
     divisions: list[Code] = []
     industries: list[Code] = []
     entity_types: list[Code] = []
@@ -72,6 +52,25 @@ class TaskIn(BaseModel):
     floor: float = Field(0.001, ge=0, le=1)
     frequency_days: int = Field(365, ge=0, le=3650)
     task_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+    def spec(self) -> sampling.TaskSpec:
+        return sampling.TaskSpec(
+            items=tuple(self.items),
+            period=self.period,
+            count=self.count,
+            ratio=self.ratio,
+            as_of=self.as_of,
+            divisions=tuple(self.divisions),
+            industries=tuple(self.industries),
+            entity_types=tuple(self.entity_types),
+            list_statuses=tuple(self.list_statuses),
+            tier_ratios={str(tier): ratio for tier, ratio in self.tier_ratios.items()},
+            control_share=self.control_share,
+            floor=self.floor,
+            frequency_days=self.frequency_days,
+            task_id=self.task_id,
+            department=self.department,
+        )
 
 
 class TaskOut(BaseModel):
@@ -86,6 +85,10 @@ class TaskOut(BaseModel):
     params_sha256: str
     revealed_seed: str | None
     selected: int | None
+
+    @classmethod
+    def of(cls, info: TaskInfo) -> TaskOut:
+        return cls(**info.as_dict())
 
 
 class TierCount(BaseModel):
@@ -115,6 +118,10 @@ class ListRow(BaseModel):
     publication_due_on: date | None
     published_on: date | None
 
+    @classmethod
+    def of(cls, entry: sampling_lists.ListEntry) -> ListRow:
+        return cls(**{name: getattr(entry, name) for name in cls.model_fields})
+
 
 class TaskDetail(TaskOut):
     entities: list[ListRow]
@@ -139,160 +146,131 @@ class AssignIn(BaseModel):
     max_visits: int | None = Field(None, ge=1)
 
 
+class UnstaffedOut(BaseModel):
+    visit_id: str
+    uscc: str
+    reason: str = Field(description="why the roster cannot staff the visit (counts of candidates)")
+
+
 class AssignOut(BaseModel):
     period: str
+    departments: list[str] = Field(description="the departments whose waiting lists were merged")
     visits: int
     assigned: int
     exclusions: int
-    unstaffed: list[dict[str, Any]]
+    unstaffed: list[UnstaffedOut]
 
 
 class ResultIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    uscc: str = Field(min_length=18, max_length=18)
-    outcome: Literal["no_problem", "violation", "serious_violation", "not_found"]
-    inspected_on: date
-    recorded_by: str = Field(min_length=1, max_length=64, description="inspector id (谁检查、谁录入)")
+    uscc: Uscc
+    outcome: Outcome
+    inspected_on: date = Field(description="the day of the visit: today in China or earlier")
+    recorded_by: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="the team member a supervisor records for; an inspector records as themselves (谁检查、谁录入)",
+    )
     findings: str = Field("", max_length=4000)
 
 
 class ResultOut(BaseModel):
     visit_id: str
     outcome: str
+    recorded_by: str
     publication_due_on: date
 
 
 def stored_reasons_frame(request: Request) -> pl.DataFrame | None:
-    """USCC and stored top reasons (zh/en) of the newest score file, or None (the export and the pages)."""
+    """USCC and stored top reasons (zh/en) of the newest score file, or None (the list, the export, the pages)."""
     table = scores_of(request).latest()
     if table is None or "reasons" not in table.frame.columns:
         return None
     return table.frame.select("uscc", "reasons")
 
 
+def stored_scores(request: Request) -> sampling.Scores | None:
+    """The newest stored score file as the roster a task draws from, or None."""
+    table = scores_of(request).latest()
+    return None if table is None else sampling.Scores(table.frame, f"score_file:{table.as_of.isoformat()}")
+
+
 @router.post(
     "/tasks",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[audited("sampling.create")],
-    summary="Create a task from the newest stored scores; publishes the seed, roster and parameter hashes",
+    summary="Create a task of the caller's department from the newest stored scores; publishes the hashes",
 )
 def create_task(
-    body: TaskIn,
-    principal: ManageDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    request: Request,
-    trail: AuditDep,
+    body: TaskIn, request: Request, ctx: Annotated[Context, context_dep(sampling.create_task)]
 ) -> TaskOut:
-    table = scores_of(request).latest()
-    if table is None:
-        raise Conflict("no stored scores to draw from: run `creditwatch score --as-of DATE` first")
-    with _domain():
-        ratios = dict(DEFAULT_RATIOS)
-        ratios.update({t: v for t, v in body.tier_ratios.items() if t in TIERS})
-        params = TaskParams(
-            department=body.department,
-            items=tuple(body.items),
-            budget=Budget(count=body.count, ratio=body.ratio),
-            as_of=body.as_of or datetime.now(UTC).date(),
-            period=body.period,
-            scope=TaskScope(
-                divisions=tuple(body.divisions),
-                industries=tuple(body.industries),
-                entity_types=tuple(body.entity_types),
-                list_statuses=tuple(body.list_statuses),
-            ),
-            policy=TierRatioPolicy(
-                ratios=ratios,
-                floor=body.floor,
-                control_share=body.control_share,
-                frequency_days=body.frequency_days,
-            ),
-        )
-        info = tasks.create_task(
-            session,
-            params=params,
-            roster=tasks.with_last_inspected(session, table.frame),
-            snapshot_dir=settings.home / "sampling",
-            task_id=body.task_id,
-        )
-    trail.record(session, target=f"task:{info.task_id}", details={"scores_as_of": table.as_of.isoformat()})
-    return TaskOut(**info.as_dict())
+    return TaskOut.of(sampling.create_task(ctx, body.spec(), scores=stored_scores(request)))
 
 
-@router.post(
-    "/tasks/{task_id}/draw",
-    dependencies=[audited("sampling.draw", target="task_id", prefix="task:")],
-    summary="Draw the task's list from its snapshot and reveal the seed",
-)
-def draw_task(task_id: TaskId, principal: ManageDep, session: SessionDep, trail: AuditDep) -> DrawOut:
-    with _domain():
-        selection = tasks.draw_task(session, task_id)
-        info = tasks.task_info(session, task_id).as_dict()
-    by_tier = selection.group_by("tier").agg(
-        selected=pl.len(),
-        control=pl.col("in_control_slice").sum(),
-        inclusion_probability=pl.col("inclusion_probability").first(),
+@router.post("/tasks/{task_id}/draw", summary="Draw the task's list from its snapshot and reveal the seed")
+def draw_task(task_id: TaskId, ctx: Annotated[Context, context_dep(sampling.draw_task)]) -> DrawOut:
+    drawn = sampling.draw_task(ctx, task_id)
+    return DrawOut(
+        **TaskOut.of(drawn.task).model_dump(),
+        tiers=[TierCount(**vars(t)) for t in drawn.tiers],
     )
-    trail.record(session, details={"selected": selection.height})
-    return DrawOut(**info, tiers=[TierCount(**r) for r in by_tier.sort("tier").to_dicts()])
 
 
-@router.get("/tasks", summary="Sampling tasks, oldest first")
+@router.get("/tasks", summary="The caller's department's sampling tasks, oldest first")
 def list_tasks(
-    principal: ReadDep,
-    session: SessionDep,
+    ctx: Annotated[Context, context_dep(sampling_lists.list_tasks)],
     period: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[TaskOut]:
-    return [TaskOut(**t.as_dict()) for t in tasks.list_tasks(session, period=period)]
+    return [TaskOut.of(row.task) for row in sampling_lists.list_tasks(ctx, period=period).tasks]
 
 
 @router.get("/tasks/{task_id}", summary="One task with its list (tier, reasons, inspectors, results)")
-def get_task(task_id: TaskId, principal: ReadDep, session: SessionDep, request: Request) -> TaskDetail:
-    with _domain():
-        info = tasks.task_info(session, task_id).as_dict()
-        frame = tasks.export_frame(session, task_id, reasons=stored_reasons_frame(request))
-    return TaskDetail(**info, entities=[ListRow(**r) for r in frame.to_dicts()])
-
-
-MEDIA = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
+def get_task(
+    task_id: TaskId, request: Request, ctx: Annotated[Context, context_dep(sampling_lists.get_task)]
+) -> TaskDetail:
+    detail = sampling_lists.get_task(ctx, task_id, reasons=stored_reasons_frame(request))
+    return TaskDetail(
+        **TaskOut.of(detail.task).model_dump(), entities=[ListRow.of(e) for e in detail.entries]
+    )
 
 
 @router.get(
     "/tasks/{task_id}/export",
     summary="The list for inspectors as a CSV (UTF-8 with BOM) or XLSX download",
     response_class=Response,
-    responses={200: {"content": {MEDIA["csv"]: {}, MEDIA["xlsx"]: {}}, "description": "the file"}},
+    responses={
+        200: {
+            "content": {media: {} for media in sampling_lists.MEDIA_TYPES.values()},
+            "description": "the file",
+        }
+    },
 )
 def export_task(
     task_id: TaskId,
-    principal: ReadDep,
-    session: SessionDep,
     request: Request,
+    ctx: Annotated[Context, context_dep(sampling_lists.export_task)],
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
-    with _domain():
-        frame = tasks.export_frame(session, task_id, reasons=stored_reasons_frame(request))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = tasks.write_export(frame, FsPath(tmp) / f"{task_id}.{format}")
-        data = path.read_bytes()
+    return file_response(
+        sampling_lists.export_task(ctx, task_id, fmt=format, reasons=stored_reasons_frame(request))
+    )
+
+
+def file_response(file: sampling_lists.ExportFile) -> Response:
+    """An export as a download (the pages answer with the same bytes)."""
     return Response(
-        data,
-        media_type=MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="{task_id}.{format}"'},
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
     )
 
 
 @router.get(
     "/tasks/{task_id}/verify", summary="Re-run the draw from the published inputs and the revealed seed"
 )
-def verify_task(task_id: TaskId, principal: VerifyDep, session: SessionDep) -> VerifyOut:
-    with _domain():
-        report = tasks.verify_task(session, task_id)
+def verify_task(task_id: TaskId, ctx: Annotated[Context, context_dep(sampling.verify_task)]) -> VerifyOut:
+    report = sampling.verify_task(ctx, task_id)
     return VerifyOut(
         task_id=task_id, ok=report.ok, checks=[Check(check=n, ok=ok, detail=d) for n, ok, d in report.checks]
     )
@@ -300,66 +278,39 @@ def verify_task(task_id: TaskId, principal: VerifyDep, session: SessionDep) -> V
 
 @router.post(
     "/periods/{period}/assign",
-    dependencies=[audited("sampling.assign", target="period", prefix="period:")],
     summary="Merge the period's drawn lists into visits and draw inspectors with recusal",
 )
 def assign(
-    period: Period,
-    body: AssignIn,
-    principal: ManageDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    trail: AuditDep,
+    period: Period, body: AssignIn, ctx: Annotated[Context, context_dep(sampling.assign_period)]
 ) -> AssignOut:
-    relations = lake_io.scan(settings.lake_dir, "relations")
-    links = entity_person_links(relations, as_of=datetime.now(UTC).date()).collect()
-    with _domain():
-        out = tasks.assign_period(
-            session, period, links=links, team_size=body.team_size, max_visits=body.max_visits
-        )
-    trail.record(session, details={"visits": out.visits, "assigned": out.assigned})
+    out = sampling.assign_period(ctx, period, team_size=body.team_size, max_visits=body.max_visits)
     return AssignOut(
-        period=period,
+        period=out.period,
+        departments=list(out.departments),
         visits=out.visits,
         assigned=out.assigned,
         exclusions=out.exclusions,
-        unstaffed=out.unstaffed.to_dicts(),
+        unstaffed=[UnstaffedOut(**vars(u)) for u in out.unstaffed],
     )
 
 
 @router.post(
     "/tasks/{task_id}/results",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[audited("sampling.result", target="task_id", prefix="task:")],
     summary="Record a visit's result; the publication deadline (working days) starts",
 )
 def record_result(
-    task_id: TaskId, body: ResultIn, principal: RecordDep, session: SessionDep, trail: AuditDep
+    task_id: TaskId, body: ResultIn, ctx: Annotated[Context, context_dep(sampling_results.record_result)]
 ) -> ResultOut:
-    """谁检查、谁录入: an inspector records only their own visits (their token is issued under their roster
-    ``inspector_id``); a supervisor records for any member of the visit's team."""
-    if principal.role is Role.INSPECTOR:
-        me = tasks.inspector_of(session, principal.name)
-        if me is None:
-            raise Forbidden(
-                f"inspector token {principal.name!r} is not linked to the roster: issue inspectors' tokens under"
-                " their inspector_id (creditwatch tokens create --role inspector --name I03)"
-            )
-        if body.recorded_by != me.inspector_id:
-            raise Forbidden(
-                f"an inspector records their own results: recorded_by must be {me.inspector_id!r},"
-                f" got {body.recorded_by!r}",
-                field="body.recorded_by",
-            )
-    with _domain():
-        out = tasks.record_result(
-            session,
-            task_id=task_id,
-            uscc=body.uscc,
-            outcome=body.outcome,
-            inspected_on=body.inspected_on,
-            recorded_by=body.recorded_by,
-            findings=body.findings,
-        )
-    trail.record(session, details={"uscc": body.uscc, "outcome": body.outcome, "visit_id": out["visit_id"]})
-    return ResultOut(**out)
+    """谁检查、谁录入: an inspector records only the visits they are on the team of, as themselves; a supervisor
+    of the task's department records for a member of the visit's team (``recorded_by``)."""
+    out = sampling_results.record_result(
+        ctx,
+        task_id,
+        uscc=body.uscc,
+        outcome=body.outcome,
+        inspected_on=body.inspected_on,
+        findings=body.findings,
+        recorded_by=body.recorded_by,
+    )
+    return ResultOut(**vars(out))

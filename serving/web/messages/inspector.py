@@ -10,9 +10,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "task.show_all": ("查看全部任务", "Show all tasks"),
     "task.you_are": ("检查人员编号", "Inspector id"),
     "task.unlinked": (
-        "您的访问令牌名称未对应执法检查人员名录中的检查人员编号，无法确定“我的任务”。请管理员以您的检查人员编号签发令牌。",
-        "Your token's name is not an inspector id on the inspector roster, so your tasks cannot be found. "
-        "Ask an administrator for a token issued under your inspector id.",
+        "您的访问令牌未携带执法检查人员名录中的检查人员编号（人员编号），无法确定“我的任务”。请管理员以您的检查人员编号签发令牌。",
+        "Your token carries no inspector id of the inspector roster (its person id), so your tasks cannot be "
+        "found. Ask an administrator for a token issued with your inspector id.",
     ),
     "task.none_mine": ("目前没有分配给您的检查。", "No visit is assigned to you yet."),
     "task.none": ("暂无抽查任务。", "There are no sampling tasks yet."),
@@ -79,8 +79,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The period's inspectors are not assigned yet: nothing can be recorded.",
     ),
     "task.why.unlinked": (
-        "您的令牌未对应检查人员编号，不能录入。",
-        "Your token is not linked to an inspector id: you cannot record results.",
+        "您的令牌未携带检查人员编号，不能录入。",
+        "Your token carries no inspector id: you cannot record results.",
     ),
     "task.why.not_mine": (
         "该次检查未分配给您，只能由检查组成员录入。",

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from supervision.sampling.errors import SamplingInputError
+
 TIERS: tuple[str, ...] = ("A", "B", "C", "D")
 
 DEFAULT_RANGES: Mapping[str, tuple[float, float]] = {
@@ -45,33 +47,39 @@ class TierRatioPolicy:
     frequency_exempt_tiers: tuple[str, ...] = ("D",)
 
     def validate(self) -> TierRatioPolicy:
-        """Raise ValueError naming the tier/parameter, the value and the allowed range; return self."""
+        """Raise SamplingInputError naming the tier/parameter, the value and the allowed range; return self."""
         if set(self.ratios) != set(TIERS):
-            raise ValueError(f"ratios: tiers {sorted(self.ratios)}; expected exactly {list(TIERS)}")
+            raise SamplingInputError(f"ratios: tiers {sorted(self.ratios)}; expected exactly {list(TIERS)}")
         if set(self.ranges) != set(TIERS):
-            raise ValueError(f"ranges: tiers {sorted(self.ranges)}; expected exactly {list(TIERS)}")
+            raise SamplingInputError(f"ranges: tiers {sorted(self.ranges)}; expected exactly {list(TIERS)}")
         for tier in TIERS:
             low, high = self.ranges[tier]
             if not (0.0 <= low <= high <= 1.0):
-                raise ValueError(f"tier {tier}: range [{low}, {high}] must satisfy 0 ≤ low ≤ high ≤ 1")
+                raise SamplingInputError(
+                    f"tier {tier}: range [{low}, {high}] must satisfy 0 ≤ low ≤ high ≤ 1"
+                )
             ratio = self.ratios[tier]
             if not (isinstance(ratio, int | float) and math.isfinite(ratio)):
-                raise ValueError(f"tier {tier}: ratio {ratio!r} is not a number")
+                raise SamplingInputError(f"tier {tier}: ratio {ratio!r} is not a number")
             if not (low <= ratio <= high):
-                raise ValueError(
+                raise SamplingInputError(
                     f"tier {tier}: ratio {ratio:g} is outside the allowed range [{low:g}, {high:g}]"
                 )
             if ratio <= 0.0:
-                raise ValueError(f"tier {tier}: ratio {ratio:g} must be > 0 (不免抽: no tier is exempt)")
+                raise SamplingInputError(
+                    f"tier {tier}: ratio {ratio:g} must be > 0 (不免抽: no tier is exempt)"
+                )
         if not (0.0 < self.floor < 1.0):
-            raise ValueError(f"floor {self.floor:g}: the floor probability must lie in (0, 1) (不免抽)")
+            raise SamplingInputError(
+                f"floor {self.floor:g}: the floor probability must lie in (0, 1) (不免抽)"
+            )
         if not (0.0 <= self.control_share <= 1.0):
-            raise ValueError(f"control_share {self.control_share:g}: must lie in [0, 1]")
+            raise SamplingInputError(f"control_share {self.control_share:g}: must lie in [0, 1]")
         if self.frequency_days < 0:
-            raise ValueError(f"frequency_days {self.frequency_days}: must be ≥ 0")
+            raise SamplingInputError(f"frequency_days {self.frequency_days}: must be ≥ 0")
         unknown = set(self.frequency_exempt_tiers) - set(TIERS)
         if unknown:
-            raise ValueError(
+            raise SamplingInputError(
                 f"frequency_exempt_tiers: unknown tiers {sorted(unknown)}; expected {list(TIERS)}"
             )
         return self

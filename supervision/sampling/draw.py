@@ -28,7 +28,9 @@ import numpy as np
 import polars as pl
 from scipy.stats import hypergeom, norm
 
-from supervision.policy import TIERS, TierRatioPolicy
+from supervision.platform.errors import DomainError
+from supervision.sampling.errors import SamplingInputError
+from supervision.sampling.ratios import TIERS, TierRatioPolicy
 
 __all__ = [
     "ROSTER_SCHEMA",
@@ -80,11 +82,11 @@ SELECTION_SCHEMA = pl.Schema(
 SEED_BYTES = 32
 
 
-class EmptyScopeError(ValueError):
+class EmptyScopeError(DomainError, ValueError):
     """The task's scope (after the frequency limit) leaves no eligible entity."""
 
 
-class RosterTooSmallError(ValueError):
+class RosterTooSmallError(DomainError, ValueError):
     """The budget asks for more entities than the eligible roster holds, or cannot honour the floor."""
 
 
@@ -127,11 +129,11 @@ class Budget:
 
     def __post_init__(self) -> None:
         if (self.count is None) == (self.ratio is None):
-            raise ValueError("budget: give exactly one of count or ratio")
+            raise SamplingInputError("budget: give exactly one of count or ratio")
         if self.count is not None and self.count < 1:
-            raise ValueError(f"budget count {self.count}: must be ≥ 1")
+            raise SamplingInputError(f"budget count {self.count}: must be ≥ 1")
         if self.ratio is not None and not (0.0 < self.ratio <= 1.0):
-            raise ValueError(f"budget ratio {self.ratio:g}: must lie in (0, 1]")
+            raise SamplingInputError(f"budget ratio {self.ratio:g}: must lie in (0, 1]")
 
     def size(self, eligible: int) -> int:
         """The number of entities to draw from ``eligible`` entities."""
@@ -160,10 +162,17 @@ class TaskParams:
 
     def __post_init__(self) -> None:
         if not self.department.strip():
-            raise ValueError("department: must not be empty")
+            raise SamplingInputError("department: must not be empty")
         if not self.items or any(not i.strip() for i in self.items):
-            raise ValueError(f"items {list(self.items)}: a task needs at least one non-empty check item")
+            raise SamplingInputError(
+                f"items {list(self.items)}: a task needs at least one non-empty check item"
+            )
         self.policy.validate()
+        if (self.as_of - date.min).days < self.policy.frequency_days:
+            raise SamplingInputError(
+                f"as_of {self.as_of.isoformat()}: the {self.policy.frequency_days}-day frequency limit reaches "
+                "before the first representable date"
+            )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -235,7 +244,7 @@ def new_seed() -> bytes:
 
 def _check_seed(seed: bytes) -> None:
     if not isinstance(seed, bytes | bytearray) or len(seed) != SEED_BYTES:
-        raise ValueError(
+        raise SamplingInputError(
             f"seed: expected {SEED_BYTES} bytes, got {type(seed).__name__} of length {len(seed)}"
         )
 
@@ -246,7 +255,7 @@ def canonical_roster(roster: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     df = roster.collect() if isinstance(roster, pl.LazyFrame) else roster
     missing = [c for c in _REQUIRED_ROSTER if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise SamplingInputError(
             f"roster: missing required columns {missing}; expected at least {list(_REQUIRED_ROSTER)}"
         )
     df = (
@@ -269,15 +278,17 @@ def canonical_roster(roster: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     ).row(0, named=True)
     if flags["nulls"]:
         row = df.filter(pl.col("uscc").is_null() | pl.col("tier").is_null()).row(0, named=True)
-        raise ValueError(
+        raise SamplingInputError(
             f"roster: uscc and tier are required; found a row with uscc={row['uscc']!r} tier={row['tier']!r}"
         )
     if flags["bad_tier"]:
         row = df.filter(~pl.col("tier").is_in(TIERS)).row(0, named=True)
-        raise ValueError(f"roster: uscc {row['uscc']}: tier {row['tier']!r} is not one of {list(TIERS)}")
+        raise SamplingInputError(
+            f"roster: uscc {row['uscc']}: tier {row['tier']!r} is not one of {list(TIERS)}"
+        )
     if flags["dup"]:
         first = df.filter(pl.col("uscc") == pl.col("uscc").shift(1))["uscc"][0]
-        raise ValueError(
+        raise SamplingInputError(
             f"roster: uscc {first} appears {int((df['uscc'] == first).sum())} times; each entity once"
         )
     return df
@@ -546,7 +557,7 @@ def merge_visits(selections: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     df = selections.collect() if isinstance(selections, pl.LazyFrame) else selections
     need = {"task_id", "department", "uscc", "items"}
     if not need <= set(df.columns):
-        raise ValueError(f"merge_visits: missing columns {sorted(need - set(df.columns))}")
+        raise SamplingInputError(f"merge_visits: missing columns {sorted(need - set(df.columns))}")
     return (
         df.explode("items")
         .with_columns(item=pl.col("department") + pl.lit(": ") + pl.col("items"))

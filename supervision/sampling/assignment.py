@@ -13,6 +13,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from features.graph import relations_in_force
+from supervision.sampling.errors import SamplingInputError
+
 __all__ = [
     "CONFLICT_RELATIONS",
     "DECLARED_SCHEMA",
@@ -55,14 +58,11 @@ CONFLICT_RELATIONS = ("legal_representative", "shareholder", "actual_controller"
 
 def entity_person_links(relations: pl.LazyFrame, *, as_of: date) -> pl.LazyFrame:
     """(uscc, person_key) of each entity's legal representative, shareholders and actual controllers
-    valid on ``as_of``, from the catalog's ``relations`` table (the related-party graph's person edges)."""
+    in force at ``as_of`` (:func:`features.graph.relations_in_force`, the graph's rule), from the catalog's
+    ``relations`` table (the related-party graph's person edges)."""
     return (
-        relations.filter(
-            pl.col("relation_type").is_in(CONFLICT_RELATIONS),
-            pl.col("person_key").is_not_null(),
-            pl.col("valid_from") <= as_of,
-            pl.col("valid_to").is_null() | (pl.col("valid_to") >= as_of),
-        )
+        relations_in_force(relations, as_of=as_of, roles=CONFLICT_RELATIONS)
+        .filter(pl.col("person_key").is_not_null())
         .select("uscc", "person_key")
         .unique()
         .sort("uscc", "person_key")
@@ -85,7 +85,7 @@ def _conform(df: pl.DataFrame | None, schema: pl.Schema, name: str) -> pl.DataFr
         return pl.DataFrame(schema=schema)
     missing = [c for c in schema if c not in df.columns]
     if missing:
-        raise ValueError(f"{name}: missing columns {missing}; expected {list(schema)}")
+        raise SamplingInputError(f"{name}: missing columns {missing}; expected {list(schema)}")
     return df.select([pl.col(c).cast(t) for c, t in schema.items()])
 
 
@@ -153,11 +153,13 @@ def assign_inspectors(
     reported in ``unstaffed`` and gets nobody.
     """
     if team_size < 1:
-        raise ValueError(f"team_size {team_size}: must be ≥ 1 (行政处罚法 art 42 requires 2 for enforcement)")
+        raise SamplingInputError(
+            f"team_size {team_size}: must be ≥ 1 (行政处罚法 art 42 requires 2 for enforcement)"
+        )
     if max_visits is not None and max_visits < 1:
-        raise ValueError(f"max_visits {max_visits}: must be ≥ 1 or None (no cap)")
+        raise SamplingInputError(f"max_visits {max_visits}: must be ≥ 1 or None (no cap)")
     if len(seed) < 16:
-        raise ValueError(f"seed: expected the task's 32-byte seed, got {len(seed)} bytes")
+        raise SamplingInputError(f"seed: expected the task's 32-byte seed, got {len(seed)} bytes")
     visits = _conform(visits, VISIT_SCHEMA, "visits").sort("visit_id")
     inspectors = _conform(inspectors, INSPECTOR_SCHEMA, "inspectors").sort("inspector_id")
     declared = _conform(declared, DECLARED_SCHEMA, "declared conflicts")
@@ -166,9 +168,9 @@ def assign_inspectors(
     for frame, key, name in ((visits, "visit_id", "visits"), (inspectors, "inspector_id", "inspectors")):
         dup = frame.group_by(key).len().filter(pl.col("len") > 1).sort(key)
         if dup.height:
-            raise ValueError(f"{name}: {key} {dup[key][0]!r} appears {dup['len'][0]} times")
+            raise SamplingInputError(f"{name}: {key} {dup[key][0]!r} appears {dup['len'][0]} times")
         if frame[key].null_count():
-            raise ValueError(f"{name}: {key} must not be null")
+            raise SamplingInputError(f"{name}: {key} must not be null")
 
     n_visits, n_insp = visits.height, inspectors.height
     exclusions = _conflicts(visits, inspectors, declared, links, previous)
