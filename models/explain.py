@@ -93,6 +93,37 @@ class Reason:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreReason:
+    """One reason of a score: a feature that raised the risk (its value and its push in log-odds, said in
+    both languages), or the tier policy's override (``dimension`` ``policy``, no contribution)."""
+
+    feature: str
+    dimension: str
+    value: str | None
+    contribution: float | None
+    zh: str
+    en: str
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> ScoreReason:
+        """From one struct of the score table's ``reasons`` column (or a stored score file's)."""
+        value, contribution = item.get("value"), item.get("contribution")
+        return cls(
+            feature=str(item["feature"]),
+            dimension=str(item["dimension"]),
+            value=None if value is None else str(value),
+            contribution=None if contribution is None else float(contribution),
+            zh=str(item.get("zh") or ""),
+            en=str(item.get("en") or ""),
+        )
+
+
+def reasons_zh(reasons: Sequence[ScoreReason]) -> str | None:
+    """The reasons as one Chinese sentence (what the score files and the score history store)."""
+    return "；".join(r.zh for r in reasons if r.zh) or None
+
+
 def fill_template(template: str, value: object) -> str:
     """``template`` with the entity's value: a format spec (``{value:.0%}``) gets the number, a plain
     ``{value}`` gets :func:`format_value`'s text, a missing value reads "—"."""

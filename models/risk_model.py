@@ -12,6 +12,8 @@ import json
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import polars as pl
 
 from models.calibration import ProbabilityCalibrator
 from models.estimator import RiskClassifier
-from models.explain import BASE_VALUE, FeatureInfo, dimension_sums, top_reasons
+from models.explain import BASE_VALUE, FeatureInfo, ScoreReason, dimension_sums, reasons_zh, top_reasons
 from models.tiers import TierPolicy
 
 FORMAT_VERSION = 1
@@ -38,6 +40,70 @@ REASON_DTYPE = pl.List(
         }
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EntityScore:
+    """One entity's row of the score table: probability, tier (after the policy's overrides), reasons."""
+
+    uscc: str | None
+    as_of: date | None
+    raw_score: float
+    probability: float
+    model_tier: str
+    tier: str
+    override: str | None
+    expected_rate: float | None
+    reasons: tuple[ScoreReason, ...]
+
+    @property
+    def reasons_zh(self) -> str | None:
+        return reasons_zh(self.reasons)
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> EntityScore:
+        rate = row.get("expected_rate")
+        return cls(
+            uscc=row.get("uscc"),
+            as_of=row.get("as_of"),
+            raw_score=float(row["raw_score"]),
+            probability=float(row["probability"]),
+            model_tier=str(row["model_tier"]),
+            tier=str(row["tier"]),
+            override=row.get("override"),
+            expected_rate=None if rate is None else float(rate),
+            reasons=tuple(ScoreReason.of(r) for r in row.get("reasons") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One feature's SHAP contribution (log-odds) with the entity's value of it."""
+
+    feature: str
+    value: Any
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class EntityExplanation:
+    """One entity's score explained: base value + contributions (largest first) = raw score; the per-dimension
+    sums of the same contributions; the score itself with its top reasons."""
+
+    score: EntityScore
+    base_value: float
+    contributions: tuple[Contribution, ...]
+    dimensions: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchExplanation:
+    """Many entities explained: per-feature contributions and per-dimension sums (each row adds up to the raw
+    score, ``base_value`` included), and the score table."""
+
+    contributions: pl.DataFrame
+    dimensions: pl.DataFrame
+    scores: pl.DataFrame
 
 
 class RiskModel:
@@ -67,9 +133,11 @@ class RiskModel:
     def score(
         self, X: pl.DataFrame, *, reasons: int = 3, contributions: pl.DataFrame | None = None
     ) -> pl.DataFrame:
-        """``uscc``/``as_of`` (when given), ``raw_score``, ``probability``, ``model_tier``, ``tier``,
-        ``override``, ``expected_rate`` and ``reasons`` (the top ``reasons`` risk-raising features as
-        sentences, the override first when one applied; ``reasons=0`` skips SHAP for speed)."""
+        """The score table, one row per entity (:class:`EntityScore` is one row): ``uscc``/``as_of`` (when
+        given), ``raw_score``, ``probability``, ``model_tier``, ``tier``, ``override`` (the rule that set the
+        tier, if any) with ``override_zh``/``override_en``, ``expected_rate`` and ``reasons`` (the top
+        ``reasons`` risk-raising features as sentences, the override first when one applied; ``reasons=0``
+        skips SHAP for speed, and the column)."""
         raw = self.estimator.decision_function(X)
         prob = self.calibrator.predict(raw)
         tiers = self.policy.assign(prob, X)
@@ -113,17 +181,22 @@ class RiskModel:
             out.append(items)
         return out
 
-    def explain(self, X: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    def score_each(self, X: pl.DataFrame, *, reasons: int = 3) -> list[EntityScore]:
+        """:meth:`score`, one :class:`EntityScore` per row of `X` (in its order)."""
+        return [EntityScore.of(row) for row in self.score(X, reasons=reasons).iter_rows(named=True)]
+
+    def explain(self, X: pl.DataFrame) -> BatchExplanation:
         """Per-feature contributions, per-dimension sums (log-odds; rows sum to the raw score) and the score."""
         contrib = self.estimator.explain_batch(X) if X.height >= 10_000 else self.estimator.explain(X)
-        return {
-            "contributions": contrib,
-            "dimensions": dimension_sums(contrib, self.feature_infos),
-            "score": self.score(X, reasons=5, contributions=contrib),
-        }
+        return BatchExplanation(
+            contributions=contrib,
+            dimensions=dimension_sums(contrib, self.feature_infos),
+            scores=self.score(X, reasons=5, contributions=contrib),
+        )
 
-    def explain_one(self, X: pl.DataFrame, *, k: int = 5) -> dict[str, Any]:
-        """One entity: score, tier, base value, contributions (sorted by size), dimension sums, reasons."""
+    def explain_one(self, X: pl.DataFrame, *, k: int = 5) -> EntityExplanation:
+        """One entity: its score with the top `k` reasons, the base value, every contribution (largest first,
+        ties by name) and the dimension sums."""
         if X.height != 1:
             raise ValueError(f"explain_one takes exactly one row, got {X.height}")
         contrib_frame = self.estimator.explain(X, dedup=False)
@@ -132,16 +205,15 @@ class RiskModel:
         dims = dimension_sums(contrib_frame, self.feature_infos).row(0, named=True)
         values = X.select(self.feature_names).row(0, named=True)
         feats = sorted(
-            ((f, values[f], c) for f, c in contrib.items() if f != BASE_VALUE),
-            key=lambda t: (-abs(t[2]), t[0]),
+            (Contribution(f, values[f], c) for f, c in contrib.items() if f != BASE_VALUE),
+            key=lambda c: (-abs(c.contribution), c.feature),
         )
-        return {
-            **{k_: v for k_, v in scored.items() if k_ != "reasons"},
-            "base_value": contrib[BASE_VALUE],
-            "contributions": [{"feature": f, "value": v, "contribution": c} for f, v, c in feats],
-            "dimensions": {d: v for d, v in dims.items() if d != BASE_VALUE},
-            "reasons": scored["reasons"],
-        }
+        return EntityExplanation(
+            score=EntityScore.of(scored),
+            base_value=float(contrib[BASE_VALUE]),
+            contributions=tuple(feats),
+            dimensions={d: v for d, v in dims.items() if d != BASE_VALUE},
+        )
 
     # -- persistence -----------------------------------------------------------------------------------
     def save(self, folder: Path) -> Path:

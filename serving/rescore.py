@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -14,12 +14,29 @@ from features import lake as lake_io
 from features.build import build_for_events
 from serving.champion import NoChampion, load_champion
 from serving.settings import Settings
-from supervision import scores
+from supervision.lifecycle import scores
 
-__all__ = ["Champion", "Rescore", "rescore", "skipped"]
+if TYPE_CHECKING:
+    from models.risk_model import EntityScore, RiskModel
+
+__all__ = ["Champion", "Rescore", "RescoredScore", "rescore", "skipped"]
 
 # Gives (model, version) of the champion, or raises NoChampion with the reason.
-Champion = Callable[[], tuple[Any, str]]
+Champion = Callable[[], "tuple[RiskModel, str]"]
+
+
+@dataclass(frozen=True, slots=True)
+class RescoredScore:
+    """The entity's score on one side of the decision: as of the decision day (before) or the next (after)."""
+
+    as_of: date
+    probability: float
+    tier: str
+    reasons_zh: str | None
+
+    @classmethod
+    def of(cls, scored: EntityScore, day: date) -> RescoredScore:
+        return cls(as_of=day, probability=scored.probability, tier=scored.tier, reasons_zh=scored.reasons_zh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +47,13 @@ class Rescore:
     reason: str
     model_version: str | None = None
     as_of: date | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
+    before: RescoredScore | None = None
+    after: RescoredScore | None = None
     history_id: int | None = None
 
     @property
     def tier_after(self) -> str | None:
-        return None if self.after is None else str(self.after["tier"])
+        return None if self.after is None else self.after.tier
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,17 +61,6 @@ class Rescore:
 
 def skipped(reason: str) -> Rescore:
     return Rescore(status="skipped", reason=reason)
-
-
-def _row(scored: pl.DataFrame, day: date) -> dict[str, Any]:
-    row = scored.filter(pl.col("as_of") == day).row(0, named=True)
-    reasons = [r["zh"] for r in row.get("reasons") or [] if r.get("zh")]
-    return {
-        "as_of": day,
-        "probability": float(row["probability"]),
-        "tier": str(row["tier"]),
-        "reasons_zh": "；".join(reasons) or None,
-    }
 
 
 def rescore(
@@ -85,14 +91,22 @@ def rescore(
         after_day = on + timedelta(days=1)
         events = pl.LazyFrame({"uscc": [uscc, uscc], "as_of": [on, after_day]})
         feats = build_for_events(lake_io.sources(settings.lake_dir), events).collect()
-        scored = model.score(feats, reasons=3)
-        before, after = _row(scored, on), _row(scored, after_day)
+        by_day = {s.as_of: s for s in model.score_each(feats, reasons=3)}
+        before = RescoredScore.of(by_day[on], on)
+        after = RescoredScore.of(by_day[after_day], after_day)
         # A savepoint: a failed insert must not roll back the decision sharing this transaction.
         with session.begin_nested():
             entry = scores.record(
-                session, uscc=uscc, as_of=after_day, decided_on=on, probability=after["probability"],
-                tier=after["tier"], model_version=version, reason=reason, reasons_zh=after["reasons_zh"],
-            )  # fmt: skip
+                session,
+                uscc=uscc,
+                as_of=after_day,
+                decided_on=on,
+                probability=after.probability,
+                tier=after.tier,
+                model_version=version,
+                reason=reason,
+                reasons_zh=after.reasons_zh,
+            )
     except Exception as exc:  # the decision stands whatever went wrong here; the cause is returned
         return skipped(f"re-scoring failed: {exc.__class__.__name__}: {exc}")
     return Rescore(

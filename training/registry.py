@@ -13,7 +13,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.risk_model import RiskModel
 
 MODEL_NAME = "creditwatch-risk"
 ALIAS = "champion"
@@ -182,8 +185,15 @@ class Registry:
         for metric, (higher, allowed) in sorted(tol.items()):
             ours, theirs = metrics.get(metric), metrics.get(f"champion_{metric}")
             if ours is None or theirs is None:
-                checks.append({"metric": metric, "challenger": ours, "champion": theirs, "passed": False,
-                               "rule": "metric missing"})  # fmt: skip
+                checks.append(
+                    {
+                        "metric": metric,
+                        "challenger": ours,
+                        "champion": theirs,
+                        "passed": False,
+                        "rule": "metric missing",
+                    }
+                )
                 continue
             worse_by = (theirs - ours) if higher else (ours - theirs)
             checks.append(
@@ -204,8 +214,8 @@ class Registry:
         return GateResult(not failed, version, champion, checks, reason)
 
     # -- moving the alias ------------------------------------------------------------------------------
-    def _move(self, version: str, *, who: str, why: str, action: str) -> None:
-        now = datetime.now(tz=UTC).isoformat(timespec="seconds")
+    def _move(self, version: str, *, who: str, why: str, action: str, at: datetime | None) -> None:
+        now = (at or datetime.now(tz=UTC)).astimezone(UTC).isoformat(timespec="seconds")
         previous = self.champion()
         self.client.set_registered_model_alias(self.name, ALIAS, version)
         self.client.set_model_version_tag(self.name, version, "promoted_by", who)
@@ -230,19 +240,25 @@ class Registry:
         why: str,
         force: bool = False,
         tolerances: Mapping[str, tuple[bool, float]] | None = None,
+        at: datetime | None = None,
     ) -> GateResult:
-        """Move ``champion`` to ``version`` if it passes the gate (``force`` records an override, never silently)."""
+        """Move ``champion`` to ``version`` if it passes the gate (``force`` records an override, never silently).
+
+        ``at`` is when the move is recorded (the caller's clock; default now). Promoting the champion itself
+        is refused even with ``force``: there is nothing to move, and the history would record a move."""
         if not who.strip() or not why.strip():
             raise ValueError("promote needs who and why (both are recorded)")
         self.client.get_model_version(self.name, version)  # a clear MLflow error if it does not exist
+        if self.champion() == version:
+            raise GateError(f"version {version} already is the champion: nothing to promote")
         result = self.gate(version, tolerances=tolerances)
         if not result.passed and not force:
             raise GateError(f"version {version} failed the champion gate: {result.reason}")
         action = "promoted" if result.passed else "force-promoted (gate failed: " + result.reason + ")"
-        self._move(version, who=who, why=why, action=action)
+        self._move(version, who=who, why=why, action=action, at=at)
         return result
 
-    def rollback(self, *, who: str, why: str) -> str:
+    def rollback(self, *, who: str, why: str, at: datetime | None = None) -> str:
         """Move ``champion`` back to the version it pointed at before the latest move; returns that version."""
         if not who.strip() or not why.strip():
             raise ValueError("rollback needs who and why (both are recorded)")
@@ -250,10 +266,10 @@ class Registry:
         if not history or history[-1]["previous"] is None:
             raise ValueError("nothing to roll back to: the champion has no earlier version")
         target = str(history[-1]["previous"])
-        self._move(target, who=who, why=why, action=f"rolled back from {history[-1]['version']}")
+        self._move(target, who=who, why=why, action=f"rolled back from {history[-1]['version']}", at=at)
         return target
 
-    def load(self, version: str | None = None) -> Any:
+    def load(self, version: str | None = None) -> RiskModel:
         """The RiskModel of ``version`` or of the champion, loaded offline through the registry."""
         from models.risk_model import load_model
 

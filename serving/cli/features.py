@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
 
-from serving.cli.state import State, write_parquet_atomic
+from serving.cli.state import State
+from serving.services import scoring
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -31,53 +33,31 @@ def build(
     ] = None,
 ) -> None:
     """Build the feature table from the lake at each as-of date: one Parquet file per date."""
-    from features.build import build_features
-    from features.lake import sources
-
     state: State = ctx.obj
-    dates = sorted({_parse_date(v) for v in as_of})
-    lake = sources(state.settings.lake_dir)
-    if out is not None and out.suffix == ".parquet" and len(dates) > 1:
-        raise state.fail(f"--out {out} is one file but {len(dates)} dates were given; pass a folder")
-    rows = []
-    with state.err.status("building features") as status:
-        for d in dates:
-            status.update(f"building features as of {d}")
-            started = datetime.now()
-            frame = build_features(lake, as_of=d).collect()
-            if out is not None and out.suffix == ".parquet":
-                path = out
-            else:
-                path = (out or state.settings.home / "features") / f"as_of={d.isoformat()}.parquet"
-            write_parquet_atomic(frame, path)
-            rows.append(
-                {
-                    "as_of": d.isoformat(),
-                    "rows": frame.height,
-                    "columns": frame.width,
-                    "seconds": round((datetime.now() - started).total_seconds(), 2),
-                    "path": str(path),
-                }
-            )
+    dates = [_parse_date(v) for v in as_of]
+    with state.context() as c, state.err.status("building features") as status:
+        built = scoring.build_features(c, dates=dates, out=out, progress=status.update)
+    rows = [{**asdict(f), "as_of": f.as_of.isoformat(), "path": str(f.path)} for f in built]
     state.emit({"built": rows}, rows=rows, columns=["as_of", "rows", "columns", "seconds", "path"])
 
 
 @app.command("crosscheck")
 def crosscheck(
     ctx: typer.Context,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="as-of date YYYY-MM-DD; default today")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="as-of date YYYY-MM-DD; default today (China)")
+    ] = None,
 ) -> None:
     """List entities on a red list and a black list at once, and persons linked to both sides (红黑名单交叉比对)."""
-    from features.crosscheck import entity_conflicts, person_conflicts
-    from features.lake import sources
-
     state: State = ctx.obj
-    d = _parse_date(as_of) if as_of else date.today()
-    lake = sources(state.settings.lake_dir)
-    entities, persons = pl.collect_all(
-        [entity_conflicts(lake, as_of=d), person_conflicts(lake, as_of=d).drop("person_key")]
-    )
-    payload = {"as_of": d.isoformat(), "entities": entities.to_dicts(), "persons": persons.to_dicts()}
+    day = _parse_date(as_of) if as_of is not None else state.day(None)
+    with state.context() as c:
+        found = scoring.crosscheck(c, on=day)
+    payload = {
+        "as_of": found.as_of.isoformat(),
+        "entities": found.entities.to_dicts(),
+        "persons": found.persons.to_dicts(),
+    }
     if state.json:
         state.emit(payload)
         return
@@ -87,9 +67,17 @@ def crosscheck(
             {k: ", ".join(v) if isinstance(v, list) else v for k, v in r.items()} for r in frame.to_dicts()
         ]
 
-    state.emit(payload, rows=flat(entities), columns=entities.columns, title=f"entities on both sides, {d}")
     state.emit(
-        payload, rows=flat(persons), columns=persons.columns, title=f"persons linked to both sides, {d}"
+        payload,
+        rows=flat(found.entities),
+        columns=found.entities.columns,
+        title=f"entities on both sides, {day}",
+    )
+    state.emit(
+        payload,
+        rows=flat(found.persons),
+        columns=found.persons.columns,
+        title=f"persons linked to both sides, {day}",
     )
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from features import uscc
 from serving.cli.state import State
+from serving.services import entities
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def check(
 ) -> None:
     """Check codes at all three levels (format, mod-31 check character, embedded GB 11714 digit)."""
     state: State = ctx.obj
-    verdicts = [uscc.validate(code, allow=state.settings.uscc_allow_list) for code in codes]
+    verdicts = entities.check_codes(codes, allow=state.settings.uscc_allow_list)
     rows = [{"code": v.code, "status": v.status.value, "ok": v.ok, "reason": v.reason} for v in verdicts]
     state.emit(rows, rows=rows, columns=["code", "status", "ok", "reason"], title="USCC (GB 32100-2015)")
     if not all(v.ok for v in verdicts):

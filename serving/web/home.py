@@ -12,8 +12,8 @@ from serving.api.errors import RateLimited
 from serving.api.trail import AuditDep, audited
 from serving.web import auth
 from serving.web.render import landing, page
-from supervision import access
-from supervision.access import Principal, Role
+from supervision.platform import access
+from supervision.platform.access import Principal, Role
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 entry = APIRouter(include_in_schema=False)

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from serving.web import i18n
 from serving.web.auth import csrf_token, page_token
-from supervision.access import Principal, Role
+from supervision.platform.access import Principal, Role
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -29,9 +29,9 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
 }
 
 
-def landing(role: Role) -> str | None:
+def landing(role: Role | None) -> str | None:
     """Where a role's visitor lands after login (None: the role has no pages)."""
-    items = NAV.get(role)
+    items = NAV.get(role) if role is not None else None
     return items[0][1] if items else None
 
 
@@ -47,7 +47,7 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
             "lang": lang,
             "t": partial(i18n.t, lang=lang),
             "principal": principal,
-            "nav": NAV.get(principal.role, ()) if principal else (),
+            "nav": NAV.get(principal.role, ()) if principal and principal.role else (),
             "csrf": csrf_token(token) if token else "",
             "path": request.url.path,
             # The same page in the other language (the query kept: a search stays a search).

@@ -2,9 +2,10 @@
 score history).
 
 Both pages admit the API's entity readers (supervisor, inspector, analyst) and show what the API's entity
-routes return for the visitor's role: the data comes from the router functions in
-:mod:`serving.api.routers.entities` (masked for the role there). Opening an entity page is audited like the
-API's entity detail (``entities.read`` on ``uscc:<code>``).
+routes return for the visitor's role: each page calls one service of :mod:`serving.services.entities` (which
+masks for the role), the search the API's search, the entity page :func:`~serving.services.entities.entity_page`
+(the profile, the current score, its explanation, the related parties and the score history at once). Opening
+an entity page is audited like the API's entity detail (``entities.read`` on ``uscc:<code>``).
 
 The two charts (SHAP waterfall, related-party graph) are inline SVG drawn by Jinja macros
 (``templates/supervisor/charts.html``) from the geometry computed here: deterministic, no script, and the
@@ -23,18 +24,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from features.catalog import TABLES
-from serving.api.deps import SessionDep, SettingsDep
-from serving.api.errors import NotFound
-from serving.api.routers import entities
 from serving.api.trail import audited
+from serving.api.types import UsccPath
+from serving.services import entities
+from serving.services.context import Context
 from serving.web import i18n
-from serving.web.auth import page_roles
+from serving.web.auth import page_context
 from serving.web.render import page
-from supervision.access import Principal
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-
-ReadPageDep = Annotated[Principal, page_roles(*entities.READERS)]
 
 SEARCH_LIMIT = 50  # rows listed on the search page (the total is always shown)
 REASONS = 5  # top reasons asked of the explanation (as many as a stored score carries)
@@ -65,8 +63,7 @@ KIND_ORDER = ("person", "investment", "shared_address", "shared_phone")
 @router.get("/entities")
 def entity_search(
     request: Request,
-    principal: ReadPageDep,
-    settings: SettingsDep,
+    ctx: Annotated[Context, page_context(entities.search)],
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     """Search by USCC prefix or part of the name (the API's search); an empty query shows the form only."""
@@ -75,52 +72,40 @@ def entity_search(
     if not text:
         return page(request, "supervisor/search.html", q="", result=None, error=None, label=label)
     if len(text) < 2:
-        return page(request, "supervisor/search.html", status=422, q=text, result=None,
-                    error="entity.search.too_short", label=label)  # fmt: skip
-    result = entities.search(principal, settings, q=text, limit=SEARCH_LIMIT)
+        return page(
+            request,
+            "supervisor/search.html",
+            status=422,
+            q=text,
+            result=None,
+            error="entity.search.too_short",
+            label=label,
+        )
+    result = entities.search(ctx, text, limit=SEARCH_LIMIT)
     return page(request, "supervisor/search.html", q=text, result=result, error=None, label=label)
 
 
 @router.get("/entities/{uscc}", dependencies=[audited("entities.read", target="uscc", prefix="uscc:")])
 def entity_page(
-    uscc: entities.Uscc,
-    request: Request,
-    principal: ReadPageDep,
-    settings: SettingsDep,
-    session: SessionDep,
+    uscc: UsccPath, request: Request, ctx: Annotated[Context, page_context(entities.entity_page)]
 ) -> HTMLResponse:
     """Everything about one entity the API shows the visitor's role, on one page."""
     lang = i18n.language(request)
-    profile = entities.profile(uscc, principal, settings)  # 422 malformed, 404 unknown
-    try:
-        stored: entities.StoredScore | None = entities.score(uscc, principal, settings, request)
-    except NotFound:
-        stored = None
-    explanation: entities.Explanation | None = None
-    unavailable: str | None = None
-    try:
-        explanation = entities.explanation(
-            uscc, principal, settings, request, as_of=stored.as_of if stored else None, top=REASONS
-        )
-    except entities.Unavailable as exc:
-        unavailable = exc.message
-    related = entities.related(uscc, principal, settings, as_of=None, limit=RELATED_LIMIT)
-    history = entities.history(uscc, principal, settings, request, session)
-
-    reasons = explanation.reasons if explanation is not None else (stored.reasons if stored else [])
+    view = entities.entity_page(ctx, uscc, reasons=REASONS, related_limit=RELATED_LIMIT)  # 422, 404
+    stored, explanation, related = view.score, view.explanation, view.related
+    reasons = explanation.reasons if explanation is not None else (stored.reasons if stored else ())
     overrides = [r for r in (stored.reasons if stored else reasons) if r.contribution is None]
-    tiers = _tiers(request, session, [r.uscc for r in related.related])
-    timeline, hidden = _timeline(profile.records, lang)
-    graph_tiers = {**tiers, uscc: stored.tier} if stored else tiers
+    timeline, hidden = _timeline(view.profile.records, lang)
+    graph_tiers = {**view.tiers, uscc: stored.tier} if stored else dict(view.tiers)
     return page(
         request,
         "supervisor/entity.html",
         uscc=uscc,
-        reg=profile.registration,
-        counts=profile.counts,
+        reg=view.profile.registration,
+        counts=view.profile.counts,
         stored=stored,
         explanation=explanation,
-        unavailable=unavailable,
+        unavailable=view.unavailable,
         reasons=[r for r in reasons if r.contribution is not None],
         reasons_from_score=explanation is None,
         overrides=overrides,
@@ -129,10 +114,10 @@ def entity_page(
         timeline=timeline,
         timeline_hidden=hidden,
         related=related,
-        tiers=tiers,
-        graph=graph(uscc, profile.registration.get("name"), related.related, graph_tiers),
-        history=history.scores,
-        sparkline=sparkline([h.probability for h in history.scores]),
+        tiers=view.tiers,
+        graph=graph(uscc, view.profile.registration.get("name"), related.related, graph_tiers),
+        history=view.history.scores,
+        sparkline=sparkline([h.probability for h in view.history.scores]),
         label=_label(lang),
     )
 
@@ -148,18 +133,6 @@ def _label(lang: str) -> Any:
         return i18n.t(key, lang) if key in i18n.MESSAGES else str(code)
 
     return label
-
-
-def _tiers(request: Request, session: SessionDep, usccs: Sequence[str]) -> dict[str, str]:
-    """The current stored tier of each of `usccs` that has one (the same rule as the entity's own score)."""
-    store = entities.scores_of(request)
-    again = entities.rescores(session, list(usccs), on=entities.today())
-    out: dict[str, str] = {}
-    for u in usccs:
-        found = entities.stored_score(store, u, rescore=again.get(u))
-        if found is not None:
-            out[u] = found.tier
-    return out
 
 
 def _show(value: Any) -> str:
@@ -194,8 +167,9 @@ def _timeline(records: Mapping[str, list[dict[str, Any]]], lang: str) -> tuple[l
                 }
             )
     # Newest first; undated records last; ties in a fixed order (category, then description).
-    items.sort(key=lambda i: (i["date"] is None, -(i["date"].toordinal() if i["date"] else 0), i["table"],
-                              i["text"]))  # fmt: skip
+    items.sort(
+        key=lambda i: (i["date"] is None, -(i["date"].toordinal() if i["date"] else 0), i["table"], i["text"])
+    )
     return items[:TIMELINE_CAP], max(0, len(items) - TIMELINE_CAP)
 
 
@@ -261,14 +235,23 @@ def waterfall(explanation: entities.Explanation, lang: str, *, n: int = WATERFAL
     for f in shown:
         name = (f.en if lang == "en" else f.zh) or f.feature
         full = f"{name} = {_value(f.value)}"
-        steps.append({"kind": "feature", "feature": f.feature, "label": _clip(full, 56 if lang == "en" else 28),
-                      "full": full, "start": level, "delta": f.contribution})  # fmt: skip
+        steps.append(
+            {
+                "kind": "feature",
+                "feature": f.feature,
+                "label": _clip(full, 56 if lang == "en" else 28),
+                "full": full,
+                "start": level,
+                "delta": f.contribution,
+            }
+        )
         level += f.contribution
     if rest:
         delta = sum(f.contribution for f in rest)
         text = i18n.t("entity.waterfall.others", lang).format(n=len(rest))
-        steps.append({"kind": "others", "feature": "", "label": text, "full": text, "start": level,
-                      "delta": delta})  # fmt: skip
+        steps.append(
+            {"kind": "others", "feature": "", "label": text, "full": text, "start": level, "delta": delta}
+        )
         level += delta
     points = [explanation.base_value, explanation.raw_score] + [s["start"] + s["delta"] for s in steps]
     low, high = min(points), max(points)
@@ -281,18 +264,42 @@ def waterfall(explanation: entities.Explanation, lang: str, *, n: int = WATERFAL
 
     rows: list[dict[str, Any]] = []
     y = WF_TOP
-    base = {"kind": "base", "feature": "", "label": i18n.t("entity.waterfall.base", lang),
-            "x": x(explanation.base_value), "w": 0, "y": y, "text": f"{explanation.base_value:.3f}"}  # fmt: skip
+    base = {
+        "kind": "base",
+        "feature": "",
+        "label": i18n.t("entity.waterfall.base", lang),
+        "x": x(explanation.base_value),
+        "w": 0,
+        "y": y,
+        "text": f"{explanation.base_value:.3f}",
+    }
     rows.append(base)
     for s in steps:
         y += WF_ROW
         a, b = x(s["start"]), x(s["start"] + s["delta"])
-        rows.append({**s, "x": min(a, b), "w": max(abs(b - a), 1.0), "y": y, "up": s["delta"] > 0,
-                     "end": max(a, b), "text": f"{s['delta']:+.3f}"})  # fmt: skip
+        rows.append(
+            {
+                **s,
+                "x": min(a, b),
+                "w": max(abs(b - a), 1.0),
+                "y": y,
+                "up": s["delta"] > 0,
+                "end": max(a, b),
+                "text": f"{s['delta']:+.3f}",
+            }
+        )
     y += WF_ROW
-    rows.append({"kind": "raw", "feature": "", "label": i18n.t("entity.waterfall.raw", lang),
-                 "x": x(explanation.raw_score), "w": 0, "y": y,
-                 "text": f"{explanation.raw_score:.3f} → p = {explanation.probability:.3f}"})  # fmt: skip
+    rows.append(
+        {
+            "kind": "raw",
+            "feature": "",
+            "label": i18n.t("entity.waterfall.raw", lang),
+            "x": x(explanation.raw_score),
+            "w": 0,
+            "y": y,
+            "text": f"{explanation.raw_score:.3f} → p = {explanation.probability:.3f}",
+        }
+    )
     height = y + WF_ROW + 24
     return {
         "width": WF_WIDTH,
@@ -320,8 +327,12 @@ def sparkline(values: Sequence[float], *, width: int = 240, height: int = 48) ->
         (round(pad + i * step, 2), round(height - pad - v * (height - 2 * pad), 2))
         for i, v in enumerate(values)
     ]
-    return {"width": width, "height": height, "points": " ".join(f"{x},{y}" for x, y in points),
-            "last": points[-1]}  # fmt: skip
+    return {
+        "width": width,
+        "height": height,
+        "points": " ".join(f"{x},{y}" for x, y in points),
+        "last": points[-1],
+    }
 
 
 # ------------------------------------------------------------------------------------------------ graph
@@ -329,9 +340,13 @@ G_SIZE, G_R1, G_R2, G_NODE = 720, 150, 285, 13
 
 
 def graph(
-    uscc: str, name: str | None, related: Sequence[entities.Related], tiers: Mapping[str, str],
-    *, cap: int = GRAPH_CAP,
-) -> dict[str, Any]:  # fmt: skip
+    uscc: str,
+    name: str | None,
+    related: Sequence[entities.Related],
+    tiers: Mapping[str, str],
+    *,
+    cap: int = GRAPH_CAP,
+) -> dict[str, Any]:
     """Geometry of the related-party picture: the entity in the centre, one hop on the inner ring, two hops
     on the outer ring, at most `cap` nodes (direct neighbours first, then by USCC).
 
@@ -376,9 +391,21 @@ def graph(
         anchor = "start" if cos > 0.2 else "end" if cos < -0.2 else "middle"
         if anchor == "middle":
             ly += 8 if sin > 0 else -6
-        nodes.append({"uscc": r.uscc, "name": r.name or r.uscc, "label": _short(r.name or r.uscc),
-                      "x": nx, "y": ny, "hops": r.hops, "tier": tiers.get(r.uscc), "number": numbers[r.uscc],
-                      "anchor": anchor, "lx": round(lx, 2), "ly": round(ly, 2)})  # fmt: skip
+        nodes.append(
+            {
+                "uscc": r.uscc,
+                "name": r.name or r.uscc,
+                "label": _short(r.name or r.uscc),
+                "x": nx,
+                "y": ny,
+                "hops": r.hops,
+                "tier": tiers.get(r.uscc),
+                "number": numbers[r.uscc],
+                "anchor": anchor,
+                "lx": round(lx, 2),
+                "ly": round(ly, 2),
+            }
+        )
 
     used = 0
     for r in first:
@@ -393,8 +420,18 @@ def graph(
         src = where[r.via if r.hops == 2 and r.via else uscc]
         dst = where[r.uscc]
         kinds = sorted({w.kind for w in r.why}, key=KIND_ORDER.index)
-        edges.append({"x1": src[0], "y1": src[1], "x2": dst[0], "y2": dst[1], "kind": kinds[0] if kinds else "person",
-                      "kinds": kinds, "details": [w.detail for w in r.why], "target": r.uscc})  # fmt: skip
+        edges.append(
+            {
+                "x1": src[0],
+                "y1": src[1],
+                "x2": dst[0],
+                "y2": dst[1],
+                "kind": kinds[0] if kinds else "person",
+                "kinds": kinds,
+                "details": [w.detail for w in r.why],
+                "target": r.uscc,
+            }
+        )
     # The picture's frame hugs what is drawn (a lone neighbour must not leave a 720-pixel square mostly empty);
     # labels reach about 90 px sideways and 30 px down from their node.
     xs = [n["x"] for n in nodes]

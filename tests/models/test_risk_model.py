@@ -58,11 +58,27 @@ def test_score_table(model: RiskModel) -> None:
 def test_explain_one_adds_up(model: RiskModel) -> None:
     X = labelled_frame(5, seed=10).head(1)
     one = model.explain_one(X)
-    total = one["base_value"] + sum(c["contribution"] for c in one["contributions"])
-    assert total == pytest.approx(one["raw_score"], abs=1e-9)
-    assert sum(one["dimensions"].values()) + one["base_value"] == pytest.approx(one["raw_score"], abs=1e-9)
+    total = one.base_value + sum(c.contribution for c in one.contributions)
+    assert total == pytest.approx(one.score.raw_score, abs=1e-9)
+    assert sum(one.dimensions.values()) + one.base_value == pytest.approx(one.score.raw_score, abs=1e-9)
+    sizes = [abs(c.contribution) for c in one.contributions]
+    assert sizes == sorted(sizes, reverse=True)  # largest first
+    assert one.score == model.score_each(X, reasons=5)[0]  # the same score as the table's row
     with pytest.raises(ValueError, match="exactly one row"):
         model.explain_one(labelled_frame(5, seed=10))
+
+
+def test_score_each_is_the_score_table_row_by_row(model: RiskModel) -> None:
+    X = labelled_frame(50, seed=12)
+    table = model.score(X)
+    each = model.score_each(X)
+    assert [e.uscc for e in each] == table["uscc"].to_list()
+    assert [e.probability for e in each] == table["probability"].to_list()
+    assert [e.tier for e in each] == table["tier"].to_list()
+    listed = next(e for e in each if e.override == "severe")
+    assert listed.tier == "D" and listed.reasons[0].dimension == "policy"
+    assert listed.reasons[0].contribution is None and listed.reasons_zh is not None
+    assert listed.reasons_zh.startswith("列入严重失信主体名单")
 
 
 def test_save_load_same_scores(model: RiskModel, tmp_path: Path) -> None:

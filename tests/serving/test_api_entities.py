@@ -17,10 +17,12 @@ from fastapi.testclient import TestClient
 from features import lake as lake_io
 from features import uscc as uscc_rules
 from serving.api.app import create_app
-from serving.api.routers import entities
-from supervision import audit, scores
-from supervision.access import Role
-from supervision.db import make_engine, session_scope
+from serving.services import current_score
+from supervision.lifecycle import scores
+from supervision.platform import audit
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope
+from tests.conftest import china_half_past_midnight
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, EARLIER, City, build_city, related_pair
 from tests.serving.api_city import error as _error
 from tests.serving.api_city import ok as _ok
@@ -39,7 +41,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 
 @pytest.fixture(scope="module")
 def client(city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(city.settings, engine=city.engine)) as c:
+    with TestClient(create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())) as c:
         yield c
 
 
@@ -178,7 +180,7 @@ def test_stored_score_under_concurrency_holds_no_connection_while_waiting_for_a_
     settings = city.settings.model_copy(update={"rate_limit_per_minute": 0})
     headers = city.tokens[Role.SYSTEM]
     try:
-        with TestClient(create_app(settings, engine=engine)) as client:
+        with TestClient(create_app(settings, engine=engine, clock=china_half_past_midnight())) as client:
             client.portal.call(_one_worker_thread)
             with ThreadPoolExecutor(8) as pool:
                 statuses = list(
@@ -341,7 +343,8 @@ def test_a_rescore_written_elsewhere_is_served_within_the_index_interval(
 ) -> None:
     uscc, other = city.usccs[22], city.usccs[23]
     clock = _Clock()
-    client.app.state.rescore_index = index = entities.RescoreIndex(1.0, clock=clock)  # type: ignore[attr-defined]
+    index = current_score.RescoreIndex(1.0, clock=clock)
+    current_score.install_rescore_index(city.engine, index)
     try:
         headers = city.tokens[Role.SUPERVISOR]
         assert _ok(client.get(f"/entities/{uscc}/score", headers=headers))["source"] == f"score_file:{AS_OF}"
@@ -370,7 +373,7 @@ def test_a_rescore_written_elsewhere_is_served_within_the_index_interval(
         )
         assert index.refreshes == 2
     finally:
-        client.app.state.rescore_index = entities.RescoreIndex()  # type: ignore[attr-defined]
+        current_score.install_rescore_index(city.engine, current_score.RescoreIndex())
 
 
 # ------------------------------------------------------------------------ explanations from stored features
@@ -465,7 +468,7 @@ def test_score_store_lists_the_folder_only_when_it_changed(tmp_path: Any) -> Non
     import os
     import time
 
-    from serving.api.champion import ScoreStore
+    from serving.services.current_score import ScoreStore
 
     folder = tmp_path / "scores"
     folder.mkdir()

@@ -11,9 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.api.app import create_app
-from supervision import audit
-from supervision.access import Role
-from supervision.db import session_scope
+from supervision.platform import audit
+from supervision.platform.access import Role
+from supervision.platform.db import session_scope
+from tests.conftest import china_half_past_midnight
 from tests.serving.api_city import AS_OF, DOMAIN_MATRIX, City, build_city
 from tests.serving.api_city import error as _error
 from tests.serving.api_city import ok as _ok
@@ -33,7 +34,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 
 @pytest.fixture(scope="module")
 def client(city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(city.settings, engine=city.engine)) as c:
+    with TestClient(create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())) as c:
         yield c
 
 
@@ -109,7 +110,9 @@ def test_promote_and_rollback_swap_the_serving_champion(client: TestClient, city
     assert moved["gate"]["passed"] == gate.passed
     assert Registry(city.settings.mlflow_uri).champion() == v2
     now = _serving(client, city)
-    assert now["version"] == now["registry_champion"] == v2 and now["promoted_by"] == "wang"
+    actor = _ok(client.get("/me", headers=auth))["actor"]  # who moved it: the token's holder, not `who`
+    assert moved["who"] == actor
+    assert now["version"] == now["registry_champion"] == v2 and now["promoted_by"] == actor
     assert _explained_by(client, city) == v2  # no restart
     with session_scope(city.engine) as session:
         entry = audit.entries(session, target=f"model:{v2}", limit=100)[-1]
@@ -170,6 +173,6 @@ def test_a_model_that_fails_to_load_leaves_the_champion_serving(client: TestClie
 
 
 def test_the_lifespan_loads_the_registered_champion(city: City) -> None:
-    with TestClient(create_app(city.settings, engine=city.engine)) as fresh:
+    with TestClient(create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())) as fresh:
         got = _serving(fresh, city)
         assert got["serving"] and got["version"] == Registry(city.settings.mlflow_uri).champion()

@@ -4,6 +4,7 @@ re-score uses the model it serves. Real MLflow registry on SQLite, two trained v
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -15,12 +16,12 @@ from typer.testing import CliRunner
 
 from features.lake import sources
 from serving.api.app import create_app
-from serving.api.champion import ServingChampion
-from serving.champion import NoChampion
+from serving.champion import NoChampion, ServingChampion
 from serving.cli import app as cli
 from serving.settings import Settings
-from supervision.access import Role
-from tests.serving.api_city import AS_OF, City, build_city
+from supervision.platform.access import Role
+from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import AS_OF, DEPARTMENT, City, build_city
 from training.registry import Registry
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train twice and score
@@ -60,23 +61,30 @@ def _explained_by(client: TestClient, city: City) -> str:
     return str(r.json()["model_version"])
 
 
-def _cli(city: City, *args: str) -> None:
+def _cli(city: City, *args: str) -> Any:
     result = CliRunner().invoke(cli, ["--home", str(city.settings.home), "--json", *args])
     assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 def test_a_promotion_and_a_rollback_by_the_cli_are_served_without_a_restart(
     city: City, registry: Registry
 ) -> None:
     v1, v2 = city.versions
-    with TestClient(create_app(_settings(city, 0), engine=city.engine)) as client:
+    with TestClient(
+        create_app(_settings(city, 0), engine=city.engine, clock=china_half_past_midnight())
+    ) as client:
         assert _serving(client, city)["version"] == v1 and _explained_by(client, city) == v1
         # As `creditwatch models promote` does, in this process but not through the app.
         registry.promote(v2, who="wang", why="retrained", force=True)
         now = _serving(client, city)
         assert now["version"] == now["registry_champion"] == v2 and now["last_error"] is None
         assert _explained_by(client, city) == v2
-        _cli(city, "models", "rollback", "--who", "zhao", "--why", "v2 misbehaves")  # the command itself
+        # The command itself, as an analyst (a move needs an identity).
+        zhao = _cli(
+            city, "tokens", "create", "--role", "analyst", "--name", "zhao", "--department", DEPARTMENT
+        )
+        _cli(city, "--as", zhao["token"], "models", "rollback", "--why", "v2 misbehaves")
         now = _serving(client, city)
         assert now["version"] == now["registry_champion"] == v1 and _explained_by(client, city) == v1
 
@@ -88,7 +96,9 @@ def test_a_version_that_fails_to_load_leaves_the_champion_serving(city: City, re
     good = pickle.read_bytes()
     try:
         pickle.write_bytes(b"not a pickle")  # as a damaged artifact store would leave it
-        with TestClient(create_app(_settings(city, 0), engine=city.engine)) as client:
+        with TestClient(
+            create_app(_settings(city, 0), engine=city.engine, clock=china_half_past_midnight())
+        ) as client:
             assert _serving(client, city)["version"] == v1
             registry.promote(v2, who="wang", why="broken on purpose", force=True)
             now = _serving(client, city)
@@ -171,12 +181,14 @@ def test_the_api_rescore_uses_the_model_it_serves(city: City, registry: Registry
     uscc, record = _penalty(city)
     sup = city.tokens[Role.SUPERVISOR]
     # A long interval: the alias moves to v2, but this process serves v1 until its next check.
-    with TestClient(create_app(_settings(city, 3600), engine=city.engine)) as client:
+    with TestClient(
+        create_app(_settings(city, 3600), engine=city.engine, clock=china_half_past_midnight())
+    ) as client:
         assert _serving(client, city)["version"] == v1
         registry.promote(v2, who="wang", why="retrained", force=True)
         filed = client.post("/objections", headers=sup, json={
             "uscc": uscc, "record_table": "penalties", "record_id": record, "grounds": "依据已撤销",
-            "department": "盐城市市场监管局", "filed_on": "2026-11-02"})  # fmt: skip
+            "department": DEPARTMENT, "filed_on": "2026-11-02"})  # fmt: skip
         assert filed.status_code == 201, filed.text
         oid = filed.json()["objection_id"]
         marked = client.post(f"/objections/{oid}/mark", json={"on": "2026-11-03"}, headers=sup)

@@ -14,6 +14,7 @@ from features.indicators import CATALOG, feature_schema, indicators_markdown
 from features.ingest import ingest_paths
 from serving.cli import app
 from serving.settings import Settings
+from tests.conftest import china_half_past_midnight
 from tests.features.records import E, Lake
 
 PK = [f"{n:064x}" for n in range(1, 3)]
@@ -47,7 +48,9 @@ def _lake(settings: Settings, tmp_path: Path) -> None:
 
 
 def run(home: Path, *args: str) -> str:
-    result = CliRunner().invoke(app, ["--home", str(home), *args], env={"COLUMNS": "300"})
+    result = CliRunner().invoke(
+        app, ["--home", str(home), *args], env={"COLUMNS": "300"}, obj=china_half_past_midnight()
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -72,7 +75,11 @@ def test_build_writes_one_file_per_date_byte_identical(home: Path, settings: Set
 
 
 def test_build_rejects_a_bad_date(home: Path):
-    result = CliRunner().invoke(app, ["--home", str(home), "features", "build", "--as-of", "2024-13-01"])
+    result = CliRunner().invoke(
+        app,
+        ["--home", str(home), "features", "build", "--as-of", "2024-13-01"],
+        obj=china_half_past_midnight(),
+    )
     assert result.exit_code != 0 and "not a date" in result.output
 
 

@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from serving.cli import app
 from serving.settings import Settings
+from tests.conftest import china_half_past_midnight
 from tests.models.factories import CATEGORICAL, INFOS, labelled_frame
+from tests.serving.api_city import DEPARTMENT, DIVISION
 from training.run import TrainConfig, fit_risk_model, log_run
 
 runner = CliRunner()
@@ -23,21 +25,44 @@ CONFIG = TrainConfig(
 
 
 def _json(settings: Settings, *args: str) -> tuple[Any, Any]:
-    result = runner.invoke(app, ["--home", str(settings.home), "--json", *args])
+    result = runner.invoke(
+        app, ["--home", str(settings.home), "--json", *args], obj=china_half_past_midnight()
+    )
     return result, json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def _analyst(settings: Settings, name: str) -> tuple[list[str], str]:
+    """(``--as TOKEN``, the audit log's name) of a new analyst of the test department."""
+    result, issued = _json(
+        settings,
+        "tokens",
+        "create",
+        "--role",
+        "analyst",
+        "--name",
+        name,
+        "--department",
+        DEPARTMENT,
+        "--division",
+        DIVISION,
+    )
+    assert result.exit_code == 0, result.output
+    return ["--as", issued["token"]], f"{name}#{issued['id']}"
 
 
 @pytest.mark.slow  # two MLflow runs
 def test_models_commands(settings: Settings) -> None:
+    li, li_actor = _analyst(settings, "li")
+    zhao, _ = _analyst(settings, "zhao")
     result, payload = _json(settings, "models", "list")
     assert result.exit_code == 0 and payload == []
-    result, payload = _json(settings, "models", "rollback", "--who", "a", "--why", "b")
-    assert result.exit_code == 1 and "nothing to roll back" in payload["error"]
+    result, payload = _json(settings, *zhao, "models", "rollback", "--why", "b")
+    assert result.exit_code == 5 and "nothing to roll back" in payload["error"]  # a conflict
 
     frame = labelled_frame(3000, seed=5)
     kw = {"tracking_uri": settings.mlflow_uri, "artifact_location": settings.mlflow_artifacts_dir}
     first = log_run(fit_risk_model(frame, infos=INFOS, categorical=CATEGORICAL, config=CONFIG), **kw)
-    result, payload = _json(settings, "models", "promote", first.version, "--who", "li", "--why", "first")
+    result, payload = _json(settings, *li, "models", "promote", first.version, "--why", "first")
     assert result.exit_code == 0 and payload["champion"] == first.version
 
     worse = [i for i in INFOS if i.name == "noise"]
@@ -45,19 +70,17 @@ def test_models_commands(settings: Settings) -> None:
     result, payload = _json(settings, "models", "compare", second.version)
     assert result.exit_code == 0 and payload["gate"]["passed"] is False
     assert {r["metric"] for r in payload["metrics"]} >= {"test_roc_auc"}
-    result, payload = _json(settings, "models", "promote", second.version, "--who", "li", "--why", "try")
-    assert result.exit_code == 1 and "gate" in payload["error"]
+    result, payload = _json(settings, *li, "models", "promote", second.version, "--why", "try")
+    assert result.exit_code == 5 and "gate" in payload["error"]  # a conflict
     result, payload = _json(
-        settings, "models", "promote", second.version, "--who", "li", "--why", "override", "--force"
+        settings, *li, "models", "promote", second.version, "--why", "override", "--force"
     )
     assert result.exit_code == 0 and payload["gate"]["passed"] is False
 
     result, payload = _json(settings, "models", "list")
     assert [r["version"] for r in payload] == [second.version, first.version]
-    assert payload[0]["champion"] and payload[0]["promoted_by"] == "li"
-    result, payload = _json(
-        settings, "models", "rollback", "--who", "zhao", "--why", "forced model misbehaves"
-    )
+    assert payload[0]["champion"] and payload[0]["promoted_by"] == li_actor  # the actor, not a typed name
+    result, payload = _json(settings, *zhao, "models", "rollback", "--why", "forced model misbehaves")
     assert result.exit_code == 0 and payload["champion"] == first.version
 
 

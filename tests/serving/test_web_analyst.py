@@ -18,9 +18,10 @@ from fastapi.testclient import TestClient
 from serving.api.app import create_app
 from serving.settings import Settings
 from serving.web import auth, i18n
-from supervision import access, audit
-from supervision.access import Role
-from supervision.db import make_engine, session_scope, upgrade
+from supervision.platform import access, audit
+from supervision.platform.access import Role
+from supervision.platform.db import make_engine, session_scope, upgrade
+from tests.conftest import china_half_past_midnight
 from tests.serving.api_city import City, build_city, raw_token, sign_in
 from training.registry import Registry
 
@@ -39,7 +40,10 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 
 @pytest.fixture(scope="module")
 def client(city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(city.settings, engine=city.engine), follow_redirects=False) as c:
+    with TestClient(
+        create_app(city.settings, engine=city.engine, clock=china_half_past_midnight()),
+        follow_redirects=False,
+    ) as c:
         yield c
 
 
@@ -125,7 +129,9 @@ def test_without_a_registry_the_page_says_there_is_no_model(tmp_path: Path) -> N
         token = access.create_token(session, name="ana", role=Role.ANALYST).token
     settings = Settings(home=tmp_path / "home")
     assert settings.mlflow_uri.startswith("sqlite:///")
-    with TestClient(create_app(settings, engine=engine), follow_redirects=False) as c:
+    with TestClient(
+        create_app(settings, engine=engine, clock=china_half_past_midnight()), follow_redirects=False
+    ) as c:
         assert c.post("/ui/login", data={"token": token}).status_code == 303
         r = c.get("/ui/models?lang=en")
         assert r.status_code == 200 and i18n.t("model.list.empty", "en") in r.text
@@ -397,7 +403,7 @@ def test_a_real_browser_sees_the_charts_and_promotes_with_a_reason(city: City, v
 
     v1, v2 = city.versions
     force = not _registry(city).gate(v2).passed
-    app = create_app(city.settings, engine=city.engine)
+    app = create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())
     with serve(app) as base, browser() as b:
         page = b.new_page()
         login(page, base, raw_token(city, Role.ANALYST))

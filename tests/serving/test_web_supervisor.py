@@ -23,9 +23,10 @@ from serving.api.app import create_app
 from serving.api.routers import entities
 from serving.web import i18n
 from serving.web import supervisor as pages
-from supervision import audit
-from supervision.access import Role
-from supervision.db import session_scope
+from supervision.platform import audit
+from supervision.platform.access import Role
+from supervision.platform.db import session_scope
+from tests.conftest import china_half_past_midnight
 from tests.serving.api_city import AS_OF, City, build_city, raw_token, related_pair, sign_in
 
 pytestmark = pytest.mark.slow  # the module's city: ~45 s to generate, ingest, train and score
@@ -44,7 +45,10 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
 
 @pytest.fixture(scope="module")
 def client(city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(city.settings, engine=city.engine), follow_redirects=False) as c:
+    with TestClient(
+        create_app(city.settings, engine=city.engine, clock=china_half_past_midnight()),
+        follow_redirects=False,
+    ) as c:
         yield c
 
 
@@ -270,7 +274,9 @@ def test_without_a_champion_or_a_stored_score_the_page_still_renders(city: City,
         .collect()["uscc"][0]
     )
     empty = city.settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'none.db'}"})
-    with TestClient(create_app(empty, engine=city.engine), follow_redirects=False) as c:
+    with TestClient(
+        create_app(empty, engine=city.engine, clock=china_half_past_midnight()), follow_redirects=False
+    ) as c:
         sign_in(c, city, Role.SUPERVISOR)
         r = c.get(f"/ui/entities/{unscored}")
         assert r.status_code == 200
@@ -421,7 +427,7 @@ def test_a_supervisor_searches_opens_an_entity_and_reads_it_in_both_languages(ci
     from tests.serving.browser import browser, login, serve
 
     a, b = related_pair(city)
-    app = create_app(city.settings, engine=city.engine)
+    app = create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())
     with TestClient(app) as c:
         explained = c.get(f"/entities/{a}/explanation", params={"as_of": AS_OF.isoformat(), "top": pages.REASONS},
                           headers=city.tokens[Role.SUPERVISOR]).json()  # fmt: skip

@@ -63,6 +63,9 @@ def test_log_register_alias_load_gate_promote_rollback(frame: pl.DataFrame, tmp_
         registry.promote("1", who="", why="first model")
     gate = registry.promote("1", who="analyst-li", why="first model")
     assert gate.passed and registry.champion() == "1"
+    with pytest.raises(GateError, match="already is the champion"):  # a no-op move, even forced
+        registry.promote("1", who="analyst-li", why="again", force=True)
+    assert [h["version"] for h in registry.history()] == ["1"]
 
     loaded = registry.load()
     test = good.test

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from features import uscc
 from serving.api.deps import AnyRoleDep, SettingsDep
+from serving.api.routers.entities import Out
+from serving.services import entities
 
 router = APIRouter(tags=["uscc"])
 
 
-class UsccVerdict(BaseModel):
+class UsccVerdict(Out):
     code: str
     status: uscc.Status
     ok: bool = Field(description="whether a record carrying this code is accepted")
@@ -31,13 +33,4 @@ def check_uscc(
     settings: SettingsDep,
 ) -> UsccVerdict:
     # A code that fails the check is a valid answer (ok=false with the reason), not an error of the request.
-    verdict = uscc.validate(code, allow=settings.uscc_allow_list)
-    formatted = verdict.status is not uscc.Status.FORMAT
-    return UsccVerdict(
-        code=verdict.code,
-        status=verdict.status,
-        ok=verdict.ok,
-        reason=verdict.reason,
-        entity_type=uscc.entity_type(code) if formatted else None,
-        division_code=uscc.division_code(code) if formatted else None,
-    )
+    return UsccVerdict.model_validate(entities.check_codes([code], allow=settings.uscc_allow_list)[0])

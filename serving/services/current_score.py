@@ -1,0 +1,508 @@
+"""An entity's current score, by one rule, for every door and use case.
+
+**The rule.** On a day `on`, an entity's current score is its row in the newest score file dated on or before
+`on` (``HOME/scores/as_of=DATE.parquet``, written by ``creditwatch score``) — unless a re-score after a
+decision (the score history, decided on or before `on`) is at least as recent: its features' date is later
+than the file's, or the same and it was written after the file. A re-score after an upheld objection or an
+approved repair is thus seen at once, and the next full scoring run takes over again.
+
+The entity pages and ``GET /entities/{uscc}/score``, the batch look-up, the lifecycle's tier look-ups
+(repairs, checks) and the credit report all ask here. The score files are read once per file and indexed by
+USCC (:class:`ScoreStore`, one per home folder in a process); the score history is asked only about entities
+that have a re-score at all (:class:`RescoreIndex`), which keeps the stored score's read fast
+(docs/benchmarks.md "Serving").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, object_session
+
+from models.explain import ScoreReason
+from serving.settings import Settings
+from serving.workspace import Workspace
+from supervision.lifecycle import reports
+from supervision.lifecycle import scores as score_history
+
+__all__ = [
+    "CurrentScore",
+    "FeatureStore",
+    "FileCache",
+    "RescoreIndex",
+    "ScoreStore",
+    "ScoreTable",
+    "current",
+    "current_scores",
+    "install_rescore_index",
+    "report_score",
+    "rescore_index",
+    "score_files",
+    "score_row",
+    "score_store",
+    "tiers",
+]
+
+log = logging.getLogger("creditwatch.scores")
+
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------------------------------------ the rule
+@dataclass(frozen=True, slots=True)
+class CurrentScore:
+    """An entity's current score and where it comes from (``source``): ``score_file:DATE`` or
+    ``score_history:ID`` (a re-score after a decision: no per-feature reasons, only the Chinese sentence)."""
+
+    uscc: str
+    as_of: date
+    tier: str
+    probability: float
+    model_tier: str | None
+    expected_rate: float | None
+    model_version: str | None
+    reasons: tuple[ScoreReason, ...]
+    reasons_zh: str | None
+    source: str
+    rescored_because: str | None = None
+
+    @property
+    def from_file(self) -> bool:
+        return self.source.startswith("score_file:")
+
+
+def current(
+    table: ScoreTable | None, uscc: str, *, rescore: score_history.ScoreEntry | None
+) -> CurrentScore | None:
+    """The rule (see the module) on what the two stores hold: the file's row (`table`, the newest file dated on
+    or before the day) and the newest re-score decided on or before the day."""
+    row = table.row(uscc) if table is not None else None
+    if rescore is not None and (
+        table is None
+        or row is None
+        or rescore.as_of > table.as_of
+        or (rescore.as_of == table.as_of and rescore.created_at.timestamp() >= table.stamp[0] / 1e9)
+    ):
+        return CurrentScore(
+            uscc=uscc,
+            as_of=rescore.as_of,
+            tier=rescore.tier,
+            probability=rescore.probability,
+            model_tier=None,
+            expected_rate=None,
+            model_version=rescore.model_version,
+            reasons=(),
+            reasons_zh=rescore.reasons_zh,
+            source=f"score_history:{rescore.id}",
+            rescored_because=rescore.reason,
+        )
+    if table is None or row is None:
+        return None
+    rate, version = row.get("expected_rate"), row.get("model_version")
+    return CurrentScore(
+        uscc=uscc,
+        as_of=table.as_of,
+        tier=str(row["tier"]),
+        probability=float(row["probability"]),
+        model_tier=row.get("model_tier"),
+        expected_rate=None if rate is None else float(rate),
+        model_version=None if version is None else str(version),
+        reasons=tuple(ScoreReason.of(r) for r in row.get("reasons") or ()),
+        reasons_zh=row.get("reasons_zh"),
+        source=f"score_file:{table.as_of.isoformat()}",
+    )
+
+
+def current_scores(
+    settings: Settings, usccs: Sequence[str], on: date, session: Session | None = None
+) -> dict[str, CurrentScore]:
+    """The current score of each of `usccs` that has one (one score-history query per 500 codes)."""
+    table = score_store(settings.home).table(on)
+    rescored = rescores(session, usccs, on=on) if session is not None else {}
+    out: dict[str, CurrentScore] = {}
+    for uscc in usccs:
+        found = current(table, uscc, rescore=rescored.get(uscc))
+        if found is not None:
+            out[uscc] = found
+    return out
+
+
+def score_row(settings: Settings, uscc: str, on: date, session: Session | None = None) -> CurrentScore | None:
+    """The entity's current score on `on`, or None; without a session, the score file's alone."""
+    rescore = latest_rescore(session, uscc, on=on) if session is not None else None
+    return current(score_store(settings.home).table(on), uscc, rescore=rescore)
+
+
+def tiers(settings: Settings, on: date, session: Session | None = None) -> Callable[[str], str | None]:
+    """A tier look-up by USCC (the lifecycle's ``tiers=``): the current score's tier, or None."""
+
+    def lookup(uscc: str) -> str | None:
+        found = score_row(settings, uscc, on, session)
+        return None if found is None else found.tier
+
+    return lookup
+
+
+def report_score(
+    settings: Settings, uscc: str, on: date, session: Session | None = None
+) -> reports.Score | None:
+    """The current score as the credit report shows it: tier, probability (4 places), the reasons in Chinese."""
+    found = score_row(settings, uscc, on, session)
+    if found is None:
+        return None
+    reasons = [r for r in (found.reasons_zh or "").split("；") if r]
+    return reports.Score(tier=found.tier, score=round(found.probability, 4), reasons=reasons)
+
+
+# ------------------------------------------------------------------------------------------ score history
+def rescores(session: Session, usccs: Sequence[str], *, on: date) -> dict[str, score_history.ScoreEntry]:
+    """The newest re-score (decided on or before `on`) of each of `usccs`, in one query per 500 codes."""
+    out: dict[str, score_history.ScoreEntry] = {}
+    codes = sorted(set(usccs))
+    for start in range(0, len(codes), 500):
+        stmt = sa.select(score_history.ScoreEntry).where(
+            score_history.ScoreEntry.uscc.in_(codes[start : start + 500]),
+            score_history.ScoreEntry.decided_on <= on,
+        )
+        for entry in session.scalars(stmt):
+            best = out.get(entry.uscc)
+            if best is None or (entry.as_of, entry.id) > (best.as_of, best.id):
+                out[entry.uscc] = entry
+    return out
+
+
+def latest_rescore(session: Session, uscc: str, *, on: date) -> score_history.ScoreEntry | None:
+    """The entity's newest re-score decided on or before `on`; the database is asked only when the
+    :class:`RescoreIndex` says the entity may have one (or this session has just written one)."""
+    if not session.info.get("score_history_written") and not rescore_index(session.get_bind()).may_have(
+        session, uscc
+    ):
+        return None
+    return score_history.latest(session, uscc, on=on)
+
+
+# Re-scores this process has committed (the count moves after each such commit): see RescoreIndex.
+_rescores_committed = 0
+
+
+@sa.event.listens_for(score_history.ScoreEntry, "after_insert")
+def _rescore_inserted(_mapper: Any, _connection: Any, target: score_history.ScoreEntry) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info["score_history_written"] = True
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _rescore_committed(session: Session) -> None:
+    global _rescores_committed
+    if session.info.pop("score_history_written", False):
+        _rescores_committed += 1
+
+
+class RescoreIndex:
+    """The entities that have any re-score at all, so that reading one stored score asks the database only
+    for those (score_history holds only entities with a decision since their score file; most have none).
+
+    Re-checked against the database at most every `seconds` (row count and newest id: rows are only ever
+    added), and at once after this process commits a re-score through the ORM (the lifecycle's decisions).
+    A re-score written by another process (the CLI) is therefore served within `seconds`. Thread-safe.
+    """
+
+    def __init__(self, seconds: float = 1.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.refreshes = 0
+        self._usccs: frozenset[str] | None = None
+        self._stamp: tuple[int, int | None] | None = None
+        self._checked = 0.0
+        self._seen = -1
+        self._lock = threading.Lock()
+
+    def may_have(self, session: Session, uscc: str) -> bool:
+        """False if `uscc` has no re-score (as of the last check); True means "look it up"."""
+        now = self.clock()
+        with self._lock:
+            usccs = self._usccs
+            fresh = (
+                usccs is not None and now < self._checked + self.seconds and self._seen == _rescores_committed
+            )
+        if not fresh:
+            usccs = self._refresh(session, now)
+        assert usccs is not None
+        return uscc in usccs
+
+    def _refresh(self, session: Session, now: float) -> frozenset[str]:
+        # On the caller's own session: a second pooled connection per request could wait on a full pool.
+        seen = _rescores_committed  # before the query: a commit after it forces another check
+        table = score_history.ScoreEntry.__table__
+        count, top = session.execute(sa.select(sa.func.count(), sa.func.max(table.c.id))).one()
+        stamp = (int(count), None if top is None else int(top))
+        with self._lock:
+            usccs = self._usccs if stamp == self._stamp else None
+        if usccs is None:
+            usccs = frozenset(session.execute(sa.select(table.c.uscc).distinct()).scalars())
+            self.refreshes += 1
+        with self._lock:
+            self._usccs, self._stamp, self._checked, self._seen = usccs, stamp, now, seen
+        return usccs
+
+
+_indexes: WeakKeyDictionary[Any, RescoreIndex] = WeakKeyDictionary()
+_indexes_lock = threading.Lock()
+
+
+def rescore_index(bind: sa.Engine | sa.Connection) -> RescoreIndex:
+    """The :class:`RescoreIndex` of a database (its engine), made on first use."""
+    with _indexes_lock:
+        index = _indexes.get(bind)
+        if index is None:
+            index = _indexes[bind] = RescoreIndex()
+        return index
+
+
+def install_rescore_index(bind: sa.Engine | sa.Connection, index: RescoreIndex) -> None:
+    """Use `index` for the database `bind` from now on (a shorter interval, or a test's clock)."""
+    with _indexes_lock:
+        _indexes[bind] = index
+
+
+# ------------------------------------------------------------------------------------------ the score files
+def score_files(home: Path) -> list[tuple[date, Path]]:
+    """``HOME/scores/as_of=DATE.parquet`` files, oldest first (other names in the folder are ignored)."""
+    folder = Workspace(home).scores
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in folder.glob("as_of=*.parquet"):
+        try:
+            day = date.fromisoformat(path.stem.removeprefix("as_of="))
+        except ValueError:
+            continue
+        out.append((day, path))
+    return sorted(out)
+
+
+class FileCache(Generic[T]):
+    """Files' parsed content, kept until a file changes (its mtime and size): readers of an unchanged file
+    take the cached value without a lock; a changed or new file is read once, under a lock. At most `slots`
+    files are kept (the least recently read goes)."""
+
+    def __init__(self, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError(f"FileCache needs at least one slot, got {slots}")
+        self.slots = slots
+        self._cached: dict[Path, tuple[tuple[int, int], T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, read: Callable[[Path, tuple[int, int]], T]) -> T | None:
+        """The content of `path` (``read(path, stamp)`` when not cached); None when the file is missing."""
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self._cached.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        with self._lock:
+            cached = self._cached.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, read(path, stamp))
+                self._cached.pop(path, None)
+                while len(self._cached) >= self.slots:
+                    self._cached.pop(next(iter(self._cached)))
+                self._cached[path] = cached
+            return cached[1]
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    as_of: date
+    path: Path
+    stamp: tuple[int, int]
+    frame: pl.DataFrame
+    index: dict[str, int]
+
+    def row(self, uscc: str) -> dict[str, Any] | None:
+        i = self.index.get(uscc)
+        return None if i is None else self.frame.row(i, named=True)
+
+
+def _read_scores(day: date, path: Path, stamp: tuple[int, int]) -> ScoreTable:
+    frame = pl.read_parquet(path)
+    # A file without these columns holds no scores (e.g. written by hand): nobody is found in it.
+    usable = {"uscc", "tier", "probability"} <= set(frame.columns)
+    index = {u: i for i, u in enumerate(frame["uscc"].to_list())} if usable else {}
+    return ScoreTable(day, path, stamp, frame, index)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One listing of the scores folder: the folder's mtime before it was listed, and when it was listed."""
+
+    mtime_ns: int
+    trusted: bool  # the folder had not changed for a while: a later change gets a later mtime
+    listed_at: float  # monotonic seconds
+    files: tuple[tuple[date, Path], ...]
+
+
+class ScoreStore:
+    """The score files, each read once and indexed by USCC; re-read when a newer or rewritten file appears.
+
+    The folder is listed again only when its mtime changed (writing a file into it — ``creditwatch score``
+    writes a temporary file and renames it — changes the folder's mtime), and at least every
+    ``relist_seconds`` (file systems whose directory mtimes cannot be trusted). A folder changed within the
+    last ``racy_seconds`` is listed on every read: a change in the same clock tick as a listing would keep
+    the mtime the listing saw. The file asked for is stat'ed on every read (one system call), so a file
+    rewritten in place is re-read too. Two files are kept: today's, and one other day's.
+    """
+
+    racy_seconds = 2.0
+
+    def __init__(self, home: Path, *, relist_seconds: float = 60.0) -> None:
+        self.home = home
+        self.relist_seconds = relist_seconds
+        self._file: FileCache[ScoreTable] = FileCache(slots=2)
+        self._listing: _Listing | None = None
+        self.listings = 0  # how many times the folder was listed (tests, benchmarks)
+        self.features = FeatureStore(home)  # the features the score files were computed from
+
+    def files(self) -> list[tuple[date, Path]]:
+        """:func:`score_files`, listed again only when the folder changed (see the class)."""
+        try:
+            mtime = Workspace(self.home).scores.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            self._listing = None
+            return []
+        now = time.monotonic()
+        listing = self._listing
+        if (
+            listing is not None
+            and listing.trusted
+            and listing.mtime_ns == mtime
+            and now - listing.listed_at < self.relist_seconds
+        ):
+            return list(listing.files)
+        trusted = time.time_ns() - mtime > self.racy_seconds * 1e9
+        files = score_files(self.home)
+        self.listings += 1
+        self._listing = _Listing(mtime, trusted, now, tuple(files))
+        return files
+
+    def table(self, on: date | None = None) -> ScoreTable | None:
+        """The newest score file dated on or before `on` (any date when None), or None."""
+        files = [f for f in self.files() if on is None or f[0] <= on]
+        if not files:
+            return None
+        day, path = files[-1]
+        table = self._file.get(path, lambda path, stamp: _read_scores(day, path, stamp))
+        if table is None:
+            self._listing = None  # removed since the listing
+        return table
+
+    def latest(self) -> ScoreTable | None:
+        """The newest score file, whatever its date."""
+        return self.table()
+
+    def history(self, uscc: str) -> list[dict[str, Any]]:
+        """The entity's row of every score file, oldest first (files without it are skipped)."""
+        rows = []
+        for day, path in score_files(self.home):
+            scan = pl.scan_parquet(path)
+            cols = scan.collect_schema().names()
+            keep = [c for c in ("tier", "model_tier", "probability", "model_version") if c in cols]
+            found = scan.filter(pl.col("uscc") == uscc).select(keep).collect()
+            if found.height:
+                rows.append({"as_of": day, **found.row(0, named=True)})
+        return rows
+
+
+_stores: dict[Path, ScoreStore] = {}
+_stores_lock = threading.Lock()
+MAX_HOMES = 4  # a server has one home; a test process meets many, and each store keeps its files in memory
+
+
+def score_store(home: Path) -> ScoreStore:
+    """The process's :class:`ScoreStore` of a home folder (every door and use case shares it)."""
+    store = _stores.get(home)
+    if store is not None:
+        return store
+    with _stores_lock:
+        store = _stores.get(home)
+        if store is None:
+            while len(_stores) >= MAX_HOMES:
+                _stores.pop(next(iter(_stores)))
+            store = _stores[home] = ScoreStore(home)
+        return store
+
+
+# ------------------------------------------------------------------------------------------ stored features
+@dataclass(frozen=True)
+class FeatureTable:
+    """One feature file, indexed by USCC. Small files are held in memory; large ones keep only the index
+    and read the one row asked for (see :class:`FeatureStore`)."""
+
+    as_of: date
+    path: Path
+    stamp: tuple[int, int]
+    columns: frozenset[str]
+    index: dict[str, int]
+    frame: pl.DataFrame | None  # None: read lazily, one row at a time
+
+    def row(self, uscc: str, columns: list[str]) -> pl.DataFrame | None:
+        """The entity's row (at least ``uscc``, ``as_of`` and ``columns``), or None when absent from the file."""
+        i = self.index.get(uscc)
+        if i is None:
+            return None
+        if self.frame is not None:
+            found = self.frame.slice(i, 1)  # every column: a select would cost a query per request
+        else:
+            keep = ["uscc", "as_of", *[c for c in columns if c not in ("uscc", "as_of")]]
+            found = pl.scan_parquet(self.path).select(keep).slice(i, 1).collect()
+        # A file named for another date than its rows (e.g. copied by hand) is not used.
+        return found if found.height == 1 and found["as_of"][0] == self.as_of else None
+
+
+class FeatureStore:
+    """The feature file of a date (``creditwatch score`` writes it beside the scores), read once and indexed
+    by USCC; re-read when the file is rewritten.
+
+    Files of at most ``eager_rows`` rows are held in memory (measured: 12,673 entities × 89 columns is 8 MB,
+    so about 640 bytes an entity); larger ones keep only the USCC index (a dict of row numbers) and read the
+    one row a request asks for from the Parquet file (docs/benchmarks.md "Serving"). One file is kept: the
+    explanations it serves are of the newest stored score's date.
+    """
+
+    def __init__(self, home: Path, *, eager_rows: int = 250_000) -> None:
+        self.home = home
+        self.eager_rows = eager_rows
+        self._file: FileCache[FeatureTable] = FileCache()
+
+    def table(self, day: date) -> FeatureTable | None:
+        """The feature table of ``day``, or None when no such file exists (or it cannot be read)."""
+        path = Workspace(self.home).feature_file(day)
+        try:
+            return self._file.get(path, lambda path, stamp: self._read(day, path, stamp))
+        except Exception as exc:  # an unreadable file: the lake path answers instead
+            log.warning("feature file %s not used: %s", path, exc)
+            return None
+
+    def _read(self, day: date, path: Path, stamp: tuple[int, int]) -> FeatureTable:
+        schema = pl.read_parquet_schema(path)
+        if "uscc" not in schema or "as_of" not in schema:
+            raise ValueError("no uscc or as_of column")
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        frame = pl.read_parquet(path) if rows <= self.eager_rows else None
+        usccs = frame["uscc"] if frame is not None else pl.read_parquet(path, columns=["uscc"])["uscc"]
+        index = {u: i for i, u in enumerate(usccs.to_list())}
+        return FeatureTable(day, path, stamp, frozenset(schema), index, frame)
