@@ -1,19 +1,23 @@
-"""``creditwatch data ingest | quarantine | summary | governance | catalog``: the analyst's lake commands."""
+"""``creditwatch data ingest | quarantine | summary | governance | catalog``: the analyst's lake commands.
+
+Each command but ``catalog`` (which prints the code's catalog) calls one service of
+:mod:`serving.services.ingest`, which checks the actor (an analyst, or the local operator) and audits it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
 
-from features import catalog, governance, ingest, lake
-from serving.cli.state import State, prepare_database
-from supervision import db, ledger
+from features import catalog, ingest
+from serving.cli.state import State
+from serving.services import ingest as ingest_service
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON for scripts (same as the global --json)")]
 
@@ -23,14 +27,6 @@ def _state(ctx: typer.Context, json_output: bool = False) -> State:
     if json_output:
         state.json = True
     return state
-
-
-def _check_table(state: State, table: str | None) -> None:
-    if table is not None:
-        try:
-            catalog.table(table)
-        except ValueError as exc:
-            raise state.fail(str(exc)) from None
 
 
 def ingest_command(
@@ -44,22 +40,18 @@ def ingest_command(
     ] = None,
     today: Annotated[
         str | None,
-        typer.Option("--today", help="ingest date for the past-date rule, yyyy-mm-dd (default: today)"),
+        typer.Option(
+            "--today", help="ingest date for the past-date rule, yyyy-mm-dd (default: today in China)"
+        ),
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Check files against the record catalog; good rows go to the lake, bad rows to quarantine."""
     state = _state(ctx, json_output)
-    settings = state.settings
-    _check_table(state, table)
     try:
-        day = date.fromisoformat(today) if today else date.today()
+        day = date.fromisoformat(today) if today else None
     except ValueError:
         raise state.fail(f"--today {today!r} is not a date yyyy-mm-dd") from None
-    try:
-        planned = ingest.plan(paths, table=table)
-    except ingest.IngestError as exc:
-        raise state.fail(str(exc)) from None
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -69,37 +61,22 @@ def ingest_command(
         disable=state.json,
         transient=False,
     )
-    with progress:
-        task = progress.add_task("ingesting", total=len(planned))
+    task = progress.add_task("ingesting", total=None)
 
-        def tick(message: str) -> None:
-            progress.update(task, advance=1, description=message)
+    def tick(step: ingest_service.Step) -> None:
+        progress.update(task, total=step.total, completed=step.done, description=step.line)
 
-        try:
-            reports = ingest.ingest_paths(
-                paths,
-                lake_dir=settings.lake_dir,
-                salt=settings.person_salt,
-                today=day,
-                allow=settings.uscc_allow_list,
-                table=table,
-                progress=tick,
-            )
-        except ingest.IngestError as exc:
-            # Files before the bad one are complete batches in the lake: keep the ledger in step with them.
-            written = lake.batches(settings.lake_dir)
-            try:
-                _record(settings.db_url, written)
-            except Exception as db_exc:
-                raise state.fail(f"{exc} (and the ledger could not be updated: {db_exc})") from None
-            raise state.fail(f"{exc} (nothing of this file was written)") from None
     try:
-        _record(settings.db_url, reports)
-    except Exception as exc:  # the lake is already consistent; only the ledger lags behind
+        with progress, state.context(write=False) as c:
+            result = ingest_service.ingest_files(c, paths, table=table, today=day, progress=tick)
+    except SQLAlchemyError as exc:  # the lake is consistent; only the ledger lags behind
         raise state.fail(
-            f"the batches are in the lake but the ingest ledger at {settings.db_url} could not record them "
-            f"({type(exc).__name__}: {exc}); re-run the same command to record them (ingest is idempotent)"
+            f"the ingest ledger at {state.settings.db_url} could not record the run ({type(exc).__name__}: "
+            f"{exc}); the batches written are in the lake: re-run the same command to record them (ingest "
+            "is idempotent)"
         ) from None
+    if result.failure is not None:
+        raise state.fail(result.failure)
     rows = [
         {
             "batch_id": r.batch_id,
@@ -113,55 +90,28 @@ def ingest_command(
             "content_sha256": r.content_sha256,
             "ingested_at": r.ingested_at,
         }
-        for r in reports
+        for r in result.batches
     ]
-    totals = {
-        "read": sum(r.rows_read for r in reports),
-        "accepted": sum(r.rows_accepted for r in reports),
-        "quarantined": sum(r.rows_quarantined for r in reports),
-        "batches": len(reports),
-    }
+    totals = result.totals
     if state.json:
         state.emit({"batches": rows, "totals": totals})
         return
     shown = [
         row | {"source": Path(r.source).name, "ignored_columns": ", ".join(r.ignored_columns)}
-        for row, r in zip(rows, reports, strict=True)
+        for row, r in zip(rows, result.batches, strict=True)
     ]
     state.emit(
         rows,
         rows=shown,
         # Batch ids and hashes are in --json; the table keeps to what fits a terminal.
         columns=["table", "source", "read", "accepted", "quarantined", "status"]
-        + (["ignored_columns"] if any(r.ignored_columns for r in reports) else []),
-        title=f"ingest into {settings.lake_dir}",
+        + (["ignored_columns"] if any(r.ignored_columns for r in result.batches) else []),
+        title=f"ingest into {state.settings.lake_dir}",
     )
     state.console.print(
         f"read {totals['read']} = accepted {totals['accepted']} + quarantined {totals['quarantined']}"
         f" ({totals['batches']} batches)"
     )
-
-
-def _record(db_url: str, reports: Sequence[ingest.BatchReport | lake.Batch]) -> None:
-    """Every batch in the ledger; recording is idempotent, so already-ingested batches are re-recorded."""
-    engine = db.make_engine(db_url)
-    try:
-        prepare_database(engine, db_url)
-        with db.session_scope(engine) as session:
-            for r in reports:
-                ledger.record_batch(
-                    session,
-                    batch_id=r.batch_id,
-                    table=r.table,
-                    source=r.source,
-                    content_sha256=r.content_sha256,
-                    rows_read=r.rows_read,
-                    rows_accepted=r.rows_accepted,
-                    rows_quarantined=r.rows_quarantined,
-                    ingested_at=r.ingested_at,
-                )
-    finally:
-        engine.dispose()
 
 
 QUARANTINE_COLUMNS = ["table", "line", "field", "rule", "value", "message", "source"]
@@ -178,57 +128,37 @@ def quarantine_command(
 ) -> None:
     """Show quarantined rows with the file, line, field, rule and value that put them there."""
     state = _state(ctx, json_output)
-    _check_table(state, table)
-    if rule is not None and rule not in ingest.RULES:
-        raise state.fail(f"unknown rule {rule!r}; expected one of {', '.join(ingest.RULES)}")
-    rows = lake.scan_quarantine(state.settings.lake_dir, table)
-    if rule is not None:
-        rows = rows.filter(pl.col("rule") == rule)
-    counted, head = pl.collect_all([rows.select(pl.len()), rows.head(limit) if limit else rows])
-    total, shown = counted.item(), head.to_dicts()
+    with state.context(write=False) as c:
+        page = ingest_service.quarantine_rows(c, table=table, rule=rule, limit=limit)
     if state.json:
-        state.emit({"total": total, "rows": shown})
+        state.emit({"total": page.total, "rows": page.rows})
         return
     state.emit(
-        shown, rows=shown, columns=QUARANTINE_COLUMNS, title=f"quarantine: {len(shown)} of {total} rows"
+        page.rows,
+        rows=page.rows,
+        columns=QUARANTINE_COLUMNS,
+        title=f"quarantine: {len(page.rows)} of {page.total} rows",
     )
 
 
 def summary_command(ctx: typer.Context, json_output: JsonFlag = False) -> None:
     """Rows per table in the lake, and quarantined rows per table and rule."""
     state = _state(ctx, json_output)
-    lake_dir = state.settings.lake_dir
-    all_batches = lake.batches(lake_dir)
-    tables: list[dict[str, Any]] = []
-    for t in catalog.TABLES:
-        mine = [b for b in all_batches if b.table == t.name]
-        tables.append(
-            {
-                "table": t.name,
-                "zh": t.zh,
-                "batches": len(mine),
-                "read": sum(b.rows_read for b in mine),
-                "accepted": sum(b.rows_accepted for b in mine),
-                "quarantined": sum(b.rows_quarantined for b in mine),
-                "rows_in_lake": lake.scan(lake_dir, t.name).select(pl.len()).collect().item(),
-            }
-        )
-    by_rule = (
-        lake.scan_quarantine(lake_dir)
-        .group_by("table", "rule")
-        .agg(pl.len().alias("quarantine_rows"), pl.struct("batch_id", "line").n_unique().alias("input_rows"))
-        .sort("table", "rule")
-        .collect()
-        .to_dicts()
-    )
+    with state.context(write=False) as c:
+        summary = ingest_service.lake_summary(c)
     if state.json:
-        state.emit({"tables": tables, "quarantine": by_rule})
+        state.emit({"tables": summary.tables, "quarantine": summary.quarantine})
         return
-    state.emit(tables, rows=tables, title=f"record lake {lake_dir}")
+    state.emit(summary.tables, rows=summary.tables, title=f"record lake {state.settings.lake_dir}")
     state.emit(
-        by_rule, rows=by_rule, columns=["table", "rule", "quarantine_rows", "input_rows"], title="quarantine"
+        summary.quarantine,
+        rows=summary.quarantine,
+        columns=["table", "rule", "quarantine_rows", "input_rows"],
+        title="quarantine",
     )
-    read, accepted, quarantined = (sum(r[k] for r in tables) for k in ("read", "accepted", "quarantined"))
+    read, accepted, quarantined = (
+        sum(r[k] for r in summary.tables) for k in ("read", "accepted", "quarantined")
+    )
     state.console.print(f"read {read} = accepted {accepted} + quarantined {quarantined}")
 
 
@@ -239,7 +169,8 @@ def governance_command(
 ) -> None:
     """重错码治理: invalid codes, one code under several names, one name under several codes (per 10,000)."""
     state = _state(ctx, json_output)
-    result = governance.from_lake(state.settings.lake_dir, allow=state.settings.uscc_allow_list)
+    with state.context(write=False) as c:
+        result = ingest_service.governance_report(c)
     if state.json:
         state.emit(result.to_json(limit=limit or None))
         return

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from features import catalog
+from features import catalog, lake
 from serving.cli import app
 from serving.settings import load_settings
-from supervision import db, ledger
+from supervision.platform import audit, db, ledger
+from supervision.platform.access import Role
+from supervision.platform.clock import CHINA, FixedClock
+from tests.conftest import china_half_past_midnight
 from tests.features.conftest import CHECKSUM_BAD, CODE_A, CODE_B, entity, penalty, write_csv
+from tests.serving.api_city import DEPARTMENT, issue
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(home: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["--home", str(home), *args], env={"COLUMNS": "240"})
+    result = runner.invoke(
+        app, ["--home", str(home), *args], env={"COLUMNS": "240"}, obj=china_half_past_midnight()
+    )
     return result.exit_code, result.stdout
 
 
@@ -70,7 +78,9 @@ def test_ingest_json_and_ledger(tmp_path: Path, drop: Path) -> None:
     ],
 )
 def test_ingest_errors_exit_1(tmp_path: Path, drop: Path, args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["--home", str(tmp_path), "data", "ingest", str(drop), *args])
+    result = runner.invoke(
+        app, ["--home", str(tmp_path), "data", "ingest", str(drop), *args], obj=china_half_past_midnight()
+    )
     assert result.exit_code == 1
     assert message in result.stderr
 
@@ -154,3 +164,139 @@ def test_a_bad_file_mid_run_fails_but_earlier_batches_are_recorded(tmp_path: Pat
     finally:
         engine.dispose()
     assert recorded == {"entities"}  # written before relations; penalties come after it
+
+
+# ------------------------------------------------------------------------- the service: actor, audit, clock
+def _entries(home: Path, action: str) -> list[audit.AuditEntry]:
+    engine = db.make_engine(load_settings(home=home).db_url)
+    try:
+        with db.session_scope(engine) as session:
+            return [e for e in audit.entries(session, limit=1000) if e.action == action]
+    finally:
+        engine.dispose()
+
+
+def _token(home: Path, role: Role) -> str:
+    engine = db.make_engine(load_settings(home=home).db_url)
+    try:
+        db.upgrade(engine)
+        return issue(engine, role)["Authorization"].removeprefix("Bearer ")
+    finally:
+        engine.dispose()
+
+
+def _lake_batches(home: Path) -> list[lake.Batch]:
+    return lake.batches(load_settings(home=home).lake_dir)
+
+
+def test_ingest_is_audited_with_the_batches_in_one_transaction(tmp_path: Path, drop: Path) -> None:
+    code, out = cli(tmp_path, "--json", "data", "ingest", str(drop))
+    assert code == 0, out
+    batches = json.loads(out)["batches"]
+    [entry] = _entries(tmp_path, "data.ingest")
+    assert entry.actor.startswith("cli:") and entry.role is None  # the local operator on the lake's machine
+    assert (entry.target, entry.result, entry.details["door"]) == ("lake", "ok", "cli")
+    assert entry.details["batches"] == [b["batch_id"] for b in batches]
+    assert {k: entry.details[k] for k in ("read", "accepted", "quarantined", "ingested")} == {
+        "read": 6,
+        "accepted": 3,
+        "quarantined": 3,
+        "ingested": 2,
+    }
+    assert entry.details["today"] == china_half_past_midnight().today().isoformat()
+
+
+def test_ingest_as_an_analyst_is_audited_under_their_name(tmp_path: Path, drop: Path) -> None:
+    token = _token(tmp_path, Role.ANALYST)
+    code, out = cli(tmp_path, "--as", token, "--json", "data", "ingest", str(drop))
+    assert code == 0, out
+    [entry] = _entries(tmp_path, "data.ingest")
+    assert (entry.actor, entry.role) == ("analyst-user#1", "analyst")
+    assert entry.details["department"] == DEPARTMENT
+
+
+@pytest.mark.parametrize("command", [["ingest", "DROP"], ["quarantine"], ["summary"], ["governance"]])
+def test_a_role_the_lake_commands_do_not_admit_is_refused_before_anything_is_written(
+    tmp_path: Path, drop: Path, command: list[str]
+) -> None:
+    token = _token(tmp_path, Role.INSPECTOR)
+    args = [str(drop) if a == "DROP" else a for a in command]
+    code, out = cli(tmp_path, "--as", token, "--json", "data", *args)
+    assert code == 3 and "may not" in json.loads(out)["error"]
+    assert _lake_batches(tmp_path) == []
+    assert _entries(tmp_path, f"data.{command[0]}") == []
+
+
+def test_the_read_commands_are_audited_as_reads(tmp_path: Path, drop: Path) -> None:
+    cli(tmp_path, "data", "ingest", str(drop))
+    for command in ("quarantine", "summary", "governance"):
+        code, out = cli(tmp_path, "--json", "data", command)
+        assert code == 0, out
+        [entry] = _entries(tmp_path, f"data.{command}")
+        assert entry.actor.startswith("cli:") and entry.target == "lake"
+    [entry] = _entries(tmp_path, "data.quarantine")
+    assert (entry.details["total"], entry.details["shown"]) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [china_half_past_midnight(), FixedClock(datetime(2031, 3, 1, 0, 30, tzinfo=CHINA))],
+    ids=["half-past-midnight", "a-day-the-machine-clock-is-not-on"],
+)
+def test_the_ingest_date_is_today_in_china(tmp_path: Path, clock: FixedClock) -> None:
+    """Regression: the CLI took date.today() (the machine's, UTC on servers), so between 00:00 and 08:00
+    Beijing time a row dated today in China was refused as in the future."""
+    today = clock.today()
+    tomorrow = today + timedelta(days=1)
+    path = write_csv(
+        tmp_path / "drop" / "entities.csv",
+        [
+            entity(CODE_A, established_on=today.isoformat()),
+            entity(CODE_B, established_on=tomorrow.isoformat()),
+        ],
+    )
+    result = runner.invoke(app, ["--home", str(tmp_path), "--json", "data", "ingest", str(path)], obj=clock)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["accepted"] == 1
+    quarantined = lake.scan_quarantine(load_settings(home=tmp_path).lake_dir).collect()
+    assert quarantined.select("line", "rule", "message").rows() == [
+        (3, "past_date", f"after the ingest date {today.isoformat()}")
+    ]
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "2099-01-01"])
+def test_an_ingest_date_after_today_in_china_is_refused(tmp_path: Path, drop: Path, day: str) -> None:
+    code, out = cli(tmp_path, "--json", "data", "ingest", str(drop), "--today", day)
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert f"today {day}: after today in China" in error
+    assert _lake_batches(tmp_path) == [] and _entries(tmp_path, "data.ingest") == []
+
+
+def test_a_file_failing_mid_run_is_audited_as_an_error_with_the_batches_before_it(
+    tmp_path: Path, drop: Path
+) -> None:
+    (drop / "relations.csv").write_bytes("relation_id,uscc\nR1,x\n".encode("utf-16"))
+    code, out = cli(tmp_path, "--json", "data", "ingest", str(drop))
+    assert code == 1 and "nothing of this file was written" in json.loads(out)["error"]
+    [entry] = _entries(tmp_path, "data.ingest")
+    assert entry.result == "error" and "relations.csv: contains NUL bytes" in entry.details["failure"]
+    assert entry.details["batches"] == [b.batch_id for b in _lake_batches(tmp_path)]
+
+
+def test_an_unreachable_database_stops_the_ingest_before_the_lake(
+    tmp_path: Path, drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDITWATCH_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    code, out = cli(tmp_path, "--json", "data", "ingest", str(drop))
+    assert code == 1 and "unreachable" in json.loads(out)["error"]
+    assert _lake_batches(tmp_path) == []
+
+
+def test_a_batch_the_ledger_holds_with_other_values_is_a_conflict(tmp_path: Path, drop: Path) -> None:
+    cli(tmp_path, "data", "ingest", str(drop))
+    shutil.rmtree(load_settings(home=tmp_path).lake_dir)  # a rebuilt lake: same batches, new ingest times
+    code, out = cli(tmp_path, "--json", "data", "ingest", str(drop))
+    assert code == 5
+    assert "already in the ledger with other values" in json.loads(out)["error"]
+    assert len(_entries(tmp_path, "data.ingest")) == 1  # the refused run left no entry
