@@ -1,1 +1,1 @@
-"""Benchmarks: each module is runnable (`python -m bench.NAME`) and writes its results to docs/benchmarks.md."""
+"""Benchmarks: each module runs as ``python -m bench NAME`` and writes its results to docs/benchmarks.md."""

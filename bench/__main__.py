@@ -1,4 +1,7 @@
-"""``python -m bench NAME [ARGS]``: run one benchmark (each writes its section of docs/benchmarks.md)."""
+"""``python -m bench NAME [ARGS]``: run one benchmark (each writes its section of docs/benchmarks.md).
+
+``python -m bench report [NAME ...]`` shows those sections.
+"""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from serving.api.trail import AuditWriter
-from supervision import audit
-from supervision.db import make_engine, session_scope, upgrade
+from supervision.platform import audit
+from supervision.platform.db import make_engine, session_scope, upgrade
 
 
 def _entry(k: int, i: int) -> dict[str, Any]:

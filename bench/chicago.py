@@ -1,4 +1,4 @@
-"""Chicago food inspections (real data): the project's estimator, calibration and metrics vs the city's models.
+"""Chicago food inspections (real data): the project's estimator, calibration, metrics vs the city's models.
 
 Run: ``.venv/bin/python -m bench.chicago [--data ../shared/data/chicago] [--no-write]``. Trains on the city's
 ``Train`` rows (2011-09..2014-04; the latest 4 months of them are the validation window for early stopping,
@@ -60,8 +60,8 @@ EXTRA = [
     "account_prior_critical",
     "account_prior_critical_share",
 ]
-# Leaky: outcomes of the inspection itself (counts, pass/fail flags) and the city's own prediction.
-LEAKY = ["criticalCount", "seriousCount", "minorCount", "pass_flag", "fail_flag", "score"]
+# Never features: the leaky columns, outcomes of the inspection itself (criticalCount, seriousCount,
+# minorCount, pass_flag, fail_flag) and the city's own prediction (score).
 MONOTONE = {"pastFail": 1, "pastCritical": 1, "pastSerious": 1, "account_prior_critical": 1}
 
 PUBLISHED = [
@@ -80,7 +80,8 @@ def days_earlier(score: np.ndarray, dates: np.ndarray, y: np.ndarray) -> float:
 
 
 def account_history(data: Path) -> pl.DataFrame:
-    """Per inspection: the owner's (ACCOUNT_NUMBER) other licences and their critical findings strictly before.
+    """Per inspection: the owner's (ACCOUNT_NUMBER) other licences and their critical findings strictly
+    before.
 
     Point in time: only inspections of the account's *other* licences dated before this one count, so the
     outcome of this inspection never leaks in (a related-party feature, like the project's graph features).
@@ -185,13 +186,40 @@ def run(data: Path) -> tuple[list[dict], dict]:
     months = train_last.year * 12 + train_last.month - 1 - 3  # the last 4 calendar months of Train
     valid_from = date(months // 12, months % 12 + 1, 1)
     grid = [
-        {"n_estimators": 2000, "learning_rate": 0.02, "num_leaves": 7, "min_child_samples": 50, "early_stopping_rounds": 100,
-         "colsample_bytree": 0.7, "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 5.0},
-        {"n_estimators": 2000, "learning_rate": 0.02, "num_leaves": 15, "min_child_samples": 100, "early_stopping_rounds": 100,
-         "colsample_bytree": 0.5, "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 10.0},
-        {"n_estimators": 2000, "learning_rate": 0.01, "num_leaves": 4, "min_child_samples": 80, "early_stopping_rounds": 150,
-         "colsample_bytree": 0.6, "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 2.0},
-    ]  # fmt: skip
+        {
+            "n_estimators": 2000,
+            "learning_rate": 0.02,
+            "num_leaves": 7,
+            "min_child_samples": 50,
+            "early_stopping_rounds": 100,
+            "colsample_bytree": 0.7,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "reg_lambda": 5.0,
+        },
+        {
+            "n_estimators": 2000,
+            "learning_rate": 0.02,
+            "num_leaves": 15,
+            "min_child_samples": 100,
+            "early_stopping_rounds": 100,
+            "colsample_bytree": 0.5,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "reg_lambda": 10.0,
+        },
+        {
+            "n_estimators": 2000,
+            "learning_rate": 0.01,
+            "num_leaves": 4,
+            "min_child_samples": 80,
+            "early_stopping_rounds": 150,
+            "colsample_bytree": 0.6,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "reg_lambda": 2.0,
+        },
+    ]
     sets = {
         "city features without heat": [*CATEGORICAL, *HISTORY, *LICENCE_FLAGS, *WEATHER],
         "+ owner (account) history and risk category": [
@@ -209,8 +237,11 @@ def run(data: Path) -> tuple[list[dict], dict]:
         results = [fit_eval(frame, feats, params, valid_from=valid_from) for params in grid]
         best = max(range(len(grid)), key=lambda i: results[i]["valid_auc"])
         rows.append({"features": name, "n_features": len(feats), "setting": best, **results[best]})
-    context = {"valid_from": valid_from, "train_rows": frame.filter(pl.col("Train")).height,
-               "test_rows": frame.filter(pl.col("Test")).height}  # fmt: skip
+    context = {
+        "valid_from": valid_from,
+        "train_rows": frame.filter(pl.col("Train")).height,
+        "test_rows": frame.filter(pl.col("Test")).height,
+    }
     return rows, context
 
 
@@ -222,9 +253,10 @@ def markdown(rows: list[dict], context: dict) -> str:
         f"{platform.machine()}). Data: `../shared/data/chicago/` (see its README). The project's own "
         "`RiskClassifier` (LightGBM, monotone constraints on past failures/critical/serious), "
         "`ProbabilityCalibrator` and `training.evaluate` metrics; fitted on the city's Train rows before "
-        f"{context['valid_from']}, early stopping, calibration and the choice among 3 settings on the Train rows "
-        f"from {context['valid_from']} (the latest 4 months); evaluated once on the {context['test_rows']} Test "
-        "rows. Leaky columns (this inspection's counts and pass/fail flags, the city's `score`) are never used.",
+        f"{context['valid_from']}, early stopping, calibration and the choice among 3 settings on the Train "
+        f"rows from {context['valid_from']} (the latest 4 months); evaluated once on the "
+        f"{context['test_rows']} Test rows. Leaky columns (this inspection's counts and pass/fail flags, the "
+        "city's `score`) are never used.",
         "",
         "| model | test ROC-AUC | days earlier | test PR-AUC | Brier | ECE | trees | calibration |",
         "|---|---|---|---|---|---|---|---|",
@@ -234,16 +266,16 @@ def markdown(rows: list[dict], context: dict) -> str:
     for r in rows:
         lines.append(
             f"| creditwatch: {r['features']} ({r['n_features']} features) | **{r['test_auc']:.3f}** | "
-            f"**{r['days_earlier']:.2f}** | {r['test_pr_auc']:.3f} | {r['test_brier']:.4f} | {r['test_ece']:.4f} | "
-            f"{r['trees']} | {r['calibration']} |"
+            f"**{r['days_earlier']:.2f}** | {r['test_pr_auc']:.3f} | {r['test_brier']:.4f} | "
+            f"{r['test_ece']:.4f} | {r['trees']} | {r['calibration']} |"
         )
     lines += [
         "",
-        "Feature sets: the city's history, licence mix, inspector group and weather columns; then the owner's "
-        "other licences (`ACCOUNT_NUMBER` in the licence data: how many, how many of their earlier "
-        "inspections found a critical violation — strictly before the inspection day) and the establishment's "
-        "risk category; then the complaint-heat columns, which the README flags as computed from data pulled "
-        "after the fact (reported for comparison only, not as our result).",
+        "Feature sets: the city's history, licence mix, inspector group and weather columns; then the "
+        "owner's other licences (`ACCOUNT_NUMBER` in the licence data: how many, how many of their earlier "
+        "inspections found a critical violation — strictly before the inspection day) and the "
+        "establishment's risk category; then the complaint-heat columns, which the README flags as computed "
+        "from data pulled after the fact (reported for comparison only, not as our result).",
         "",
     ]
     return "\n".join(lines)

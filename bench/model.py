@@ -131,37 +131,42 @@ def markdown(r: dict) -> str:
         [
             HEADING,
             "",
-            f"Command: `.venv/bin/python -m bench.model --rows {r['rows']} --shap-rows {r['shap_rows']}` (machine: "
-            f"2 vCPU, 24 GB, Python 3.11, {platform.machine()}; shared with other jobs, so ±20–30 %). Random "
-            f"feature-table-shaped data: {r['features']} features (70 zero-inflated counts, age, capital, 6 shares, "
-            "2 integer codes), LightGBM 15 leaves, learning rate 0.1, early stopping on a 10 % validation set.",
+            f"Command: `.venv/bin/python -m bench.model --rows {r['rows']} --shap-rows {r['shap_rows']}` "
+            f"(machine: 2 vCPU, 24 GB, Python 3.11, {platform.machine()}; shared with other jobs, so "
+            f"±20–30 %). Random feature-table-shaped data: {r['features']} features (70 zero-inflated "
+            "counts, age, capital, 6 shares, 2 integer codes), LightGBM 15 leaves, learning rate 0.1, early "
+            "stopping on a 10 % validation set.",
             "",
             "| what | result | target |",
             "|---|---|---|",
-            f"| training, {r['rows']:,} rows × {r['features']} features ({r['trees']} trees) | {r['train_s']:.1f} s | < 180 s |",
-            f"| scoring {r['rows']:,} entities (raw score → calibrated probability → tier) | {r['score_s']:.1f} s | < 10 s |",
-            f"| one entity's explanation (`RiskModel.explain_one`: score, SHAP, dimensions, reasons), median / p95 | "
-            f"{r['explain_one_ms']:.1f} / {r['explain_one_p95_ms']:.1f} ms | < 20 ms |",
+            f"| training, {r['rows']:,} rows × {r['features']} features ({r['trees']} trees) | "
+            f"{r['train_s']:.1f} s | < 180 s |",
+            f"| scoring {r['rows']:,} entities (raw score → calibrated probability → tier) | "
+            f"{r['score_s']:.1f} s | < 10 s |",
+            "| one entity's explanation (`RiskModel.explain_one`: score, SHAP, dimensions, reasons), "
+            f"median / p95 | {r['explain_one_ms']:.1f} / {r['explain_one_p95_ms']:.1f} ms | < 20 ms |",
             f"| one row's SHAP values alone (`RiskClassifier.explain`) | {r['raw_one_ms']:.2f} ms | |",
             f"| `shap.TreeExplainer`, {r['shap_rows']:,} rows | {r['shap_s']:.1f} s | |",
-            f"| ours, row-wise exact (`explain`, decision-pattern dedup), same rows | {r['rowwise_s']:.1f} s | |",
-            f"| ours, batch (`explain_batch`, per-tree pattern dedup), same rows | {r['ours_sample_s']:.1f} s "
-            f"(**{r['shap_s'] / r['ours_sample_s']:.1f}×** faster) | ≥ 3× |",
+            "| ours, row-wise exact (`explain`, decision-pattern dedup), same rows | "
+            f"{r['rowwise_s']:.1f} s | |",
+            "| ours, batch (`explain_batch`, per-tree pattern dedup), same rows | "
+            f"{r['ours_sample_s']:.1f} s (**{r['shap_s'] / r['ours_sample_s']:.1f}×** faster) | ≥ 3× |",
             f"| ours, batch, all {r['rows']:,} rows | {r['ours_all_s']:.1f} s (shap extrapolated linearly: "
             f"{shap_all:.0f} s, **{shap_all / r['ours_all_s']:.1f}×**) | ≥ 3× |",
             "",
-            f"Values: max |ours − shap| = {r['max_diff']:.1e} (batch) and {r['max_diff_rowwise']:.1e} (row-wise); "
-            f"rows sum to the raw score within {r['additivity']:.1e}.",
+            f"Values: max |ours − shap| = {r['max_diff']:.1e} (batch) and {r['max_diff_rowwise']:.1e} "
+            f"(row-wise); rows sum to the raw score within {r['additivity']:.1e}.",
             "",
             "What was tried and what it bought: (1) `shap.TreeExplainer` on a LightGBM booster just calls "
             "`pred_contrib`, so explaining through LightGBM directly is the same speed and the same values; "
-            "(2) row-level dedup — explain each distinct *decision pattern* once (values binned by the model's own "
-            "split thresholds, unused features ignored) — is bit-identical but buys little on data with continuous "
-            "columns, where almost every row is its own pattern; (3) per-tree dedup (`explain_batch`): each tree "
-            "only sees ≤ 14 split decisions, so per tree the rows collapse to a few hundred patterns, LightGBM "
-            "explains one representative per pattern with that tree alone, and the values are added to the rows "
-            "(SHAP adds over trees). Identical up to float summation order; the speed-up above. Shallow trees "
-            "(15 leaves) keep both the patterns per tree and TreeSHAP's depth² cost small.",
+            "(2) row-level dedup — explain each distinct *decision pattern* once (values binned by the "
+            "model's own split thresholds, unused features ignored) — is bit-identical but buys little on "
+            "data with continuous columns, where almost every row is its own pattern; (3) per-tree dedup "
+            "(`explain_batch`): each tree only sees ≤ 14 split decisions, so per tree the rows collapse to a "
+            "few hundred patterns, LightGBM explains one representative per pattern with that tree alone, "
+            "and the values are added to the rows (SHAP adds over trees). Identical up to float summation "
+            "order; the speed-up above. Shallow trees (15 leaves) keep both the patterns per tree and "
+            "TreeSHAP's depth² cost small.",
             "",
         ]
     )
@@ -262,6 +267,7 @@ def city_check(entities: int, years: int, seed: int = 3, **config: Any) -> str:
         else f"the validation months ({c['rows']:,} rows)"
     )
     changed = ", ".join(f"{k}={v}" for k, v in config.items())
+    trained_with = f"`TrainConfig({changed})`" if config else "the default `TrainConfig`"
     options = "".join(f" --{k.replace('_', '-')} {v}" for k, v in config.items())
     control = test.filter(pl.col("in_control_slice"))
     m = result.evaluation.metrics
@@ -269,28 +275,40 @@ def city_check(entities: int, years: int, seed: int = 3, **config: Any) -> str:
     # of the entity can do. The outcome also depends on the two inspectors' strictness, drawn after the
     # selection and unknowable from the entity's records; the oracle that knows it too is shown beside.
     rows = [
-        ("test rows (IPW)", test.height, auc_of(y, test["probability"], w), auc_of(y, test["risk"], w),
-         auc_of(y, test["violation_probability"], w), ece_of(y, test["probability"], w),
-         ece_of(y, test["true_p"], w), ece_vs_truth(test["probability"], test["true_p"], w)),
-        ("control slice", control.height, auc_of(control["violation_found"], control["probability"]),
-         auc_of(control["violation_found"], control["risk"]),
-         auc_of(control["violation_found"], control["violation_probability"]),
-         ece_of(control["violation_found"], control["probability"]),
-         ece_of(control["violation_found"], control["true_p"]),
-         ece_vs_truth(control["probability"], control["true_p"])),
-    ]  # fmt: skip
+        (
+            "test rows (IPW)",
+            test.height,
+            auc_of(y, test["probability"], w),
+            auc_of(y, test["risk"], w),
+            auc_of(y, test["violation_probability"], w),
+            ece_of(y, test["probability"], w),
+            ece_of(y, test["true_p"], w),
+            ece_vs_truth(test["probability"], test["true_p"], w),
+        ),
+        (
+            "control slice",
+            control.height,
+            auc_of(control["violation_found"], control["probability"]),
+            auc_of(control["violation_found"], control["risk"]),
+            auc_of(control["violation_found"], control["violation_probability"]),
+            ece_of(control["violation_found"], control["probability"]),
+            ece_of(control["violation_found"], control["true_p"]),
+            ece_vs_truth(control["probability"], control["true_p"]),
+        ),
+    ]
     lines = [
         "## Model on the synthetic city",
         "",
-        f"Command: `.venv/bin/python -m bench.model --city {entities} --years {years} --seed {seed}{options}`: "
-        "generate, ingest, labels "
+        f"Command: `.venv/bin/python -m bench.model --city {entities} --years {years} --seed {seed}"
+        f"{options}`: generate, ingest, labels "
         f"and point-in-time features ({frame.height:,} labelled inspections, features {features_s:.0f} s), "
-        f"`fit_risk_model` ({fit_s:.1f} s) with {'`TrainConfig(' + changed + ')`' if config else 'the default `TrainConfig`'}; "
+        f"`fit_risk_model` ({fit_s:.1f} s) with {trained_with}; "
         f"total {time.perf_counter() - started:.0f} s. "
         "Bar (issue 5): AUC within 0.03 of the oracle, ECE under 0.02.",
         "",
-        "| rows | n | model ROC-AUC | oracle ROC-AUC (true entity risk) | gap | oracle with inspector strictness "
-        "| ECE | ECE of the true probability (sampling floor) | calibration error vs the true probability |",
+        "| rows | n | model ROC-AUC | oracle ROC-AUC (true entity risk) | gap "
+        "| oracle with inspector strictness | ECE | ECE of the true probability (sampling floor) "
+        "| calibration error vs the true probability |",
         "|---|---|---|---|---|---|---|---|---|",
         *[
             f"| {n} | {k:,} | {a:.3f} | {o:.3f} | {o - a:+.3f} | {s:.3f} | {e:.3f} | {f:.3f} | {t:.3f} |"

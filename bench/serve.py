@@ -1,7 +1,7 @@
-"""Serving benchmark: an open-loop load generator against ``creditwatch serve`` (one uvicorn worker) on 127.0.0.1.
+"""Serving benchmark: an open-loop load generator on ``creditwatch serve`` (one uvicorn worker), 127.0.0.1.
 
-    python -m bench serve                         # builds var/bench-serve with the demo (20,000 entities) once
-    python -m bench serve --home PATH             # a home that already has a champion and a score file
+    python -m bench serve                   # builds var/bench-serve with the demo (20,000 entities) once
+    python -m bench serve --home PATH       # a home that already has a champion and a score file
     python -m bench serve --no-write --seconds 10
 
 Open loop: request i is due at ``start + i / rate``, whatever happened to the earlier ones, and its latency is
@@ -64,7 +64,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass
 class Outcome:
-    """One request: when it was due, when it was sent and finished (seconds since the start), and its result."""
+    """One request: when it was due, sent and finished (seconds since the start), and its result."""
 
     due: float
     sent: float
@@ -194,7 +194,8 @@ class StaleConnection(ConnectionError):
 async def http_get(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str, headers: dict[str, str]
 ) -> tuple[int, bytes, bool]:
-    """One GET on an open connection: (status, body, keep the connection). Content-Length or chunked bodies."""
+    """One GET on an open connection: (status, body, keep the connection); Content-Length or chunked
+    bodies."""
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}", *(f"{k}: {v}" for k, v in headers.items())]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
     await writer.drain()
@@ -299,8 +300,9 @@ WAITS = {("trail.py", "write"): "audit entry: waiting for the group commit (Audi
 
 
 class Sampler:
-    """A sampling profiler of every thread of this process (the handlers run in worker threads, which cProfile
-    does not see): every `interval` s, each thread's stack is recorded unless it is idle (waiting for work)."""
+    """A sampling profiler of every thread of this process (the handlers run in worker threads, which
+    cProfile does not see): every `interval` s, each thread's stack is recorded unless it is idle (waiting
+    for work)."""
 
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
@@ -398,8 +400,18 @@ def server(home: Path, *, port: int, profile: Path | None = None) -> Iterator[su
     """``creditwatch serve`` on 127.0.0.1:`port` (one worker, limiter off), stopped with SIGINT at the end;
     with `profile`, the same app under the bench's sampling profiler instead (report written to `profile`)."""
     env = {**os.environ, "CREDITWATCH_RATE_LIMIT_PER_MINUTE": "0"}
-    cmd = [*_creditwatch(), "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]  # fmt: skip
+    cmd = [
+        *_creditwatch(),
+        "--home",
+        str(home),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     if profile is not None:
         cmd = [sys.executable, "-m", "bench.serve", "_profiled-server", str(profile), str(home), str(port)]
     proc = subprocess.Popen(cmd, env=env)
@@ -458,8 +470,9 @@ def measure(
     stats.server_cpu = (_cpu_seconds(pid) - srv0) / wall
     stats.connections = peak
     print(
-        f"{name} @ {rate:g}/s × {seconds:g} s: {stats.requests} requests, {stats.errors} errors {stats.statuses}, "
-        f"p50 {stats.p50_ms:.1f} ms, p90 {stats.p90_ms:.1f} ms, p99 {stats.p99_ms:.1f} ms, max {stats.max_ms:.1f} ms; "
+        f"{name} @ {rate:g}/s × {seconds:g} s: {stats.requests} requests, {stats.errors} errors "
+        f"{stats.statuses}, p50 {stats.p50_ms:.1f} ms, p90 {stats.p90_ms:.1f} ms, p99 {stats.p99_ms:.1f} ms, "
+        f"max {stats.max_ms:.1f} ms; "
         f"generator CPU {stats.generator_cpu:.0%}, server CPU {stats.server_cpu:.0%}, {peak} connections",
         flush=True,
     )
@@ -479,9 +492,9 @@ def ensure_home(home: Path, *, entities: int) -> None:
 def bench_token(home: Path) -> str:
     """A fresh supervisor token (a reader of scores and explanations) in the home's database."""
     from serving.settings import load_settings
-    from supervision import access
-    from supervision.access import Role
-    from supervision.db import make_engine, session_scope
+    from supervision.platform import access
+    from supervision.platform.access import Role
+    from supervision.platform.db import make_engine, session_scope
 
     engine = make_engine(load_settings(home=home).db_url)
     try:
@@ -494,7 +507,7 @@ def bench_token(home: Path) -> str:
 def scored_usccs(home: Path) -> list[str]:
     import polars as pl
 
-    from serving.api.champion import score_files
+    from serving.services.current_score import score_files
 
     files = score_files(home)
     if not files:
@@ -516,31 +529,38 @@ def render(r: dict[str, Any], command: str) -> str:
     failed = next((s for s in sorted(ladder, key=lambda s: s.rate) if not s.passes(SCORE_BAR_MS)), None)
     verdict = (
         f"**{best:g} requests/s** (the highest rung with p99 < {SCORE_BAR_MS:g} ms and no errors"
-        + (f"; the next rung, {failed.rate:g}/s, had p99 {failed.p99_ms:.1f} ms and {failed.errors} errors)" if failed else "; every rung passed)")
+        + (
+            f"; the next rung, {failed.rate:g}/s, had p99 {failed.p99_ms:.1f} ms and {failed.errors} errors)"
+            if failed
+            else "; every rung passed)"
+        )
         if best is not None
         else f"none: the first rung ({ladder[0].rate:g}/s) missed the bar"
-    )  # fmt: skip
+    )
     rows = "\n".join(_row(s) for s in [score, *ladder, explain])
+    score_met = "met" if score.passes(SCORE_BAR_MS) else "missed"
+    explain_met = "met" if explain.passes(EXPLAIN_BAR_MS) else "missed"
     return f"""## Serving
 
 Command: `{command}` — machine: {platform.machine()}, 2 vCPU, 24 GB RAM, Python {platform.python_version()}
-(shared with other jobs: load average {r["load"]:.1f} at the start of this run, {r["load_end"]:.1f} at its end). Home: {r["home_note"]}.
+(shared with other jobs: load average {r["load"]:.1f} at the start of this run, {r["load_end"]:.1f} at its
+end). Home: {r["home_note"]}.
 Server: `creditwatch serve` (uvicorn, one worker) on 127.0.0.1 with `CREDITWATCH_RATE_LIMIT_PER_MINUTE=0`
-(the per-token limiter off: one supervisor token sends all the load) and `--log-level warning` (no access log);
-every entity read is audited as in production (SQLite, group commit). Load: bench/serve.py, an open-loop
-asyncio HTTP/1.1 client in a separate process on keep-alive connections (opened as needed, at most
-{r["connections"]}); request *i* is due at start + *i*/rate and its latency runs from that due time, so queueing
-shows. Entities drawn at random (seeded) from the {r["entities"]:,} scored. CPU columns: share of one core
-over the run, the generator's own process and the server's. A request with no answer within 10 s is an error
-(`TimeoutError`) and counts 10 s in the percentiles.
+(the per-token limiter off: one supervisor token sends all the load) and `--log-level warning` (no access
+log); every entity read is audited as in production (SQLite, group commit). Load: bench/serve.py, an
+open-loop asyncio HTTP/1.1 client in a separate process on keep-alive connections (opened as needed, at most
+{r["connections"]}); request *i* is due at start + *i*/rate and its latency runs from that due time, so
+queueing shows. Entities drawn at random (seeded) from the {r["entities"]:,} scored. CPU columns: share of
+one core over the run, the generator's own process and the server's. A request with no answer within 10 s
+is an error (`TimeoutError`) and counts 10 s in the percentiles.
 
 | run | rate × duration | requests | errors | p50 ms | p90 ms | p99 ms | max ms | generator CPU | server CPU |
 |---|---|---|---|---|---|---|---|---|---|
 {rows}
 
-Bars (issue 7): stored score p99 < {SCORE_BAR_MS:g} ms at 200 requests/s — **{"met" if score.passes(SCORE_BAR_MS) else "missed"}**
+Bars (issue 7): stored score p99 < {SCORE_BAR_MS:g} ms at 200 requests/s — **{score_met}**
 (p99 {score.p99_ms:.1f} ms); explanation p99 < {EXPLAIN_BAR_MS:g} ms at 20 requests/s —
-**{"met" if explain.passes(EXPLAIN_BAR_MS) else "missed"}** (p99 {explain.p99_ms:.1f} ms).
+**{explain_met}** (p99 {explain.p99_ms:.1f} ms).
 Highest sustainable rate for the stored score (ladder {", ".join(f"{s.rate:g}" for s in ladder)}/s,
 {ladder[0].seconds:g} s each, stopping at the first rung that fails): {verdict}.
 {r.get("notes", "")}
@@ -571,14 +591,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         measure("warm-up score", proc.pid, port, score_path, rate=50, seconds=3, **kw)
         measure("warm-up explanation", proc.pid, port, explain_path, rate=2, seconds=2, **kw)
         if args.only == "explanation":
-            explain = measure("explanation", proc.pid, port, explain_path, rate=args.explain_rate, seconds=args.seconds, **kw)  # fmt: skip
+            explain = measure(
+                "explanation",
+                proc.pid,
+                port,
+                explain_path,
+                rate=args.explain_rate,
+                seconds=args.seconds,
+                **kw,
+            )
             return {"explain": explain}
-        score = measure("stored score", proc.pid, port, score_path, rate=args.rate, seconds=args.seconds, **kw)  # fmt: skip
+        score = measure(
+            "stored score", proc.pid, port, score_path, rate=args.rate, seconds=args.seconds, **kw
+        )
         if args.only == "score":
             return {"score": score}
         ladder: list[RunStats] = []
         for rate in args.ladder:
-            step = measure("stored score (ladder)", proc.pid, port, score_path, rate=rate, seconds=args.step_seconds, **kw)  # fmt: skip
+            step = measure(
+                "stored score (ladder)",
+                proc.pid,
+                port,
+                score_path,
+                rate=rate,
+                seconds=args.step_seconds,
+                **kw,
+            )
             ladder.append(step)
             if not step.passes(SCORE_BAR_MS):
                 break

@@ -81,16 +81,26 @@ def run(entities: int, years: int = 5, seed: int = 0) -> dict[str, Any]:
 def _write_docs(r: dict[str, Any], command: str) -> None:
     head = "## Synthetic city"
     steps = " · ".join(f"{name} {seconds:.1f} s" for name, seconds in r["steps"].items())
+    header = (
+        "| entities | years | records written | of which dirt | files on disk | wall time | CPU time "
+        "| peak RSS | target (issue 3) |"
+    )
+    row = (
+        f"| {r['entities']:,} | {r['years']} | {r['records']:,} | {r['dirt_rows']:,} | "
+        f"{r['bytes'] / 1e6:,.0f} MB | {r['wall']:.0f} s | {r['cpu']:.0f} s | {r['peak_gb']:.1f} GB | "
+        "< 3 min, < 8 GB |"
+    )
     section = f"""{head}
 
 Command: `{command}` — machine: {platform.machine()}, 2 vCPU, 24 GB RAM, Python {platform.python_version()},
 polars {pl.__version__}, numpy {np.__version__} (shared machine: load average {r["load"]:.1f} at the start of
 this run, so wall time includes waiting for the CPU; CPU time is the child's user + system seconds).
-Inputs: `features.synth.generate(CityConfig(entities={r["entities"]:,}, years={r["years"]}))`, default dirt rate.
+Inputs: `features.synth.generate(CityConfig(entities={r["entities"]:,}, years={r["years"]}))`, default dirt
+rate.
 
-| entities | years | records written | of which dirt | files on disk | wall time | CPU time | peak RSS | target (issue 3) |
+{header}
 |---|---|---|---|---|---|---|---|---|
-| {r["entities"]:,} | {r["years"]} | {r["records"]:,} | {r["dirt_rows"]:,} | {r["bytes"] / 1e6:,.0f} MB | {r["wall"]:.0f} s | {r["cpu"]:.0f} s | {r["peak_gb"]:.1f} GB | < 3 min, < 8 GB |
+{row}
 
 Steps (wall): {steps}. Oracle AUC of this city: {r["oracle_auc"]:.3f}.
 """

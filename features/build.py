@@ -94,7 +94,8 @@ def _profiles(
     as_of: date | pl.Expr,
     config: FeatureConfig,
 ) -> list[pl.LazyFrame]:
-    """Every profile family; ``as_of`` a date, or ``pl.col("as_of")`` when the tables carry the events' dates."""
+    """Every profile family; ``as_of`` a date, or ``pl.col("as_of")`` when the tables carry the events'
+    dates."""
     w = config.windows
     return [
         registration_profile(src["entities"], as_of=as_of),

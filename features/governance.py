@@ -74,9 +74,6 @@ class GovernanceReport:
     findings: tuple[Finding, ...]
     target_per_10k: float = TARGET_PER_10K
 
-    def finding(self, kind: str) -> Finding:
-        return next(f for f in self.findings if f.kind == kind)
-
     def to_json(self, *, limit: int | None = None) -> dict[str, Any]:
         return {
             "entities": self.entities,

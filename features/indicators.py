@@ -95,19 +95,76 @@ def _days(w: int) -> tuple[str, str]:
 def _registration() -> list[Indicator]:
     f = "registration"
     return [
-        Indicator("age_days", "成立天数", "days since establishment", "qualifications", -1,
-                  "成立{value}天", "established {value} days ago", I64, f),
-        Indicator("entity_type_code", "主体类型（编码）", "entity type (code)", "qualifications", 0,
-                  "主体类型编码为{value}", "entity type code {value}", I8, f, ENTITY_TYPES),
-        Indicator("industry_section_code", "行业门类（编码）", "industry section (code)", "qualifications", 0,
-                  "行业门类编码为{value}", "industry section code {value}", I8, f, INDUSTRY_SECTIONS),
-        Indicator("division_code", "登记机关行政区划代码", "registration division code", "qualifications", 0,
-                  "登记机关区划代码为{value}", "registered in division {value}", I64, f),
-        Indicator("log_capital", "注册资本（对数）", "registered capital (log1p yuan)", "qualifications", -1,
-                  "注册资本对数为{value:.1f}", "registered capital log {value:.1f}", F64, f),
-        Indicator("status_code", "登记状态（编码）", "registration status (code)", "supervision_risk", 1,
-                  "登记状态编码为{value}", "registration status code {value}", I8, f, ENTITY_STATUSES),
-    ]  # fmt: skip
+        Indicator(
+            "age_days",
+            "成立天数",
+            "days since establishment",
+            "qualifications",
+            -1,
+            "成立{value}天",
+            "established {value} days ago",
+            I64,
+            f,
+        ),
+        Indicator(
+            "entity_type_code",
+            "主体类型（编码）",
+            "entity type (code)",
+            "qualifications",
+            0,
+            "主体类型编码为{value}",
+            "entity type code {value}",
+            I8,
+            f,
+            ENTITY_TYPES,
+        ),
+        Indicator(
+            "industry_section_code",
+            "行业门类（编码）",
+            "industry section (code)",
+            "qualifications",
+            0,
+            "行业门类编码为{value}",
+            "industry section code {value}",
+            I8,
+            f,
+            INDUSTRY_SECTIONS,
+        ),
+        Indicator(
+            "division_code",
+            "登记机关行政区划代码",
+            "registration division code",
+            "qualifications",
+            0,
+            "登记机关区划代码为{value}",
+            "registered in division {value}",
+            I64,
+            f,
+        ),
+        Indicator(
+            "log_capital",
+            "注册资本（对数）",
+            "registered capital (log1p yuan)",
+            "qualifications",
+            -1,
+            "注册资本对数为{value:.1f}",
+            "registered capital log {value:.1f}",
+            F64,
+            f,
+        ),
+        Indicator(
+            "status_code",
+            "登记状态（编码）",
+            "registration status (code)",
+            "supervision_risk",
+            1,
+            "登记状态编码为{value}",
+            "registration status code {value}",
+            I8,
+            f,
+            ENTITY_STATUSES,
+        ),
+    ]
 
 
 def _penalties(windows: Sequence[int]) -> list[Indicator]:
@@ -168,7 +225,7 @@ def _penalties(windows: Sequence[int]) -> list[Indicator]:
             f,
         )
     )
-    return out  # fmt: skip
+    return out
 
 
 def _licences(windows: Sequence[int]) -> list[Indicator]:
@@ -211,7 +268,7 @@ def _licences(windows: Sequence[int]) -> list[Indicator]:
             f,
         ),
     ]
-    return out  # fmt: skip
+    return out
 
 
 def _commitments(windows: Sequence[int]) -> list[Indicator]:
@@ -258,7 +315,7 @@ def _commitments(windows: Sequence[int]) -> list[Indicator]:
             f,
         )
     )
-    return out  # fmt: skip
+    return out
 
 
 def _self_reports(windows: Sequence[int]) -> list[Indicator]:
@@ -290,35 +347,81 @@ def _self_reports(windows: Sequence[int]) -> list[Indicator]:
             f,
         )
     )
-    return out  # fmt: skip
+    return out
 
 
 def _evaluations() -> list[Indicator]:
     f = "evaluations"
     return [
-        Indicator("public_credit_grade", "公共信用综合评价等级（A=1…D=4）", "public credit evaluation grade (A=1…D=4)",
-                  "supervision_risk", 1, "公共信用综合评价等级为{value}（1=A…4=D）",
-                  "public credit evaluation grade {value} (1=A…4=D)", I8, f),
-        Indicator("industry_grade_worst", "行业信用评价最差等级（A=1…D=4）", "worst industry credit grade (A=1…D=4)",
-                  "supervision_risk", 1, "行业信用评价最差等级为{value}（1=A…4=D）",
-                  "worst industry credit grade {value} (1=A…4=D)", I8, f),
+        Indicator(
+            "public_credit_grade",
+            "公共信用综合评价等级（A=1…D=4）",
+            "public credit evaluation grade (A=1…D=4)",
+            "supervision_risk",
+            1,
+            "公共信用综合评价等级为{value}（1=A…4=D）",
+            "public credit evaluation grade {value} (1=A…4=D)",
+            I8,
+            f,
+        ),
+        Indicator(
+            "industry_grade_worst",
+            "行业信用评价最差等级（A=1…D=4）",
+            "worst industry credit grade (A=1…D=4)",
+            "supervision_risk",
+            1,
+            "行业信用评价最差等级为{value}（1=A…4=D）",
+            "worst industry credit grade {value} (1=A…4=D)",
+            I8,
+            f,
+        ),
         # The scores behind the grades: a grade keeps 4 levels of a 0–100 score, and each yearly round is
         # a noisy reading, so the mean of all rounds carries the stable part and the change the trend.
-        Indicator("public_credit_score", "公共信用综合评价得分", "public credit evaluation score (latest valid)",
-                  "supervision_risk", -1, "公共信用综合评价得分{value:.1f}",
-                  "public credit evaluation score {value:.1f}", F64, f),
-        Indicator("public_credit_score_mean", "历次公共信用综合评价平均得分",
-                  "mean public credit evaluation score over all past rounds", "supervision_risk", -1,
-                  "历次公共信用综合评价平均得分{value:.1f}",
-                  "mean public credit evaluation score {value:.1f} over all past rounds", F64, f),
-        Indicator("public_credit_score_change", "公共信用综合评价得分较上次变化",
-                  "public credit score change since the previous round", "supervision_risk", 0,
-                  "公共信用综合评价得分较上次变化{value:+.1f}",
-                  "public credit score changed by {value:+.1f} since the previous round", F64, f),
-        Indicator("industry_score_lowest", "行业信用评价最低得分", "lowest industry credit score (latest valid)",
-                  "supervision_risk", -1, "行业信用评价最低得分{value:.1f}",
-                  "lowest industry credit score {value:.1f}", F64, f),
-    ]  # fmt: skip
+        Indicator(
+            "public_credit_score",
+            "公共信用综合评价得分",
+            "public credit evaluation score (latest valid)",
+            "supervision_risk",
+            -1,
+            "公共信用综合评价得分{value:.1f}",
+            "public credit evaluation score {value:.1f}",
+            F64,
+            f,
+        ),
+        Indicator(
+            "public_credit_score_mean",
+            "历次公共信用综合评价平均得分",
+            "mean public credit evaluation score over all past rounds",
+            "supervision_risk",
+            -1,
+            "历次公共信用综合评价平均得分{value:.1f}",
+            "mean public credit evaluation score {value:.1f} over all past rounds",
+            F64,
+            f,
+        ),
+        Indicator(
+            "public_credit_score_change",
+            "公共信用综合评价得分较上次变化",
+            "public credit score change since the previous round",
+            "supervision_risk",
+            0,
+            "公共信用综合评价得分较上次变化{value:+.1f}",
+            "public credit score changed by {value:+.1f} since the previous round",
+            F64,
+            f,
+        ),
+        Indicator(
+            "industry_score_lowest",
+            "行业信用评价最低得分",
+            "lowest industry credit score (latest valid)",
+            "supervision_risk",
+            -1,
+            "行业信用评价最低得分{value:.1f}",
+            "lowest industry credit score {value:.1f}",
+            F64,
+            f,
+        ),
+    ]
 
 
 def _lists() -> list[Indicator]:
@@ -371,66 +474,165 @@ def _lists() -> list[Indicator]:
             f,
         )
     )
-    return out  # fmt: skip
+    return out
 
 
 def _interviews(windows: Sequence[int]) -> list[Indicator]:
     return [
-        Indicator(f"interviews_n_{w}d", f"{_days(w)[0]}信用约谈次数", f"credit interviews, {w} days",
-                  "supervision_risk", 1, f"{_days(w)[0]}被信用约谈{{value}}次",
-                  f"{{value}} credit interviews {_days(w)[1]}", I64, "interviews")
+        Indicator(
+            f"interviews_n_{w}d",
+            f"{_days(w)[0]}信用约谈次数",
+            f"credit interviews, {w} days",
+            "supervision_risk",
+            1,
+            f"{_days(w)[0]}被信用约谈{{value}}次",
+            f"{{value}} credit interviews {_days(w)[1]}",
+            I64,
+            "interviews",
+        )
         for w in windows
-    ]  # fmt: skip
+    ]
 
 
 def _repairs_objections() -> list[Indicator]:
     return [
-        Indicator("repairs_applied_n_1095d", "近3年信用修复申请数", "credit repair applications, 3 years",
-                  "commitments", 1, "近3年申请信用修复{value}次", "{value} credit repair applications in the last 3 years",
-                  I64, "repairs", scored=False),
-        Indicator("repairs_approved_n_1095d", "近3年信用修复成功数", "credit repairs approved, 3 years",
-                  "commitments", 0, "近3年信用修复成功{value}次", "{value} credit repairs approved in the last 3 years",
-                  I64, "repairs", scored=False),
-        Indicator("objections_n_1095d", "近3年提出异议数", "objections filed, 3 years", "supervision_risk", 0,
-                  "近3年提出异议{value}次", "{value} objections filed in the last 3 years", I64, "objections", scored=False),
-        Indicator("objections_upheld_n_1095d", "近3年异议成立数", "objections upheld, 3 years", "supervision_risk", 0,
-                  "近3年异议成立{value}次", "{value} objections upheld in the last 3 years", I64, "objections", scored=False),
-        Indicator("records_under_objection_n", "异议处理中的记录数", "records under objection (异议处理中)",
-                  "supervision_risk", 0, "{value}条记录异议处理中", "{value} records under objection", I64,
-                  "objections", scored=False),
-        Indicator("records_corrected_n", "经异议更正的记录数", "records corrected after an objection",
-                  "supervision_risk", 0, "{value}条记录经异议更正", "{value} records corrected after an objection",
-                  I64, "objections", scored=False),
-    ]  # fmt: skip
+        Indicator(
+            "repairs_applied_n_1095d",
+            "近3年信用修复申请数",
+            "credit repair applications, 3 years",
+            "commitments",
+            1,
+            "近3年申请信用修复{value}次",
+            "{value} credit repair applications in the last 3 years",
+            I64,
+            "repairs",
+            scored=False,
+        ),
+        Indicator(
+            "repairs_approved_n_1095d",
+            "近3年信用修复成功数",
+            "credit repairs approved, 3 years",
+            "commitments",
+            0,
+            "近3年信用修复成功{value}次",
+            "{value} credit repairs approved in the last 3 years",
+            I64,
+            "repairs",
+            scored=False,
+        ),
+        Indicator(
+            "objections_n_1095d",
+            "近3年提出异议数",
+            "objections filed, 3 years",
+            "supervision_risk",
+            0,
+            "近3年提出异议{value}次",
+            "{value} objections filed in the last 3 years",
+            I64,
+            "objections",
+            scored=False,
+        ),
+        Indicator(
+            "objections_upheld_n_1095d",
+            "近3年异议成立数",
+            "objections upheld, 3 years",
+            "supervision_risk",
+            0,
+            "近3年异议成立{value}次",
+            "{value} objections upheld in the last 3 years",
+            I64,
+            "objections",
+            scored=False,
+        ),
+        Indicator(
+            "records_under_objection_n",
+            "异议处理中的记录数",
+            "records under objection (异议处理中)",
+            "supervision_risk",
+            0,
+            "{value}条记录异议处理中",
+            "{value} records under objection",
+            I64,
+            "objections",
+            scored=False,
+        ),
+        Indicator(
+            "records_corrected_n",
+            "经异议更正的记录数",
+            "records corrected after an objection",
+            "supervision_risk",
+            0,
+            "{value}条记录经异议更正",
+            "{value} records corrected after an objection",
+            I64,
+            "objections",
+            scored=False,
+        ),
+    ]
 
 
 def _inspections() -> list[Indicator]:
     f = "inspections"
     return [
-        Indicator("inspections_n_1095d", "近3年被检查次数", "inspections, 3 years", "supervision_risk", 0,
-                  "近3年被检查{value}次", "inspected {value} times in the last 3 years", I64, f),
-        Indicator("inspections_violation_rate_1095d", "近3年检查发现问题比例", "share of inspections with a violation, 3 years",
-                  "supervision_risk", 1, "近3年检查发现问题比例为{value:.0%}",
-                  "{value:.0%} of inspections in the last 3 years found a violation", F64, f),
-        Indicator("inspections_serious_n_1095d", "近3年检查发现严重问题次数", "inspections with a serious violation, 3 years",
-                  "supervision_risk", 1, "近3年检查发现严重问题{value}次",
-                  "{value} inspections with a serious violation in the last 3 years", I64, f),
-        Indicator("inspections_days_since_last", "距最近一次检查天数", "days since the last inspection",
-                  "supervision_risk", 0, "距最近一次检查{value}天", "last inspected {value} days ago", I64, f),
-        Indicator("inspections_last_outcome_code", "最近一次检查结果（编码）", "last inspection outcome (code)",
-                  "supervision_risk", 0, "最近一次检查结果编码为{value}", "last inspection outcome code {value}", I8, f,
-                  INSPECTION_OUTCOMES),
-    ]  # fmt: skip
+        Indicator(
+            "inspections_n_1095d",
+            "近3年被检查次数",
+            "inspections, 3 years",
+            "supervision_risk",
+            0,
+            "近3年被检查{value}次",
+            "inspected {value} times in the last 3 years",
+            I64,
+            f,
+        ),
+        Indicator(
+            "inspections_violation_rate_1095d",
+            "近3年检查发现问题比例",
+            "share of inspections with a violation, 3 years",
+            "supervision_risk",
+            1,
+            "近3年检查发现问题比例为{value:.0%}",
+            "{value:.0%} of inspections in the last 3 years found a violation",
+            F64,
+            f,
+        ),
+        Indicator(
+            "inspections_serious_n_1095d",
+            "近3年检查发现严重问题次数",
+            "inspections with a serious violation, 3 years",
+            "supervision_risk",
+            1,
+            "近3年检查发现严重问题{value}次",
+            "{value} inspections with a serious violation in the last 3 years",
+            I64,
+            f,
+        ),
+        Indicator(
+            "inspections_days_since_last",
+            "距最近一次检查天数",
+            "days since the last inspection",
+            "supervision_risk",
+            0,
+            "距最近一次检查{value}天",
+            "last inspected {value} days ago",
+            I64,
+            f,
+        ),
+        Indicator(
+            "inspections_last_outcome_code",
+            "最近一次检查结果（编码）",
+            "last inspection outcome (code)",
+            "supervision_risk",
+            0,
+            "最近一次检查结果编码为{value}",
+            "last inspection outcome code {value}",
+            I8,
+            f,
+            INSPECTION_OUTCOMES,
+        ),
+    ]
 
 
-GRAPH_EDGE_TYPES: tuple[str, ...] = (
-    "legal_representative",
-    "shareholder",
-    "actual_controller",
-    "investment",
-    "shared_address",
-    "shared_phone",
-)
 _EDGE_LABELS: dict[str, tuple[str, str]] = {
     "legal_representative": ("法定代表人关系数", "legal representatives"),
     "shareholder": ("自然人股东数", "person shareholders"),
@@ -485,36 +687,86 @@ def _graph() -> list[Indicator]:
     ]
     for hop, (zh_hop, en_hop) in (("1hop", ("直接", "directly")), ("2hop", ("两跳内", "within 2 hops"))):
         out += [
-            Indicator(f"related_blacklisted_n_{hop}", f"{zh_hop}关联主体中严重失信数",
-                      f"related entities on the severe dishonesty list, {hop}", rp, 1,
-                      f"{zh_hop}关联主体中{{value}}个列入严重失信名单",
-                      f"{{value}} entities related {en_hop} are on the severe dishonesty list", I64, f),
-            Indicator(f"related_blacklisted_share_{hop}", f"{zh_hop}关联主体严重失信比例",
-                      f"share of related entities on the severe dishonesty list, {hop}", rp, 1,
-                      f"{zh_hop}关联主体中{{value:.0%}}列入严重失信名单",
-                      f"{{value:.0%}} of entities related {en_hop} are on the severe dishonesty list", F64, f),
-            Indicator(f"related_penalised_n_{hop}", f"{zh_hop}关联主体近12个月受处罚数",
-                      f"related entities penalised in the last 365 days, {hop}", rp, 1,
-                      f"{zh_hop}关联主体中{{value}}个近12个月受过行政处罚",
-                      f"{{value}} entities related {en_hop} were penalised in the last 12 months", I64, f),
-            Indicator(f"related_penalised_share_{hop}", f"{zh_hop}关联主体近12个月受处罚比例",
-                      f"share of related entities penalised in the last 365 days, {hop}", rp, 1,
-                      f"{zh_hop}关联主体中{{value:.0%}}近12个月受过行政处罚",
-                      f"{{value:.0%}} of entities related {en_hop} were penalised in the last 12 months", F64, f),
-        ]  # fmt: skip
+            Indicator(
+                f"related_blacklisted_n_{hop}",
+                f"{zh_hop}关联主体中严重失信数",
+                f"related entities on the severe dishonesty list, {hop}",
+                rp,
+                1,
+                f"{zh_hop}关联主体中{{value}}个列入严重失信名单",
+                f"{{value}} entities related {en_hop} are on the severe dishonesty list",
+                I64,
+                f,
+            ),
+            Indicator(
+                f"related_blacklisted_share_{hop}",
+                f"{zh_hop}关联主体严重失信比例",
+                f"share of related entities on the severe dishonesty list, {hop}",
+                rp,
+                1,
+                f"{zh_hop}关联主体中{{value:.0%}}列入严重失信名单",
+                f"{{value:.0%}} of entities related {en_hop} are on the severe dishonesty list",
+                F64,
+                f,
+            ),
+            Indicator(
+                f"related_penalised_n_{hop}",
+                f"{zh_hop}关联主体近12个月受处罚数",
+                f"related entities penalised in the last 365 days, {hop}",
+                rp,
+                1,
+                f"{zh_hop}关联主体中{{value}}个近12个月受过行政处罚",
+                f"{{value}} entities related {en_hop} were penalised in the last 12 months",
+                I64,
+                f,
+            ),
+            Indicator(
+                f"related_penalised_share_{hop}",
+                f"{zh_hop}关联主体近12个月受处罚比例",
+                f"share of related entities penalised in the last 365 days, {hop}",
+                rp,
+                1,
+                f"{zh_hop}关联主体中{{value:.0%}}近12个月受过行政处罚",
+                f"{{value:.0%}} of entities related {en_hop} were penalised in the last 12 months",
+                F64,
+                f,
+            ),
+        ]
     out += [
-        Indicator("related_worst_grade", "直接关联主体最差公共信用等级（A=1…D=4）",
-                  "worst public credit grade among directly related entities (A=1…D=4)", rp, 1,
-                  "直接关联主体最差公共信用等级为{value}（1=A…4=D）",
-                  "worst grade among directly related entities is {value} (1=A…4=D)", I8, f),
-        Indicator("related_risk_propagated", "关联风险传导分（个性化PageRank）",
-                  "propagated related-party risk (personalised PageRank from black-listed entities)", rp, 1,
-                  "关联风险传导分为{value:.2f}", "propagated related-party risk {value:.2f}", F64, f),
-        Indicator("person_accountable_for_listed", "本主体人员担任严重失信主体法定代表人或实际控制人",
-                  "a person of this entity is legal representative or controller of a severely dishonest entity",
-                  rp, 1, "本主体相关人员担任严重失信主体的法定代表人或实际控制人（{value}）",
-                  "a person of this entity leads an entity on the severe dishonesty list ({value})", I8, f),
-    ]  # fmt: skip
+        Indicator(
+            "related_worst_grade",
+            "直接关联主体最差公共信用等级（A=1…D=4）",
+            "worst public credit grade among directly related entities (A=1…D=4)",
+            rp,
+            1,
+            "直接关联主体最差公共信用等级为{value}（1=A…4=D）",
+            "worst grade among directly related entities is {value} (1=A…4=D)",
+            I8,
+            f,
+        ),
+        Indicator(
+            "related_risk_propagated",
+            "关联风险传导分（个性化PageRank）",
+            "propagated related-party risk (personalised PageRank from black-listed entities)",
+            rp,
+            1,
+            "关联风险传导分为{value:.2f}",
+            "propagated related-party risk {value:.2f}",
+            F64,
+            f,
+        ),
+        Indicator(
+            "person_accountable_for_listed",
+            "本主体人员担任严重失信主体法定代表人或实际控制人",
+            "a person of this entity is legal representative or controller of a severely dishonest entity",
+            rp,
+            1,
+            "本主体相关人员担任严重失信主体的法定代表人或实际控制人（{value}）",
+            "a person of this entity leads an entity on the severe dishonesty list ({value})",
+            I8,
+            f,
+        ),
+    ]
     return out
 
 
@@ -566,14 +818,6 @@ def family_schema(family: str, catalog: Sequence[Indicator] = CATALOG) -> pl.Sch
     return pl.Schema({"uscc": pl.String(), **cols})
 
 
-def indicator(name: str) -> Indicator:
-    """The indicator called ``name``, or a KeyError naming where to look."""
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"no feature {name!r} in features.indicators.CATALOG") from None
-
-
 def indicators_markdown(catalog: Sequence[Indicator] = CATALOG) -> str:
     """The generated part of ``docs/features.md``: one table per indicator dimension."""
     lines = [
@@ -582,8 +826,9 @@ def indicators_markdown(catalog: Sequence[Indicator] = CATALOG) -> str:
         "Generated from `features/indicators.py` by `creditwatch features catalog --markdown`; do not edit "
         "this section by hand. Direction: `+1` more risk as the value grows, `-1` less risk, `0` no "
         "constraint; `not scored`: in the profile, never a model input (exercising a right — an objection, "
-        "a repair application — must not raise a score). Windows count events dated in `[as_of - N days, as_of)`. Categorical codes: code "
-        "`k` means the k-th value listed (1-based); null means unknown or none.",
+        "a repair application — must not raise a score). Windows count events dated in "
+        "`[as_of - N days, as_of)`. Categorical codes: code `k` means the k-th value listed (1-based); null "
+        "means unknown or none.",
         "",
         f"{len(catalog)} features.",
         "",
@@ -602,9 +847,9 @@ def indicators_markdown(catalog: Sequence[Indicator] = CATALOG) -> str:
             en_label = i.en + (
                 " — codes: " + ", ".join(f"{k + 1}=`{c}`" for k, c in enumerate(i.codes)) if i.codes else ""
             )
+            direction = f"{i.direction:+d}" if i.scored else "not scored"
             lines.append(
-                f"| `{i.name}` | {i.zh} | {en_label} | {i.dtype} | {f'{i.direction:+d}' if i.scored else 'not scored'} | "
-                f"{i.family} | "
+                f"| `{i.name}` | {i.zh} | {en_label} | {i.dtype} | {direction} | {i.family} | "
                 f"{i.template_zh} / {i.template_en} |"
             )
         lines.append("")

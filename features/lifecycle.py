@@ -1,4 +1,4 @@
-"""Lifecycle state applied to record tables as of a date: objections (revoked, corrected, pending) and repairs.
+"""Lifecycle state of record tables as of a date: objections (revoked, corrected, pending) and repairs.
 
 Takes a record table's LazyFrame plus the ``objections`` and ``repairs`` tables and returns the records the
 profiles should see at ``as_of``, with three added columns: ``under_objection`` (异议处理中 at as_of),
@@ -16,10 +16,6 @@ from datetime import date
 import polars as pl
 
 from features.catalog import RECORD_TABLES, table
-
-LIFECYCLE_COLUMNS = pl.Schema(
-    {"under_objection": pl.Boolean(), "corrected": pl.Boolean(), "repaired_on": pl.Date()}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +110,8 @@ def apply_lifecycle(
 
 
 def list_entry_end(*, policy: RepairPolicy = RepairPolicy()) -> pl.Expr:
-    """The first day a list entry is no longer active: exit, planned end, or (per policy) the repair decision."""
+    """The first day a list entry is no longer active: exit, planned end, or (per policy) the repair
+    decision."""
     ends = [pl.col("exited_on"), pl.col("planned_end")]
     if policy.end_list_entries:
         ends.append(pl.col("repaired_on"))

@@ -85,7 +85,8 @@ def _count(cond: pl.Expr) -> pl.Expr:
 
 
 def registration_profile(entities: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
-    """Age, type, industry section, division, log capital and status of entities established before ``as_of``."""
+    """Age, type, industry section, division, log capital and status of the entities established before
+    ``as_of``."""
     closed_later = pl.col("closed_on").is_not_null() & (pl.col("closed_on") >= as_of)
     # The lake keeps the latest registration row: a closure dated on/after as_of is the future, so the
     # entity was still in business then (the status before a later closure is taken as active).
@@ -138,7 +139,8 @@ def penalty_profile(
 
 
 def licence_profile(licences: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS) -> pl.LazyFrame:
-    """Licences granted per window, licences valid at ``as_of``, licences granted on a commitment (3 years)."""
+    """Licences granted per window, licences valid at ``as_of`` and licences granted on a commitment (3
+    years)."""
     known = licences.filter(pl.col("decided_on") < as_of)
     started = pl.coalesce("valid_from", "decided_on") < as_of
     not_ended = pl.col("valid_to").is_null() | (pl.col("valid_to") >= as_of)
@@ -188,7 +190,8 @@ def commitment_profile(
 def self_report_profile(
     self_reports: pl.LazyFrame, *, as_of: AsOf, windows: Sequence[int] = WINDOWS
 ) -> pl.LazyFrame:
-    """Voluntary self-reports per window and the share of the last 3 years' reports verified before ``as_of``."""
+    """Voluntary self-reports per window and the share of the last 3 years' reports verified before
+    ``as_of``."""
     known = self_reports.filter(pl.col("reported_on") < as_of)
     verified = pl.col("verified").fill_null(False) & (pl.coalesce("verified_on", "reported_on") < as_of)
     recent = _in_window("reported_on", as_of, LONG)
@@ -210,10 +213,10 @@ def _ordinal(column: str) -> pl.Expr:
 
 
 def evaluation_profile(evaluations: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
-    """Latest valid public-credit grade and the worst of the latest valid industry grades, as ordinals A=1…D=4;
-    the scores behind them: latest valid public-credit score, its mean over every past round (expired ones
-    too: each round is a noisy reading of the same entity), its change since the previous round, and the
-    lowest of the latest valid industry scores."""
+    """Latest valid public-credit grade and the worst of the latest valid industry grades, as ordinals
+    A=1…D=4; the scores behind them: latest valid public-credit score, its mean over every past round
+    (expired ones too: each round is a noisy reading of the same entity), its change since the previous
+    round, and the lowest of the latest valid industry scores."""
     known = evaluations.filter(pl.col("evaluated_on") < as_of).with_columns(
         ordinal=_ordinal("grade"),
         domain=pl.col("industry_domain").fill_null(""),
@@ -311,7 +314,8 @@ def repair_profile(repairs: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
 
 
 def objection_profile(objections: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
-    """Objections filed and upheld (3 years), records under objection (异议处理中) and corrected at ``as_of``."""
+    """Objections filed and upheld (3 years), records under objection (异议处理中) and corrected at
+    ``as_of``."""
     filed = objections.filter(pl.col("filed_on") < as_of)
     decided = pl.col("decided_on").is_not_null() & (pl.col("decided_on") < as_of)
     upheld = decided & (pl.col("outcome") == "upheld")
@@ -334,7 +338,8 @@ def objection_profile(objections: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
 
 
 def inspection_profile(inspections: pl.LazyFrame, *, as_of: AsOf) -> pl.LazyFrame:
-    """Inspection history before ``as_of``: count, violation rate, serious count (3 years), recency, last outcome."""
+    """Inspection history before ``as_of``: count, violation rate, serious count (3 years), recency and last
+    outcome."""
     known = inspections.filter(pl.col("inspected_on") < as_of)
     recent = _in_window("inspected_on", as_of, LONG)
     violation = pl.col("outcome").is_in(["violation", "serious_violation"])

@@ -3,7 +3,8 @@
 The held-out rows are either the validation months (the final model's own scores) or, when those are few,
 out-of-fold scores over all the months before the test (``out_of_fold_scores``: scikit-learn's
 ``cross_val_predict`` with given folds, each fold model a clone of the final estimator with its tree count
-fixed, the idea of ``CalibratedClassifierCV(ensemble=False)``): many thousands of rows instead of a few hundred.
+fixed, the idea of ``CalibratedClassifierCV(ensemble=False)``): many thousands of rows instead of a few
+hundred.
 
 ``method="auto"`` picks by K-fold cross-validated weighted log-loss on the held-out rows themselves, so the
 choice is made on data the trees never saw. The fitted map is stored as plain numbers (Platt: slope and
@@ -41,7 +42,8 @@ class ProbabilityCalibrator:
         w = np.ones_like(s) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if not (s.shape == t.shape == w.shape) or s.ndim != 1:
             raise ValueError(
-                f"raw_score, y and sample_weight must be 1-D of one length, got {s.shape}, {t.shape}, {w.shape}"
+                "raw_score, y and sample_weight must be 1-D of one length, "
+                f"got {s.shape}, {t.shape}, {w.shape}"
             )
         if not np.isfinite(s).all():
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Charts as PNG and SVG files (matplotlib, Agg backend, no network): SHAP waterfall, summary, reliability, tiers.
+"""Charts as PNG and SVG (matplotlib, Agg backend, no network): SHAP waterfall, summary, reliability, tiers.
 
 Chinese labels are used only when a font that covers them is installed (checked once per process through
 matplotlib's font list); otherwise the charts fall back to English labels rather than draw empty boxes.

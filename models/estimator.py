@@ -1,4 +1,4 @@
-"""RiskClassifier: a scikit-learn estimator around LightGBM; polars frame in, probabilities, log-odds and SHAP out.
+"""RiskClassifier: scikit-learn estimator around LightGBM; polars frame in, probabilities, log-odds, SHAP out.
 
 Categorical features: pass their names in ``categorical_features``. Integer-coded columns are used as they
 are (preferred: codes are stable across data sets); String/Categorical/Enum columns are mapped to integer
@@ -10,12 +10,14 @@ TreeSHAP is wrong on LightGBM categorical splits (ecosystem-notes), LightGBM's i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, ClassVar
 
 import lightgbm as lgb
 import numpy as np
 import polars as pl
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.validation import check_is_fitted
 
 from models.explain import BASE_VALUE
@@ -33,6 +35,33 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
     ``models.explain.directions``); ``early_stopping_rounds`` applies when ``fit`` gets an ``eval_set``;
     ``deterministic`` and a fixed ``num_threads`` make the model string byte-identical across runs.
     """
+
+    # Checked by ``fit`` the scikit-learn way: a value outside these raises InvalidParameterError naming the
+    # parameter and what it accepts, where LightGBM would abort in C++ naming its own alias. The bounds are
+    # LightGBM's, narrowed to one spelling of "no limit" / "off" (max_depth -1, early_stopping_rounds None)
+    # and to a 32-bit seed (a larger one silently wraps around to another seed). Rules that need the data
+    # (monotone and categorical names are columns of X) are checked in ``_check_params_against``.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "num_leaves": [Interval(Integral, 2, 131_072, closed="both")],
+        "max_depth": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],  # -1: no limit
+        "min_child_samples": [Interval(Integral, 0, None, closed="left")],
+        "min_child_weight": [Interval(Real, 0, None, closed="left")],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "subsample_freq": [Interval(Integral, 0, None, closed="left")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "reg_alpha": [Interval(Real, 0, None, closed="left")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "max_bin": [Interval(Integral, 2, None, closed="left")],
+        "monotone_constraints": [Mapping, None],
+        "categorical_features": ["array-like"],
+        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left"), None],  # None: no early stop
+        "deterministic": ["boolean"],
+        # a fixed count (determinism): LightGBM's 0 means OpenMP's default, which differs between machines
+        "num_threads": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, -(2**31), 2**31 - 1, closed="both")],
+    }
 
     def __init__(
         self,
@@ -76,15 +105,8 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # -- input -------------------------------------------------------------------------------------------
-    def _check_params(self, features: Sequence[str]) -> None:
-        if self.n_estimators < 1:
-            raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.num_threads < 1:
-            raise ValueError(
-                f"num_threads must be a fixed number >= 1 (determinism), got {self.num_threads!r}"
-            )
+    def _check_params_against(self, features: Sequence[str]) -> None:
+        """The parameter rules that need the columns of X (the rest are ``_parameter_constraints``)."""
         unknown = sorted(set(self.monotone_constraints or {}) - set(features))
         if unknown:
             raise ValueError(f"monotone_constraints names columns not in X: {unknown}")
@@ -138,8 +160,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
                 # One entity on demand: a tuple → numpy is several times cheaper than a frame conversion.
                 return np.array([X.select(names).row(0)], dtype=np.float64)
             return X.select(names).cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
-        if X.height <= _SMALL and all(isinstance(schema[c], _TEXTUAL)
-                                      for c in self.categories_):  # fmt: skip
+        if X.height <= _SMALL and all(isinstance(schema[c], _TEXTUAL) for c in self.categories_):
             return self._small_matrix(X, names)
         exprs = []
         for c in names:
@@ -203,6 +224,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         return params
 
     # -- fit ---------------------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
         X: pl.DataFrame,
@@ -211,9 +233,10 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         *,
         eval_set: tuple[Any, ...] | None = None,
     ) -> RiskClassifier:
-        """Fit on ``X`` (polars) and binary ``y``; ``eval_set=(X_val, y_val[, w_val])`` turns on early stopping."""
+        """Fit on ``X`` (polars) and binary ``y``; ``eval_set=(X_val, y_val[, w_val])`` turns on early
+        stopping."""
         self._learn_columns(X)
-        self._check_params(list(X.columns))
+        self._check_params_against(list(X.columns))
         label = _labels(y, X.height, "y")
         weight = _weights(sample_weight, X.height, "sample_weight")
         self.classes_ = np.array([0, 1])
@@ -241,7 +264,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
                     reference=train,
                 )
             )
-            if self.early_stopping_rounds:
+            if self.early_stopping_rounds is not None:
                 callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         params = self._params()
         params["metric"] = "binary_logloss"
@@ -253,7 +276,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
             valid_names=["valid"] if valid_sets else None,
             callbacks=callbacks,
         )
-        best = booster.best_iteration if valid_sets and self.early_stopping_rounds else 0
+        best = booster.best_iteration if valid_sets and self.early_stopping_rounds is not None else 0
         self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
         # Keep only the trees that are used, so the saved model, its predictions and its SHAP agree.
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=self.best_iteration_))
@@ -359,7 +382,8 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         return pl.DataFrame(out, schema=[*map(str, self.feature_names_in_), BASE_VALUE], orient="row")
 
     def _tree_splits(self) -> list[list[tuple[int, float, bool, str, np.ndarray | None]]]:
-        """Per tree its splits: (feature, threshold, missing goes left, missing type, categories going left)."""
+        """Per tree its splits: (feature, threshold, missing goes left, missing type, categories going
+        left)."""
         cached = getattr(self, "_tree_splits_cache", None)
         if cached is not None and cached[0] is self.booster_:
             return cached[1]

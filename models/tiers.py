@@ -54,7 +54,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class Override:
-    """A policy rule: when all conditions hold the tier is ``tier`` (``"default"`` = the policy's default tier)."""
+    """A policy rule: when all conditions hold the tier is ``tier`` (``"default"``: the policy's default)."""
 
     name: str
     conditions: tuple[Condition, ...]
@@ -86,7 +86,7 @@ class Override:
 
 @dataclass
 class TierPolicy:
-    """Thresholds on calibrated probability (A < t1 ≤ B < t2 ≤ C < t3 ≤ D) or target tier shares, plus overrides.
+    """Cut points on calibrated probability (A < t1 ≤ B < t2 ≤ C < t3 ≤ D) or target shares, plus overrides.
 
     ``fit`` fixes the cut points (``shares`` mode) and records each tier's expected violation rate on the
     reference population (the mean calibrated probability of the entities the tier holds).
@@ -154,7 +154,8 @@ class TierPolicy:
         return sorted({c.feature for o in self.overrides for c in o.conditions})
 
     def assign(self, probability: Any, X: pl.DataFrame | None = None) -> pl.DataFrame:
-        """Columns ``model_tier``, ``tier``, ``override`` (rule name or null), ``override_zh``, ``override_en``."""
+        """Columns ``model_tier``, ``tier``, ``override`` (rule name or null), ``override_zh`` and
+        ``override_en``."""
         p = np.asarray(probability, dtype=np.float64)
         base = pl.Series("model_tier", self.model_tier(p).tolist(), dtype=pl.String)
         n = p.shape[0]

@@ -1,4 +1,4 @@
-"""Evaluation of a risk model on labelled rows: ranking, yield at the inspection budget, calibration, tiers, PSI.
+"""Evaluation of a risk model on labelled rows: ranking, yield at the budget, calibration, tiers, PSI.
 
 Every metric takes optional sample weights (the inverse selection probabilities, so the inspected sample
 stands for the population). ``evaluate`` reports them on all test rows (weighted) and, as the unbiased
@@ -50,7 +50,8 @@ def brier(y: Any, p: Any, w: Any = None) -> float:
 
 
 def reliability(y: Any, p: Any, w: Any = None, *, bins: int = 10) -> pl.DataFrame:
-    """Equal-width probability bins: ``bin``, ``lower``, ``upper``, ``weight``, ``predicted``, ``observed``."""
+    """Equal-width probability bins: ``bin``, ``lower``, ``upper``, ``n``, ``weight``, ``predicted`` and
+    ``observed``."""
     yt, pt, wt = _arrays(y, p, w)
     edges = np.linspace(0.0, 1.0, bins + 1)
     idx = np.clip(np.searchsorted(edges, pt, side="right") - 1, 0, bins - 1)
@@ -73,7 +74,8 @@ def reliability(y: Any, p: Any, w: Any = None, *, bins: int = 10) -> pl.DataFram
 
 
 def ece(y: Any, p: Any, w: Any = None, *, bins: int = 10) -> float:
-    """Expected calibration error: the weight-share-weighted mean |observed − predicted| over equal-width bins."""
+    """Expected calibration error: the mean |observed − predicted| over equal-width bins, each bin weighted
+    by its share of the weight."""
     table = reliability(y, p, w, bins=bins).filter(pl.col("weight") > 0)
     gap = (table["observed"] - table["predicted"]).abs().to_numpy()
     weight = table["weight"].to_numpy()

@@ -16,7 +16,6 @@ from typing import Any
 
 import polars as pl
 
-TARGETS = ("violation_found", "serious_violation")
 LABEL_SCHEMA = pl.Schema(
     {
         "inspection_id": pl.String,
@@ -42,7 +41,8 @@ OUTCOMES = ("no_problem", "violation", "serious_violation", "not_found")
 
 
 def inspection_labels(inspections: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per inspection with a usable outcome, sorted by (as_of, inspection_id); ``not_found`` excluded."""
+    """One row per inspection with a usable outcome (``not_found`` excluded), sorted by (as_of,
+    inspection_id)."""
     missing = [c for c in _NEEDED if c not in inspections.collect_schema().names()]
     if missing:
         raise ValueError(f"inspections lack the columns {missing} (needed for labels)")

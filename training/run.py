@@ -1,4 +1,4 @@
-"""One training run: labelled feature frame → RiskModel + evaluation → one MLflow run, registered as a version.
+"""One training run: labelled features → RiskModel + evaluation → one MLflow run, registered as a version.
 
 ``fit_risk_model`` is the pure part (no MLflow): split by time, weight by inverse selection probability,
 fit with early stopping on the validation months, calibrate (on out-of-fold scores of all the months before
@@ -133,7 +133,8 @@ def default_overrides(feature_names: Sequence[str], *, new_entity_days: int = 36
                 ),
                 "default",
                 f"新设立主体（成立不足{new_entity_days}天）且无处罚和检查记录，按默认等级",
-                f"new entity (under {new_entity_days} days) with no penalty or inspection history: default tier",
+                f"new entity (under {new_entity_days} days) with no penalty or inspection history: "
+                "default tier",
             )
         )
     return tuple(rules)
@@ -178,7 +179,6 @@ class TrainingResult:
     weights: WeightReport
     data_digest: str
     config: TrainConfig
-    train_probability: np.ndarray
 
 
 def fit_risk_model(
@@ -261,7 +261,7 @@ def fit_risk_model(
         scored["raw_score"], scored["probability"], scored["model_tier"], scored["tier"], scored["override"]
     )
     evaluation = evaluate(test, target=config.target, budget=config.budget, reference_probability=ref_p)
-    return TrainingResult(model, evaluation, test, windows, report, digest, config, ref_p)
+    return TrainingResult(model, evaluation, test, windows, report, digest, config)
 
 
 def _calibrate(
@@ -351,9 +351,10 @@ def model_card(result: TrainingResult, *, version: str | None = None) -> str:
         f"# Model card — {MODEL_NAME}{f' v{version}' if version else ''}",
         "",
         "## Intended use",
-        "Ranks market entities by the calibrated probability that a double-random inspection finds a violation "
-        f"(`{result.config.target}`), to set tier A–D sampling ratios and to explain each score. An internal "
-        "reference for supervisors (SAMR 2022-6: tiers are not published); never a sanction on its own.",
+        "Ranks market entities by the calibrated probability that a double-random inspection finds a "
+        f"violation (`{result.config.target}`), to set tier A–D sampling ratios and to explain each score. "
+        "An internal reference for supervisors (SAMR 2022-6: tiers are not published); never a sanction on "
+        "its own.",
         "",
         "## Data",
         "| part | from | to | rows | positives |",
@@ -361,7 +362,8 @@ def model_card(result: TrainingResult, *, version: str | None = None) -> str:
         *[f"| {s} | {v['from']} | {v['to']} | {v['rows']} | {v['positives']} |" for s, v in w.items()],
         "",
         f"Data digest `{result.data_digest}`; code `{result.model.metadata.get('code_version')}`.",
-        f"Weights: 1/selection probability, capped at {result.weights.cap:.2f} ({result.weights.n_capped} rows capped), "
+        f"Weights: 1/selection probability, capped at {result.weights.cap:.2f} "
+        f"({result.weights.n_capped} rows capped), "
         f"effective sample size {result.weights.effective_sample_size:.0f}.",
         "",
         "## Metrics on the out-of-time test window",
@@ -381,7 +383,8 @@ def model_card(result: TrainingResult, *, version: str | None = None) -> str:
         ],
         f"| psi (train → test) | {fmt('psi_train_test')} | |",
         "",
-        f"Calibration: {result.model.calibrator.method_} fitted on {_calibration_rows(result.model.metadata)} "
+        f"Calibration: {result.model.calibrator.method_} fitted on "
+        f"{_calibration_rows(result.model.metadata)} "
         f"(cross-validated log-loss {result.model.calibrator.cv_log_loss_}).",
         "",
         "## Tiers",
@@ -500,8 +503,14 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
         row = contrib.row(top, named=True)
         base = row.pop("base_value")
         values = sample.select(model.feature_names).row(top, named=True)
-        charts.waterfall(row, base, folder / "charts" / "waterfall_top_risk", labels=labels, values=values,
-                         title="Highest-risk test entity")  # fmt: skip
+        charts.waterfall(
+            row,
+            base,
+            folder / "charts" / "waterfall_top_risk",
+            labels=labels,
+            values=values,
+            title="Highest-risk test entity",
+        )
     (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
     (folder / "feature_catalog.json").write_text(
         json.dumps([i.to_dict() for i in model.feature_infos], ensure_ascii=False, indent=2), encoding="utf-8"

@@ -22,7 +22,6 @@ class SplitWindows:
 
     valid_from: date
     test_from: date
-    test_until: date
 
 
 def _month_start(d: date, back: int) -> date:
@@ -36,7 +35,7 @@ def windows(last: date, *, valid_months: int = 3, test_months: int = 3) -> Split
         raise ValueError(f"valid_months and test_months must be >= 1, got {valid_months}, {test_months}")
     test_from = _month_start(last, test_months - 1)
     valid_from = _month_start(last, test_months + valid_months - 1)
-    return SplitWindows(valid_from, test_from, _month_start(last, -1))
+    return SplitWindows(valid_from, test_from)
 
 
 def out_of_time_split(

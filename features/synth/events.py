@@ -1,4 +1,4 @@
-"""Public credit records driven by latent risk: licences, penalties, commitments, lists, repairs, objections."""
+"""Public credit records from latent risk: licences, penalties, commitments, lists, repairs, objections."""
 
 from __future__ import annotations
 

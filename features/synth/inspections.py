@@ -1,4 +1,4 @@
-"""Yearly double-random inspections: tiered draws with a control slice, inspector teams, outcomes and truth."""
+"""Yearly double-random inspections: tiered draws with a control slice, inspector teams, outcomes, truth."""
 
 from __future__ import annotations
 

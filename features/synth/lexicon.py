@@ -1,4 +1,5 @@
-"""The synthetic city's vocabulary: Yancheng divisions, GB/T 4754 industries, authorities, names and phrases."""
+"""The synthetic city's vocabulary: Yancheng divisions, GB/T 4754 industries, authorities, names and
+phrases."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ class Industry:
     word: str  # the business word in a registered name (…餐饮有限公司)
     domain: str  # main supervision domain of the catalog's DOMAINS
     risk: float
-    # relative weights for enterprise (91), individual business (92), cooperative (93), institution, social org
+    # relative weights for enterprise (91), individual business (92), cooperative (93), institution and
+    # social organisation
     weights: tuple[float, float, float, float, float]
     licence: str  # the licence such businesses hold
 
@@ -270,8 +272,3 @@ COMMITMENT_MATTERS = (
     "落实食品安全主体责任",
     "依法履行特种设备安全管理责任",
 )
-
-
-def authority_org_body(index: int) -> str:
-    """The 8-character organisation body of a government authority's USCC (fixed per authority index)."""
-    return f"0{1400 + index:04d}1{index % 10}{(index * 7) % 10}"[:8]

@@ -1,4 +1,5 @@
-"""Source files as other departments send them: CSV in UTF-8, UTF-8 with BOM or GB18030, Parquet, JSON Lines."""
+"""Source files as other departments send them: CSV in UTF-8, UTF-8 with BOM or GB18030, Parquet and
+JSON Lines."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import typer
 from alembic.util import CommandError
 
 from serving.cli.state import State, ready_engine
-from supervision import db, ledger
+from supervision.platform import db, ledger
 
 app = typer.Typer(no_args_is_help=True)
 

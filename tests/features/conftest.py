@@ -31,20 +31,6 @@ ID_A = "11010519491231002X"  # GB 11643 worked example
 ID_B = "320902198507140014"
 ID_BAD = "110105194912310021"  # wrong check digit
 
-ENTITY_COLUMNS = [
-    "uscc",
-    "name",
-    "entity_type",
-    "industry",
-    "division_code",
-    "registered_capital",
-    "established_on",
-    "closed_on",
-    "status",
-    "address",
-    "phone",
-]
-
 
 def entity(code: str = CODE_A, name: str = "盐城甲科技有限公司", **over: str) -> dict[str, str]:
     row = {

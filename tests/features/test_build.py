@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_frame_not_equal
 
 from features.build import FeatureConfig, build_features, build_for_events
 from features.catalog import BY_NAME
@@ -171,10 +171,10 @@ def test_records_on_or_after_as_of_change_nothing(table: str):
     if FUTURE[table]:
         # The same records do change the features once they are in the past: the test can fail.
         later = LATER + timedelta(days=1)
-        assert (
-            not build_features(base_lake().sources(), as_of=later)
-            .collect()
-            .equals(build_features(lk.sources(), as_of=later).collect())
+        assert_frame_not_equal(
+            build_features(base_lake().sources(), as_of=later).collect(),
+            build_features(lk.sources(), as_of=later).collect(),
+            check_exact=True,
         )
 
 
@@ -201,7 +201,8 @@ def test_byte_identical_parquet(tmp_path: Path):
 def test_several_dates_sorted_and_consistent():
     dates = [AS_OF, date(2023, 7, 1)]
     both = build_features(base_lake().sources(), as_of=dates).collect()
-    assert both.select("as_of", "uscc").rows() == sorted(both.select("as_of", "uscc").rows())
+    keys = both.select("as_of", "uscc")
+    assert_frame_equal(keys, keys.sort("as_of", "uscc"))
     for d in dates:
         single = build_features(base_lake().sources(), as_of=d).collect()
         assert_frame_equal(both.filter(pl.col("as_of") == d), single)
@@ -319,7 +320,7 @@ def test_month_snapshot_takes_the_graph_from_the_first_of_the_month():
     ).select("uscc", "as_of", *graph_cols)
     assert_frame_equal(monthly.select("uscc", "as_of", *graph_cols), expected.sort("as_of", "uscc"))
     # ...and it really is a different date for the graph: some graph value differs from the exact one.
-    assert not monthly.select(graph_cols).equals(exact.select(graph_cols))
+    assert_frame_not_equal(monthly.select(graph_cols), exact.select(graph_cols), check_exact=True)
     with pytest.raises(ValueError, match="graph_snapshot"):
         FeatureConfig(graph_snapshot="week")  # type: ignore[arg-type]
 
@@ -330,5 +331,12 @@ def test_evaluation_scores_per_event_by_hand():
     events = pl.LazyFrame({"uscc": [E[2], E[2]], "as_of": [date(2022, 6, 1), date(2023, 6, 1)]})
     got = build_for_events(base_lake().sources(), events).collect().sort("as_of")
     cols = ["public_credit_score", "public_credit_score_mean", "public_credit_score_change"]
-    assert got.select(cols).rows() == [(60.0, 60.0, None), (70.0, 65.0, 10.0)]
+    expected = pl.DataFrame(
+        {
+            "public_credit_score": [60.0, 70.0],
+            "public_credit_score_mean": [60.0, 65.0],
+            "public_credit_score_change": [None, 10.0],
+        }
+    )
+    assert_frame_equal(got.select(cols), expected, check_exact=True)
     assert got["industry_score_lowest"].to_list() == [None, None]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import polars as pl
+from polars.testing import assert_frame_equal
+
 from features.crosscheck import (
     ENTITY_CONFLICTS,
     PERSON_CONFLICTS,
@@ -74,15 +77,19 @@ def lake() -> Lake:
 def test_entities_on_both_sides():
     out = entity_conflicts(lake().sources(), as_of=AS_OF).collect()
     assert out.schema == ENTITY_CONFLICTS
-    assert out.to_dicts() == [
-        {
-            "uscc": E[0],
-            "name": "公司0",
-            "black_lists": ["abnormal_operations", "severe_dishonesty"],
-            "red_entries": ["R0"],
-            "black_entries": ["B0", "B0b"],
-        }
-    ]
+    expected = pl.DataFrame(
+        [
+            {
+                "uscc": E[0],
+                "name": "公司0",
+                "black_lists": ["abnormal_operations", "severe_dishonesty"],
+                "red_entries": ["R0"],
+                "black_entries": ["B0", "B0b"],
+            }
+        ],
+        schema=ENTITY_CONFLICTS,
+    )
+    assert_frame_equal(out, expected)
 
 
 def test_persons_linked_to_both_sides():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from features import governance
 from tests.features.conftest import (
@@ -57,20 +58,25 @@ def test_report_counts_rates_and_rows(run: Ingest, lake_dir: Path, tmp_path: Pat
     result = governance.from_lake(lake_dir)
     assert result.entities == 4
 
-    fmt, checksum = result.finding("invalid_format"), result.finding("invalid_checksum")
+    found = {f.kind: f for f in result.findings}
+    fmt, checksum = found["invalid_format"], found["invalid_checksum"]
     assert (fmt.count, checksum.count) == (1, 1)
     assert fmt.rows["value"].to_list() == [FORMAT_BAD]
     assert sorted(checksum.rows["table"].to_list()) == ["entities", "penalties"]  # two rows, one code
     assert checksum.rate_per_10k == 2500.0 and not checksum.meets_target
 
-    names = result.finding("one_code_many_names")
+    names = found["one_code_many_names"]
     assert names.count == 1
-    assert names.rows.select("uscc", "name", "seen_in").rows() == [
-        (CODE_D, "射阳丁商行", "entities.name"),
-        (CODE_D, "射阳丁贸易商行", "penalties.party_name"),
-    ]
+    expected = pl.DataFrame(
+        {
+            "uscc": [CODE_D, CODE_D],
+            "name": ["射阳丁商行", "射阳丁贸易商行"],
+            "seen_in": ["entities.name", "penalties.party_name"],
+        }
+    )
+    assert_frame_equal(names.rows.select("uscc", "name", "seen_in"), expected)
 
-    codes = result.finding("one_name_many_codes")
+    codes = found["one_name_many_codes"]
     assert codes.count == 1 and codes.rows["uscc"].to_list() == [CODE_A, CODE_B]
 
     payload = result.to_json(limit=1)
@@ -105,5 +111,5 @@ def test_rate_below_target_is_met() -> None:
         penalties=penalties,
         quarantine=quarantine,
     )
-    checksum = result.finding("invalid_checksum")
+    (checksum,) = [f for f in result.findings if f.kind == "invalid_checksum"]
     assert checksum.rate_per_10k == 0.5 and checksum.meets_target

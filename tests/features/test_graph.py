@@ -87,7 +87,8 @@ def test_person_with_hundreds_of_entities():
         1,
     )
     assert r["related_blacklisted_share_1hop"] == pytest.approx(1 / 299)
-    # The shared person leads a listed entity: every other entity is personally accountable, the listed one not.
+    # The shared person leads a listed entity: every other entity is personally accountable, the listed one
+    # not.
     assert r["person_accountable_for_listed"] == 1
     assert f[many[0]]["person_accountable_for_listed"] == 0
 

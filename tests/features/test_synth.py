@@ -1,4 +1,4 @@
-"""The synthetic city: determinism, valid codes, distributions, consistent relations, dates, truth and draws."""
+"""The synthetic city: determinism, valid codes, distributions, consistent relations, dates, truth, draws."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_series_equal
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
@@ -270,7 +270,7 @@ def test_draws_use_tier_ratios_and_a_uniform_control_slice(city: tuple[Path, Gen
     c = CONFIG.control_rate
     ratio = dict(zip("ABCD", CONFIG.tier_ratios, strict=True))
     expected = truth["tier_at_draw"].replace_strict({k: c + (1 - c) * r for k, r in ratio.items()})
-    assert np.allclose(truth["selection_probability"].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-12)
+    assert_series_equal(truth["selection_probability"], expected, check_names=False, rel_tol=0, abs_tol=1e-12)
     entities = pl.read_parquet(out / "truth" / "entities.parquet").join(typed(out, "entities"), on="uscc")
     for drawn_on, rows in truth.group_by("drawn_on", maintain_order=True):
         day = drawn_on[0]

@@ -10,20 +10,62 @@ import polars as pl
 from models.explain import FeatureInfo
 
 INFOS = [
-    FeatureInfo("penalties_n_365d", "近365天行政处罚次数", "penalties, 365 days", "law_abiding", 1,
-                "近365天行政处罚{value}次", "{value} administrative penalties in the last 365 days"),
-    FeatureInfo("fines_sum_365d", "近365天罚没金额", "fines, 365 days", "law_abiding", 1,
-                "近365天罚没金额合计{value:,.0f}元", "{value:,.0f} yuan in fines in the last 365 days"),
-    FeatureInfo("age_days", "成立天数", "days since establishment", "qualifications", -1,
-                "成立{value}天", "established {value} days ago"),
-    FeatureInfo("severe_dishonesty_active", "当前列入严重失信主体名单", "on the severe dishonesty list",
-                "law_abiding", 1, "当前列入严重失信主体名单（{value}）", "currently on the severe dishonesty list ({value})"),
-    FeatureInfo("inspections_n_1095d", "近3年被检查次数", "inspections, 3 years", "supervision_risk", 0,
-                "近3年被检查{value}次", "inspected {value} times in the last 3 years"),
-    FeatureInfo("entity_type_code", "主体类型（编码）", "entity type (code)", "qualifications", 0,
-                "主体类型编码为{value}", "entity type code {value}"),
+    FeatureInfo(
+        "penalties_n_365d",
+        "近365天行政处罚次数",
+        "penalties, 365 days",
+        "law_abiding",
+        1,
+        "近365天行政处罚{value}次",
+        "{value} administrative penalties in the last 365 days",
+    ),
+    FeatureInfo(
+        "fines_sum_365d",
+        "近365天罚没金额",
+        "fines, 365 days",
+        "law_abiding",
+        1,
+        "近365天罚没金额合计{value:,.0f}元",
+        "{value:,.0f} yuan in fines in the last 365 days",
+    ),
+    FeatureInfo(
+        "age_days",
+        "成立天数",
+        "days since establishment",
+        "qualifications",
+        -1,
+        "成立{value}天",
+        "established {value} days ago",
+    ),
+    FeatureInfo(
+        "severe_dishonesty_active",
+        "当前列入严重失信主体名单",
+        "on the severe dishonesty list",
+        "law_abiding",
+        1,
+        "当前列入严重失信主体名单（{value}）",
+        "currently on the severe dishonesty list ({value})",
+    ),
+    FeatureInfo(
+        "inspections_n_1095d",
+        "近3年被检查次数",
+        "inspections, 3 years",
+        "supervision_risk",
+        0,
+        "近3年被检查{value}次",
+        "inspected {value} times in the last 3 years",
+    ),
+    FeatureInfo(
+        "entity_type_code",
+        "主体类型（编码）",
+        "entity type (code)",
+        "qualifications",
+        0,
+        "主体类型编码为{value}",
+        "entity type code {value}",
+    ),
     FeatureInfo("noise", "噪声", "noise", "supervision_risk", 0, "噪声{value}", "noise {value}"),
-]  # fmt: skip
+]
 FEATURES = [i.name for i in INFOS]
 CATEGORICAL = ["entity_type_code"]
 

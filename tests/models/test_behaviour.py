@@ -1,4 +1,5 @@
-"""Behavioural tests on a tiny model: invariance, directional (monotone constraints), minimum functionality."""
+"""Behavioural tests on a tiny model: invariance, directional (monotone constraints) and minimum
+functionality."""
 
 from __future__ import annotations
 

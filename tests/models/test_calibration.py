@@ -98,7 +98,8 @@ def _fold_numbers(n: int, k: int) -> np.ndarray:
 
 
 def _calibration_errors(seed: int) -> tuple[float, float]:
-    """(validation-only Platt, cross-fitted Platt): calibration error vs the true probability on later rows."""
+    """(validation-only Platt, cross-fitted Platt): calibration error vs the true probability on later
+    rows."""
     frame = labelled_frame(6000, seed=seed)
     train, valid, test = (
         frame[:4700],

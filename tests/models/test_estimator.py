@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import polars as pl
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import (
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_get_params_invariance,
+    check_mixin_order,
+    check_no_attributes_set_in_init,
+    check_param_validation,
+    check_parameters_default_constructible,
+    check_set_params,
+)
 
 from models.estimator import RiskClassifier
 from models.explain import directions
@@ -33,6 +48,61 @@ def test_get_params_and_clone_keep_arguments() -> None:
     twin = clone(est)
     assert twin is not est and twin.get_params() == params
     assert not hasattr(twin, "booster_")
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_param_validation,
+        check_parameters_default_constructible,
+        check_no_attributes_set_in_init,
+        check_get_params_invariance,
+        check_set_params,
+        check_estimator_cloneable,
+        check_estimator_repr,
+        check_mixin_order,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_scikit_learn_api_checks(check: Callable[[str, Any], None]) -> None:
+    # The checks that do not fit on numpy arrays (fitting needs a polars frame with named columns);
+    # check_param_validation also requires a constraint for every parameter of __init__.
+    check("RiskClassifier", RiskClassifier())
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("n_estimators", 0, "an int in the range [1, inf)"),
+        ("n_estimators", 10.0, "an int in the range [1, inf)"),
+        ("learning_rate", 0.0, "a float in the range (0.0, inf)"),
+        ("learning_rate", float("nan"), "a float in the range (0.0, inf)"),
+        ("num_leaves", 1, "an int in the range [2, 131072]"),
+        ("max_depth", 0, "an int in the range [1, inf) or a int among {-1}"),
+        ("min_child_samples", -1, "an int in the range [0, inf)"),
+        ("min_child_weight", -0.1, "a float in the range [0.0, inf)"),
+        ("subsample", 0.0, "a float in the range (0.0, 1.0]"),
+        ("subsample_freq", -1, "an int in the range [0, inf)"),
+        ("colsample_bytree", 1.5, "a float in the range (0.0, 1.0]"),
+        ("reg_alpha", -1.0, "a float in the range [0.0, inf)"),
+        ("reg_lambda", float("inf"), "a float in the range [0.0, inf)"),
+        ("max_bin", 1, "an int in the range [2, inf)"),
+        ("monotone_constraints", [("age_days", -1)], "an instance of 'collections.abc.Mapping' or None"),
+        ("categorical_features", "entity_type_code", "an array-like"),
+        ("early_stopping_rounds", 0, "an int in the range [1, inf) or None"),
+        ("deterministic", "yes", "an instance of 'bool' or an instance of 'numpy.bool'"),
+        ("num_threads", 0, "an int in the range [1, inf)"),
+        ("random_state", 2**31, "an int in the range [-2147483648, 2147483647]"),
+    ],
+)
+def test_a_bad_parameter_is_refused_naming_it_and_what_it_accepts(
+    data: pl.DataFrame, name: str, value: object, allowed: str
+) -> None:
+    est = _small(**{name: value})
+    message = f"The {name!r} parameter of RiskClassifier must be {allowed}. Got {value!r} instead."
+    with pytest.raises(InvalidParameterError, match=re.escape(message)):
+        est.fit(data.select(FEATURES), data["violation_found"])
+    assert not hasattr(est, "booster_")
 
 
 def test_fit_returns_self_and_not_fitted_error(data: pl.DataFrame) -> None:
@@ -130,10 +200,13 @@ def test_a_few_rows_give_the_same_matrix_as_the_frame_path(data: pl.DataFrame) -
     rows = X.head(12).with_columns(
         # a missing number, a missing category and an unseen one
         pl.when(pl.int_range(pl.len()) == 1).then(None).otherwise(pl.col(FEATURES[0])).alias(FEATURES[0]),
-        pl.when(pl.int_range(pl.len()) == 2).then(None)
-        .when(pl.int_range(pl.len()) == 3).then(pl.lit("9"))
-        .otherwise(pl.col("entity_type_code")).alias("entity_type_code"),
-    )  # fmt: skip
+        pl.when(pl.int_range(pl.len()) == 2)
+        .then(None)
+        .when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit("9"))
+        .otherwise(pl.col("entity_type_code"))
+        .alias("entity_type_code"),
+    )
     wide = pl.concat([rows] * 2)  # 24 rows: above the small-batch size, so the polars query path
     fast, general = est._matrix(rows), est._matrix(wide)[: rows.height]
     np.testing.assert_array_equal(fast, general)  # NaN where NaN, codes and numbers identical

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_series_equal
 
 from models.calibration import ProbabilityCalibrator, out_of_fold_scores
 from tests.models.factories import CATEGORICAL, INFOS, labelled_frame
@@ -89,7 +90,7 @@ def test_cross_fitting_is_deterministic_and_leaves_the_trees_alone(frame: pl.Dat
     b = fit_risk_model(frame, infos=INFOS, categorical=CATEGORICAL, config=CONFIG)
     assert a.model.estimator.model_string() == b.model.estimator.model_string()
     assert a.model.calibrator.state() == b.model.calibrator.state()
-    np.testing.assert_array_equal(a.test["probability"].to_numpy(), b.test["probability"].to_numpy())
+    assert_series_equal(a.test["probability"], b.test["probability"], check_exact=True)
     # only the map changes: the final model's trees are those of validation-only calibration
     old = fit_risk_model(
         frame, infos=INFOS, categorical=CATEGORICAL, config=replace(CONFIG, calibration_folds=0)
@@ -100,7 +101,8 @@ def test_cross_fitting_is_deterministic_and_leaves_the_trees_alone(frame: pl.Dat
 
 def test_cross_fitting_is_closer_to_the_true_probability() -> None:
     """A city small enough that the validation months hold a few hundred rows: over several draws the
-    cross-fitted map is closer to the known true probability on the test months than the validation-only one."""
+    cross-fitted map is closer to the known true probability on the test months than the validation-only
+    one."""
     errors = []
     for seed in range(4):
         data = labelled_frame(4000, seed=100 + seed)
