@@ -41,6 +41,11 @@ class Workspace:
         return self.home / "exports"
 
     @property
+    def explanations(self) -> Path:
+        """Waterfall charts written by ``creditwatch explain``."""
+        return self.home / "explanations"
+
+    @property
     def city(self) -> Path:
         """Where ``creditwatch demo`` generates its synthetic city."""
         return self.home / "city"

@@ -23,15 +23,18 @@ from serving.cli import (
     db,
     demo,
     disclosure,
+    explain,
     features,
     lists,
-    modeling,
+    models,
     objections,
     repairs,
     report,
     sample,
+    score,
     serve,
     tokens,
+    train,
     uscc,
 )
 from serving.cli.state import State
@@ -44,12 +47,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+# In the order of `creditwatch --help`: everyone, analysts, supervisors and inspectors, administrators.
 for _group in (
     demo,
     uscc,
     data,
     features,
-    modeling,
+    train,
+    models,
+    score,
+    explain,
     sample,
     tokens,
     db,

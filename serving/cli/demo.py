@@ -130,8 +130,21 @@ def _pipeline(state: State, *, entities: int, years: int, seed: int, fresh: bool
 
     city = workspace.city
     scores = workspace.score_file(as_of)
-    step("1. a synthetic city (合成城市)", "data", "generate", "--out", str(city), "--entities", str(entities),
-         "--years", str(years), "--seed", str(seed), "--end-date", end.isoformat())  # fmt: skip
+    step(
+        "1. a synthetic city (合成城市)",
+        "data",
+        "generate",
+        "--out",
+        str(city),
+        "--entities",
+        str(entities),
+        "--years",
+        str(years),
+        "--seed",
+        str(seed),
+        "--end-date",
+        end.isoformat(),
+    )
     step("2. ingest with quarantine (入湖与隔离)", "db", "upgrade")
     staff = (access.Role.ANALYST, access.Role.SUPERVISOR)
     acting.update({t["role"]: t["token"] for t in issue_tokens(state, "", staff)})
@@ -139,22 +152,65 @@ def _pipeline(state: State, *, entities: int, years: int, seed: int, fresh: bool
     step("3. wrong and duplicate codes (重错码治理)", "data", "governance")
     step("4. train a challenger (训练)", "train", "--seed", str(seed))
     version = _latest_version(state)
-    step("5. promote through the gate (晋级)", "models", "promote", version,
-         "--why", "first model of the demo city", role=access.Role.ANALYST)  # fmt: skip
+    step(
+        "5. promote through the gate (晋级)",
+        "models",
+        "promote",
+        version,
+        "--why",
+        "first model of the demo city",
+        role=access.Role.ANALYST,
+    )
     step("6. score every entity (评分与分级)", "score", "--as-of", as_of.isoformat(), "--out", str(scores))
-    step("7. inspector roster (执法检查人员名录库)", "sample", "inspectors", "import",
-         str(city / "rosters" / "inspectors.csv"), role=access.Role.SUPERVISOR)  # fmt: skip
-    step("8. a double-random task (双随机抽查任务)", "sample", "create", "--scores", str(scores),
-         "--department", DEPARTMENT, *[a for item in ITEMS for a in ("--item", item)], "--period", PERIOD,
-         "--ratio", "0.05", "--as-of", as_of.isoformat(), "--task-id", TASK, role=access.Role.SUPERVISOR)  # fmt: skip
+    step(
+        "7. inspector roster (执法检查人员名录库)",
+        "sample",
+        "inspectors",
+        "import",
+        str(city / "rosters" / "inspectors.csv"),
+        role=access.Role.SUPERVISOR,
+    )
+    step(
+        "8. a double-random task (双随机抽查任务)",
+        "sample",
+        "create",
+        "--scores",
+        str(scores),
+        "--department",
+        DEPARTMENT,
+        *[a for item in ITEMS for a in ("--item", item)],
+        "--period",
+        PERIOD,
+        "--ratio",
+        "0.05",
+        "--as-of",
+        as_of.isoformat(),
+        "--task-id",
+        TASK,
+        role=access.Role.SUPERVISOR,
+    )
     step("9. draw and reveal the seed (抽取)", "sample", "draw", TASK, role=access.Role.SUPERVISOR)
     step("10. anyone can verify the draw (验证)", "sample", "verify", TASK)
-    step("11. inspectors drawn with recusal (随机匹配执法人员、回避)", "sample", "assign", PERIOD,
-         role=access.Role.SUPERVISOR)  # fmt: skip
+    step(
+        "11. inspectors drawn with recusal (随机匹配执法人员、回避)",
+        "sample",
+        "assign",
+        PERIOD,
+        role=access.Role.SUPERVISOR,
+    )
     export = workspace.exports / f"{TASK}.xlsx"
     export.parent.mkdir(parents=True, exist_ok=True)
-    step("12. the inspectors' list (抽查清单)", "sample", "export", TASK, "--out", str(export),
-         "--scores", str(scores), role=access.Role.SUPERVISOR)  # fmt: skip
+    step(
+        "12. the inspectors' list (抽查清单)",
+        "sample",
+        "export",
+        TASK,
+        "--out",
+        str(export),
+        "--scores",
+        str(scores),
+        role=access.Role.SUPERVISOR,
+    )
     state.console.rule("[bold]done[/bold]")
     return {
         "home": str(home),

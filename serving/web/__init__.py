@@ -59,8 +59,13 @@ def _html_errors(handler: Handler) -> Handler:
             message = str(exc.detail)
         else:
             message = json.loads(bytes(response.body)).get("error", {}).get("message", "")
-        html = page(request, "error.html", status=response.status_code, status_code=response.status_code,
-                    message=message)  # fmt: skip
+        html = page(
+            request,
+            "error.html",
+            status=response.status_code,
+            status_code=response.status_code,
+            message=message,
+        )
         for name in ("Retry-After", "WWW-Authenticate"):
             if name in response.headers:
                 html.headers[name] = response.headers[name]

@@ -122,9 +122,15 @@ def publish(session: Session, record_table: str, record_id: str, *, actor: Actor
     after = MACHINE.next_state(f"{record_table}:{record_id}", row.status, "publish")
     before, row.status, row.published_on, row.updated_at = row.status, after, on, instant(actor.at)
     MACHINE.record(
-        session, actor=actor, object_id=f"{record_table}:{record_id}", action="publish", before=before, after=after,
-        on=on, details={"late": on > row.due_on},
-    )  # fmt: skip
+        session,
+        actor=actor,
+        object_id=f"{record_table}:{record_id}",
+        action="publish",
+        before=before,
+        after=after,
+        on=on,
+        details={"late": on > row.due_on},
+    )
     return row
 
 

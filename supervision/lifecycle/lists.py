@@ -278,9 +278,15 @@ def propose(
     session.add(row)
     session.flush()
     MACHINE.record(
-        session, actor=actor, object_id=case_id, action="propose", before=None, after="proposed", on=proposed_on,
+        session,
+        actor=actor,
+        object_id=case_id,
+        action="propose",
+        before=None,
+        after="proposed",
+        on=proposed_on,
         details={"uscc": uscc, "list_type": list_type, "response_due": response_due},
-    )  # fmt: skip
+    )
     return row
 
 
@@ -291,9 +297,14 @@ def respond(session: Session, case_id: str, *, actor: Actor, response: str) -> L
         raise ListError(f"list case {case_id} is {row.status!r}: a response is taken only while proposed")
     row.response, row.updated_at = response, instant(actor.at)
     MACHINE.record(
-        session, actor=actor, object_id=case_id, action="respond", before="proposed", after="proposed",
+        session,
+        actor=actor,
+        object_id=case_id,
+        action="respond",
+        before="proposed",
+        after="proposed",
         on=row.proposed_on,
-    )  # fmt: skip
+    )
     return row
 
 

@@ -333,8 +333,14 @@ def render_pdf(report: IssuedReport) -> bytes:
     buf = io.BytesIO()
     # invariant=1: no creation date or random id in the file, so the same report gives the same bytes.
     doc = SimpleDocTemplate(
-        buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm,
-        title=report.report_no, invariant=1,
-    )  # fmt: skip
+        buf,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=report.report_no,
+        invariant=1,
+    )
     doc.build(story)
     return buf.getvalue()

@@ -226,11 +226,7 @@ class DrawPlan:
 @dataclass(frozen=True)
 class VerificationReport:
     ok: bool
-    checks: tuple[tuple[str, bool, str], ...]
-
-    @property
-    def failures(self) -> list[str]:
-        return [f"{name}: {detail}" for name, ok, detail in self.checks if not ok]
+    checks: tuple[tuple[str, bool, str], ...]  # (what, ok, detail)
 
 
 def sha256_hex(data: bytes) -> str:

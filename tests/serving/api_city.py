@@ -102,8 +102,12 @@ def build_city(root: Path, *, models: int = 1) -> City:
     home.mkdir(parents=True)
     settings = load_settings(home=home)
     generate(CityConfig(entities=1500, seed=3), root / "city", today=AS_OF)
-    ingest_paths(sorted(p for p in (root / "city").iterdir() if p.is_file()), lake_dir=settings.lake_dir,
-                 salt=settings.person_salt, today=AS_OF)  # fmt: skip
+    ingest_paths(
+        sorted(p for p in (root / "city").iterdir() if p.is_file()),
+        lake_dir=settings.lake_dir,
+        salt=settings.person_salt,
+        today=AS_OF,
+    )
     frame = labelled_features(sources(settings.lake_dir))
     infos, categorical = catalog_feature_infos(FeatureConfig().catalog)
     registry = Registry(settings.mlflow_uri)
@@ -121,8 +125,14 @@ def build_city(root: Path, *, models: int = 1) -> City:
                 "early_stopping_rounds": 10,
             },
         )
-        _, record = train(frame, infos=infos, categorical=categorical, config=config,
-                          tracking_uri=settings.mlflow_uri, artifact_location=settings.mlflow_artifacts_dir)  # fmt: skip
+        _, record = train(
+            frame,
+            infos=infos,
+            categorical=categorical,
+            config=config,
+            tracking_uri=settings.mlflow_uri,
+            artifact_location=settings.mlflow_artifacts_dir,
+        )
         versions.append(record.version)
         if seed == 0:
             registry.promote(record.version, who="test", why="first model")

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from polars.testing import assert_frame_equal
 
 from features import lake as lake_io
 from features import uscc as uscc_rules
@@ -215,10 +216,20 @@ def test_explanation_adds_up_and_matches_the_stored_score(client: TestClient, ci
     assert got["probability"] == pytest.approx(stored["probability"], abs=1e-9)
     assert got["tier"] == stored["tier"]
     assert all(f["zh"] and f["en"] for f in got["features"])
-    _error(client.get(f"/entities/{uscc}/explanation", params={"top": 0}, headers=city.tokens[Role.INSPECTOR]), 422,
-           "validation")  # fmt: skip
-    _error(client.get(f"/entities/{uscc}/explanation", params={"as_of": "yesterday"}, headers=city.tokens[Role.INSPECTOR]),
-           422, "validation")  # fmt: skip
+    _error(
+        client.get(f"/entities/{uscc}/explanation", params={"top": 0}, headers=city.tokens[Role.INSPECTOR]),
+        422,
+        "validation",
+    )
+    _error(
+        client.get(
+            f"/entities/{uscc}/explanation",
+            params={"as_of": "yesterday"},
+            headers=city.tokens[Role.INSPECTOR],
+        ),
+        422,
+        "validation",
+    )
 
 
 def test_related_parties_one_and_two_hops_with_why(client: TestClient, city: City) -> None:
@@ -287,9 +298,17 @@ def test_a_rescore_after_a_decision_is_the_current_score(client: TestClient, cit
     before = _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SUPERVISOR]))
     assert before["source"] == f"score_file:{AS_OF}" and before["rescored_because"] is None
     with session_scope(city.engine) as session:
-        entry = scores.record(session, uscc=uscc, as_of=AS_OF + timedelta(days=1), decided_on=AS_OF,
-                              probability=0.01, tier="A", model_version=city.versions[0],
-                              reason="objection OBJ-1 upheld", reasons_zh="无")  # fmt: skip
+        entry = scores.record(
+            session,
+            uscc=uscc,
+            as_of=AS_OF + timedelta(days=1),
+            decided_on=AS_OF,
+            probability=0.01,
+            tier="A",
+            model_version=city.versions[0],
+            reason="objection OBJ-1 upheld",
+            reasons_zh="无",
+        )
         entry_id = entry.id
     now = _ok(client.get(f"/entities/{uscc}/score", headers=city.tokens[Role.SYSTEM]))
     assert now["source"] == f"score_history:{entry_id}" and now["probability"] == 0.01 and now["tier"] == "A"
@@ -358,11 +377,20 @@ def test_a_rescore_written_elsewhere_is_served_within_the_index_interval(
         table = scores.ScoreEntry.__table__
         with city.engine.begin() as connection:
             entry_id = connection.execute(
-                sa.insert(table).values(uscc=uscc, as_of=AS_OF + timedelta(days=1), decided_on=AS_OF,
-                                        probability=0.02, tier="A", model_version=city.versions[0],
-                                        reason="repair REP-9 approved", reasons_zh=None,
-                                        created_at=datetime.now(UTC)).returning(table.c.id)
-            ).scalar_one()  # fmt: skip
+                sa.insert(table)
+                .values(
+                    uscc=uscc,
+                    as_of=AS_OF + timedelta(days=1),
+                    decided_on=AS_OF,
+                    probability=0.02,
+                    tier="A",
+                    model_version=city.versions[0],
+                    reason="repair REP-9 approved",
+                    reasons_zh=None,
+                    created_at=datetime.now(UTC),
+                )
+                .returning(table.c.id)
+            ).scalar_one()
         still = _ok(client.get(f"/entities/{uscc}/score", headers=headers))
         assert still["source"] == f"score_file:{AS_OF}"  # inside the interval: not seen yet
         clock.now += 1.0
@@ -398,7 +426,7 @@ def test_score_stores_the_features_it_scored_deterministically(city: City) -> No
     first = path.read_bytes()
     stored = pl.read_parquet(path)
     built = build_features(lake_io.sources(city.settings.lake_dir), as_of=AS_OF).collect()
-    assert stored.equals(built) and stored.schema == built.schema
+    assert_frame_equal(stored, built, check_exact=True)  # values, order and schema
     assert stored["uscc"].to_list() == _scores(city)["uscc"].to_list()  # the rows of the score file
     result = CliRunner().invoke(
         app, ["--home", str(city.settings.home), "--json", "score", "--as-of", str(AS_OF)]
@@ -451,8 +479,17 @@ def test_explanation_after_a_same_day_rescore_uses_the_lake(client: TestClient, 
     uscc = city.usccs[30]
     assert _explain(client, city, uscc)["features_from"] == f"score_file:{AS_OF}"
     with session_scope(city.engine) as session:
-        scores.record(session, uscc=uscc, as_of=AS_OF, decided_on=AS_OF - timedelta(days=1), probability=0.02,
-                      tier="A", model_version=city.versions[0], reason="repair R-1 approved", reasons_zh="无")  # fmt: skip
+        scores.record(
+            session,
+            uscc=uscc,
+            as_of=AS_OF,
+            decided_on=AS_OF - timedelta(days=1),
+            probability=0.02,
+            tier="A",
+            model_version=city.versions[0],
+            reason="repair R-1 approved",
+            reasons_zh="无",
+        )
     got = _explain(client, city, uscc)
     # The stored score is now the re-score (its features are the lake's after the decision), not the file's row.
     assert got["as_of"] == str(AS_OF) and got["features_from"] == "lake"

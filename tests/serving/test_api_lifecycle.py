@@ -123,8 +123,22 @@ def client(settings: Settings, home: Path, engine: sa.Engine) -> Iterator[TestCl
 
 
 def test_lifecycle_routes_are_in_the_matrix() -> None:
-    lifecycle = [row for row in role_matrix() if row[1].split("/")[1] in {"objections", "repairs", "lists", "check",
-                 "events", "restrictions", "commitments", "disclosure", "reports"}]  # fmt: skip
+    lifecycle = [
+        row
+        for row in role_matrix()
+        if row[1].split("/")[1]
+        in {
+            "objections",
+            "repairs",
+            "lists",
+            "check",
+            "events",
+            "restrictions",
+            "commitments",
+            "disclosure",
+            "reports",
+        }
+    ]
     assert lifecycle == LIFECYCLE_MATRIX
 
 
@@ -139,10 +153,15 @@ def test_each_route_admits_only_its_roles(
     roles: frozenset[Role] | str,
 ) -> None:
     path = (
-        template.replace("{objection_id}", "OBJ-X").replace("{repair_id}", "REP-X").replace("{case_id}", "LST-X")
-        .replace("{commitment_id}", "CMT-X").replace("{record_table}", "penalties").replace("{record_id}", "P-X")
-        .replace("{report_no}", "CR-X").replace("{person_key}", "k" * 64)
-    )  # fmt: skip
+        template.replace("{objection_id}", "OBJ-X")
+        .replace("{repair_id}", "REP-X")
+        .replace("{case_id}", "LST-X")
+        .replace("{commitment_id}", "CMT-X")
+        .replace("{record_table}", "penalties")
+        .replace("{record_id}", "P-X")
+        .replace("{report_no}", "CR-X")
+        .replace("{person_key}", "k" * 64)
+    )
     for role in Role:
         response = client.request(method, path, json={} if method == "POST" else None, headers=auth[role])
         if roles == "public" or role in roles:
@@ -160,16 +179,25 @@ def test_objection_flow_and_forbidden_step_over_http(
     filed = _ok(
         client.post(
             "/objections",
-            json={"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN", "grounds": "金额有误",
-                  "department": AUTHORITY, "filed_on": "2026-11-02"},
+            json={
+                "uscc": E[0],
+                "record_table": "penalties",
+                "record_id": "P-GEN",
+                "grounds": "金额有误",
+                "department": AUTHORITY,
+                "filed_on": "2026-11-02",
+            },
             headers=auth[Role.SYSTEM],
         ),
         201,
-    )  # fmt: skip
+    )
     oid = filed["objection_id"]
     assert (filed["status"], filed["mark_due"], filed["decide_due"]) == ("filed", "2026-11-03", "2026-11-09")
-    early = client.post(f"/objections/{oid}/decision", json={"outcome": "upheld", "reasons": "r",
-                                                               "resolution": "revoked", "on": "2026-11-03"}, headers=sup)  # fmt: skip
+    early = client.post(
+        f"/objections/{oid}/decision",
+        json={"outcome": "upheld", "reasons": "r", "resolution": "revoked", "on": "2026-11-03"},
+        headers=sup,
+    )
     assert early.status_code == 409
     assert early.json()["error"]["message"] == (
         f"objection {oid} is 'filed': 'uphold' is not allowed (allowed: mark)"
@@ -178,9 +206,13 @@ def test_objection_flow_and_forbidden_step_over_http(
         _ok(client.post(f"/objections/{oid}/mark", json={"on": "2026-11-03"}, headers=sup))["label"]
         == "异议处理中"
     )
-    decided = _ok(client.post(f"/objections/{oid}/decision", json={"outcome": "upheld", "reasons": "核实有误",
-                                                                     "resolution": "revoked", "on": "2026-11-04"},
-                              headers=sup))  # fmt: skip
+    decided = _ok(
+        client.post(
+            f"/objections/{oid}/decision",
+            json={"outcome": "upheld", "reasons": "核实有误", "resolution": "revoked", "on": "2026-11-04"},
+            headers=sup,
+        )
+    )
     assert decided["status"] == "upheld"
     missing = client.post(
         f"/objections/{oid}/decision", json={"outcome": "rejected", "reasons": "x"}, headers=sup
@@ -197,12 +229,18 @@ def test_repair_list_check_and_events_over_http(
     applied = _ok(
         client.post(
             "/repairs",
-            json={"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN",
-                  "commitment": "承诺", "obligations_evidence": "缴款凭证", "applied_on": "2026-11-02"},
+            json={
+                "uscc": E[0],
+                "record_table": "penalties",
+                "record_id": "P-GEN",
+                "commitment": "承诺",
+                "obligations_evidence": "缴款凭证",
+                "applied_on": "2026-11-02",
+            },
             headers=system,
         ),
         201,
-    )  # fmt: skip
+    )
     assert all(c["ok"] for c in applied["conditions"]) and applied["department"] == AUTHORITY
     rid = applied["repair_id"]
     _ok(client.post(f"/repairs/{rid}/accept", json={"on": "2026-11-03"}, headers=sup))
@@ -214,12 +252,17 @@ def test_repair_list_check_and_events_over_http(
     case = _ok(
         client.post(
             "/lists",
-            json={"uscc": E[6], "list_type": "severe_dishonesty",
-                  "reasons": "提供虚假材料", "basis": "严重违法失信名单管理办法", "proposed_on": "2026-10-12"},
+            json={
+                "uscc": E[6],
+                "list_type": "severe_dishonesty",
+                "reasons": "提供虚假材料",
+                "basis": "严重违法失信名单管理办法",
+                "proposed_on": "2026-10-12",
+            },
             headers=sup,
         ),
         201,
-    )  # fmt: skip
+    )
     cid = case["case_id"]
     assert "陈述、申辩" in case["notice"] and case["department"] == AUTHORITY
     _ok(client.post(f"/lists/{cid}/approve", json={"on": "2026-10-13"}, headers=second))
@@ -230,8 +273,13 @@ def test_repair_list_check_and_events_over_http(
             headers=sup,
         )
     )
-    checked = _ok(client.post("/check", json={"uscc": E[6], "matter": "government_procurement", "on": "2026-11-02"},
-                              headers=system))  # fmt: skip
+    checked = _ok(
+        client.post(
+            "/check",
+            json={"uscc": E[6], "matter": "government_procurement", "on": "2026-11-02"},
+            headers=system,
+        )
+    )
     assert checked["restricted"] and checked["lists"][0]["entry_id"] == cid
     assert {r["list_type"] for r in checked["restrictions"]} == {"severe_dishonesty"}
     events = _ok(client.get("/events", params={"after": 0}, headers=system))
@@ -248,9 +296,20 @@ def test_commitments_disclosure_and_reports_over_http(
     client: TestClient, auth: dict[Role, dict[str, str]]
 ) -> None:
     sup, system = auth[Role.SUPERVISOR], auth[Role.SYSTEM]
-    made = _ok(client.post("/commitments", json={"uscc": E[0], "matter": "food_business_licence",
-                                                  "department": AUTHORITY, "signatory": "张三丰",
-                                                  "made_on": "2026-09-01"}, headers=system), 201)  # fmt: skip
+    made = _ok(
+        client.post(
+            "/commitments",
+            json={
+                "uscc": E[0],
+                "matter": "food_business_licence",
+                "department": AUTHORITY,
+                "signatory": "张三丰",
+                "made_on": "2026-09-01",
+            },
+            headers=system,
+        ),
+        201,
+    )
     cid = made["commitment_id"]
     _ok(
         client.post(
@@ -265,8 +324,14 @@ def test_commitments_disclosure_and_reports_over_http(
     assert _ok(client.post("/disclosure/register", headers=sup))["registered"] == 7
     _ok(client.post("/disclosure/penalties/P-REVOKE/publish", json={"on": "2026-11-02"}, headers=sup))
     overdue = _ok(client.get("/disclosure/overdue", params={"on": "2026-11-27"}, headers=sup))
-    assert overdue == [{"department": AUTHORITY, "overdue": 6, "oldest_due": "2024-01-17",
-                        "max_working_days_late": overdue[0]["max_working_days_late"]}]  # fmt: skip
+    assert overdue == [
+        {
+            "department": AUTHORITY,
+            "overdue": 6,
+            "oldest_due": "2024-01-17",
+            "max_working_days_late": overdue[0]["max_working_days_late"],
+        }
+    ]
     public = client.get("/disclosure/public", params={"on": "2026-11-27"})
     rows = _ok(public)
     assert [r["record_id"] for r in rows] == ["P-REVOKE"] and rows[0]["legal_representative"] == "张*"
@@ -310,8 +375,9 @@ def test_tier_and_score_come_from_the_latest_score_file(
     assert "信用风险评估" not in inspector and "处罚次数多" not in inspector
 
 
-def test_restriction_catalog_is_configurable(settings: Settings, home: Path, engine: sa.Engine,
-                                             auth: dict[Role, dict[str, str]]) -> None:  # fmt: skip
+def test_restriction_catalog_is_configurable(
+    settings: Settings, home: Path, engine: sa.Engine, auth: dict[Role, dict[str, str]]
+) -> None:
     build_lake(home)
     custom = home / "measures.toml"
     custom.write_text(

@@ -43,8 +43,13 @@ def _serving(client: TestClient, city: City) -> Any:
 
 
 def _explained_by(client: TestClient, city: City) -> str:
-    got = _ok(client.get(f"/entities/{city.usccs[3]}/explanation", params={"as_of": AS_OF.isoformat()},
-                         headers=city.tokens[Role.SUPERVISOR]))  # fmt: skip
+    got = _ok(
+        client.get(
+            f"/entities/{city.usccs[3]}/explanation",
+            params={"as_of": AS_OF.isoformat()},
+            headers=city.tokens[Role.SUPERVISOR],
+        )
+    )
     return str(got["model_version"])
 
 
@@ -132,8 +137,11 @@ def test_requests_in_flight_during_a_swap_all_succeed(client: TestClient, city: 
 
     def explain() -> None:
         while not stop.is_set():
-            r = client.get(f"/entities/{city.usccs[3]}/explanation", params={"as_of": AS_OF.isoformat()},
-                           headers=city.tokens[Role.SUPERVISOR])  # fmt: skip
+            r = client.get(
+                f"/entities/{city.usccs[3]}/explanation",
+                params={"as_of": AS_OF.isoformat()},
+                headers=city.tokens[Role.SUPERVISOR],
+            )
             seen.append((r.status_code, r.json().get("model_version")))
 
     workers = [threading.Thread(target=explain) for _ in range(2)]
@@ -164,8 +172,15 @@ def test_a_model_that_fails_to_load_leaves_the_champion_serving(client: TestClie
     pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "python_model.pkl"
     assert pickle.exists()
     pickle.write_bytes(b"not a pickle")
-    error = _error(client.post(f"/models/{v2}/promote", json={"who": "wang", "why": "again", "force": True},
-                               headers=city.tokens[Role.ANALYST]), 409, "conflict")  # fmt: skip
+    error = _error(
+        client.post(
+            f"/models/{v2}/promote",
+            json={"who": "wang", "why": "again", "force": True},
+            headers=city.tokens[Role.ANALYST],
+        ),
+        409,
+        "conflict",
+    )
     assert "failed to load" in error["message"] and f"version {v1} keeps serving" in error["message"]
     now = _serving(client, city)
     assert now["version"] == now["registry_champion"] == v1 and "failed to load" in now["last_error"]

@@ -59,10 +59,18 @@ def engine(migrated: Path, tmp_path: Path) -> Iterator[sa.Engine]:
 
 def _write_scores(home: Path) -> pl.DataFrame:
     reasons = [
-        [{"feature": "penalties_n_1095d", "dimension": "law_abiding", "value": str(i % 3), "contribution": 0.1 * (i % 3),
-          "zh": f"近三年行政处罚{i % 3}次", "en": f"{i % 3} penalties in three years"}]
+        [
+            {
+                "feature": "penalties_n_1095d",
+                "dimension": "law_abiding",
+                "value": str(i % 3),
+                "contribution": 0.1 * (i % 3),
+                "zh": f"近三年行政处罚{i % 3}次",
+                "en": f"{i % 3} penalties in three years",
+            }
+        ]
         for i in range(len(USCCS))
-    ]  # fmt: skip
+    ]
     frame = pl.DataFrame(
         {
             "uscc": USCCS,
@@ -142,8 +150,13 @@ def test_task_flow_over_http(client: TestClient, auth: dict[Role, dict[str, str]
     detail = _ok(client.get("/sampling/tasks/T1", headers=ins))
     first = detail["entities"][0]
     recorder = first["inspectors"].split("; ")[0]
-    result = {"uscc": first["uscc"], "outcome": "violation", "inspected_on": AS_OF.isoformat(),
-              "recorded_by": recorder, "findings": "过期食品"}  # fmt: skip
+    result = {
+        "uscc": first["uscc"],
+        "outcome": "violation",
+        "inspected_on": AS_OF.isoformat(),
+        "recorded_by": recorder,
+        "findings": "过期食品",
+    }
     # 谁检查、谁录入: the generic inspector token's person id is on no roster row; another inspector's id is
     # refused too.
     refused = _error(client.post("/sampling/tasks/T1/results", json=result, headers=ins), 403, "forbidden")

@@ -24,8 +24,15 @@ class Ticks:
 
 
 def _fields(source: str, path: str = "/x") -> dict[str, Any]:
-    return {"actor": "anonymous", "role": None, "action": "http.post", "target": path, "source": source,
-            "result": "denied", "details": {"path": path, "status": 401}}  # fmt: skip
+    return {
+        "actor": "anonymous",
+        "role": None,
+        "action": "http.post",
+        "target": path,
+        "source": source,
+        "result": "denied",
+        "details": {"path": path, "status": 401},
+    }
 
 
 def test_the_first_request_of_a_window_is_written_the_rest_counted() -> None:

@@ -55,8 +55,11 @@ def _serving(client: TestClient, city: City) -> dict[str, Any]:
 
 
 def _explained_by(client: TestClient, city: City) -> str:
-    r = client.get(f"/entities/{city.usccs[3]}/explanation", params={"as_of": AS_OF.isoformat()},
-                   headers=city.tokens[Role.SUPERVISOR])  # fmt: skip
+    r = client.get(
+        f"/entities/{city.usccs[3]}/explanation",
+        params={"as_of": AS_OF.isoformat()},
+        headers=city.tokens[Role.SUPERVISOR],
+    )
     assert r.status_code == 200, r.text
     return str(r.json()["model_version"])
 
@@ -186,15 +189,27 @@ def test_the_api_rescore_uses_the_model_it_serves(city: City, registry: Registry
     ) as client:
         assert _serving(client, city)["version"] == v1
         registry.promote(v2, who="wang", why="retrained", force=True)
-        filed = client.post("/objections", headers=sup, json={
-            "uscc": uscc, "record_table": "penalties", "record_id": record, "grounds": "依据已撤销",
-            "department": DEPARTMENT, "filed_on": "2026-11-02"})  # fmt: skip
+        filed = client.post(
+            "/objections",
+            headers=sup,
+            json={
+                "uscc": uscc,
+                "record_table": "penalties",
+                "record_id": record,
+                "grounds": "依据已撤销",
+                "department": DEPARTMENT,
+                "filed_on": "2026-11-02",
+            },
+        )
         assert filed.status_code == 201, filed.text
         oid = filed.json()["objection_id"]
         marked = client.post(f"/objections/{oid}/mark", json={"on": "2026-11-03"}, headers=sup)
         assert marked.status_code == 200, marked.text
-        decided = client.post(f"/objections/{oid}/decision", headers=sup, json={
-            "outcome": "upheld", "reasons": "核实有误", "resolution": "revoked", "on": "2026-11-04"})  # fmt: skip
+        decided = client.post(
+            f"/objections/{oid}/decision",
+            headers=sup,
+            json={"outcome": "upheld", "reasons": "核实有误", "resolution": "revoked", "on": "2026-11-04"},
+        )
         assert decided.status_code == 200, decided.text
         rescored = decided.json()["rescore"]
         assert rescored["status"] == "rescored", rescored

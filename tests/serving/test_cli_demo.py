@@ -165,8 +165,9 @@ def test_the_serve_step_serves_the_demo_home_until_ctrl_c(
     tokens = {t["role"]: t["token"] for t in printed["tokens"]}
     me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {tokens['supervisor']}"}, timeout=10)
     assert me.status_code == 200 and me.json()["role"] == "supervisor", me.text
-    champion = httpx.get(f"{base}/models/champion", headers={"Authorization": f"Bearer {tokens['analyst']}"},
-                         timeout=30)  # fmt: skip
+    champion = httpx.get(
+        f"{base}/models/champion", headers={"Authorization": f"Bearer {tokens['analyst']}"}, timeout=30
+    )
     assert champion.status_code == 200 and champion.json()["serving"] is True, champion.text
     assert champion.json()["version"] == json.loads(result.stdout)["model_version"]
     # Re-issuing revoked the pipeline run's tokens: still exactly one active token per role.

@@ -177,8 +177,22 @@ def test_an_inspector_records_todays_visit_in_china_as_themselves(files: dict[st
     home = files["home"]
     sup = ["--as", _token(home, "supervisor", person="S1")]
     _json(home, *sup, "sample", "inspectors", "import", str(files["inspectors"]))
-    _json(home, *sup, "sample", "create", "--scores", str(files["scores"]), "--item", "食品经营",
-          "--period", "P1", "--count", "6", "--task-id", "T1")  # fmt: skip
+    _json(
+        home,
+        *sup,
+        "sample",
+        "create",
+        "--scores",
+        str(files["scores"]),
+        "--item",
+        "食品经营",
+        "--period",
+        "P1",
+        "--count",
+        "6",
+        "--task-id",
+        "T1",
+    )
     _json(home, *sup, "sample", "draw", "T1")
     _json(home, *sup, "sample", "assign", "P1")
     entity = _json(home, *sup, "sample", "list", "--task", "T1")[0]

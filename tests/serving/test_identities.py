@@ -77,8 +77,21 @@ def test_division_levels_follow_gb_t_2260() -> None:
 
 
 def test_a_token_names_a_person_in_a_department_and_the_api_says_who_acts(migrated: Settings) -> None:
-    result = _cli(migrated, "tokens", "create", "--role", "supervisor", "--name", "zhang", "--department",
-                  "亭湖区市场监督管理局", "--division", "320902", "--person", "ZF001")  # fmt: skip
+    result = _cli(
+        migrated,
+        "tokens",
+        "create",
+        "--role",
+        "supervisor",
+        "--name",
+        "zhang",
+        "--department",
+        "亭湖区市场监督管理局",
+        "--division",
+        "320902",
+        "--person",
+        "ZF001",
+    )
     assert result.exit_code == 0, result.output
     token = json.loads(result.stdout)["token"]
     engine = make_engine(migrated.db_url)
@@ -90,9 +103,13 @@ def test_a_token_names_a_person_in_a_department_and_the_api_says_who_acts(migrat
 
 @pytest.mark.parametrize(
     ("option", "value", "field"),
-    [("--division", "32090", "division"), ("--division", "3209AB", "division"),
-     ("--department", "<script>", "department"), ("--person", "a b", "person_id")],
-)  # fmt: skip
+    [
+        ("--division", "32090", "division"),
+        ("--division", "3209AB", "division"),
+        ("--department", "<script>", "department"),
+        ("--person", "a b", "person_id"),
+    ],
+)
 def test_a_malformed_identity_is_refused_naming_the_field(
     migrated: Settings, option: str, value: str, field: str
 ) -> None:
@@ -103,8 +120,21 @@ def test_a_malformed_identity_is_refused_naming_the_field(
 
 
 def test_the_cli_acts_as_the_holder_of_as_token_and_audits_the_door(migrated: Settings) -> None:
-    first = json.loads(_cli(migrated, "tokens", "create", "--role", "admin", "--name", "root",
-                            "--department", "市场监管局", "--division", "320900").stdout)  # fmt: skip
+    first = json.loads(
+        _cli(
+            migrated,
+            "tokens",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "root",
+            "--department",
+            "市场监管局",
+            "--division",
+            "320900",
+        ).stdout
+    )
     again = _cli(
         migrated, "--as", first["token"], "tokens", "create", "--role", "inspector", "--name", "wang"
     )
@@ -128,8 +158,11 @@ def test_a_role_the_service_does_not_admit_is_refused_at_every_door(migrated: Se
     assert "may not" in json.loads(result.stdout)["error"]
     engine = make_engine(migrated.db_url)
     with TestClient(create_app(migrated, engine=engine, clock=china_half_past_midnight())) as client:
-        r = client.post("/tokens", json={"name": "evil", "role": "admin"},
-                        headers={"Authorization": f"Bearer {issued['token']}"})  # fmt: skip
+        r = client.post(
+            "/tokens",
+            json={"name": "evil", "role": "admin"},
+            headers={"Authorization": f"Bearer {issued['token']}"},
+        )
     engine.dispose()
     assert r.status_code == 403
     denied = [e for e in _entries(migrated) if e.action == "tokens.create" and e.result == "denied"]
@@ -150,8 +183,13 @@ def test_use_cases_refuse_an_anonymous_operator_unless_local(settings: Settings)
     with session_scope(engine) as session:
 
         def ctx(actor: Principal) -> Context:
-            return Context(settings=settings, session=session, clock=china_half_past_midnight(),
-                           actor=actor, door=Door("test"))  # fmt: skip
+            return Context(
+                settings=settings,
+                session=session,
+                clock=china_half_past_midnight(),
+                actor=actor,
+                door=Door("test"),
+            )
 
         assert thing(ctx(Principal(1, "a", Role.SUPERVISOR, department="市场监管局"))) == "市场监管局"
         with pytest.raises(ForbiddenError, match="no department"):

@@ -78,14 +78,40 @@ def small(settings: Settings) -> Iterator[tuple[Settings, sa.Engine]]:
 def test_without_a_champion_the_decision_stands_and_says_why(small: tuple[Settings, sa.Engine]) -> None:
     settings, engine = small
     sup = _raw_token(engine, Role.SUPERVISOR)
-    code, filed = _cli(settings, "objections", "file", "--uscc", E[0], "--table", "penalties", "--record", "P-GEN",
-                       "--grounds", "依据已撤销", "--on", "2026-11-02", token=sup)  # fmt: skip
+    code, filed = _cli(
+        settings,
+        "objections",
+        "file",
+        "--uscc",
+        E[0],
+        "--table",
+        "penalties",
+        "--record",
+        "P-GEN",
+        "--grounds",
+        "依据已撤销",
+        "--on",
+        "2026-11-02",
+        token=sup,
+    )
     assert code == 0
     assert (
         _cli(settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-03", token=sup)[0] == 0
     )
-    code, decided = _cli(settings, "objections", "decide", filed["objection_id"], "--upheld", "--resolution",
-                         "revoked", "--reasons", "核实有误", "--on", "2026-11-04", token=sup)  # fmt: skip
+    code, decided = _cli(
+        settings,
+        "objections",
+        "decide",
+        filed["objection_id"],
+        "--upheld",
+        "--resolution",
+        "revoked",
+        "--reasons",
+        "核实有误",
+        "--on",
+        "2026-11-04",
+        token=sup,
+    )
     assert code == 0 and decided["status"] == "upheld"
     assert decided["rescore"]["status"] == "skipped"
     assert "no model registry" in decided["rescore"]["reason"] and decided["rescore"]["after"] is None
@@ -97,11 +123,35 @@ def test_without_a_champion_the_decision_stands_and_says_why(small: tuple[Settin
 def test_rejected_objection_is_not_rescored(small: tuple[Settings, sa.Engine]) -> None:
     settings, engine = small
     sup = _raw_token(engine, Role.SUPERVISOR)
-    code, filed = _cli(settings, "objections", "file", "--uscc", E[0], "--table", "penalties", "--record", "P-GEN",
-                       "--grounds", "金额有误", "--on", "2026-11-02", token=sup)  # fmt: skip
+    code, filed = _cli(
+        settings,
+        "objections",
+        "file",
+        "--uscc",
+        E[0],
+        "--table",
+        "penalties",
+        "--record",
+        "P-GEN",
+        "--grounds",
+        "金额有误",
+        "--on",
+        "2026-11-02",
+        token=sup,
+    )
     _cli(settings, "objections", "mark", filed["objection_id"], "--on", "2026-11-03", token=sup)
-    code, decided = _cli(settings, "objections", "decide", filed["objection_id"], "--rejected", "--reasons",
-                         "证据不足", "--on", "2026-11-04", token=sup)  # fmt: skip
+    code, decided = _cli(
+        settings,
+        "objections",
+        "decide",
+        filed["objection_id"],
+        "--rejected",
+        "--reasons",
+        "证据不足",
+        "--on",
+        "2026-11-04",
+        token=sup,
+    )
     assert code == 0 and decided["status"] == "rejected"
     assert decided["rescore"]["status"] == "skipped" and "rejected" in decided["rescore"]["reason"]
 
@@ -110,8 +160,14 @@ def test_api_repair_without_champion_is_approved_and_says_why(small: tuple[Setti
     settings, engine = small
     sup = _token(engine, Role.SUPERVISOR)
     with TestClient(create_app(settings, engine=engine, clock=china_half_past_midnight())) as client:
-        body = {"uscc": E[0], "record_table": "penalties", "record_id": "P-GEN",
-                "commitment": "承诺守法经营", "obligations_evidence": "缴款凭证 2025-001", "applied_on": "2026-11-02"}  # fmt: skip
+        body = {
+            "uscc": E[0],
+            "record_table": "penalties",
+            "record_id": "P-GEN",
+            "commitment": "承诺守法经营",
+            "obligations_evidence": "缴款凭证 2025-001",
+            "applied_on": "2026-11-02",
+        }
         applied = client.post("/repairs", json=body, headers=sup)
         assert applied.status_code == 201, applied.text
         rid = applied.json()["repair_id"]
@@ -133,8 +189,17 @@ def test_tier_lookups_prefer_a_newer_history_entry(small: tuple[Settings, sa.Eng
         {"uscc": [E[4]], "probability": [0.9], "tier": ["D"], "reasons_zh": ["名单在列"]}
     ).write_parquet(folder / "as_of=2026-11-01.parquet")
     with session_scope(engine) as s:
-        scores.record(s, uscc=E[4], as_of=date(2026, 11, 5), decided_on=date(2026, 11, 4), probability=0.2,
-                      tier="B", model_version="7", reason="objection OBJ-X upheld (revoked)", reasons_zh="处罚已撤销")  # fmt: skip
+        scores.record(
+            s,
+            uscc=E[4],
+            as_of=date(2026, 11, 5),
+            decided_on=date(2026, 11, 4),
+            probability=0.2,
+            tier="B",
+            model_version="7",
+            reason="objection OBJ-X upheld (revoked)",
+            reasons_zh="处罚已撤销",
+        )
     with session_scope(engine) as s:
         assert api_lifecycle.tiers(settings, date(2026, 11, 27), s)(E[4]) == "B"
         assert api_lifecycle.tiers(settings, date(2026, 11, 3), s)(E[4]) == "D"  # before the decision
@@ -156,11 +221,27 @@ def test_history_refuses_a_bad_entry(small: tuple[Settings, sa.Engine]) -> None:
     _, engine = small
     with session_scope(engine) as s:
         with pytest.raises(ValueError, match="probability"):
-            scores.record(s, uscc=E[0], as_of=date(2026, 11, 5), decided_on=date(2026, 11, 4), probability=1.5,
-                          tier="A", model_version="1", reason="x")  # fmt: skip
+            scores.record(
+                s,
+                uscc=E[0],
+                as_of=date(2026, 11, 5),
+                decided_on=date(2026, 11, 4),
+                probability=1.5,
+                tier="A",
+                model_version="1",
+                reason="x",
+            )
         with pytest.raises(ValueError, match="after the decision day"):
-            scores.record(s, uscc=E[0], as_of=date(2026, 11, 4), decided_on=date(2026, 11, 4), probability=0.5,
-                          tier="A", model_version="1", reason="x")  # fmt: skip
+            scores.record(
+                s,
+                uscc=E[0],
+                as_of=date(2026, 11, 4),
+                decided_on=date(2026, 11, 4),
+                probability=0.5,
+                tier="A",
+                model_version="1",
+                reason="x",
+            )
 
 
 # ------------------------------------------------------------------------------------------- slow
@@ -187,8 +268,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     root = tmp_path_factory.mktemp("rescore-city")
     settings = load_settings(home=root / "home")
     generate(CityConfig(entities=3000, seed=1), root / "city")
-    ingest_paths(sorted(p for p in (root / "city").iterdir() if p.is_file()), lake_dir=settings.lake_dir,
-                 salt=settings.person_salt, today=AS_OF)  # fmt: skip
+    ingest_paths(
+        sorted(p for p in (root / "city").iterdir() if p.is_file()),
+        lake_dir=settings.lake_dir,
+        salt=settings.person_salt,
+        today=AS_OF,
+    )
     infos, categorical = catalog_feature_infos(FeatureConfig().catalog)
     result = fit_risk_model(
         labelled_features(sources(settings.lake_dir)), infos=infos, categorical=categorical
@@ -274,13 +359,39 @@ def test_cli_upheld_objections_rescore_the_entity(city: City) -> None:
         city.engine, Role.SUPERVISOR, "市场监管局"
     )  # files with, and decides for, its department
     for record_id in penalties:
-        code, filed = _cli(city.settings, "objections", "file", "--uscc", uscc, "--table", "penalties", "--record",
-                           record_id, "--grounds", "依据已撤销", "--on", "2026-11-02", token=sup)  # fmt: skip
+        code, filed = _cli(
+            city.settings,
+            "objections",
+            "file",
+            "--uscc",
+            uscc,
+            "--table",
+            "penalties",
+            "--record",
+            record_id,
+            "--grounds",
+            "依据已撤销",
+            "--on",
+            "2026-11-02",
+            token=sup,
+        )
         assert code == 0, filed
         mark = ("objections", "mark", filed["objection_id"], "--on", "2026-11-02")
         assert _cli(city.settings, *mark, token=sup)[0] == 0
-        code, decided = _cli(city.settings, "objections", "decide", filed["objection_id"], "--upheld",
-                             "--resolution", "revoked", "--reasons", "撤销", "--on", DECIDED.isoformat(), token=sup)  # fmt: skip
+        code, decided = _cli(
+            city.settings,
+            "objections",
+            "decide",
+            filed["objection_id"],
+            "--upheld",
+            "--resolution",
+            "revoked",
+            "--reasons",
+            "撤销",
+            "--on",
+            DECIDED.isoformat(),
+            token=sup,
+        )
         assert code == 0 and decided["status"] == "upheld", decided
     _check_history(city, uscc, decided, filed["objection_id"], entries=len(penalties))
     before, after = _features(city, uscc, DECIDED), _features(city, uscc, AFTER)
@@ -297,9 +408,14 @@ def test_api_approved_repairs_rescore_the_entity(city: City) -> None:
 
     def repairable(uscc: str, no: str) -> bool:
         conditions = repairs.check_conditions(
-            lake, uscc=uscc, record_table="penalties", record_id=no, on=date(2026, 11, 2), commitment="承诺",
+            lake,
+            uscc=uscc,
+            record_table="penalties",
+            record_id=no,
+            on=date(2026, 11, 2),
+            commitment="承诺",
             obligations_evidence="缴款凭证",
-        )  # fmt: skip
+        )
         return all(c.ok for c in conditions)
 
     candidates = [(u, [no for no in nos if repairable(u, no)]) for u, nos in _penalised(city, done)[:40]]
@@ -315,8 +431,14 @@ def test_api_approved_repairs_rescore_the_entity(city: City) -> None:
         create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())
     ) as client:
         for no in penalties:
-            body = {"uscc": uscc, "record_table": "penalties", "record_id": no,
-                    "commitment": "承诺", "obligations_evidence": "缴款凭证", "applied_on": "2026-11-02"}  # fmt: skip
+            body = {
+                "uscc": uscc,
+                "record_table": "penalties",
+                "record_id": no,
+                "commitment": "承诺",
+                "obligations_evidence": "缴款凭证",
+                "applied_on": "2026-11-02",
+            }
             applied = client.post("/repairs", json=body, headers=sup)
             assert applied.status_code == 201, applied.text
             rid = applied.json()["repair_id"]

@@ -65,8 +65,21 @@ def city(tmp_path: Path) -> dict[str, Path]:
 
 def _issue(home: Path, role: str, person: str) -> tuple[str, str]:
     """(token, the audit log's actor) of a person of DEPARTMENT."""
-    issued = _cli(home, "tokens", "create", "--role", role, "--name", f"{role}-{person}",
-                  "--department", DEPARTMENT, "--division", "320902", "--person", person)  # fmt: skip
+    issued = _cli(
+        home,
+        "tokens",
+        "create",
+        "--role",
+        role,
+        "--name",
+        f"{role}-{person}",
+        "--department",
+        DEPARTMENT,
+        "--division",
+        "320902",
+        "--person",
+        person,
+    )
     return issued["token"], f"{role}-{person}#{issued['id']}"
 
 
@@ -80,8 +93,21 @@ def test_each_sampling_use_case_is_audited_with_who_and_the_door(
     _cli(home, *as_sup, "inspectors", "import", str(city["roster"]))
     _cli(home, *as_sup, "inspectors", "list")
     _cli(home, *as_sup, "inspectors", "deactivate", "I3")
-    _cli(home, *as_sup, "create", "--scores", scores, "--item", ITEM, "--period", "P1", "--count", "5",
-         "--task-id", "T1")  # fmt: skip
+    _cli(
+        home,
+        *as_sup,
+        "create",
+        "--scores",
+        scores,
+        "--item",
+        ITEM,
+        "--period",
+        "P1",
+        "--count",
+        "5",
+        "--task-id",
+        "T1",
+    )
     _cli(home, *as_sup, "draw", "T1")
     _cli(home, "--as", analyst, "sample", "verify", "T1")
     _cli(home, *as_sup, "assign", "P1")
@@ -89,8 +115,20 @@ def test_each_sampling_use_case_is_audited_with_who_and_the_door(
     entity = _cli(home, *as_sup, "list", "--task", "T1")[0]
     _cli(home, *as_sup, "export", "T1", "--out", str(tmp_path / "T1.csv"))
     inspector, inspector_actor = _issue(home, "inspector", entity["inspectors"].split("; ")[0])
-    recorded = _cli(home, "--as", inspector, "sample", "results", "record", "T1", entity["uscc"],
-                    "--outcome", "violation", "--inspected-on", china_half_past_midnight().today().isoformat())  # fmt: skip
+    recorded = _cli(
+        home,
+        "--as",
+        inspector,
+        "sample",
+        "results",
+        "record",
+        "T1",
+        entity["uscc"],
+        "--outcome",
+        "violation",
+        "--inspected-on",
+        china_half_past_midnight().today().isoformat(),
+    )
     _cli(home, *as_sup, "results", "publish", recorded["visit_id"])
     _cli(home, *as_sup, "results", "overdue")
     _cli(home, "--as", analyst, "sample", "results", "estimate", "T1", "--scores", scores)
@@ -133,8 +171,23 @@ def test_each_sampling_use_case_is_audited_with_who_and_the_door(
 def test_the_api_audits_the_same_action(city: dict[str, Path]) -> None:
     home = city["home"]
     sup, sup_actor = _issue(home, "supervisor", "S1")
-    _cli(home, "--as", sup, "sample", "create", "--scores", str(city["scores"]), "--item", ITEM,
-         "--period", "P1", "--count", "5", "--task-id", "T1")  # fmt: skip
+    _cli(
+        home,
+        "--as",
+        sup,
+        "sample",
+        "create",
+        "--scores",
+        str(city["scores"]),
+        "--item",
+        ITEM,
+        "--period",
+        "P1",
+        "--count",
+        "5",
+        "--task-id",
+        "T1",
+    )
     settings = load_settings(home=home)
     engine = make_engine(settings.db_url)
     try:
@@ -154,13 +207,42 @@ def test_results_for_model_work_are_scoped_by_role(city: dict[str, Path], tmp_pa
     sup, _ = _issue(home, "supervisor", "S1")
     analyst, _ = _issue(home, "analyst", "A1")
     _cli(home, "--as", sup, "sample", "inspectors", "import", str(city["roster"]))
-    _cli(home, "--as", sup, "sample", "create", "--scores", str(city["scores"]), "--item", ITEM,
-         "--period", "P1", "--count", "5", "--task-id", "T1")  # fmt: skip
+    _cli(
+        home,
+        "--as",
+        sup,
+        "sample",
+        "create",
+        "--scores",
+        str(city["scores"]),
+        "--item",
+        ITEM,
+        "--period",
+        "P1",
+        "--count",
+        "5",
+        "--task-id",
+        "T1",
+    )
     _cli(home, "--as", sup, "sample", "draw", "T1")
     _cli(home, "--as", sup, "sample", "assign", "P1")
     entity = _cli(home, "--as", sup, "sample", "list", "--task", "T1")[0]
-    _cli(home, "--as", sup, "sample", "results", "record", "T1", entity["uscc"], "--outcome", "violation",
-         "--inspected-on", "2026-11-02", "--by", entity["inspectors"].split("; ")[0])  # fmt: skip
+    _cli(
+        home,
+        "--as",
+        sup,
+        "sample",
+        "results",
+        "record",
+        "T1",
+        entity["uscc"],
+        "--outcome",
+        "violation",
+        "--inspected-on",
+        "2026-11-02",
+        "--by",
+        entity["inspectors"].split("; ")[0],
+    )
     other = _cli(
         home, "tokens", "create", "--role", "supervisor", "--name", "other", "--department", "消防救援"
     )
@@ -168,7 +250,10 @@ def test_results_for_model_work_are_scoped_by_role(city: dict[str, Path], tmp_pa
     assert _cli(home, "--as", other["token"], "sample", "results", "export", "--out", str(out))["rows"] == 0
     assert _cli(home, "--as", sup, "sample", "results", "export", "--out", str(out))["rows"] == 1
     assert _cli(home, "--as", analyst, "sample", "results", "export", "--out", str(out))["rows"] == 1
-    refused = runner.invoke(app, ["--home", str(home), "--json", "--as", other["token"], "sample", "results",
-                                  "estimate", "T1"], obj=china_half_past_midnight())  # fmt: skip
+    refused = runner.invoke(
+        app,
+        ["--home", str(home), "--json", "--as", other["token"], "sample", "results", "estimate", "T1"],
+        obj=china_half_past_midnight(),
+    )
     assert refused.exit_code == 3 and "a department acts on its own tasks" in refused.stdout
     assert _cli(home, "--as", analyst, "sample", "results", "estimate", "T1")[0]["inspected"] == 1

@@ -195,8 +195,12 @@ def test_one_version_in_full(client: TestClient, city: City, v1_champion: None) 
     assert (
         f"<td>{i18n.t('model.extra.psi_train_test', 'en')}</td>" in text and "psi_train_test" in metric_rows
     )
-    tiers = re.findall(r'<tr data-tier="([A-D])">.*?</td>\s*<td class="num">(.*?)</td><td class="num">(.*?)</td>'
-                       r'<td class="num">(.*?)</td>', text, re.S)  # fmt: skip
+    tiers = re.findall(
+        r'<tr data-tier="([A-D])">.*?</td>\s*<td class="num">(.*?)</td><td class="num">(.*?)</td>'
+        r'<td class="num">(.*?)</td>',
+        text,
+        re.S,
+    )
     assert [t for t, *_ in tiers] == ["A", "B", "C", "D"]
     for tier, share, predicted, observed in tiers:
         if f"tier_{tier}_observed" in m:

@@ -422,8 +422,14 @@ def test_every_page_renders_in_both_languages(client: TestClient, world: World) 
     uscc = pending_of(client, world, iid)[0]["uscc"]
     for who in (iid, Role.SUPERVISOR.value, Role.INSPECTOR.value):
         as_(client, world, who)
-        for path in ("/ui/tasks", "/ui/tasks?scope=all", "/ui/tasks/T1", "/ui/tasks/T2", "/ui/tasks/T3",
-                     f"/ui/tasks/T1/results/{uscc}"):  # fmt: skip
+        for path in (
+            "/ui/tasks",
+            "/ui/tasks?scope=all",
+            "/ui/tasks/T1",
+            "/ui/tasks/T2",
+            "/ui/tasks/T3",
+            f"/ui/tasks/T1/results/{uscc}",
+        ):
             zh = client.get(path + ("&" if "?" in path else "?") + "lang=zh")
             en = client.get(path + ("&" if "?" in path else "?") + "lang=en")
             assert zh.status_code == en.status_code == 200, (who, path, zh.text[-500:])

@@ -167,8 +167,14 @@ def test_the_header_shows_the_stored_score_and_the_waterfall_adds_the_explanatio
     assert f'id="probability">{row["probability"]:.3f}<' in text
     assert f'id="model-version">{city.versions[0]}<' in text and f'id="as-of">{AS_OF.isoformat()}<' in text
 
-    explained = api(client, city, Role.SUPERVISOR, f"/entities/{uscc}/explanation", as_of=AS_OF.isoformat(),
-                    top=pages.REASONS)  # fmt: skip
+    explained = api(
+        client,
+        city,
+        Role.SUPERVISOR,
+        f"/entities/{uscc}/explanation",
+        as_of=AS_OF.isoformat(),
+        top=pages.REASONS,
+    )
     drawn = features_drawn(text)
     assert drawn == [f["feature"] for f in explained["features"][: pages.WATERFALL_FEATURES]]
     rest = len(explained["features"]) - len(drawn)
@@ -225,8 +231,13 @@ def test_inspector_and_analyst_see_what_the_api_shows_them(client: TestClient, c
         for r in got["related"]:
             for w in r["why"]:
                 assert html.escape(w["detail"]) in table, (role, w)
-    person = [w["detail"] for r in api(client, city, Role.SUPERVISOR, f"/entities/{a}/related")["related"]
-              if r["uscc"] == b for w in r["why"] if w["kind"] == "person"]  # fmt: skip
+    person = [
+        w["detail"]
+        for r in api(client, city, Role.SUPERVISOR, f"/entities/{a}/related")["related"]
+        if r["uscc"] == b
+        for w in r["why"]
+        if w["kind"] == "person"
+    ]
     assert person and html.escape(person[0]) in sup and html.escape(person[0]) not in ana
 
 
@@ -368,8 +379,10 @@ def test_the_graph_is_capped_sorted_and_draws_two_hops_beside_their_neighbour() 
         assert x0 < n["x"] < x0 + w and y0 < n["y"] < y0 + h
     for n in second:  # each two-hop party sits nearest to the neighbour it is reached through
         via = f"A{int(n['uscc'][1:]) % 5:03d}"
-        nearest = min((m for m in g["nodes"] if m["hops"] == 1),
-                      key=lambda m: math.dist((m["x"], m["y"]), (n["x"], n["y"])))  # fmt: skip
+        nearest = min(
+            (m for m in g["nodes"] if m["hops"] == 1),
+            key=lambda m: math.dist((m["x"], m["y"]), (n["x"], n["y"])),
+        )
         assert nearest["uscc"] == via, n["uscc"]
     kinds = {e["target"]: e["kind"] for e in g["edges"]}
     assert (
@@ -380,10 +393,12 @@ def test_the_graph_is_capped_sorted_and_draws_two_hops_beside_their_neighbour() 
 def test_the_timeline_is_newest_first_and_capped() -> None:
     start = date(2020, 1, 1)
     records: dict[str, list[dict[str, Any]]] = {
-        "penalties": [{"decided_on": start + timedelta(days=i), "violation_type": f"违法{i}", "fine_amount": 100.0}
-                      for i in range(150)],
+        "penalties": [
+            {"decided_on": start + timedelta(days=i), "violation_type": f"违法{i}", "fine_amount": 100.0}
+            for i in range(150)
+        ],
         "self_reports": [{"reported_on": None, "topic": "无日期"}],
-    }  # fmt: skip
+    }
     items, hidden = pages._timeline(records, "zh")
     assert len(items) == pages.TIMELINE_CAP and hidden == 51
     assert (
@@ -399,12 +414,24 @@ def test_the_timeline_is_newest_first_and_capped() -> None:
 def test_the_waterfall_adds_up_to_the_raw_score() -> None:
     feats = [("f1", 0.8), ("f2", -0.5), ("f3", 0.1), ("f4", -0.05)]
     explanation = entities.Explanation(
-        uscc="C0", as_of=AS_OF, model_version="7", probability=0.4, tier="C", model_tier="C",
-        expected_rate=None, raw_score=-1.0 + sum(c for _, c in feats), base_value=-1.0,
-        features=[entities.FeatureContribution(feature=f, zh=f"特征{f}", en=f"feature {f}", dimension="d",
-                                               value=1.5, contribution=c) for f, c in feats],
-        dimensions=[], reasons=[],
-    )  # fmt: skip
+        uscc="C0",
+        as_of=AS_OF,
+        model_version="7",
+        probability=0.4,
+        tier="C",
+        model_tier="C",
+        expected_rate=None,
+        raw_score=-1.0 + sum(c for _, c in feats),
+        base_value=-1.0,
+        features=[
+            entities.FeatureContribution(
+                feature=f, zh=f"特征{f}", en=f"feature {f}", dimension="d", value=1.5, contribution=c
+            )
+            for f, c in feats
+        ],
+        dimensions=[],
+        reasons=[],
+    )
     wf = pages.waterfall(explanation, "zh", n=2)
     rows = wf["rows"]
     assert [r["kind"] for r in rows] == ["base", "feature", "feature", "others", "raw"]
@@ -429,8 +456,11 @@ def test_a_supervisor_searches_opens_an_entity_and_reads_it_in_both_languages(ci
     a, b = related_pair(city)
     app = create_app(city.settings, engine=city.engine, clock=china_half_past_midnight())
     with TestClient(app) as c:
-        explained = c.get(f"/entities/{a}/explanation", params={"as_of": AS_OF.isoformat(), "top": pages.REASONS},
-                          headers=city.tokens[Role.SUPERVISOR]).json()  # fmt: skip
+        explained = c.get(
+            f"/entities/{a}/explanation",
+            params={"as_of": AS_OF.isoformat(), "top": pages.REASONS},
+            headers=city.tokens[Role.SUPERVISOR],
+        ).json()
         related = c.get(f"/entities/{a}/related", headers=city.tokens[Role.SUPERVISOR]).json()["related"]
     reasons = [r for r in explained["reasons"] if r["contribution"] is not None]
     shown = [f["feature"] for f in explained["features"][: pages.WATERFALL_FEATURES]]

@@ -29,9 +29,15 @@ def _make(
     s: sa.orm.Session, uscc: str = E[0], matter: str = "food_business_licence"
 ) -> commitments.Commitment:
     return commitments.make(
-        s, actor=OFFICER, uscc=uscc, matter=matter, department=DEPT, made_on=date(2026, 9, 1),
-        licence_id="JY13209020000001", signatory="张三丰",
-    )  # fmt: skip
+        s,
+        actor=OFFICER,
+        uscc=uscc,
+        matter=matter,
+        department=DEPT,
+        made_on=date(2026, 9, 1),
+        licence_id="JY13209020000001",
+        signatory="张三丰",
+    )
 
 
 def test_template_sets_text_type_and_deadline(db_engine: sa.Engine) -> None:
@@ -49,9 +55,14 @@ def test_template_sets_text_type_and_deadline(db_engine: sa.Engine) -> None:
 
 @pytest.mark.parametrize(
     ("path", "forbidden"),
-    [((), "interview"), (("fulfil",), "breach"), (("fulfil",), "interview"), (("breach",), "fulfil"),
-     (("breach", "interview"), "interview")],
-)  # fmt: skip
+    [
+        ((), "interview"),
+        (("fulfil",), "breach"),
+        (("fulfil",), "interview"),
+        (("breach",), "fulfil"),
+        (("breach", "interview"), "interview"),
+    ],
+)
 def test_forbidden_transitions(db_engine: sa.Engine, path: tuple[str, ...], forbidden: str) -> None:
     on = date(2026, 10, 2)
     with session_scope(db_engine) as s:
@@ -93,9 +104,15 @@ def test_public_export_masks_names_and_id_numbers(db_engine: sa.Engine) -> None:
     }
     with session_scope(db_engine) as s:
         commitments.make(
-            s, actor=OFFICER, uscc=E[1], matter="x", department=DEPT, made_on=date(2026, 9, 1), signatory="李四",
+            s,
+            actor=OFFICER,
+            uscc=E[1],
+            matter="x",
+            department=DEPT,
+            made_on=date(2026, 9, 1),
+            signatory="李四",
             templates=templates,
-        )  # fmt: skip
+        )
         _make(s)
         frame = commitments.public_export(s, mask_name=_mask_name)
     text = frame.write_csv()

@@ -26,11 +26,21 @@ ID_RE = re.compile(r"\d{17}[\dXx]")
 
 def _penalty(no: str, uscc: str, decided: date, fine: float, **extra: object) -> dict[str, object]:
     return {
-        "decision_no": no, "uscc": uscc, "party_name": "测试公司", "legal_representative": "王五",
-        "violation_type": "虚假宣传", "basis": "广告法第五十五条", "penalty_kind": "fine", "fine_amount": fine,
-        "domain": "advertising", "severity": "general", "decided_on": decided, "authority": "盐城市亭湖区市场监管局",
-        "authority_uscc": AUTHORITY_USCC, **extra,
-    }  # fmt: skip
+        "decision_no": no,
+        "uscc": uscc,
+        "party_name": "测试公司",
+        "legal_representative": "王五",
+        "violation_type": "虚假宣传",
+        "basis": "广告法第五十五条",
+        "penalty_kind": "fine",
+        "fine_amount": fine,
+        "domain": "advertising",
+        "severity": "general",
+        "decided_on": decided,
+        "authority": "盐城市亭湖区市场监管局",
+        "authority_uscc": AUTHORITY_USCC,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -73,9 +83,16 @@ def lake(tmp_path: Path) -> Lake:
     ).write_parquet(src / "licences.parquet")
     # E[3] re-registered as an individual business whose name is its operator's.
     pl.DataFrame(
-        {"uscc": [E[3]], "name": ["李大牛"], "entity_type": ["individual_business"], "industry": ["H62"],
-         "division_code": ["320902"], "established_on": [date(2015, 1, 1)], "status": ["active"]}
-    ).write_parquet(src / "entities-update.parquet")  # fmt: skip
+        {
+            "uscc": [E[3]],
+            "name": ["李大牛"],
+            "entity_type": ["individual_business"],
+            "industry": ["H62"],
+            "division_code": ["320902"],
+            "established_on": [date(2015, 1, 1)],
+            "status": ["active"],
+        }
+    ).write_parquet(src / "entities-update.parquet")
     reports = ingest_paths([src], lake_dir=lake.dir, salt=SALT, today=TODAY)
     assert all(r.rows_quarantined == 0 for r in reports), reports
     return lake
@@ -119,11 +136,23 @@ def test_public_export_respects_periods_repairs_minors_and_masks(db_engine: sa.E
     assert "王*" in text and "王五" not in text
     assert "李**" in text and "李大牛" not in text and "测试公司" in text
     write_rows(
-        lake, "repairs",
-        [{"repair_id": "R-1", "uscc": E[3], "record_table": "penalties", "record_id": "P-BIG2",
-          "applied_on": date(2026, 11, 2), "decided_on": date(2026, 11, 20), "outcome": "approved", "authority": "x"}],
-        source="test", today=on,
-    )  # fmt: skip
+        lake,
+        "repairs",
+        [
+            {
+                "repair_id": "R-1",
+                "uscc": E[3],
+                "record_table": "penalties",
+                "record_id": "P-BIG2",
+                "applied_on": date(2026, 11, 2),
+                "decided_on": date(2026, 11, 20),
+                "outcome": "approved",
+                "authority": "x",
+            }
+        ],
+        source="test",
+        today=on,
+    )
     with session_scope(db_engine) as s:
         after = disclosure.public_export(s, sources(lake.dir), on=on, mask_name=lambda v: "*")
         assert set(after["record_id"]) == {"P-BIG", "LIC-1"}

@@ -45,8 +45,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     root = tmp_path_factory.mktemp("city")
     generate(CityConfig(entities=3000, seed=1), root / "city")
     lake = Lake(root / "lake", "creditwatch-demo-salt")
-    ingest_paths(sorted(p for p in (root / "city").iterdir() if p.is_file()), lake_dir=lake.dir, salt=lake.salt,
-                 today=AS_OF)  # fmt: skip
+    ingest_paths(
+        sorted(p for p in (root / "city").iterdir() if p.is_file()),
+        lake_dir=lake.dir,
+        salt=lake.salt,
+        today=AS_OF,
+    )
     infos, categorical = catalog_feature_infos(FeatureConfig().catalog)
     model = fit_risk_model(labelled_features(sources(lake.dir)), infos=infos, categorical=categorical).model
     engine = make_engine(f"sqlite:///{root / 'db.sqlite'}")
@@ -94,14 +98,26 @@ def test_upheld_objections_lower_the_score(city: City) -> None:
         for uscc, penalties in targets:
             for no, _ in penalties:
                 oid = objections.file(
-                    s, actor=OFFICER, uscc=uscc, record_table="penalties", record_id=no, grounds="依据已撤销",
-                    department="市场监管局", filed_on=date(2026, 11, 2),
-                ).objection_id  # fmt: skip
+                    s,
+                    actor=OFFICER,
+                    uscc=uscc,
+                    record_table="penalties",
+                    record_id=no,
+                    grounds="依据已撤销",
+                    department="市场监管局",
+                    filed_on=date(2026, 11, 2),
+                ).objection_id
                 objections.mark(s, oid, actor=OFFICER, on=date(2026, 11, 2))
                 objections.decide(
-                    s, oid, actor=OFFICER, on=date(2026, 11, 3), upheld=True, reasons="撤销", resolution="revoked",
+                    s,
+                    oid,
+                    actor=OFFICER,
+                    on=date(2026, 11, 3),
+                    upheld=True,
+                    reasons="撤销",
+                    resolution="revoked",
                     lake=city.lake,
-                )  # fmt: skip
+                )
     after = _probabilities(city, usccs)
     assert any(abs(after[u] - before[u]) > 1e-6 for u in usccs), (before, after)
     assert _penalty_counts(city, usccs) == dict.fromkeys(usccs, 0)
@@ -119,15 +135,28 @@ def test_approved_repairs_lower_the_score(city: City) -> None:
         for uscc, penalties in targets:
             for no, _ in penalties:
                 conditions = repairs.check_conditions(
-                    src, uscc=uscc, record_table="penalties", record_id=no, on=date(2026, 11, 2),
-                    commitment="承诺", obligations_evidence="缴款凭证",
-                )  # fmt: skip
+                    src,
+                    uscc=uscc,
+                    record_table="penalties",
+                    record_id=no,
+                    on=date(2026, 11, 2),
+                    commitment="承诺",
+                    obligations_evidence="缴款凭证",
+                )
                 if not all(c.ok for c in conditions):
                     continue  # e.g. a repeat violation: the system refuses that repair, as it should
                 row = repairs.apply(
-                    s, src, actor=OFFICER, uscc=uscc, record_table="penalties", record_id=no, department="市场监管局",
-                    applied_on=date(2026, 11, 2), commitment="承诺", obligations_evidence="缴款凭证",
-                )  # fmt: skip
+                    s,
+                    src,
+                    actor=OFFICER,
+                    uscc=uscc,
+                    record_table="penalties",
+                    record_id=no,
+                    department="市场监管局",
+                    applied_on=date(2026, 11, 2),
+                    commitment="承诺",
+                    obligations_evidence="缴款凭证",
+                )
                 repairs.accept(s, row.repair_id, actor=OFFICER, on=date(2026, 11, 2))
                 repairs.approve(s, row.repair_id, src, actor=OFFICER, on=date(2026, 11, 3), lake=city.lake)
                 approved += 1

@@ -24,9 +24,15 @@ PROPOSED = date(2025, 3, 3)  # Monday
 
 def _propose(s: sa.orm.Session, uscc: str = E[6]) -> lists.ListCase:
     return lists.propose(
-        s, actor=OFFICER, uscc=uscc, list_type="severe_dishonesty", department=DEPT,
-        reasons="提供虚假材料取得许可", basis="市场监督管理严重违法失信名单管理办法第二条", proposed_on=PROPOSED,
-    )  # fmt: skip
+        s,
+        actor=OFFICER,
+        uscc=uscc,
+        list_type="severe_dishonesty",
+        department=DEPT,
+        reasons="提供虚假材料取得许可",
+        basis="市场监督管理严重违法失信名单管理办法第二条",
+        proposed_on=PROPOSED,
+    )
 
 
 def _list(s: sa.orm.Session, lake: Lake | None, case_id: str, on: date = date(2025, 3, 11)) -> lists.ListCase:
@@ -36,8 +42,17 @@ def _list(s: sa.orm.Session, lake: Lake | None, case_id: str, on: date = date(20
     )
 
 
-_EMPTY = {"relations": pl.LazyFrame(schema={"uscc": pl.String, "relation_type": pl.String, "person_key": pl.String,
-                                           "valid_from": pl.Date, "valid_to": pl.Date})}  # fmt: skip
+_EMPTY = {
+    "relations": pl.LazyFrame(
+        schema={
+            "uscc": pl.String,
+            "relation_type": pl.String,
+            "person_key": pl.String,
+            "valid_from": pl.Date,
+            "valid_to": pl.Date,
+        }
+    )
+}
 
 
 def test_notice_then_listing_fixes_periods_from_the_policy(db_engine: sa.Engine) -> None:
@@ -200,9 +215,15 @@ def test_upheld_objection_revokes_the_case(db_engine: sa.Engine) -> None:
         case = _propose(s)
         _list(s, None, case.case_id)
         oid = objections.file(
-            s, actor=PARTY, uscc=E[6], record_table="list_entries", record_id=case.case_id, grounds="依据已撤销",
-            department=DEPT, filed_on=date(2025, 3, 12),
-        ).objection_id  # fmt: skip
+            s,
+            actor=PARTY,
+            uscc=E[6],
+            record_table="list_entries",
+            record_id=case.case_id,
+            grounds="依据已撤销",
+            department=DEPT,
+            filed_on=date(2025, 3, 12),
+        ).objection_id
         objections.mark(s, oid, actor=OFFICER, on=date(2025, 3, 12))
         decision = objections.decide(
             s,
@@ -225,9 +246,17 @@ def test_approved_repair_of_the_entry_exits_the_case(db_engine: sa.Engine, tmp_p
         _list(s, lake, case.case_id)
         src = sources(lake.dir)
         row = repairs.apply(
-            s, src, actor=PARTY, uscc=E[6], record_table="list_entries", record_id=case.case_id, department=DEPT,
-            applied_on=date(2026, 3, 11), commitment="承诺", obligations_evidence="已整改",
-        )  # fmt: skip
+            s,
+            src,
+            actor=PARTY,
+            uscc=E[6],
+            record_table="list_entries",
+            record_id=case.case_id,
+            department=DEPT,
+            applied_on=date(2026, 3, 11),
+            commitment="承诺",
+            obligations_evidence="已整改",
+        )
         repairs.accept(s, row.repair_id, actor=OFFICER, on=date(2026, 3, 12))
         repairs.approve(s, row.repair_id, src, actor=OFFICER, on=date(2026, 3, 13), lake=lake)
         assert (case.status, case.exit_reason, case.exited_on) == ("exited", "repaired", date(2026, 3, 13))

@@ -137,14 +137,26 @@ def test_bad_filing_names_the_field(db_engine: sa.Engine) -> None:
     with session_scope(db_engine) as s:
         with pytest.raises(objections.ObjectionError, match="uscc '913'"):
             objections.file(
-                s, actor=PARTY, uscc="913", record_table="penalties", record_id="x", grounds="g",
-                department="d", filed_on=FILED,
-            )  # fmt: skip
+                s,
+                actor=PARTY,
+                uscc="913",
+                record_table="penalties",
+                record_id="x",
+                grounds="g",
+                department="d",
+                filed_on=FILED,
+            )
         with pytest.raises(objections.ObjectionError, match="record_table 'entities'"):
             objections.file(
-                s, actor=PARTY, uscc=E[0], record_table="entities", record_id="x", grounds="g",
-                department="d", filed_on=FILED,
-            )  # fmt: skip
+                s,
+                actor=PARTY,
+                uscc=E[0],
+                record_table="entities",
+                record_id="x",
+                grounds="g",
+                department="d",
+                filed_on=FILED,
+            )
         with pytest.raises(NotFound):
             objections.mark(s, "OBJ-NOPE", actor=OFFICER, on=FILED)
 
@@ -161,19 +173,32 @@ def test_overdue_report_counts_working_days_late(db_engine: sa.Engine) -> None:
         assert got == {(late, "mark", 5), (late, "decide", 1), (marked, "decide", 1)}
 
 
-def _decide_into_lake(db_engine: sa.Engine, tmp_path: Path, *, record_table: str, record_id: str, uscc: str,
-                      resolution: str) -> objections.Decision:  # fmt: skip
+def _decide_into_lake(
+    db_engine: sa.Engine, tmp_path: Path, *, record_table: str, record_id: str, uscc: str, resolution: str
+) -> objections.Decision:
     lake = build_lake(tmp_path)
     with session_scope(db_engine) as s:
         oid = objections.file(
-            s, actor=PARTY, uscc=uscc, record_table=record_table, record_id=record_id, grounds="列入错误",
-            department="盐城市市场监管局", filed_on=date(2026, 11, 2),
-        ).objection_id  # fmt: skip
+            s,
+            actor=PARTY,
+            uscc=uscc,
+            record_table=record_table,
+            record_id=record_id,
+            grounds="列入错误",
+            department="盐城市市场监管局",
+            filed_on=date(2026, 11, 2),
+        ).objection_id
         objections.mark(s, oid, actor=OFFICER, on=date(2026, 11, 3))
         return objections.decide(
-            s, oid, actor=OFFICER, on=date(2026, 11, 5), upheld=True, reasons="依据已撤销",
-            resolution=resolution, lake=lake,
-        )  # fmt: skip
+            s,
+            oid,
+            actor=OFFICER,
+            on=date(2026, 11, 5),
+            upheld=True,
+            reasons="依据已撤销",
+            resolution=resolution,
+            lake=lake,
+        )
 
 
 def test_upheld_revocation_changes_the_features(db_engine: sa.Engine, tmp_path: Path) -> None:
@@ -181,8 +206,9 @@ def test_upheld_revocation_changes_the_features(db_engine: sa.Engine, tmp_path: 
     before = build_lake(tmp_path / "before")
     as_of = date(2026, 11, 10)
     old = build_features(sources(before.dir), as_of=as_of).filter(pl.col("uscc") == E[0]).collect()
-    _decide_into_lake(db_engine, tmp_path, record_table="penalties", record_id="P-GEN", uscc=E[0],
-                      resolution="revoked")  # fmt: skip
+    _decide_into_lake(
+        db_engine, tmp_path, record_table="penalties", record_id="P-GEN", uscc=E[0], resolution="revoked"
+    )
     new = build_features(sources(lake_dir), as_of=as_of).filter(pl.col("uscc") == E[0]).collect()
     assert old["penalties_n_1095d"].item() == 1
     assert new["penalties_n_1095d"].item() == 0
@@ -215,16 +241,28 @@ def test_lake_refusal_rolls_the_decision_back(db_engine: sa.Engine, tmp_path: Pa
     stranger = complete("91320902MA9999999")
     with session_scope(db_engine) as s:
         oid = objections.file(
-            s, actor=PARTY, uscc=stranger, record_table="penalties", record_id="X", grounds="g",
-            department="d", filed_on=date(2026, 11, 2),
-        ).objection_id  # fmt: skip
+            s,
+            actor=PARTY,
+            uscc=stranger,
+            record_table="penalties",
+            record_id="X",
+            grounds="g",
+            department="d",
+            filed_on=date(2026, 11, 2),
+        ).objection_id
         objections.mark(s, oid, actor=OFFICER, on=date(2026, 11, 2))
     # A valid code of an entity the lake does not know: the references check refuses the row.
     with pytest.raises(RecordRejected, match="uscc: references"), session_scope(db_engine) as s:
         objections.decide(
-            s, oid, actor=OFFICER, on=date(2026, 11, 3), upheld=True, reasons="r", resolution="revoked",
+            s,
+            oid,
+            actor=OFFICER,
+            on=date(2026, 11, 3),
+            upheld=True,
+            reasons="r",
+            resolution="revoked",
             lake=lake,
-        )  # fmt: skip
+        )
     with session_scope(db_engine) as s:
         assert objections.get(s, oid).status == "marked"
     assert scan(lake.dir, "objections").collect().height == 0

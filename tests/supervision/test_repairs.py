@@ -45,9 +45,14 @@ def test_general_minimum_takes_the_longer_of_samr_and_national_rules(lake: Lake)
     assert not _conditions(lake, "P-GEN", E[0], date(2025, 9, 2))["minimum_period"]
     assert _conditions(lake, "P-GEN", E[0], date(2025, 9, 3))["minimum_period"]
     got = repairs.check_conditions(
-        sources(lake.dir), uscc=E[0], record_table="penalties", record_id="P-GEN", on=date(2025, 9, 3),
-        commitment="c", obligations_evidence="e",
-    )  # fmt: skip
+        sources(lake.dir),
+        uscc=E[0],
+        record_table="penalties",
+        record_id="P-GEN",
+        on=date(2025, 9, 3),
+        commitment="c",
+        obligations_evidence="e",
+    )
     minimum = next(c for c in got if c.name == "minimum_period")
     assert minimum.rule is not None and minimum.rule["regime"] == "samr_2021"
     assert "ndrc_order58 repair.min_publicity.general 3 months → 2025-06-03" in minimum.detail
@@ -66,9 +71,14 @@ def test_never_stopped_kind_repeat_and_blocking_list_fail(lake: Lake) -> None:
     assert _conditions(lake, "P-REP2", E[5], date(2026, 11, 27))["no_repeat"]
     assert not _conditions(lake, "P-ABN", E[3], date(2026, 11, 27))["not_on_blocking_list"]
     missing = repairs.check_conditions(
-        sources(lake.dir), uscc=E[0], record_table="penalties", record_id="P-GEN", on=date(2026, 11, 27),
-        commitment=None, obligations_evidence="",
-    )  # fmt: skip
+        sources(lake.dir),
+        uscc=E[0],
+        record_table="penalties",
+        record_id="P-GEN",
+        on=date(2026, 11, 27),
+        commitment=None,
+        obligations_evidence="",
+    )
     assert {c.name for c in missing if not c.ok} == {"credit_commitment", "obligations_fulfilled"}
 
 
@@ -87,13 +97,26 @@ def test_wrong_owner_and_unknown_record_are_refused(lake: Lake) -> None:
         _conditions(lake, "X", E[1], date(2026, 1, 1), table="licences")
 
 
-def _apply(session: sa.orm.Session, lake: Lake, record_id: str = "P-GEN", uscc: str = E[0],
-           on: date = date(2026, 11, 2)) -> repairs.Repair:  # fmt: skip
+def _apply(
+    session: sa.orm.Session,
+    lake: Lake,
+    record_id: str = "P-GEN",
+    uscc: str = E[0],
+    on: date = date(2026, 11, 2),
+) -> repairs.Repair:
     return repairs.apply(
-        session, sources(lake.dir), actor=PARTY, uscc=uscc, record_table="penalties", record_id=record_id,
-        department="盐城市市场监管局", applied_on=on, commitment="承诺", obligations_evidence="缴款凭证",
+        session,
+        sources(lake.dir),
+        actor=PARTY,
+        uscc=uscc,
+        record_table="penalties",
+        record_id=record_id,
+        department="盐城市市场监管局",
+        applied_on=on,
+        commitment="承诺",
+        obligations_evidence="缴款凭证",
         tiers=lambda u: "C",
-    )  # fmt: skip
+    )
 
 
 def test_approval_stops_publicity_and_changes_features(db_engine: sa.Engine, lake: Lake) -> None:

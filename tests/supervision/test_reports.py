@@ -30,9 +30,14 @@ def test_report_content_hash_and_verification(db_engine: sa.Engine, lake: Lake) 
         public = reports.build(s, sources(lake.dir), uscc=E[4], on=on, issued_by="t", mask_name=_mask)
         again = reports.build(s, sources(lake.dir), uscc=E[4], on=on, issued_by="t", mask_name=_mask)
         authorised = reports.build(
-            s, sources(lake.dir), uscc=E[4], on=on, issued_by="t", mask_name=_mask,
+            s,
+            sources(lake.dir),
+            uscc=E[4],
+            on=on,
+            issued_by="t",
+            mask_name=_mask,
             score=reports.Score(tier="D", score=0.91, reasons=["严重失信名单在列"]),
-        )  # fmt: skip
+        )
         assert public.content_sha256 == again.content_sha256 and public.report_no == again.report_no
         assert authorised.content_sha256 != public.content_sha256
         assert reports.verify(s, public.report_no, public.content_sha256)["valid"] is True
@@ -54,8 +59,9 @@ def test_report_content_hash_and_verification(db_engine: sa.Engine, lake: Lake) 
 def test_pdf_is_a_pdf_with_the_cjk_font(db_engine: sa.Engine, lake: Lake) -> None:
     # Speed is a benchmark's business (docs/benchmarks.md), not a test's.
     with session_scope(db_engine) as s:
-        report = reports.build(s, sources(lake.dir), uscc=E[3], on=date(2026, 11, 27), issued_by="t",
-                               mask_name=_mask)  # fmt: skip
+        report = reports.build(
+            s, sources(lake.dir), uscc=E[3], on=date(2026, 11, 27), issued_by="t", mask_name=_mask
+        )
         pdf = reports.render_pdf(report)
         html = reports.render_html(report)
     assert pdf.startswith(b"%PDF-") and b"STSong-Light" in pdf and len(pdf) > 1000
@@ -66,5 +72,11 @@ def test_unknown_entity_is_refused(db_engine: sa.Engine, lake: Lake) -> None:
     from features.uscc import complete
 
     with session_scope(db_engine) as s, pytest.raises(reports.ReportError, match="no such entity"):
-        reports.build(s, sources(lake.dir), uscc=complete("91320902MA9999999"), on=date(2026, 1, 1), issued_by="t",
-                      mask_name=_mask)  # fmt: skip
+        reports.build(
+            s,
+            sources(lake.dir),
+            uscc=complete("91320902MA9999999"),
+            on=date(2026, 1, 1),
+            issued_by="t",
+            mask_name=_mask,
+        )

@@ -20,10 +20,15 @@ from tests.supervision.lifecycle_lake import OFFICER, E
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 _NO_RELATIONS = {
     "relations": pl.LazyFrame(
-        schema={"uscc": pl.String, "relation_type": pl.String, "person_key": pl.String, "valid_from": pl.Date,
-                "valid_to": pl.Date}
+        schema={
+            "uscc": pl.String,
+            "relation_type": pl.String,
+            "person_key": pl.String,
+            "valid_from": pl.Date,
+            "valid_to": pl.Date,
+        }
     )
-}  # fmt: skip
+}
 
 
 class Receiver:
@@ -65,9 +70,15 @@ def receiver() -> Iterator[Receiver]:
 
 def _listed(s: sa.orm.Session, uscc: str) -> lists.ListCase:
     case = lists.propose(
-        s, actor=OFFICER, uscc=uscc, list_type="severe_dishonesty", department="局", reasons="r", basis="b",
+        s,
+        actor=OFFICER,
+        uscc=uscc,
+        list_type="severe_dishonesty",
+        department="局",
+        reasons="r",
+        basis="b",
         proposed_on=date(2026, 3, 2),
-    )  # fmt: skip
+    )
     return lists.list_case(
         s, case.case_id, _NO_RELATIONS, actor=OFFICER, on=date(2026, 3, 16), basis_document_no="d"
     )
