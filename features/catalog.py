@@ -581,10 +581,10 @@ def catalog_markdown(tables: Sequence[Table] = TABLES) -> str:
         "",
         "Generated from `features/catalog.py` by `creditwatch data catalog --markdown`; do not edit by hand.",
         "",
-        "Ingest checks every row against these fields: the type, `required`, the allowed values, and the rules "
-        "(`uscc`: GB 32100 check; `past_date`: not after the ingest date; `non_negative`; `fraction`: 0–1; "
-        "`probability`: in (0, 1]; `references`: the value must already be in the lake or arrive in the same "
-        "run). Row rules (`a ≤ b`) compare two dates of one row.",
+        "Ingest checks every row against these fields: the type, `required`, the allowed values, and the "
+        "rules (`uscc`: GB 32100 check; `past_date`: not after the ingest date; `non_negative`; `fraction`: "
+        "0–1; `probability`: in (0, 1]; `references`: the value must already be in the lake or arrive in "
+        "the same run). Row rules (`a ≤ b`) compare two dates of one row.",
         "",
     ]
     for t in tables:

@@ -96,7 +96,8 @@ def _flags(
     config: GraphConfig,
     policy: RepairPolicy,
 ) -> pl.DataFrame:
-    """Per node: severe-list active, risk-seed active, penalised in 365 days, public-credit grade (0 = none)."""
+    """Per node: severe-list active, risk-seed active, penalised in 365 days, public-credit grade
+    (0 = none)."""
     end = list_entry_end(policy=policy)
     active = list_entries.filter((pl.col("listed_on") < as_of) & (end.is_null() | (end >= as_of))).select(
         "uscc", "list_type"

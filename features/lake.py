@@ -145,9 +145,9 @@ def _claim_sequence(lake_dir: Path) -> int:
     """The next batch sequence number, claimed in ``<lake>/.sequence`` before the batch becomes visible.
 
     Reading every manifest for the maximum made each write cost O(batches) (102 ms per batch at 1,500 batches;
-    docs/benchmarks.md). The counter is written (atomically, by rename) before the batch's own rename, so a crash
-    in between leaves a gap in the numbers, never a number used twice. A lake without the file (older) starts
-    from its manifests once. Single writer assumed, as for the rest of the lake.
+    docs/benchmarks.md). The counter is written (atomically, by rename) before the batch's own rename, so a
+    crash in between leaves a gap in the numbers, never a number used twice. A lake without the file (older)
+    starts from its manifests once. Single writer assumed, as for the rest of the lake.
     """
     counter = lake_dir / SEQUENCE_FILE
     try:

@@ -17,7 +17,8 @@ _FIELD = re.compile(r"\{value[^}]*\}")
 
 @dataclass(frozen=True)
 class FeatureInfo:
-    """What the model needs to know about one feature: names, dimension, expected direction, sentence templates.
+    """What the model needs to know about one feature: names, dimension, expected direction, sentence
+    templates.
 
     ``direction`` is +1 (more risk as the value grows), -1 (less risk) or 0 (no constraint); the estimator
     turns it into a LightGBM monotone constraint. Templates are ``str.format`` strings with ``{value}``.

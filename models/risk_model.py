@@ -186,7 +186,8 @@ class RiskModel:
         return [EntityScore.of(row) for row in self.score(X, reasons=reasons).iter_rows(named=True)]
 
     def explain(self, X: pl.DataFrame) -> BatchExplanation:
-        """Per-feature contributions, per-dimension sums (log-odds; rows sum to the raw score) and the score."""
+        """Per-feature contributions, per-dimension sums (log-odds; rows sum to the raw score) and the
+        score."""
         contrib = self.estimator.explain_batch(X) if X.height >= 10_000 else self.estimator.explain(X)
         return BatchExplanation(
             contributions=contrib,
@@ -266,7 +267,8 @@ def _pyfunc_class() -> type:
         warnings.filterwarnings("ignore", message=r".*[Tt]ype hint", category=UserWarning)
 
         class RiskModelPyfunc(pyfunc.PythonModel):  # type: ignore[name-defined]
-            """MLflow wrapper: ``predict`` takes a pandas/polars frame of features and returns the score table."""
+            """MLflow wrapper: ``predict`` takes a pandas/polars frame of features and returns the score
+            table."""
 
             def load_context(self, context: Any) -> None:
                 self.model = RiskModel.load(Path(context.artifacts["risk_model"]))

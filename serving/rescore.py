@@ -1,4 +1,5 @@
-"""Re-scoring one entity right after a decision that changes its records (upheld objection, approved repair)."""
+"""Re-scoring one entity right after a decision that changes its records (upheld objection, approved
+repair)."""
 
 from __future__ import annotations
 

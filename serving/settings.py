@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     )
     audit_key: SecretStr = Field(
         SecretStr(DEMO_AUDIT_KEY),
-        description="HMAC key of the audit chain's signed checkpoints (docs/security.md); keep it outside the "
-        "database, e.g. in the service's environment. At least 16 characters",
+        description="HMAC key of the audit chain's signed checkpoints (docs/security.md); keep it outside "
+        "the database, e.g. in the service's environment. At least 16 characters",
     )
     audit_checkpoint_sink: Path | None = Field(
         None,
@@ -72,19 +72,20 @@ class Settings(BaseSettings):
     )
     trusted_proxies: tuple[str, ...] = Field(
         (),
-        description="addresses of the reverse proxies whose X-Forwarded-For is believed (none by default: the "
-        "client address is the connection's)",
+        description="addresses of the reverse proxies whose X-Forwarded-For is believed (none by default: "
+        "the client address is the connection's)",
     )
     max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
     champion_check_seconds: float = Field(
         10.0,
         ge=0,
-        description="how often (at most) the API looks at the registry's champion alias to follow a promotion "
-        "or rollback made elsewhere (the CLI); 0 looks at every request that uses the model",
+        description="how often (at most) the API looks at the registry's champion alias to follow a "
+        "promotion or rollback made elsewhere (the CLI); 0 looks at every request that uses the model",
     )
     lifecycle_policy: Path | None = Field(
         None,
-        description="TOML of lifecycle periods and deadlines; default: supervision/lifecycle/policy/lifecycle.toml",
+        description="TOML of lifecycle periods and deadlines; "
+        "default: supervision/lifecycle/policy/lifecycle.toml",
     )
     operator_token: SecretStr | None = Field(
         None,
@@ -93,12 +94,13 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(
         False,
-        description="demo mode (`creditwatch demo` sets it): the built-in demo salt and secrets are accepted; "
-        "outside it, start-up refuses them",
+        description="demo mode (`creditwatch demo` sets it): the built-in demo salt and secrets are "
+        "accepted; outside it, start-up refuses them",
     )
     restriction_catalog: Path | None = Field(
         None,
-        description="TOML of restriction measures (惩戒措施清单); default: supervision/lifecycle/policy/restrictions.toml",
+        description="TOML of restriction measures (惩戒措施清单); "
+        "default: supervision/lifecycle/policy/restrictions.toml",
     )
 
     @field_validator("home")

@@ -1,4 +1,5 @@
-"""The model registry: versions of ``creditwatch-risk`` with their metrics, the champion gate, promote, rollback.
+"""The model registry: versions of ``creditwatch-risk`` with their metrics, the champion gate, promote,
+rollback.
 
 Only the alias ``champion`` decides what serves. It moves through ``promote`` (after the gate) and
 ``rollback``; each move records who and why on the version (tags), in the registered model's
@@ -242,7 +243,8 @@ class Registry:
         tolerances: Mapping[str, tuple[bool, float]] | None = None,
         at: datetime | None = None,
     ) -> GateResult:
-        """Move ``champion`` to ``version`` if it passes the gate (``force`` records an override, never silently).
+        """Move ``champion`` to ``version`` if it passes the gate (``force`` records an override, never
+        silently).
 
         ``at`` is when the move is recorded (the caller's clock; default now). Promoting the champion itself
         is refused even with ``force``: there is nothing to move, and the history would record a move."""
@@ -259,7 +261,8 @@ class Registry:
         return result
 
     def rollback(self, *, who: str, why: str, at: datetime | None = None) -> str:
-        """Move ``champion`` back to the version it pointed at before the latest move; returns that version."""
+        """Move ``champion`` back to the version it pointed at before the latest move; returns that
+        version."""
         if not who.strip() or not why.strip():
             raise ValueError("rollback needs who and why (both are recorded)")
         history = self.history()

@@ -47,7 +47,8 @@ class Scope(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """What the rules of one file may consult: its table, the ingest date, the USCC allow-list and the lake."""
+    """What the rules of one file may consult: its table, the ingest date, the USCC allow-list and the
+    lake."""
 
     table: Table
     today: date
@@ -175,7 +176,8 @@ def render(template: str, subject: Subject) -> pl.Expr:
 
 
 def cast(text: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Strict-in-spirit cast: anything that is not exactly a value of ``dtype`` becomes null (a type error)."""
+    """Strict-in-spirit cast: anything that is not exactly a value of ``dtype`` becomes null (a type
+    error)."""
     if dtype == pl.String:
         return text
     if dtype == pl.Date:
@@ -197,7 +199,8 @@ def read_fields(describe: str, where: Callable[[Field], bool]) -> Fields:
 
 
 def tagged(tag: str, *, read: bool = False) -> Fields:
-    """Catalog fields with the rule tag `tag` (``rules=(...)`` in features/catalog.py); `read`: carried only."""
+    """Catalog fields with the rule tag `tag` (``rules=(...)`` in features/catalog.py); `read`: carried
+    only."""
     where = "carried by the file, " if read else ""
     return Fields(
         Scope.FIELD,

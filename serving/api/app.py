@@ -69,7 +69,8 @@ def _calls(dependant: Dependant) -> Iterable[Any]:
 
 
 def route_roles(route: APIRoute) -> frozenset[Role] | str | None:
-    """The roles a route admits (their intersection if several checks), ``"public"``, or None if undeclared."""
+    """The roles a route admits (their intersection if several checks), ``"public"``, or None if
+    undeclared."""
     calls = list(_calls(route.dependant))
     checks = [c for c in calls if isinstance(c, RoleCheck)]
     if checks:
@@ -102,7 +103,8 @@ def _declare_roles(router: APIRouter) -> None:
         roles = route_roles(route)
         if roles is None:
             raise RuntimeError(
-                f"route {sorted(route.methods or ())} {route.path} declares no roles: add require_roles(...) or PUBLIC"
+                f"route {sorted(route.methods or ())} {route.path} declares no roles: "
+                "add require_roles(...) or PUBLIC"
             )
         listed = ["public"] if isinstance(roles, str) else sorted(r.value for r in roles)
         route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": listed}

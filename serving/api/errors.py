@@ -1,4 +1,5 @@
-"""Errors as HTTP: every failure becomes ``{"error": {"type", "message", "field"?}}`` with its status, here only.
+"""Errors as HTTP: every failure becomes ``{"error": {"type", "message", "field"?}}`` with its status, here
+only.
 
 Routers raise :class:`ApiError` subclasses or domain exceptions; :data:`KIND_STATUS` is the one table that
 maps a domain exception to a status and a type. Bad input is always a 4xx; anything unexpected is a 500
@@ -124,7 +125,8 @@ ERROR_STATUSES: dict[int, str] = {
 
 
 def openapi_responses(*, authenticated: bool, has_input: bool, has_body: bool) -> dict[int | str, Any]:
-    """The error responses a route can give, for its ``responses=`` (all with the :class:`ErrorBody` model)."""
+    """The error responses a route can give, for its ``responses=`` (all with the :class:`ErrorBody`
+    model)."""
     statuses = [503]
     if authenticated:
         statuses += [401, 403, 429]

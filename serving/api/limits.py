@@ -94,7 +94,8 @@ class _Bucket:
 
 
 class RateLimiter:
-    """Token bucket per key: `per_minute` refill, `burst` capacity; thread-safe (sync handlers use threads)."""
+    """Token bucket per key: `per_minute` refill, `burst` capacity; thread-safe (sync handlers use
+    threads)."""
 
     MAX_KEYS = 10_000
 

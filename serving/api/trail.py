@@ -287,13 +287,15 @@ class AuditWriter:
         self._running = False
 
     def write(self, fields: dict[str, Any]) -> None:
-        """Append one entry (keyword arguments of :func:`supervision.platform.audit.append`); blocks until committed."""
+        """Append one entry (keyword arguments of :func:`supervision.platform.audit.append`); blocks until
+        committed."""
         done: Future[None] = Future()
         self._submit(fields, done)
         done.result()
 
     async def awrite(self, fields: dict[str, Any]) -> None:
-        """:meth:`write` for the event loop: waits (without blocking the loop) until the entry is committed."""
+        """:meth:`write` for the event loop: waits (without blocking the loop) until the entry is
+        committed."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._submit(fields, (loop, done))

@@ -28,7 +28,8 @@ def verify(
         typer.Option("--anchor", help="SEQ:HASH printed by an earlier run; the chain must still contain it"),
     ] = None,
 ) -> None:
-    """Re-compute the hash chain; exit 1 naming the first bad entry if anything was edited, deleted or inserted."""
+    """Re-compute the hash chain; exit 1 naming the first bad entry if anything was edited, deleted or
+    inserted."""
     state: State = ctx.obj
     pinned: tuple[int, str] | None = None
     if anchor is not None:

@@ -1,6 +1,7 @@
 """``creditwatch check``: The embedded check (逢办必查) and the restriction catalog.
 
-Each command calls one service of :mod:`serving.services.checks`; a check runs as the system of ``--as TOKEN``.
+Each command calls one service of :mod:`serving.services.checks`; a check runs as the system of
+``--as TOKEN``.
 """
 
 from __future__ import annotations

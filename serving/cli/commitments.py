@@ -1,4 +1,5 @@
-"""``creditwatch commitments``: Credit commitments (信用承诺): templates, make, fulfil, breach, interview, export.
+"""``creditwatch commitments``: Credit commitments (信用承诺): templates, make, fulfil, breach, interview,
+export.
 
 Every command calls one service of :mod:`serving.services.commitments` as the holder of ``--as TOKEN``: a
 commitment is made to the actor's department, which alone records its fulfilment, breach or interview.

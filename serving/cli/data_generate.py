@@ -1,4 +1,5 @@
-"""``creditwatch data generate``: write a seeded synthetic city (source files + ``truth/``) for demos and tests."""
+"""``creditwatch data generate``: write a seeded synthetic city (source files + ``truth/``) for demos and
+tests."""
 
 from __future__ import annotations
 

@@ -71,7 +71,8 @@ def explain(
     rate = one.expected_rate if one.expected_rate is not None else float("nan")
     state.console.print(
         f"[bold]{uscc}[/bold] as of {day} — probability {one.probability:.3f}, tier [bold]{one.tier}[/bold]"
-        f" (model tier {one.model_tier}, expected violation rate {rate:.3f}; model version {one.model_version})"
+        f" (model tier {one.model_tier}, expected violation rate {rate:.3f}; "
+        f"model version {one.model_version})"
     )
     rows = [{"zh": r.zh, "en": r.en} for r in one.reasons]
     state.emit(payload, rows=rows, columns=["zh", "en"], title="reasons / 原因")

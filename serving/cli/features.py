@@ -48,7 +48,8 @@ def crosscheck(
         str | None, typer.Option("--as-of", help="as-of date YYYY-MM-DD; default today (China)")
     ] = None,
 ) -> None:
-    """List entities on a red list and a black list at once, and persons linked to both sides (红黑名单交叉比对)."""
+    """List entities on a red list and a black list at once, and persons linked to both sides
+    (红黑名单交叉比对)."""
     state: State = ctx.obj
     day = _parse_date(as_of) if as_of is not None else state.day(None)
     with state.context() as c:

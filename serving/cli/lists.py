@@ -1,4 +1,5 @@
-"""``creditwatch lists``: Joint-punishment lists: notice, approval, listing, interview, exit; outbox, webhooks.
+"""``creditwatch lists``: Joint-punishment lists: notice, approval, listing, interview, exit; outbox,
+webhooks.
 
 Every command calls one service of :mod:`serving.services.lists` as the holder of ``--as TOKEN``: the listing
 department is the actor's, only it acts on or reads its cases (谁认定、谁约谈), and a listing needs a second

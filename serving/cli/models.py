@@ -83,7 +83,8 @@ def promote(
     ] = False,
     who: Annotated[str | None, typer.Option("--who", help=WHO_HELP, hidden=True)] = None,
 ) -> None:
-    """Move the ``champion`` alias to VERSION if it passes the gate (as the analyst holding ``--as TOKEN``)."""
+    """Move the ``champion`` alias to VERSION if it passes the gate (as the analyst holding
+    ``--as TOKEN``)."""
     state: State = ctx.obj
     _who_ignored(state, who)
     with state.context() as c:
@@ -97,7 +98,8 @@ def rollback(
     why: Annotated[str, typer.Option("--why", help="why (recorded)")],
     who: Annotated[str | None, typer.Option("--who", help=WHO_HELP, hidden=True)] = None,
 ) -> None:
-    """Move ``champion`` back to the version before its latest move (as the analyst holding ``--as TOKEN``)."""
+    """Move ``champion`` back to the version before its latest move (as the analyst holding
+    ``--as TOKEN``)."""
     state: State = ctx.obj
     _who_ignored(state, who)
     with state.context() as c:

@@ -37,7 +37,8 @@ def objection_file(
         str | None,
         typer.Option(
             "--department",
-            help="only a system filing for a party: the department that handles it (a person files with their own)",
+            help="only a system filing for a party: the department that handles it "
+            "(a person files with their own)",
         ),
     ] = None,
     on: OnOpt = None,

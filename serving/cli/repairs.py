@@ -75,7 +75,8 @@ def repair_accept(ctx: typer.Context, repair_id: str, on: OnOpt = None) -> None:
 
 @repairs_app.command("approve")
 def repair_approve(ctx: typer.Context, repair_id: str, on: OnOpt = None) -> None:
-    """Approve when every condition holds; publicity stops, the lake gets the repair, the entity is re-scored."""
+    """Approve when every condition holds; publicity stops, the lake gets the repair, the entity is
+    re-scored."""
     state: State = ctx.obj
     with state.context() as c:
         row = repairs.approve(c, repair_id, on=state.day(on))

@@ -47,8 +47,8 @@ def register(root: typer.Typer) -> None:
     root.add_typer(
         app,
         name="sample",
-        help="Supervisors and inspectors: double-random sampling (双随机、一公开) — tasks, draws, inspectors, "
-        "results (act with `--as TOKEN`).",
+        help="Supervisors and inspectors: double-random sampling (双随机、一公开) — tasks, draws, "
+        "inspectors, results (act with `--as TOKEN`).",
     )
 
 
@@ -298,7 +298,8 @@ def record(
         str | None,
         typer.Option(
             "--by",
-            help="supervisors: the team member recorded for; an inspector records as themselves (谁检查、谁录入)",
+            help="supervisors: the team member recorded for; an inspector records as themselves "
+            "(谁检查、谁录入)",
         ),
     ] = None,
     findings: Annotated[str, typer.Option(help="what was found")] = "",
@@ -361,7 +362,8 @@ def estimate(
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Horvitz–Thompson violation rate with a 95% interval, overall and per tier, beside the predicted rate."""
+    """Horvitz–Thompson violation rate with a 95% interval, overall and per tier, beside the predicted
+    rate."""
     state = _state(ctx, json_output)
     population = _scores(state, scores) if scores is not None else None
     with state.context(write=False) as c:

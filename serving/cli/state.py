@@ -170,7 +170,8 @@ def prepare_database(engine: sa.Engine, url: str) -> None:
 
 @contextmanager
 def ready_engine(state: State) -> Iterator[sa.Engine]:
-    """An engine on the configured database, prepared by :func:`prepare_database` (one clear error otherwise)."""
+    """An engine on the configured database, prepared by :func:`prepare_database` (one clear error
+    otherwise)."""
     engine = make_engine(state.settings.db_url)
     # Every commit that appends audit entries signs the new head outside the database.
     checkpoints.attach(engine, state.settings.audit_checkpoints())
@@ -188,8 +189,8 @@ def ready_engine(state: State) -> Iterator[sa.Engine]:
 def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]:
     """A session on the configured database (see :func:`prepare_database`).
 
-    ``audit_lock``: start as a writer holding the audit chain's lock (supervision.platform.audit.lock), so that a unit
-    of work that reads, then changes and audits, is not refused half-way by SQLite.
+    ``audit_lock``: start as a writer holding the audit chain's lock (supervision.platform.audit.lock), so
+    that a unit of work that reads, then changes and audits, is not refused half-way by SQLite.
     """
     with ready_engine(state) as engine, session_scope(engine) as session:
         if audit_lock:

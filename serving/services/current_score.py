@@ -84,8 +84,8 @@ class CurrentScore:
 def current(
     table: ScoreTable | None, uscc: str, *, rescore: score_history.ScoreEntry | None
 ) -> CurrentScore | None:
-    """The rule (see the module) on what the two stores hold: the file's row (`table`, the newest file dated on
-    or before the day) and the newest re-score decided on or before the day."""
+    """The rule (see the module) on what the two stores hold: the file's row (`table`, the newest file dated
+    on or before the day) and the newest re-score decided on or before the day."""
     row = table.row(uscc) if table is not None else None
     if rescore is not None and (
         table is None
@@ -156,7 +156,8 @@ def tiers(settings: Settings, on: date, session: Session | None = None) -> Calla
 def report_score(
     settings: Settings, uscc: str, on: date, session: Session | None = None
 ) -> reports.Score | None:
-    """The current score as the credit report shows it: tier, probability (4 places), the reasons in Chinese."""
+    """The current score as the credit report shows it: tier, probability (4 places), the reasons in
+    Chinese."""
     found = score_row(settings, uscc, on, session)
     if found is None:
         return None
@@ -460,7 +461,8 @@ class FeatureTable:
     frame: pl.DataFrame | None  # None: read lazily, one row at a time
 
     def row(self, uscc: str, columns: list[str]) -> pl.DataFrame | None:
-        """The entity's row (at least ``uscc``, ``as_of`` and ``columns``), or None when absent from the file."""
+        """The entity's row (at least ``uscc``, ``as_of`` and ``columns``), or None when absent from the
+        file."""
         i = self.index.get(uscc)
         if i is None:
             return None

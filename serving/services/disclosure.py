@@ -1,4 +1,5 @@
-"""双公示: register the lake's licence and penalty decisions, publish one, the overdue report, the public export.
+"""双公示: register the lake's licence and penalty decisions, publish one, the overdue report, the public
+export.
 
 The department that made a decision publishes it (谁产生、谁公示): publishing another department's decision
 is refused. Registering reads every department's decisions from the lake, and the overdue report counts per
@@ -115,7 +116,8 @@ def publish(ctx: Context, record_table: str, record_id: str, *, on: date | None 
 
 @use_case("disclosure.overdue", roles=READERS)
 def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueDepartment]:
-    """Per department: decisions past their publication deadline on `on` (count, oldest, working days late)."""
+    """Per department: decisions past their publication deadline on `on` (count, oldest, working days
+    late)."""
     day = read_day(ctx, on)
     rows = disclosure.overdue_report(ctx.session, on=day)
     ctx.audit("disclosure.overdue", target="disclosures", details={"on": day, "rows": len(rows)}, read=True)

@@ -1,5 +1,5 @@
-"""Entities: search, the profile with records by category, the stored (current) score, its explanation, related
-parties, the score history — and the supervisor's entity page, which shows all of them at once.
+"""Entities: search, the profile with records by category, the stored (current) score, its explanation,
+related parties, the score history — and the supervisor's entity page, which shows all of them at once.
 
 Every read of one entity's detail is audited (as a read: the API writes it after the response). What a role
 sees of personal data is the masking policy's (:mod:`supervision.platform.masking`), applied here.
@@ -356,7 +356,8 @@ def check_day(name: str, day: date) -> None:
     """Refuse a date outside the range a question may be asked about (:data:`EARLIEST` to :data:`LATEST`)."""
     if not EARLIEST <= day <= LATEST:
         raise DomainError(
-            f"{name}: {day.isoformat()} is out of range; allowed {EARLIEST.isoformat()} to {LATEST.isoformat()}",
+            f"{name}: {day.isoformat()} is out of range; "
+            f"allowed {EARLIEST.isoformat()} to {LATEST.isoformat()}",
             field=name,
         )
 

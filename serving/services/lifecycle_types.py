@@ -1,4 +1,5 @@
-"""What the credit-lifecycle use cases share: the acting department's rules, the day rules and the re-score result.
+"""What the credit-lifecycle use cases share: the acting department's rules, the day rules and the re-score
+result.
 
 Authority (docs/lifecycle.md, "Authority"): a department acts on its own objections, repairs, list cases and
 commitments, and reads only its own queues; the department is the actor's (its token), never a name the
@@ -47,8 +48,8 @@ class DayError(DomainError, ValueError):
 
 
 class Rescored(BaseModel):
-    """What re-scoring after a decision did: ``rescored`` with the scores before and after, or ``skipped`` with
-    why (the decision stands either way)."""
+    """What re-scoring after a decision did: ``rescored`` with the scores before and after, or ``skipped``
+    with why (the decision stands either way)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -76,8 +77,8 @@ def decision_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
     day = ctx.today if on is None else on
     if day > ctx.today:
         raise DayError(
-            f"{field} {day.isoformat()}: after today in China ({ctx.today.isoformat()}); a decision is dated on "
-            "or before the day it is taken",
+            f"{field} {day.isoformat()}: after today in China ({ctx.today.isoformat()}); a decision is "
+            "dated on or before the day it is taken",
             field=field,
         )
     return day
@@ -88,15 +89,16 @@ def read_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
     day = ctx.today if on is None else on
     if day > horizon():
         raise DayError(
-            f"{field} {day.isoformat()}: after {horizon().isoformat()}, the last day the lifecycle's calendar "
-            "covers (holidays are announced a year at a time)",
+            f"{field} {day.isoformat()}: after {horizon().isoformat()}, the last day the lifecycle's "
+            "calendar covers (holidays are announced a year at a time)",
             field=field,
         )
     return day
 
 
 def own_department(ctx: Context, owner: str, *, what: str, act: str, rule: str = OWN_CASES) -> str:
-    """The actor's department if it is `owner` (the department `what` belongs to); 403 naming `rule` if not."""
+    """The actor's department if it is `owner` (the department `what` belongs to); 403 naming `rule` if
+    not."""
     mine = ctx.department()
     if owner != mine:
         raise ForbiddenError(

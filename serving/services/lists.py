@@ -69,7 +69,8 @@ class AccountablePerson(BaseModel):
 
 
 class ListCaseView(BaseModel):
-    """One listing case: the prior notice, the listing and its periods, exits, and who proposed and approved."""
+    """One listing case: the prior notice, the listing and its periods, exits, and who proposed and
+    approved."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -214,8 +215,8 @@ def approve(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseVi
         )
     if person == row.proposer_person_id or ctx.actor.actor == row.proposed_by:
         raise ForbiddenError(
-            f"list case {case_id}: proposed by {row.proposed_by} ({row.proposer_person_id}); the approver must "
-            f"be another person ({FOUR_EYES})",
+            f"list case {case_id}: proposed by {row.proposed_by} ({row.proposer_person_id}); the approver "
+            f"must be another person ({FOUR_EYES})",
             field="actor.person_id",
         )
     day = decision_day(ctx, on)
@@ -258,8 +259,9 @@ def list_case(ctx: Context, case_id: str, *, basis_document_no: str, on: date | 
     if row.approved_on is None and _needs_second_approver(ctx):
         level = ctx.actor.level or "unknown-level"
         raise ForbiddenError(
-            f"list case {case_id}: a listing by a {level} department needs a second approver first ({FOUR_EYES}): "
-            f"another person of {row.department} approves it (`creditwatch lists approve {case_id}`, "
+            f"list case {case_id}: a listing by a {level} department needs a second approver first "
+            f"({FOUR_EYES}): another person of {row.department} approves it "
+            f"(`creditwatch lists approve {case_id}`, "
             f"POST /lists/{case_id}/approve)",
             field="approved_by",
         )

@@ -268,7 +268,8 @@ def train(
 
 @use_case("models.list", roles=ANALYSTS, local=True)
 def list_versions(ctx: Context) -> list[ModelVersion]:
-    """Every registered version, newest first, with its test metrics; the champion and the serving one marked."""
+    """Every registered version, newest first, with its test metrics; the champion and the serving one
+    marked."""
     rows = _versions(ctx)
     ctx.audit("models.list", target="models", details={"versions": len(rows)}, read=True)
     return rows
@@ -284,7 +285,8 @@ def compare(ctx: Context, a: str, b: str | None = None) -> Comparison:
 
 @use_case("models.promote", roles=ANALYSTS)
 def promote(ctx: Context, version: str, *, why: str, force: bool = False) -> Move:
-    """Make `version` the champion if it passes the gate (`force`: despite a failed gate, recorded as such)."""
+    """Make `version` the champion if it passes the gate (`force`: despite a failed gate, recorded as
+    such)."""
     reason = _why(why)
     registry = _registry_of(ctx, version, name="version")
     holder = serving_champion(ctx)

@@ -1,5 +1,5 @@
-"""Credit repair (信用修复): apply (every condition checked), accept, approve (the entity is re-scored at once),
-reject, and the handling department's own queue.
+"""Credit repair (信用修复): apply (every condition checked), accept, approve (the entity is re-scored at
+once), reject, and the handling department's own queue.
 
 The department that penalised or listed handles the repair: the record's ``authority`` in the lake (the
 acting department when the record names none). A person applies only at their own department (a government

@@ -64,7 +64,8 @@ def issue(
     authorised = ctx.actor.role in AUTHORISED
     if with_score and not authorised:
         raise ForbiddenError(
-            f"with_score: score, tier and reasons are for {', '.join(sorted(r.value for r in AUTHORISED))} only",
+            f"with_score: score, tier and reasons are for "
+            f"{', '.join(sorted(r.value for r in AUTHORISED))} only",
             field="with_score",
         )
     day = read_day(ctx, on)

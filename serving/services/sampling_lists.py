@@ -1,5 +1,5 @@
-"""A department's sampling tasks and a task's list (tier, reasons, team, results) on screen and as CSV/XLSX, with
-per entity whether the actor may record it — the use cases behind "my tasks" and the inspectors' list.
+"""A department's sampling tasks and a task's list (tier, reasons, team, results) on screen and as CSV/XLSX,
+with per entity whether the actor may record it — the use cases behind "my tasks" and the inspectors' list.
 
 A department reads its own tasks (:func:`serving.services.sampling.task_of_department`); an inspector's own
 visits are those whose team holds their roster id (their identity's ``person_id``).

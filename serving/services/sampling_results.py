@@ -1,5 +1,5 @@
-"""Results of double-random visits: recording one (谁检查、谁录入), publishing it (谁公开), the overdue report,
-a task's estimates and the inspection records for training — one use case each.
+"""Results of double-random visits: recording one (谁检查、谁录入), publishing it (谁公开), the overdue
+report, a task's estimates and the inspection records for training — one use case each.
 
 Authority beyond the role, checked here against ``ctx.actor`` (docs/sampling.md, "Who may do what"):
 
@@ -71,8 +71,9 @@ def _recorder(ctx: Context, task_id: str, uscc: str, recorded_by: str | None) ->
     if person is None:
         held = "no person id" if not ctx.actor.person_id else f"person id {ctx.actor.person_id!r}"
         raise ForbiddenError(
-            f"inspector {ctx.actor.actor} has {held}, so it is not linked to the roster: an inspector's token "
-            "carries their roster inspector_id (creditwatch tokens create --role inspector --person I03)",
+            f"inspector {ctx.actor.actor} has {held}, so it is not linked to the roster: an inspector's "
+            "token carries their roster inspector_id "
+            "(creditwatch tokens create --role inspector --person I03)",
             field="actor.person_id",
         )
     if recorded_by and recorded_by != person.inspector_id:
@@ -85,8 +86,8 @@ def _recorder(ctx: Context, task_id: str, uscc: str, recorded_by: str | None) ->
     team = visits.teams(ctx.session, [visit.visit_id]).get(visit.visit_id, [])
     if person.inspector_id not in team:
         raise ForbiddenError(
-            f"visit {visit.visit_id} is not {person.inspector_id}'s: an inspector records only the visits they "
-            "are on the team of (谁检查、谁录入)"
+            f"visit {visit.visit_id} is not {person.inspector_id}'s: an inspector records only the visits "
+            "they are on the team of (谁检查、谁录入)"
         )
     return person.inspector_id
 

@@ -240,7 +240,8 @@ def build_features(
 
 @use_case("features.crosscheck", roles=(Role.SUPERVISOR, Role.ANALYST), local=True)
 def crosscheck(ctx: Context, *, on: date) -> CrossCheck:
-    """Entities on a red list and a black list at once, and persons linked to both sides (红黑名单交叉比对)."""
+    """Entities on a red list and a black list at once, and persons linked to both sides
+    (红黑名单交叉比对)."""
     from features.crosscheck import entity_conflicts, person_conflicts
 
     check_day("as_of", on)

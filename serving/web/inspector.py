@@ -5,8 +5,8 @@ and ``sampling_results``), so roles, department scope, errors, audit entries and
 same. Who "I" am: an inspector's identity carries their roster ``inspector_id`` as its ``person_id``; their
 entities are those whose visit they are on the team of. People of a task's department read its whole list;
 inspectors record results only for their own visits, always as themselves, and a supervisor of the
-department records on behalf of a member of the visit's team (谁检查、谁录入: the service decides, and says per
-entity why a visitor cannot record it).
+department records on behalf of a member of the visit's team (谁检查、谁录入: the service decides, and says
+per entity why a visitor cannot record it).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def entity_names(settings: Settings, usccs: list[str]) -> dict[str, str]:
 
 
 def stored_reasons(frame: pl.DataFrame | None, usccs: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """(zh, en) of the stored top reasons of `usccs` — the newest score file's, which the list's reasons are."""
+    """(zh, en) of the stored top reasons of `usccs` — the newest score file's, which the list's reasons
+    are."""
     if frame is None or not usccs:
         return {}
     dtype = frame.schema["reasons"]

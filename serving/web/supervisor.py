@@ -3,9 +3,10 @@ score history).
 
 Both pages admit the API's entity readers (supervisor, inspector, analyst) and show what the API's entity
 routes return for the visitor's role: each page calls one service of :mod:`serving.services.entities` (which
-masks for the role), the search the API's search, the entity page :func:`~serving.services.entities.entity_page`
-(the profile, the current score, its explanation, the related parties and the score history at once). Opening
-an entity page is audited like the API's entity detail (``entities.read`` on ``uscc:<code>``).
+masks for the role), the search the API's search, the entity page
+:func:`~serving.services.entities.entity_page` (the profile, the current score, its explanation, the related
+parties and the score history at once). Opening an entity page is audited like the API's entity detail
+(``entities.read`` on ``uscc:<code>``).
 
 The two charts (SHAP waterfall, related-party graph) are inline SVG drawn by Jinja macros
 (``templates/supervisor/charts.html``) from the geometry computed here: deterministic, no script, and the
@@ -432,8 +433,8 @@ def graph(
                 "target": r.uscc,
             }
         )
-    # The picture's frame hugs what is drawn (a lone neighbour must not leave a 720-pixel square mostly empty);
-    # labels reach about 90 px sideways and 30 px down from their node.
+    # The picture's frame hugs what is drawn (a lone neighbour must not leave a 720-pixel square mostly
+    # empty); labels reach about 90 px sideways and 30 px down from their node.
     xs = [n["x"] for n in nodes]
     ys = [n["y"] for n in nodes]
     x0, x1 = max(0.0, min(xs) - G_NODE - 95), min(float(G_SIZE), max(xs) + G_NODE + 95)

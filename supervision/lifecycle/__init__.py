@@ -1,1 +1,2 @@
-"""The credit lifecycle: objections, repairs, lists, commitments, restrictions, disclosure, reports and their policy files."""
+"""The credit lifecycle: objections, repairs, lists, commitments, restrictions, disclosure, reports and their
+policy files."""

@@ -1,4 +1,5 @@
-"""Credit commitments (信用承诺): templates per matter, commitments, fulfilment, breach → record and interview.
+"""Credit commitments (信用承诺): templates per matter, commitments, fulfilment, breach → record and
+interview.
 
 pending → fulfilled | breached; a breached commitment may lead to an interview (约谈). The final state goes
 into the lake as a ``commitments`` row (features count breaches), an interview as an ``interviews`` row.
@@ -295,7 +296,8 @@ PUBLIC_COLUMNS = (
 
 
 def public_export(session: Session, *, mask_name: Callable[[str], str]) -> pl.DataFrame:
-    """The 信用承诺 column: every commitment, signatory masked, ID numbers in text masked; deterministic order."""
+    """The 信用承诺 column: every commitment, signatory masked, ID numbers in text masked; deterministic
+    order."""
     rows = session.scalars(sa.select(Commitment).order_by(Commitment.made_on, Commitment.commitment_id))
     out = []
     for r in rows:

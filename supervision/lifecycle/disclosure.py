@@ -1,4 +1,5 @@
-"""双公示: licence and penalty decisions due online within the configured working days; overdue report; export.
+"""双公示: licence and penalty decisions due online within the configured working days; overdue report;
+export.
 
 Decisions are registered from the lake (warnings are not published, SAMR Order 45 art 2), get a due date
 (``disclosure.publish``, rule in force on the decision day) and are marked published. The public export
@@ -135,7 +136,8 @@ def publish(session: Session, record_table: str, record_id: str, *, actor: Actor
 
 
 def overdue_report(session: Session, *, on: date) -> list[dict[str, Any]]:
-    """Per department: decisions unpublished past their due date on ``on`` (count, oldest due, max WD late)."""
+    """Per department: decisions unpublished past their due date on ``on`` (count, oldest due, max WD
+    late)."""
     rows = session.scalars(
         sa.select(Disclosure)
         .where(Disclosure.status == "pending", Disclosure.due_on < on)

@@ -204,7 +204,8 @@ def _event(
 
 
 def accountable_persons(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> list[dict[str, Any]]:
-    """Legal representative and actual controller of ``uscc`` on ``on`` (person keys from the lake's relations)."""
+    """Legal representative and actual controller of ``uscc`` on ``on`` (person keys from the lake's
+    relations)."""
     rel = (
         sources["relations"]
         .filter(
@@ -255,8 +256,10 @@ def propose(
     if session.get(ListCase, case_id) is not None:
         raise ListError(f"list case {case_id}: already proposed on {proposed_on.isoformat()}")
     notice = (
-        f"{department} 拟将 {uscc} 列入{LIST_NAMES.get(list_type, list_type)}。事由：{reasons}。依据：{basis}。"
-        f"当事人享有陈述、申辩的权利，可在 {response_due.isoformat()} 前提出书面意见；逾期未提出的，视为放弃。"
+        f"{department} 拟将 {uscc} 列入{LIST_NAMES.get(list_type, list_type)}。"
+        f"事由：{reasons}。依据：{basis}。"
+        f"当事人享有陈述、申辩的权利，可在 {response_due.isoformat()} 前提出书面意见；"
+        "逾期未提出的，视为放弃。"
     )
     row = ListCase(
         case_id=case_id,
@@ -430,7 +433,8 @@ def interview(
     assert row.rectification_due is not None  # set when listed
     if on <= row.rectification_due:
         raise ListError(
-            f"list case {case_id}: the rectification deadline {row.rectification_due.isoformat()} has not passed"
+            f"list case {case_id}: the rectification deadline {row.rectification_due.isoformat()} "
+            "has not passed"
         )
     _step(session, row, "interview", actor, on, reason=reason)
     row.interviewed_on = on

@@ -1,4 +1,5 @@
-"""Objections (异议): filed → marked 异议处理中 → upheld (corrected | revoked) or rejected, on working-day deadlines.
+"""Objections (异议): filed → marked 异议处理中 → upheld (corrected | revoked) or rejected, on working-day
+deadlines.
 
 Deadlines come from the lifecycle policy (``objection.mark``, ``objection.decide``, counted from the filing
 day, regime in force on that day). Every change is audited; an upheld objection becomes an ``objections``
@@ -181,7 +182,8 @@ def file(
 def _check_day(row: Objection, on: date) -> None:
     if on < row.filed_on:
         raise ObjectionError(
-            f"objection {row.objection_id}: {on.isoformat()} is before it was filed ({row.filed_on.isoformat()})"
+            f"objection {row.objection_id}: {on.isoformat()} is before it was filed "
+            f"({row.filed_on.isoformat()})"
         )
 
 

@@ -1,9 +1,9 @@
 """Periods and deadlines of the credit lifecycle, looked up by kind and the regime in force on a date.
 
-The values live in a TOML file (the shipped ``supervision/lifecycle/policy/lifecycle.toml`` or a replacement named by
-``CREDITWATCH_LIFECYCLE_POLICY``), never in code: the national rules changed on 2021-09-01, 2023-05-01 and
-2026-04-01 and several values are still unverified (confidence ``U``). A decision is governed by the rule
-whose ``effective_from`` is the latest on or before the decision date.
+The values live in a TOML file (the shipped ``supervision/lifecycle/policy/lifecycle.toml`` or a replacement
+named by ``CREDITWATCH_LIFECYCLE_POLICY``), never in code: the national rules changed on 2021-09-01,
+2023-05-01 and 2026-04-01 and several values are still unverified (confidence ``U``). A decision is governed
+by the rule whose ``effective_from`` is the latest on or before the decision date.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ class Rule:
     confidence: str
 
     def end(self, start: date) -> date:
-        """The day the period that begins on ``start`` ends (deadline day for working days, day 1 = next WD)."""
+        """The day the period that begins on ``start`` ends (deadline day for working days, day 1 = next
+        WD)."""
         if self.unit == "working_days":
             return add_working_days(start, self.value)
         if self.unit == "days":

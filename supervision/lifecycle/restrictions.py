@@ -1,8 +1,8 @@
 """The embedded check (逢办必查): the catalog of restriction measures and ``check(uscc, matter)``.
 
-The catalog (惩戒措施清单, ``supervision/lifecycle/policy/restrictions.toml`` or a replacement file) maps list type ×
-business matter → restriction and legal basis, for the entity or for its legal representative and actual
-controller. ``check`` returns in one call the restrictions that apply today, the entity's list statuses
+The catalog (惩戒措施清单, ``supervision/lifecycle/policy/restrictions.toml`` or a replacement file) maps list
+type × business matter → restriction and legal basis, for the entity or for its legal representative and
+actual controller. ``check`` returns in one call the restrictions that apply today, the entity's list statuses
 (lake entries as the features see them, plus open cases of the lists workflow) and its tier from the
 ``tiers`` lookup passed in (None until scoring runs), and records the check (query mode). Triggered mode is
 the lists outbox (:func:`supervision.lifecycle.lists.events_after`).

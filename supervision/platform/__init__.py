@@ -1,1 +1,2 @@
-"""The platform under the domain: database, identities and access, audit, ledger, calendar and clock, masking."""
+"""The platform under the domain: database, identities and access, audit, ledger, calendar and clock,
+masking."""

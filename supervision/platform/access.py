@@ -80,7 +80,8 @@ class UnknownRole(DomainError, ValueError):
 class InvalidTokenName(DomainError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(
-            f"token name {name!r}: 1-100 letters, digits, spaces or . _ @ - (it names the holder in the audit log)"
+            f"token name {name!r}: 1-100 letters, digits, spaces or . _ @ - "
+            "(it names the holder in the audit log)"
         )
         self.field = "name"
 
@@ -134,7 +135,8 @@ class Principal:
 
     @property
     def audience(self) -> str:
-        """Whose masking rules apply (supervision.platform.masking): the role's, or the public's without one."""
+        """Whose masking rules apply (supervision.platform.masking): the role's, or the public's without
+        one."""
         return "public" if self.role is None else self.role.value
 
     @property
@@ -319,8 +321,8 @@ class AuthCache:
     one token costs one query instead of one each.
 
     The price: a token revoked or expired elsewhere (another process, the CLI) may still be accepted for up to
-    `seconds` after that; a revocation by this process (:func:`revoke_token`) empties the cache at once, and an
-    entry never outlives its token's ``expires_at``. Refusals are never cached. ``seconds=0`` turns it off.
+    `seconds` after that; a revocation by this process (:func:`revoke_token`) empties the cache at once, and
+    an entry never outlives its token's ``expires_at``. Refusals are never cached. ``seconds=0`` turns it off.
     Keys are the tokens' SHA-256, so the clear token is not kept. Thread-safe.
     """
 

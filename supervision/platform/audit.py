@@ -31,7 +31,8 @@ FORMAT_VERSION = 1
 HEAD_ID = 1
 
 RESULTS = ("ok", "denied", "rejected", "error")
-"""``ok`` done; ``denied`` no or wrong credentials/role; ``rejected`` invalid request; ``error`` server fault."""
+"""``ok`` done; ``denied`` no or wrong credentials/role; ``rejected`` invalid request; ``error`` server
+fault."""
 
 
 class AuditEntry(Base):
@@ -333,7 +334,8 @@ def verify(
             if entry.id != expected_id:
                 return bad(
                     min(entry.id, expected_id),
-                    f"sequence broken: expected entry {expected_id}, found {entry.id} (deleted or inserted entry)",
+                    f"sequence broken: expected entry {expected_id}, found {entry.id} "
+                    "(deleted or inserted entry)",
                 )
             if entry.prev_hash != prev:
                 return bad(

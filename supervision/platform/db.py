@@ -1,4 +1,5 @@
-"""Operational database: engine factory (SQLite or PostgreSQL), sessions, the ORM base and Alembic migrations."""
+"""Operational database: engine factory (SQLite or PostgreSQL), sessions, the ORM base and Alembic
+migrations."""
 
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ def sqlite_path(url: str | sa.URL) -> Path | None:
 def _configure_sqlite(engine: sa.Engine, *, wal: bool) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take BEGIN away from the sqlite3 driver (see `_on_begin`); the pragmas then run outside a transaction.
+        # Take BEGIN away from the sqlite3 driver (see `_on_begin`); the pragmas then run outside a
+        # transaction.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
@@ -123,9 +125,9 @@ def _configure_sqlite(engine: sa.Engine, *, wal: bool) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        # sqlite3's legacy transaction control emits no BEGIN before DDL or SAVEPOINT, so migrations and nested
-        # transactions would autocommit piecemeal; emitting BEGIN ourselves makes them atomic (SQLAlchemy's
-        # documented recipe, valid on Python 3.11).
+        # sqlite3's legacy transaction control emits no BEGIN before DDL or SAVEPOINT, so migrations and
+        # nested transactions would autocommit piecemeal; emitting BEGIN ourselves makes them atomic
+        # (SQLAlchemy's documented recipe, valid on Python 3.11).
         connection.exec_driver_sql("BEGIN")
 
 
@@ -175,7 +177,8 @@ def head_revision() -> str:
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     if len(heads) != 1:
         raise RuntimeError(
-            f"the migrations in {MIGRATIONS_DIR / 'versions'} must form one line, found heads {sorted(heads)}:"
+            f"the migrations in {MIGRATIONS_DIR / 'versions'} must form one line, "
+            f"found heads {sorted(heads)}:"
             " set each new migration's down_revision to the previous newest revision"
         )
     return heads[0]

@@ -74,7 +74,8 @@ def _check(values: dict[str, Any]) -> None:
             raise ValueError(f"batch {batch!r}: {name} must be a non-empty string, got {values[name]!r}")
     if not isinstance(values["content_sha256"], str) or not _SHA256.fullmatch(values["content_sha256"]):
         raise ValueError(
-            f"batch {batch!r}: content_sha256 must be 64 lowercase hex digits, got {values['content_sha256']!r}"
+            f"batch {batch!r}: content_sha256 must be 64 lowercase hex digits, "
+            f"got {values['content_sha256']!r}"
         )
     for name in ("rows_read", "rows_accepted", "rows_quarantined"):
         count = values[name]
@@ -104,7 +105,8 @@ def record_batch(
 ) -> None:
     """Add a batch to the ledger; recording the same batch again is a no-op, with other values a ValueError.
 
-    Runs inside the caller's transaction (see `supervision.platform.db.session_scope`); nothing is committed here.
+    Runs inside the caller's transaction (see `supervision.platform.db.session_scope`); nothing is committed
+    here.
     """
     given = {
         "batch_id": batch_id,

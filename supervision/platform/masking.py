@@ -115,7 +115,8 @@ ALWAYS: dict[str, Kind] = {
 
 
 def visibility(kind: Kind, audience: str) -> str:
-    """``full``, ``masked`` or ``hidden`` for `audience` (a role or ``public``); unknown audiences see least."""
+    """``full``, ``masked`` or ``hidden`` for `audience` (a role or ``public``); unknown audiences see
+    least."""
     return POLICY[kind].get(str(audience), HIDDEN)
 
 

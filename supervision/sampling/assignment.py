@@ -1,4 +1,5 @@
-"""Random inspectors per visit (the second 随机): qualified, active, no conflict of interest (回避), workload-capped.
+"""Random inspectors per visit (the second 随机): qualified, active, no conflict of interest (回避),
+workload-capped.
 
 Takes visits (visit_id, uscc, items), the inspector roster, declared conflicts, the entity–person links of
 the related-party graph and the previous inspectors of each entity; returns the assignments, every
@@ -234,8 +235,8 @@ def assign_inspectors(
                 (
                     int(v),
                     f"{pool.size} eligible inspector(s), need {team_size}: {int(qualified_n[v])} active and "
-                    f"qualified for all items, {int(conflicted_qualified[v])} of them excluded for conflicts of "
-                    f"interest (回避), {at_cap} at the workload cap"
+                    f"qualified for all items, {int(conflicted_qualified[v])} of them excluded for conflicts "
+                    f"of interest (回避), {at_cap} at the workload cap"
                     + (f" of {max_visits}" if max_visits is not None else ""),
                 )
             )

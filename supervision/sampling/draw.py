@@ -1,4 +1,5 @@
-"""The double-random draw (双随机): scored roster + task parameters + seed → selection with exact inclusion probabilities.
+"""The double-random draw (双随机): scored roster + task parameters + seed → selection with exact inclusion
+probabilities.
 
 Design (docs/sampling.md derives it): a control slice of ``c`` entities by simple random sampling without
 replacement (SRSWOR) from the whole eligible roster, then, among the entities not in the control slice,
@@ -170,8 +171,8 @@ class TaskParams:
         self.policy.validate()
         if (self.as_of - date.min).days < self.policy.frequency_days:
             raise SamplingInputError(
-                f"as_of {self.as_of.isoformat()}: the {self.policy.frequency_days}-day frequency limit reaches "
-                "before the first representable date"
+                f"as_of {self.as_of.isoformat()}: the {self.policy.frequency_days}-day frequency limit "
+                "reaches before the first representable date"
             )
 
     def to_json(self) -> dict[str, Any]:
@@ -336,7 +337,8 @@ def _round_half_up(x: float) -> int:
 
 
 def _allocate(weights: Sequence[float], lower: Sequence[int], upper: Sequence[int], total: int) -> list[int]:
-    """Integer sizes ∝ weights, each within [lower, upper], summing to ``total`` (water-filling + largest remainder)."""
+    """Integer sizes ∝ weights, each within [lower, upper], summing to ``total`` (water-filling + largest
+    remainder)."""
     w = [float(v) for v in weights]
     lo = [float(v) for v in lower]
     hi = [float(v) for v in upper]
@@ -534,8 +536,8 @@ def verify(
         detail = (
             f"{again.height} entities, identical"
             if same
-            else f"re-drawn list ({again.height} entities, sha256 {sha256_hex(expected)[:16]}…) differs from the "
-            f"published list ({selection.height} entities, sha256 {sha256_hex(given)[:16]}…)"
+            else f"re-drawn list ({again.height} entities, sha256 {sha256_hex(expected)[:16]}…) differs "
+            f"from the published list ({selection.height} entities, sha256 {sha256_hex(given)[:16]}…)"
         )
         checks.append(("list", same, detail))
     except ValueError as exc:
@@ -578,7 +580,8 @@ def estimate_violation_rate(
     violation_outcomes: Iterable[str] = VIOLATIONS,
     confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Horvitz–Thompson violation rate, overall and per tier, with a confidence interval and the predicted rate.
+    """Horvitz–Thompson violation rate, overall and per tier, with a confidence interval and the predicted
+    rate.
 
     ``population``: the eligible roster of the draw (uscc, tier, and optionally ``probability``, the model's
     predicted violation probability). ``sample``: the selected entities with uscc, tier,

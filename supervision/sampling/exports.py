@@ -1,4 +1,5 @@
-"""The list for inspectors: the task's entities with tier, top reasons, team, items and results, as CSV or XLSX."""
+"""The list for inspectors: the task's entities with tier, top reasons, team, items and results, as CSV or
+XLSX."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ EXPORT_COLUMNS = (
 
 
 def export_frame(session: Session, task_id: str, *, reasons: pl.DataFrame | None = None) -> pl.DataFrame:
-    """What inspectors take out: the list with tier, top reasons (from ``reasons``: uscc, reasons), team, items."""
+    """What inspectors take out: the list with tier, top reasons (from ``reasons``: uscc, reasons), team,
+    items."""
     sel = selection_frame(session, task_id)
     visit_ids = [v for v in sel["visit_id"].to_list() if v is not None]
     by_visit = teams(session, visit_ids)
@@ -109,7 +111,8 @@ def export_frame(session: Session, task_id: str, *, reasons: pl.DataFrame | None
 
 def reasons_text(dtype: pl.DataType) -> pl.Expr:
     """The reasons as one line of text: plain strings, lists of strings, or the scorer's list of
-    {feature, dimension, value, contribution, zh, en} structs (the Chinese sentence is what inspectors read)."""
+    {feature, dimension, value, contribution, zh, en} structs (the Chinese sentence is what inspectors
+    read)."""
     column = pl.col("reasons")
     if not isinstance(dtype, pl.List):
         return column.cast(pl.String)

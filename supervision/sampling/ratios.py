@@ -1,4 +1,5 @@
-"""The tier → sampling-ratio policy of a draw: ratios within configured ranges, floor, control slice, frequency limit.
+"""The tier → sampling-ratio policy of a draw: ratios within configured ranges, floor, control slice,
+frequency limit.
 
 Defaults follow the only complete published mapping (domain-rules §3, Daqing 林甸 2024): A ≤5 %, B 5–20 %,
 C 21–60 %, D 61–100 %. No national numeric table exists, so everything here is configuration.
@@ -47,7 +48,8 @@ class TierRatioPolicy:
     frequency_exempt_tiers: tuple[str, ...] = ("D",)
 
     def validate(self) -> TierRatioPolicy:
-        """Raise SamplingInputError naming the tier/parameter, the value and the allowed range; return self."""
+        """Raise SamplingInputError naming the tier/parameter, the value and the allowed range; return
+        self."""
         if set(self.ratios) != set(TIERS):
             raise SamplingInputError(f"ratios: tiers {sorted(self.ratios)}; expected exactly {list(TIERS)}")
         if set(self.ranges) != set(TIERS):

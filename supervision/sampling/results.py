@@ -1,4 +1,5 @@
-"""Inspection results: recording a visit's outcome (谁检查、谁录入), the publication clock (谁公开), records for training."""
+"""Inspection results: recording a visit's outcome (谁检查、谁录入), the publication clock (谁公开), records
+for training."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def record_result(
     """Record what the visit to ``uscc`` (on ``task_id``'s list) found; the publication clock starts.
 
     ``today`` is the date in China (the caller's clock): a visit dated later is refused. ``recorded_by`` must
-    be on the visit's team (谁检查、谁录入); who may name whom is the caller's rule (serving.services.sampling).
+    be on the visit's team (谁检查、谁录入); who may name whom is the caller's rule
+    (serving.services.sampling).
     """
     if outcome not in INSPECTION_OUTCOMES:
         raise SamplingInputError(
@@ -57,7 +59,8 @@ def record_result(
         )
     if inspected_on > today:
         raise SamplingInputError(
-            f"inspected_on {inspected_on.isoformat()} is in the future (today in China is {today.isoformat()})",
+            f"inspected_on {inspected_on.isoformat()} is in the future "
+            f"(today in China is {today.isoformat()})",
             field="inspected_on",
         )
     if not 1 <= publication_working_days <= 365:
@@ -114,7 +117,8 @@ def mark_published(session: Session, visit_id: str, *, published_on: date, today
 
 
 def overdue_report(session: Session, *, today: date, department: str | None = None) -> list[dict[str, Any]]:
-    """Per department (or of one): results recorded, published, unpublished and overdue (past the deadline)."""
+    """Per department (or of one): results recorded, published, unpublished and overdue (past the
+    deadline)."""
     q = (
         sa.select(SamplingTask.department, InspectionResult.publication_due_on, InspectionResult.published_on)
         .join(TaskSelection, TaskSelection.task_id == SamplingTask.task_id)
@@ -196,7 +200,8 @@ def last_inspected(session: Session) -> pl.DataFrame:
 
 
 def with_last_inspected(session: Session, roster: pl.DataFrame) -> pl.DataFrame:
-    """The roster with ``last_inspected_on`` = the later of its own column (if any) and the recorded results."""
+    """The roster with ``last_inspected_on`` = the later of its own column (if any) and the recorded
+    results."""
     known = last_inspected(session).rename({"last_inspected_on": "_db_last"})
     out = roster.join(known, on="uscc", how="left")
     if "last_inspected_on" in roster.columns:

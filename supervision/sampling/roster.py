@@ -1,4 +1,5 @@
-"""The inspector roster (执法检查人员名录库): import from CSV/XLSX, activate, list, and who an inspector is."""
+"""The inspector roster (执法检查人员名录库): import from CSV/XLSX, activate, list, and who an inspector
+is."""
 
 from __future__ import annotations
 

@@ -88,7 +88,8 @@ class SamplingTask(Base):
 
 
 class Visit(Base):
-    """One trip to one entity in a period, covering the items of every department's task (进一次门、查多项事)."""
+    """One trip to one entity in a period, covering the items of every department's task
+    (进一次门、查多项事)."""
 
     __tablename__ = "visits"
     __table_args__ = (

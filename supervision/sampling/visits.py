@@ -1,4 +1,5 @@
-"""Visits: a period's drawn lists merged into one visit per entity (进一次门、查多项事), inspectors drawn with recusal."""
+"""Visits: a period's drawn lists merged into one visit per entity (进一次门、查多项事), inspectors drawn with
+recusal."""
 
 from __future__ import annotations
 

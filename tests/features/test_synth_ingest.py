@@ -1,4 +1,5 @@
-"""The synthetic city through the real ingest: everything accepted except the injected dirt, by the right rule."""
+"""The synthetic city through the real ingest: everything accepted except the injected dirt, by the right
+rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SHAP: additivity, agreement with shap.TreeExplainer, dimension sums, reasons with the entity's own values."""
+"""SHAP: additivity, agreement with shap.TreeExplainer, dimension sums, reasons with the entity's own
+values."""
 
 from __future__ import annotations
 

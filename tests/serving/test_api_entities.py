@@ -174,8 +174,8 @@ def _one_worker_thread() -> None:
 
 def test_stored_score_under_concurrency_holds_no_connection_while_waiting_for_a_thread(city: City) -> None:
     # One pooled connection, one worker thread. A session that outlives the handler keeps its connection until
-    # FastAPI has validated the response in a worker thread, while the next request's handler holds that thread
-    # waiting for the connection: a deadlock, each request ending in the pool's timeout (503). Found by
+    # FastAPI has validated the response in a worker thread, while the next request's handler holds that
+    # thread waiting for the connection: a deadlock, each request ending in the pool's timeout (503). Found by
     # bench/serve.py at 200 requests/s with the default pool (15) and thread limiter (40).
     engine = make_engine(city.engine.url, pool_size=1, max_overflow=0, pool_timeout=3)
     settings = city.settings.model_copy(update={"rate_limit_per_minute": 0})
@@ -491,7 +491,8 @@ def test_explanation_after_a_same_day_rescore_uses_the_lake(client: TestClient, 
             reasons_zh="无",
         )
     got = _explain(client, city, uscc)
-    # The stored score is now the re-score (its features are the lake's after the decision), not the file's row.
+    # The stored score is now the re-score (its features are the lake's after the decision), not the file's
+    # row.
     assert got["as_of"] == str(AS_OF) and got["features_from"] == "lake"
 
 

@@ -1,6 +1,6 @@
-"""Lifecycle API: roles per route, full flows over HTTP on a real lake and SQLite, clear 409s for bad steps, and
-the authority rules: a department acts on and reads its own cases (谁认定、谁约谈), a listing needs a second
-approver of the same department (四眼原则), the department is the token's, never a typed name."""
+"""Lifecycle API: roles per route, full flows over HTTP on a real lake and SQLite, clear 409s for bad steps,
+and the authority rules: a department acts on and reads its own cases (谁认定、谁约谈), a listing needs a
+second approver of the same department (四眼原则), the department is the token's, never a typed name."""
 
 from __future__ import annotations
 

@@ -405,7 +405,8 @@ def test_each_sampling_route_admits_only_its_roles(
         body: dict[str, Any] | None = {} if method == "POST" else None
         response = client.request(method, path, json=body, headers=auth[role])
         if role in roles:
-            # Admitted: an empty body (422), a task not drawn yet (409) or an empty period are all that is left.
+            # Admitted: an empty body (422), a task not drawn yet (409) or an empty period are all that is
+            # left.
             assert response.status_code in (200, 201, 409, 422), (role, response.text)
         else:
             _error(response, 403, "forbidden")

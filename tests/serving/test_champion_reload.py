@@ -1,5 +1,5 @@
-"""The API follows a promotion or rollback made in another process (the CLI moves the registry's alias) without
-a restart; a version that fails to load leaves the current one serving; the check is cached; the API's
+"""The API follows a promotion or rollback made in another process (the CLI moves the registry's alias)
+without a restart; a version that fails to load leaves the current one serving; the check is cached; the API's
 re-score uses the model it serves. Real MLflow registry on SQLite, two trained versions."""
 
 from __future__ import annotations

@@ -141,7 +141,8 @@ def test_a_database_behind_the_code_says_what_to_run(settings: Settings) -> None
 
 
 def test_serve_runs_one_uvicorn_worker_on_localhost(migrated: Settings) -> None:
-    # The configuration `creditwatch serve` hands uvicorn (the real server runs in tests/serving/test_forwarded.py).
+    # The configuration `creditwatch serve` hands uvicorn (the real server runs in
+    # tests/serving/test_forwarded.py).
     from serving.api.app import create_app
     from serving.cli.serve import server_config
 

@@ -35,7 +35,9 @@ import sys
 from serving.cli.demo import serve_step
 from serving.cli.state import State
 from serving.settings import load_settings
-serve_step(State(settings=load_settings(home=sys.argv[1]), json=True), host="127.0.0.1", port=int(sys.argv[2]))
+serve_step(
+    State(settings=load_settings(home=sys.argv[1]), json=True), host="127.0.0.1", port=int(sys.argv[2])
+)
 """
 
 

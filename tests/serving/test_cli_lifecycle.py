@@ -163,7 +163,10 @@ def test_another_department_may_not_decide_or_read_a_case(ready: Settings, peopl
     assert _json(ready, "objections list", people.other) == (0, [])  # reads are filtered
     assert [o["objection_id"] for o in _json(ready, "objections list", people.sup)[1]] == [oid]
     # The repair of a record of the lake's department is taken, and decided, by that department only.
-    repair = f"repairs apply --uscc {E[0]} --table penalties --record P-GEN --commitment c --evidence e --on 2026-11-02"
+    repair = (
+        f"repairs apply --uscc {E[0]} --table penalties --record P-GEN --commitment c --evidence e "
+        "--on 2026-11-02"
+    )
     code, err = _json(ready, repair, people.other)
     assert code == 3 and "penalised or listed" in err["error"]
     code, applied = _json(ready, repair, people.system)  # a system applies for the party

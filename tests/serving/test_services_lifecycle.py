@@ -108,7 +108,10 @@ def test_every_lifecycle_use_case_is_audited_from_the_cli(
     run(sup, "objections.overdue", "objections overdue --on 2026-11-27")
 
     # Repairs, at the department that penalised.
-    repair = f"--uscc {E[0]} --table penalties --record P-GEN --commitment 承诺 --evidence 缴款凭证 --on 2026-11-02"
+    repair = (
+        f"--uscc {E[0]} --table penalties --record P-GEN --commitment 承诺 --evidence 缴款凭证 "
+        "--on 2026-11-02"
+    )
     rid = run(sup, "repairs.apply", f"repairs apply {repair}")["repair_id"]
     run(sup, "repairs.accept", f"repairs accept {rid} --on 2026-11-03")
     approved = run(sup, "repairs.approve", f"repairs approve {rid} --on 2026-11-04")

@@ -1,6 +1,7 @@
-"""The inspector's pages on the synthetic city with a created, drawn and assigned task: "my tasks" by the token's
-link to the roster, the sampling list, recording a result through the form (CSRF, Post/Redirect/Get, domain
-refusals as pages, nothing half-written, audited), the CSV/XLSX export, both languages, and a real browser."""
+"""The inspector's pages on the synthetic city with a created, drawn and assigned task: "my tasks" by the
+token's link to the roster, the sampling list, recording a result through the form (CSRF, Post/Redirect/Get,
+domain refusals as pages, nothing half-written, audited), the CSV/XLSX export, both languages, and a real
+browser."""
 
 from __future__ import annotations
 

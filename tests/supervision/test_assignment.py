@@ -1,4 +1,5 @@
-"""Inspector assignment: recusal never violated, team size, qualification, workload cap, unstaffable visits."""
+"""Inspector assignment: recusal never violated, team size, qualification, workload cap, unstaffable
+visits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The hash-chained audit log: a clean chain verifies; any edit, deletion, insertion or reordering is named."""
+"""The hash-chained audit log: a clean chain verifies; any edit, deletion, insertion or reordering is
+named."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The database layer on SQLite and PostgreSQL: migrations up and down, metadata vs migrations, transactions."""
+"""The database layer on SQLite and PostgreSQL: migrations up and down, metadata vs migrations,
+transactions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The score changes after an upheld objection and after an approved repair (a small city, a real model; slow).
+"""The score changes after an upheld objection and after an approved repair (a small city, a real model;
+slow).
 
 Not "falls": the objection and repair counts are unconstrained features (direction 0), and on the synthetic
 city the model gives an upheld objection some risk of its own, so a revoked penalty can leave the score

@@ -1,4 +1,5 @@
-"""Objections as a state machine on SQLite and PostgreSQL; deadlines in working days; features see upheld ones."""
+"""Objections as a state machine on SQLite and PostgreSQL; deadlines in working days; features see upheld
+ones."""
 
 from __future__ import annotations
 

@@ -107,7 +107,10 @@ def test_override_file_wins_and_bad_entries_are_named(tmp_path: Path) -> None:
 def test_second_approver_levels_come_from_the_policy(tmp_path: Path) -> None:
     # SAMR Order 44: listings by city and county departments are approved; the shipped file says so.
     assert set(default_policy().second_approver_levels) == {"city", "county"}
-    rule = '[[rule]]\nkind = "x"\nregime = "r"\neffective_from = 2022-01-01\nvalue = 1\nunit = "days"\nsource = "s"\nconfidence = "V"\n'
+    rule = (
+        '[[rule]]\nkind = "x"\nregime = "r"\neffective_from = 2022-01-01\nvalue = 1\nunit = "days"\n'
+        'source = "s"\nconfidence = "V"\n'
+    )
     absent = tmp_path / "absent.toml"
     absent.write_text(rule, encoding="utf-8")
     assert set(load_policy(absent).second_approver_levels) == {"city", "county"}  # a file without it keeps it

@@ -1,4 +1,5 @@
-"""Credit report: content by category, score only when authorised, number + hash verifiable, HTML and PDF, < 2 s."""
+"""Credit report: content by category, score only when authorised, number + hash verifiable, HTML and PDF, < 2
+s."""
 
 from __future__ import annotations
 

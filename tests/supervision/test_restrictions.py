@@ -1,4 +1,5 @@
-"""The embedded check: the right restrictions for each list type, recorded; the catalog validates and exports."""
+"""The embedded check: the right restrictions for each list type, recorded; the catalog validates and
+exports."""
 
 from __future__ import annotations
 

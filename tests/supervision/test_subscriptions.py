@@ -1,4 +1,5 @@
-"""Webhook delivery of list events to a real local HTTP server: in order, at least once, retried with backoff."""
+"""Webhook delivery of list events to a real local HTTP server: in order, at least once, retried with
+backoff."""
 
 from __future__ import annotations
 

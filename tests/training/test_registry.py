@@ -1,4 +1,5 @@
-"""MLflow on SQLite in tmp_path: log → register → alias → load by alias → same predictions; the gate; rollback."""
+"""MLflow on SQLite in tmp_path: log → register → alias → load by alias → same predictions; the gate;
+rollback."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""双公示: register decisions from the lake, publish one, the overdue report by department, the public export."""
+"""双公示: register decisions from the lake, publish one, the overdue report by department, the public
+export."""
 
 from __future__ import annotations
 

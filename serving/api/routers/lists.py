@@ -1,5 +1,5 @@
-"""Joint-punishment lists: propose (prior notice), approve (四眼原则), respond, list, rectify, interview, exits;
-the listing department's reads."""
+"""Joint-punishment lists: propose (prior notice), approve (四眼原则), respond, list, rectify, interview,
+exits; the listing department's reads."""
 
 from __future__ import annotations
 

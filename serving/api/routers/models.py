@@ -1,5 +1,6 @@
 """Models (analysts): versions with metrics, compare, promote through the champion gate, roll back — each move
-swaps the serving champion atomically, and only after the new model has loaded (:mod:`serving.services.models`).
+swaps the serving champion atomically, and only after the new model has loaded
+(:mod:`serving.services.models`).
 """
 
 from __future__ import annotations

@@ -171,7 +171,8 @@ class ResultIn(BaseModel):
         None,
         min_length=1,
         max_length=64,
-        description="the team member a supervisor records for; an inspector records as themselves (谁检查、谁录入)",
+        description="the team member a supervisor records for; an inspector records as themselves "
+        "(谁检查、谁录入)",
     )
     findings: str = Field("", max_length=4000)
 
@@ -184,7 +185,8 @@ class ResultOut(BaseModel):
 
 
 def stored_reasons_frame(request: Request) -> pl.DataFrame | None:
-    """USCC and stored top reasons (zh/en) of the newest score file, or None (the list, the export, the pages)."""
+    """USCC and stored top reasons (zh/en) of the newest score file, or None (the list, the export, the
+    pages)."""
     table = scores_of(request).latest()
     if table is None or "reasons" not in table.frame.columns:
         return None
@@ -302,8 +304,8 @@ def assign(
 def record_result(
     task_id: TaskId, body: ResultIn, ctx: Annotated[Context, context_dep(sampling_results.record_result)]
 ) -> ResultOut:
-    """谁检查、谁录入: an inspector records only the visits they are on the team of, as themselves; a supervisor
-    of the task's department records for a member of the visit's team (``recorded_by``)."""
+    """谁检查、谁录入: an inspector records only the visits they are on the team of, as themselves; a
+    supervisor of the task's department records for a member of the visit's team (``recorded_by``)."""
     out = sampling_results.record_result(
         ctx,
         task_id,

@@ -40,7 +40,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "task.not_drawn": ("本任务尚未抽取，名单为空。", "This task has not been drawn yet: the list is empty."),
     "task.only_mine_actionable": (
         "您可以查看整个名单（与接口一致），但只能录入分配给您的检查结果。",
-        "You may read the whole list (as the API allows) but record results only for the visits assigned to you.",
+        "You may read the whole list (as the API allows) but record results only for the visits assigned "
+        "to you.",
     ),
     "task.supervisor_records": (
         "监管人员可代检查组成员录入结果（须为该次检查的检查人员：谁检查、谁录入）。",

@@ -49,10 +49,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # explanation
     "entity.waterfall.title": ("评分解释（SHAP 瀑布图）", "Score explanation (SHAP waterfall)"),
     "entity.waterfall.caption": (
-        "以在用模型 {version} 按 {as_of} 的数据计算：从基准值出发，各特征把分数推高（红）或拉低（绿），得到原始分（对数几率），再校准为概率 {probability}。",
-        "Computed with the serving model {version} on the data of {as_of}: from the base value, each feature "
-        "pushes the score up (red) or down (green) to the raw score (log-odds), calibrated to the probability "
-        "{probability}.",
+        "以在用模型 {version} 按 {as_of} 的数据计算：从基准值出发，各特征把分数推高（红）或拉低（绿），"
+        "得到原始分（对数几率），再校准为概率 {probability}。",
+        "Computed with the serving model {version} on the data of {as_of}: from the base value, each "
+        "feature pushes the score up (red) or down (green) to the raw score (log-odds), calibrated to the "
+        "probability {probability}.",
     ),
     "entity.waterfall.base": ("基准值", "Base value"),
     "entity.waterfall.raw": ("原始分", "Raw score"),

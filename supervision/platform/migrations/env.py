@@ -1,4 +1,5 @@
-"""Alembic environment: runs the migrations on the connection `supervision.platform.db` hands over (no alembic.ini)."""
+"""Alembic environment: runs the migrations on the connection `supervision.platform.db` hands over (no
+alembic.ini)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
         raise RuntimeError(
-            "no connection: run migrations through supervision.platform.db.upgrade(engine) or `creditwatch db upgrade`"
+            "no connection: run migrations through supervision.platform.db.upgrade(engine) "
+            "or `creditwatch db upgrade`"
         )
     context.configure(
         connection=connection,

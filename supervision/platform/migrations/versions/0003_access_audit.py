@@ -20,7 +20,8 @@ depends_on: str | Sequence[str] | None = None
 GENESIS = "0" * 64
 
 # Append-only in the database itself: an accidental UPDATE/DELETE fails loudly. Someone able to drop these
-# triggers can still rewrite rows, and the hash chain (supervision.platform.audit.verify) is what exposes that.
+# triggers can still rewrite rows, and the hash chain (supervision.platform.audit.verify) is what exposes
+# that.
 SQLITE_TRIGGERS = (
     "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries "
     "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END",
