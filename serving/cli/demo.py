@@ -22,16 +22,14 @@ import time
 from datetime import timedelta
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
-from sqlalchemy.orm import Session
 
 from features.synth import CityConfig
 from serving.cli.serve import run_server
 from serving.cli.state import State
 from serving.services import admin
 from supervision.platform import access
-from supervision.sampling import tables
+from supervision.sampling import visits
 
 PERIOD = "2026H2"
 TASK = "DEMO-2026H2-XY"
@@ -229,18 +227,6 @@ def base_url(host: str, port: int) -> str:
     return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
 
 
-def busiest_inspector(session: Session) -> str | None:
-    """The roster inspector on the most visits (ties: the smallest id), or None without assignments."""
-    count = sa.func.count(tables.TaskAssignment.visit_id)
-    row = session.execute(
-        sa.select(tables.TaskAssignment.inspector_id, count)
-        .group_by(tables.TaskAssignment.inspector_id)
-        .order_by(count.desc(), tables.TaskAssignment.inspector_id)
-        .limit(1)
-    ).first()
-    return None if row is None else str(row[0])
-
-
 def issue_tokens(
     state: State, base: str, roles: tuple[access.Role, ...] = tuple(access.Role)
 ) -> list[dict[str, str]]:
@@ -251,7 +237,7 @@ def issue_tokens(
     audited like ``creditwatch tokens``."""
     issued = []
     with state.context() as ctx:
-        inspector = busiest_inspector(ctx.session)
+        inspector = visits.busiest_inspector(ctx.session)
         names = {
             role: inspector if role is access.Role.INSPECTOR and inspector else f"{TOKEN_PREFIX}{role.value}"
             for role in roles

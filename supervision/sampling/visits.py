@@ -232,3 +232,15 @@ def waiting_departments(session: Session, period: str) -> list[str]:
             .distinct()
         )
     )
+
+
+def busiest_inspector(session: Session) -> str | None:
+    """The roster inspector on the most visits (ties: the smallest id), or None without assignments."""
+    count = sa.func.count(TaskAssignment.visit_id)
+    row = session.execute(
+        sa.select(TaskAssignment.inspector_id, count)
+        .group_by(TaskAssignment.inspector_id)
+        .order_by(count.desc(), TaskAssignment.inspector_id)
+        .limit(1)
+    ).first()
+    return None if row is None else str(row[0])

@@ -121,6 +121,15 @@ def revoke_token(
     return TokenOut.of(admin.revoke_token(ctx, token_id))
 
 
+class CheckpointReport(BaseModel):
+    """What the signed checkpoints outside the database say (docs/security.md)."""
+
+    lines: int
+    covered_seq: int = Field(description="every entry up to here lies in a signed range")
+    gaps: list[list[int]] = Field(description="runs [first, last] of entries no signed range covers")
+    problems: list[str]
+
+
 class Verification(BaseModel):
     ok: bool
     entries: int
@@ -128,6 +137,7 @@ class Verification(BaseModel):
     head_hash: str = Field(description="record it elsewhere: a later run must extend it")
     first_bad_id: int | None
     reason: str | None
+    checkpoints: CheckpointReport | None
 
 
 @router.get("/audit/verify", summary="Re-compute the audit log's hash chain (admin)")
