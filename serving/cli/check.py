@@ -12,7 +12,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from serving.cli.state import OnOpt, State, UsccOpt
+from serving.cli.state import OnOpt, State, UsccOpt, write_csv
 from serving.services import checks
 from supervision.lifecycle.restrictions import MATTERS
 
@@ -50,5 +50,5 @@ def check_catalog(
     with state.context(write=False) as c:
         rows = [measure.model_dump() for measure in checks.catalog(c)]
     if out is not None:
-        pl.DataFrame(rows, schema=list(checks.MeasureView.model_fields)).write_csv(out)
+        write_csv(pl.DataFrame(rows, schema=list(checks.MeasureView.model_fields)), out)
     state.emit(rows, rows=rows, title="restriction measures")

@@ -13,7 +13,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from serving.cli.state import OnOpt, State, UsccOpt
+from serving.cli.state import OnOpt, State, UsccOpt, write_csv
 from serving.services import commitments
 
 commitments_app = typer.Typer(no_args_is_help=True)
@@ -99,5 +99,5 @@ def commitment_export(
     state: State = ctx.obj
     with state.context(write=False) as c:
         rows = [row.model_dump() for row in commitments.public_column(c)]
-    pl.DataFrame(rows, schema=list(commitments.PublicCommitment.model_fields)).write_csv(out)
+    write_csv(pl.DataFrame(rows, schema=list(commitments.PublicCommitment.model_fields)), out)
     state.emit({"rows": len(rows), "out": out})

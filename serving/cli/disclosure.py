@@ -12,7 +12,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from serving.cli.state import OnOpt, State
+from serving.cli.state import OnOpt, State, write_csv
 from serving.services import disclosure
 
 disclosure_app = typer.Typer(no_args_is_help=True)
@@ -61,5 +61,5 @@ def disclosure_export(
     state: State = ctx.obj
     with state.context(write=False) as c:
         rows = [row.model_dump() for row in disclosure.public_decisions(c, on=state.day(on))]
-    pl.DataFrame(rows, schema=list(disclosure.PublicDecision.model_fields)).write_csv(out)
+    write_csv(pl.DataFrame(rows, schema=list(disclosure.PublicDecision.model_fields)), out)
     state.emit({"rows": len(rows), "out": out})

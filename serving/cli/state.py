@@ -25,6 +25,7 @@ from supervision.platform.access import Principal
 from supervision.platform.clock import Clock, SystemClock
 from supervision.platform.db import current_revision, head_revision, make_engine, session_scope, upgrade
 from supervision.platform.errors import DomainError, ErrorKind
+from supervision.platform.spreadsheets import csv_bytes
 
 
 def _default(value: object) -> object:
@@ -196,6 +197,12 @@ def open_session(state: State, *, audit_lock: bool = False) -> Iterator[Session]
         if audit_lock:
             audit.lock(session)
         yield session
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> None:
+    """A CSV export for people: UTF-8 with BOM, no cell that spreadsheet software would run as a formula
+    (supervision.platform.spreadsheets), written beside the target and renamed."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(csv_bytes(frame)))
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:

@@ -3,7 +3,6 @@ XLSX."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Literal
 
@@ -11,6 +10,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from supervision.platform.spreadsheets import csv_bytes, xlsx_bytes
 from supervision.sampling.tables import InspectionResult, Visit
 from supervision.sampling.tasks import selection_frame
 from supervision.sampling.visits import teams
@@ -141,19 +141,8 @@ EXPORT_HEADINGS: Mapping[str, str] = {
 
 
 def export_bytes(frame: pl.DataFrame, fmt: ExportFormat) -> bytes:
-    """CSV (UTF-8 with BOM, so spreadsheet software shows Chinese) or XLSX (headings in Chinese first)."""
+    """CSV (UTF-8 with BOM, so spreadsheet software shows Chinese) or XLSX (headings in Chinese first); no
+    cell can run as a formula (supervision.platform.spreadsheets: an item name is typed by a department)."""
     if fmt == "csv":
-        return ("\ufeff" + frame.write_csv(line_terminator="\n", date_format="%Y-%m-%d")).encode("utf-8")
-    import openpyxl  # imported here: only this path needs it
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "抽查名单"
-    sheet.append([EXPORT_HEADINGS.get(c, c) for c in frame.columns])
-    for row in frame.iter_rows():
-        sheet.append(list(row))
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        return csv_bytes(frame)
+    return xlsx_bytes(frame, sheet="抽查名单", headings=EXPORT_HEADINGS)

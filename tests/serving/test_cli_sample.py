@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -285,3 +286,30 @@ def test_errors_are_one_line_with_the_exit_code_of_their_kind(files: dict[str, P
     assert _json(home, *sup, "sample", "list") == []
     result = _run(home, "--json", *sup, "sample", "inspectors", "deactivate", "I9")
     assert result.exit_code == 1 and "no inspector 'I9'" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_an_export_never_carries_a_formula_from_a_typed_item(
+    files: dict[str, Path], tmp_path: Path, fmt: str
+) -> None:
+    # A department types the check items; spreadsheet software must show them, never run them.
+    home = files["home"]
+    sup = ["--as", _token(home, "supervisor", person="S1")]
+    _json(home, *sup, "sample", "inspectors", "import", str(files["inspectors"]))
+    hostile = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
+    create = ["sample", "create", "--scores", str(files["scores"]), "--period", "2026Q4", "--count", "5"]
+    _json(home, *sup, *create, *[a for item in hostile for a in ("--item", item)], "--task-id", "T9")
+    _json(home, *sup, "sample", "draw", "T9")
+    out = tmp_path / f"T9.{fmt}"
+    _json(home, *sup, "sample", "export", "T9", "--out", str(out), "--scores", str(files["scores"]))
+    if fmt == "xlsx":
+        page = openpyxl.load_workbook(out).active
+        assert page is not None
+        cells = [cell for row in page.iter_rows() for cell in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        texts = [str(c.value) for c in cells if isinstance(c.value, str)]
+    else:
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            texts = [value for row in csv.reader(handle) for value in row]
+    assert texts and not [t for t in texts if t.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert any("'=HYPERLINK" in t for t in texts)  # shown as text, whole

@@ -18,6 +18,13 @@ from supervision.platform import audit
 from supervision.platform.db import session_scope
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+# PostgreSQL's append-only triggers (migrations 0003 and 0012).
+ALWAYS_TRIGGERS = (
+    ("audit_entries", "audit_entries_append_only"),
+    ("audit_entries", "audit_entries_no_truncate"),
+    ("audit_chain_head", "audit_chain_head_no_delete"),
+    ("audit_chain_head", "audit_chain_head_no_truncate"),
+)
 
 
 def _fill(engine: sa.Engine, n: int = 5) -> None:
@@ -42,14 +49,20 @@ def _verify(engine: sa.Engine) -> audit.VerifyResult:
 
 @contextmanager
 def _tamper(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """Raw SQL as someone able to switch the append-only triggers off (a DBA, an attacker with the file)."""
+    """Raw SQL as someone able to switch the append-only triggers off: the tables' owner on PostgreSQL (the
+    replication-role trick no longer works: migration 0012), anyone with the file on SQLite."""
+    postgres = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")  # no triggers fire
+        if postgres:
+            for table in ("audit_entries", "audit_chain_head"):
+                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         else:
             for name in ("audit_entries_no_update", "audit_entries_no_delete", "audit_chain_head_no_delete"):
                 connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         yield connection
+        if postgres:  # the owner puts them back, as they were
+            for table, trigger in ALWAYS_TRIGGERS:
+                connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}")
 
 
 def _rows(connection: sa.Connection) -> list[dict[str, object]]:
@@ -336,3 +349,15 @@ def test_append_many_chains_in_order_and_checks_all_first(db_engine: sa.Engine) 
         audit.append_many(session, [batch[0], {"actor": "", "action": "x"}])
     result = _verify(db_engine)
     assert result.ok and result.entries == 4 and result.head_hash == written[-1].hash
+
+
+def test_the_replication_role_does_not_switch_the_triggers_off_on_postgresql(db_engine: sa.Engine) -> None:
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("session_replication_role is PostgreSQL's")
+    _fill(db_engine, 2)
+    table = audit.AuditEntry.__table__
+    for statement in (sa.update(table).values(actor="x#9"), sa.delete(table)):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), db_engine.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            connection.execute(statement)
+    assert _verify(db_engine).ok
