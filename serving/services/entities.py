@@ -26,6 +26,7 @@ from serving.services.current_score import CurrentScore
 from supervision.lifecycle import scores as score_history
 from supervision.platform import masking
 from supervision.platform.access import Role
+from supervision.platform.clock import EARLIEST, LATEST, plausible_day
 from supervision.platform.errors import DomainError, NotFoundError
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ READERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)
 SCORE_READERS = (*READERS, Role.SYSTEM)
 
 # Dates a question may be asked about (feature windows reach years back; date arithmetic must not overflow).
-EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
 MAX_QUERY, MAX_LIMIT, MAX_RELATED, MAX_REASONS = 100, 100, 500, 20
 
 RECORD_TABLES = tuple(
@@ -353,13 +353,8 @@ def _bounded(name: str, value: int, low: int, high: int) -> None:
 
 
 def check_day(name: str, day: date) -> None:
-    """Refuse a date outside the range a question may be asked about (:data:`EARLIEST` to :data:`LATEST`)."""
-    if not EARLIEST <= day <= LATEST:
-        raise DomainError(
-            f"{name}: {day.isoformat()} is out of range; "
-            f"allowed {EARLIEST.isoformat()} to {LATEST.isoformat()}",
-            field=name,
-        )
+    """Refuse a date outside the range any input may name (supervision.platform.clock.plausible_day)."""
+    plausible_day(day, field=name)
 
 
 def _audit_read(ctx: Context, action: str, uscc: str, **details: Any) -> None:

@@ -22,6 +22,7 @@ from serving.services.context import Context
 from supervision.lifecycle import reports
 from supervision.platform.access import DEPARTMENT_PATTERN, Role
 from supervision.platform.calendar import covered_years
+from supervision.platform.clock import plausible_day
 from supervision.platform.errors import DomainError, ForbiddenError
 from supervision.platform.masking import name_masker
 
@@ -73,7 +74,7 @@ def horizon() -> date:
 
 
 def decision_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
-    """The day a decision is dated: `on`, or today in China; never after today."""
+    """The day a decision is dated: `on`, or today in China; never after today, never before 1990."""
     day = ctx.today if on is None else on
     if day > ctx.today:
         raise DayError(
@@ -81,11 +82,12 @@ def decision_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
             "dated on or before the day it is taken",
             field=field,
         )
-    return day
+    return plausible_day(day, field=field)
 
 
 def read_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
-    """The day a report or look-up is about: `on`, or today in China; not past the calendar's horizon."""
+    """The day a report or look-up is about: `on`, or today in China; not before 1990 nor past the calendar's
+    horizon."""
     day = ctx.today if on is None else on
     if day > horizon():
         raise DayError(
@@ -93,7 +95,7 @@ def read_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
             "calendar covers (holidays are announced a year at a time)",
             field=field,
         )
-    return day
+    return plausible_day(day, field=field)
 
 
 def own_department(ctx: Context, owner: str, *, what: str, act: str, rule: str = OWN_CASES) -> str:

@@ -27,6 +27,7 @@ import polars as pl
 from features import lake as lake_io
 from serving.services.context import Context, use_case
 from supervision.platform.access import Role
+from supervision.platform.clock import plausible_day
 from supervision.platform.errors import ForbiddenError
 from supervision.sampling import results, roster, tasks, visits
 from supervision.sampling.assignment import entity_person_links
@@ -191,7 +192,7 @@ def _params(spec: TaskSpec, *, department: str, today: date) -> TaskParams:
         department=department,
         items=spec.items,
         budget=Budget(count=spec.count, ratio=spec.ratio),
-        as_of=spec.as_of or today,
+        as_of=today if spec.as_of is None else plausible_day(spec.as_of, field="as_of"),
         period=spec.period,
         scope=TaskScope(
             divisions=spec.divisions,

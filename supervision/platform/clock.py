@@ -13,9 +13,24 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-__all__ = ["CHINA", "Clock", "FixedClock", "SystemClock", "china_today"]
+from supervision.platform.errors import DomainError
+
+__all__ = [
+    "CHINA",
+    "EARLIEST",
+    "LATEST",
+    "Clock",
+    "FixedClock",
+    "SystemClock",
+    "china_today",
+    "plausible_day",
+]
 
 CHINA = ZoneInfo("Asia/Shanghai")
+
+# The days any input date may name: no record of the catalog is older than 1990, and nothing is planned past
+# 2100 (earlier dates overflowed the feature windows; year 9999 was accepted as a task's date).
+EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
 
 
 class Clock(Protocol):
@@ -57,3 +72,14 @@ class FixedClock:
 def china_today() -> date:
     """Today in China from the system clock, for the few places outside a use case (CLI defaults)."""
     return SystemClock().today()
+
+
+def plausible_day(day: date, *, field: str) -> date:
+    """`day` if it lies in :data:`EARLIEST`..:data:`LATEST`; a refusal naming `field` and the range if not."""
+    if not EARLIEST <= day <= LATEST:
+        raise DomainError(
+            f"{field}: {day.isoformat()} is out of range; "
+            f"allowed {EARLIEST.isoformat()} to {LATEST.isoformat()}",
+            field=field,
+        )
+    return day

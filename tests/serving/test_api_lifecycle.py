@@ -580,15 +580,35 @@ PROPOSAL_IN_2999 = {
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body", "params"),
+    ("method", "path", "body", "params", "fragment"),
     [
-        ("POST", "/lists", PROPOSAL_IN_2999, None),
-        ("POST", "/objections/OBJ-X/mark", {"on": "9999-12-31"}, None),
-        ("GET", "/objections/overdue", None, {"on": "9999-12-31"}),
-        ("GET", "/disclosure/public", None, {"on": "9999-12-31"}),
-        ("POST", "/reports", {"uscc": E[4], "on": "9999-12-31"}, None),
+        ("POST", "/lists", PROPOSAL_IN_2999, None, "after"),
+        ("POST", "/objections/OBJ-X/mark", {"on": "9999-12-31"}, None, "after"),
+        ("GET", "/objections/overdue", None, {"on": "9999-12-31"}, "after"),
+        ("GET", "/disclosure/public", None, {"on": "9999-12-31"}, "after"),
+        ("POST", "/reports", {"uscc": E[4], "on": "9999-12-31"}, None, "after"),
+        ("POST", "/objections/OBJ-X/mark", {"on": "0001-01-01"}, None, "out of range"),
+        ("GET", "/disclosure/public", None, {"on": "0001-01-01"}, "out of range"),
+        ("POST", "/reports", {"uscc": E[4], "on": "0001-01-01"}, None, "out of range"),
+        (
+            "POST",
+            "/check",
+            {"uscc": E[4], "matter": "government_procurement", "on": "0001-01-01"},
+            None,
+            "out of range",
+        ),
     ],
-    ids=["decision after today", "mark after today", "overdue in 9999", "public in 9999", "report in 9999"],
+    ids=[
+        "decision after today",
+        "mark after today",
+        "overdue in 9999",
+        "public in 9999",
+        "report in 9999",
+        "mark in year 1",
+        "public in year 1",
+        "report in year 1",
+        "check in year 1",
+    ],
 )
 def test_a_far_day_is_a_clear_422(
     client: TestClient,
@@ -597,6 +617,7 @@ def test_a_far_day_is_a_clear_422(
     path: str,
     body: dict[str, object] | None,
     params: dict[str, str] | None,
+    fragment: str,
 ) -> None:
     sup = auth[Role.SUPERVISOR]
     if path.startswith("/objections/OBJ-X"):
@@ -609,5 +630,6 @@ def test_a_far_day_is_a_clear_422(
         }
         oid = _ok(client.post("/objections", json=filing, headers=sup), 201)["objection_id"]
         path = path.replace("OBJ-X", oid)
-    error = _error(client.request(method, path, json=body, params=params, headers=sup), 422, "validation")
-    assert "after" in error["message"]
+    headers = auth[Role.SYSTEM] if path == "/check" else sup
+    error = _error(client.request(method, path, json=body, params=params, headers=headers), 422, "validation")
+    assert fragment in error["message"]

@@ -313,3 +313,14 @@ def test_an_export_never_carries_a_formula_from_a_typed_item(
             texts = [value for row in csv.reader(handle) for value in row]
     assert texts and not [t for t in texts if t.startswith(("=", "+", "-", "@", "\t", "\r"))]
     assert any("'=HYPERLINK" in t for t in texts)  # shown as text, whole
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31"])
+def test_a_task_dated_outside_the_plausible_range_is_refused(files: dict[str, Path], as_of: str) -> None:
+    home = files["home"]
+    sup = ["--as", _token(home, "supervisor", person="S1")]
+    create = ["sample", "create", "--scores", str(files["scores"]), "--item", "i", "--period", "P1"]
+    result = _run(home, "--json", *sup, *create, "--count", "5", "--as-of", as_of, "--task-id", "T0")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"].startswith(f"as_of: {as_of} is out of range")
+    assert _json(home, *sup, "sample", "list") == []  # nothing was created

@@ -5,7 +5,7 @@ mode; every use case is checked and audited the same way from every door."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -21,9 +21,9 @@ from serving.services.context import Context, Door, check_role, local_operator, 
 from serving.settings import DemoSecretRefused, Settings
 from supervision.platform import access, audit
 from supervision.platform.access import Principal, Role, division_level
-from supervision.platform.clock import CHINA, FixedClock, SystemClock
+from supervision.platform.clock import CHINA, FixedClock, SystemClock, plausible_day
 from supervision.platform.db import make_engine, session_scope, upgrade
-from supervision.platform.errors import ForbiddenError
+from supervision.platform.errors import DomainError, ForbiddenError
 from tests.conftest import china_half_past_midnight
 
 runner = CliRunner()
@@ -60,6 +60,14 @@ def test_the_clock_reads_the_date_in_china_not_utc() -> None:
     with pytest.raises(ValueError, match="aware"):
         FixedClock(datetime(2026, 12, 6, 0, 30))
     assert SystemClock().today() == datetime.now(CHINA).date()
+
+
+def test_a_day_outside_the_plausible_range_is_refused_naming_the_field() -> None:
+    assert plausible_day(date(2026, 12, 6), field="on") == date(2026, 12, 6)
+    for day in (date(1, 1, 1), date(1989, 12, 31), date(2101, 1, 1), date(9999, 12, 31)):
+        with pytest.raises(DomainError, match=f"on: {day.isoformat()} is out of range") as refused:
+            plausible_day(day, field="on")
+        assert refused.value.field == "on"
 
 
 def test_the_tests_freeze_the_clock_at_half_past_midnight_china_time() -> None:
