@@ -202,10 +202,6 @@ def _public_sink(ctx: Context, fields: dict[str, Any], *, read: bool) -> None:
         audit.append(ctx.session, **fields)
 
 
-def client_address(request: Request) -> str:
-    return _client(request)
-
-
 def request_context(
     request: Request, principal: Principal, session: Session, *, door: str = "api"
 ) -> Context:
@@ -246,19 +242,7 @@ def context_dep(
     async def build(request: Request, principal: Principal, session: Session, **_: Any) -> Context:
         return request_context(request, principal, session, door=door)
 
-    # The dependencies are closures of this call: spelled as a signature (this module's annotations are
-    # strings, which FastAPI could not resolve to the local `mark` and `check`). `mark` comes first, so a
-    # denied call is audited under the service's action.
-    kind = inspect.Parameter.KEYWORD_ONLY
-    build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("request", kind, annotation=Request),
-            inspect.Parameter("_marked", kind, annotation=Annotated[None, Depends(mark)]),
-            inspect.Parameter("principal", kind, annotation=Annotated[Principal, Depends(check)]),
-            inspect.Parameter("session", kind, annotation=SessionDep),
-        ]
-    )
-    return Depends(build)
+    return _dependency(build, mark, principal=Annotated[Principal, Depends(check)])
 
 
 def public_context(service: Callable[..., Any]) -> Any:
@@ -272,12 +256,20 @@ def public_context(service: Callable[..., Any]) -> Any:
     async def build(request: Request, session: Session, **_: Any) -> Context:
         return request_context(request, THE_PUBLIC, session)
 
+    return _dependency(build, mark, _public=Annotated[None, PUBLIC])
+
+
+def _dependency(build: Callable[..., Any], mark: Callable[[Request], Any], **who: Any) -> Any:
+    """``Depends(build)`` with its parameters spelled as a signature: request, the audit marker, `who` (the
+    caller's check) and the session. The dependencies are closures of the caller, which FastAPI could not
+    resolve from this module's string annotations; `mark` comes first, so a denied call is audited under
+    the service's action."""
     kind = inspect.Parameter.KEYWORD_ONLY
     build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter("request", kind, annotation=Request),
             inspect.Parameter("_marked", kind, annotation=Annotated[None, Depends(mark)]),
-            inspect.Parameter("_public", kind, annotation=Annotated[None, PUBLIC]),
+            *(inspect.Parameter(name, kind, annotation=annotation) for name, annotation in who.items()),
             inspect.Parameter("session", kind, annotation=SessionDep),
         ]
     )

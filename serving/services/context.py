@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import getpass
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -81,7 +81,6 @@ class Context:
     door: Door
     serving: ServingChampion | None = None
     sink: AuditSink = in_transaction
-    audited: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def today(self) -> date:
@@ -162,7 +161,6 @@ class Context:
             },
         }
         self.sink(self, fields, read=read)
-        self.audited.append(fields)
 
 
 def use_case(
@@ -215,8 +213,3 @@ def check_role(
     if roles is not None and actor.role not in roles:
         allowed = ", ".join(sorted(r.value for r in roles))
         raise ForbiddenError(f"{action}: role {actor.role.value!r} may not do this; allowed: {allowed}")
-
-
-def roles_of(fn: Callable[..., Any]) -> frozenset[Role] | None:
-    """The roles a service function admits (``use_case(roles=...)``)."""
-    return getattr(fn, "roles", None)

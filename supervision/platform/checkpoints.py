@@ -27,7 +27,7 @@ import hmac
 import json
 import os
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-__all__ = ["CheckpointLog", "CheckpointVerdict", "attach", "log_of", "pending", "vouch"]
+__all__ = ["CheckpointLog", "CheckpointVerdict", "attach", "pending", "vouch"]
 
 FORMAT = "v1"
 _PENDING_KEY = "audit_checkpoint_head"
@@ -172,10 +172,6 @@ def attach(engine: sa.Engine, log: CheckpointLog) -> None:
     _LOGS[engine] = log
 
 
-def log_of(engine: sa.Engine) -> CheckpointLog | None:
-    return _LOGS.get(engine)
-
-
 def pending(session: Session, first: int, seq: int, head_hash: str) -> None:
     """Called by the audit append: this session's commit adds entries `first`..`seq` and moves the head to
     `head_hash` (appends of one transaction are contiguous: it holds the head's lock)."""
@@ -209,15 +205,3 @@ def _after_rollback(session: Session) -> None:
     # Whatever rolled back (the transaction, or a savepoint that may have held the append), this commit's
     # head is no longer known for sure: sign nothing for it. The next commit's checkpoint covers it.
     session.info.pop(_PENDING_KEY, None)
-
-
-def signed_lines(paths: Sequence[Path]) -> int:
-    """How many lines the given checkpoint files hold (for reports)."""
-    total = 0
-    for path in paths:
-        try:
-            with path.open(encoding="utf-8") as handle:
-                total += sum(1 for text in handle if text.strip())
-        except FileNotFoundError:
-            continue
-    return total
