@@ -14,9 +14,21 @@ from pydantic import Field
 
 from features.uscc import PATTERN
 
-__all__ = ["Uscc", "UsccPath"]
+__all__ = ["BackdateReason", "Uscc", "UsccPath"]
 
 _DESCRIPTION = "Unified Social Credit Code (统一社会信用代码): 18 characters, GB 32100"
 
 Uscc = Annotated[str, Field(min_length=18, max_length=18, pattern=PATTERN, description=_DESCRIPTION)]
 UsccPath = Annotated[str, Path(min_length=18, max_length=18, pattern=PATTERN, description=_DESCRIPTION)]
+
+# Why a decision is dated further back than the lifecycle policy's `decision.backdate` rule allows (audited).
+BackdateReason = Annotated[
+    str | None,
+    Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="required when the decision's date is further back than the policy allows "
+        "(`decision.backdate`, 30 days shipped): why it is entered late; kept in the audit entry",
+    ),
+]

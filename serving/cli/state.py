@@ -39,6 +39,14 @@ def _default(value: object) -> object:
 # Options every command group spells the same way.
 OnOpt = Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today in China)")]
 UsccOpt = Annotated[str, typer.Option("--uscc", help="unified social credit code (统一社会信用代码)")]
+BackdateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backdate-reason",
+        help="why a decision dated further back than the policy allows (decision.backdate) is entered late; "
+        "audited",
+    ),
+]
 
 # Exit codes of the domain's refusals, by kind: the one table of the CLI (the API's is serving/api/errors.py).
 KIND_EXIT: dict[ErrorKind, int] = {

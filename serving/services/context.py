@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import getpass
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -81,6 +81,9 @@ class Context:
     door: Door
     serving: ServingChampion | None = None
     sink: AuditSink = in_transaction
+    # Back-dated days of this use case and their reasons (`lifecycle_types.decision_day`): every audit entry
+    # the use case writes carries them.
+    backdated: dict[str, Any] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -157,6 +160,7 @@ class Context:
             "details": {
                 "door": self.door.name,
                 "department": self.actor.department,
+                **({"backdated": dict(self.backdated)} if self.backdated else {}),
                 **dict(details or {}),
             },
         }

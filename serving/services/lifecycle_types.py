@@ -27,6 +27,7 @@ from supervision.platform.errors import DomainError, ForbiddenError
 from supervision.platform.masking import name_masker
 
 __all__ = [
+    "BACKDATE",
     "OWN_CASES",
     "WHO_LISTS",
     "DayError",
@@ -73,8 +74,17 @@ def horizon() -> date:
     return date(covered_years()[1] + 1, 12, 31)
 
 
-def decision_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
-    """The day a decision is dated: `on`, or today in China; never after today, never before 1990."""
+BACKDATE = "decision.backdate"
+
+
+def decision_day(
+    ctx: Context, on: date | None, *, field: str = "on", backdate_reason: str | None = None
+) -> date:
+    """The day a decision is dated: `on`, or today in China; never after today, never before 1990.
+
+    A day further back than the policy's ``decision.backdate`` rule allows needs `backdate_reason`: the use
+    case's audit entries then carry the field, the day and the reason (``Context.backdated``).
+    """
     day = ctx.today if on is None else on
     if day > ctx.today:
         raise DayError(
@@ -82,7 +92,19 @@ def decision_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
             "dated on or before the day it is taken",
             field=field,
         )
-    return plausible_day(day, field=field)
+    day = plausible_day(day, field=field)
+    rule = ctx.policy().in_force(BACKDATE, on=ctx.today)
+    if rule is not None and rule.end(day) < ctx.today:
+        reason = (backdate_reason or "").strip()
+        if not reason:
+            raise DayError(
+                f"{field} {day.isoformat()}: more than {rule.value} {rule.unit.replace('_', ' ')} before "
+                f"today ({ctx.today.isoformat()}); a decision entered this late needs a back-dating reason "
+                f"(backdate_reason / --backdate-reason), which is audited ({BACKDATE}: {rule.source})",
+                field="backdate_reason",
+            )
+        ctx.backdated[field] = {"day": day.isoformat(), "reason": reason[:500]}
+    return day
 
 
 def read_day(ctx: Context, on: date | None, *, field: str = "on") -> date:
