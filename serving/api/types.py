@@ -7,14 +7,15 @@ which the services apply where a code must exist or be valid.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.uscc import PATTERN
 
-__all__ = ["BackdateReason", "Uscc", "UsccPath"]
+__all__ = ["BackdateReason", "OnIn", "Uscc", "UsccPath"]
 
 _DESCRIPTION = "Unified Social Credit Code (统一社会信用代码): 18 characters, GB 32100"
 
@@ -32,3 +33,12 @@ BackdateReason = Annotated[
         "(`decision.backdate`, 30 days shipped): why it is entered late; kept in the audit entry",
     ),
 ]
+
+
+class OnIn(BaseModel):
+    """The body of a dated decision: its day, and why it is entered late when it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: date | None = Field(None, description="default: today (China); not after today")
+    backdate_reason: BackdateReason = None

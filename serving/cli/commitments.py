@@ -13,7 +13,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from serving.cli.state import OnOpt, State, UsccOpt, write_csv
+from serving.cli.state import BackdateOpt, OnOpt, State, UsccOpt, write_csv
 from serving.services import commitments
 
 commitments_app = typer.Typer(no_args_is_help=True)
@@ -44,6 +44,7 @@ def commitment_make(
     licence_id: Annotated[str | None, typer.Option("--licence")] = None,
     signatory: Annotated[str | None, typer.Option("--signatory")] = None,
     on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Record a commitment made to your department."""
     state: State = ctx.obj
@@ -56,38 +57,51 @@ def commitment_make(
             licence_id=licence_id,
             signatory=signatory,
             on=state.day(on),
+            backdate_reason=backdate,
         )
     state.show(row.model_dump(), "commitment")
 
 
 @commitments_app.command("fulfil")
-def commitment_fulfil(ctx: typer.Context, commitment_id: str, on: OnOpt = None) -> None:
+def commitment_fulfil(
+    ctx: typer.Context, commitment_id: str, on: OnOpt = None, backdate: BackdateOpt = None
+) -> None:
     """The commitment is fulfilled."""
     state: State = ctx.obj
     with state.context() as c:
-        row = commitments.fulfil(c, commitment_id, on=state.day(on))
+        row = commitments.fulfil(c, commitment_id, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "commitment")
 
 
 @commitments_app.command("breach")
 def commitment_breach(
-    ctx: typer.Context, commitment_id: str, facts: Annotated[str, typer.Option("--facts")], on: OnOpt = None
+    ctx: typer.Context,
+    commitment_id: str,
+    facts: Annotated[str, typer.Option("--facts")],
+    on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """The commitment is breached (a record the features count)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = commitments.breach(c, commitment_id, facts=facts, on=state.day(on))
+        row = commitments.breach(c, commitment_id, facts=facts, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "commitment")
 
 
 @commitments_app.command("interview")
 def commitment_interview(
-    ctx: typer.Context, commitment_id: str, reason: Annotated[str, typer.Option("--reason")], on: OnOpt = None
+    ctx: typer.Context,
+    commitment_id: str,
+    reason: Annotated[str, typer.Option("--reason")],
+    on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Your department's interview after a breach."""
     state: State = ctx.obj
     with state.context() as c:
-        row = commitments.interview(c, commitment_id, reason=reason, on=state.day(on))
+        row = commitments.interview(
+            c, commitment_id, reason=reason, on=state.day(on), backdate_reason=backdate
+        )
     state.show(row.model_dump(), "commitment")
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from serving.cli.state import OnOpt, State, write_csv
+from serving.cli.state import BackdateOpt, OnOpt, State, write_csv
 from serving.services import disclosure
 
 disclosure_app = typer.Typer(no_args_is_help=True)
@@ -34,11 +34,13 @@ def disclosure_register(ctx: typer.Context) -> None:
 
 
 @disclosure_app.command("publish")
-def disclosure_publish(ctx: typer.Context, record_table: str, record_id: str, on: OnOpt = None) -> None:
+def disclosure_publish(
+    ctx: typer.Context, record_table: str, record_id: str, on: OnOpt = None, backdate: BackdateOpt = None
+) -> None:
     """Mark a decision of your department published."""
     state: State = ctx.obj
     with state.context() as c:
-        row = disclosure.publish(c, record_table, record_id, on=state.day(on))
+        row = disclosure.publish(c, record_table, record_id, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "disclosure")
 
 

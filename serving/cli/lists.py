@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli.state import OnOpt, State, UsccOpt
+from serving.cli.state import BackdateOpt, OnOpt, State, UsccOpt
 from serving.services import lists
 
 lists_app = typer.Typer(no_args_is_help=True)
@@ -43,20 +43,29 @@ def list_propose(
     reasons: Annotated[str, typer.Option("--reasons")],
     basis: Annotated[str, typer.Option("--basis")],
     on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Open a case of your department and print the prior notice (reasons, rights, response deadline)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.propose(c, uscc=uscc, list_type=list_type, reasons=reasons, basis=basis, on=state.day(on))
+        row = lists.propose(
+            c,
+            uscc=uscc,
+            list_type=list_type,
+            reasons=reasons,
+            basis=basis,
+            on=state.day(on),
+            backdate_reason=backdate,
+        )
     _case(state, row)
 
 
 @lists_app.command("approve")
-def list_approve(ctx: typer.Context, case_id: str, on: OnOpt = None) -> None:
+def list_approve(ctx: typer.Context, case_id: str, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
     """Approve a proposed listing as its second approver (四眼原则): another person of the department."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.approve(c, case_id, on=state.day(on))
+        row = lists.approve(c, case_id, on=state.day(on), backdate_reason=backdate)
     _case(state, row)
 
 
@@ -73,12 +82,16 @@ def list_respond(
 
 @lists_app.command("withdraw")
 def list_withdraw(
-    ctx: typer.Context, case_id: str, reasons: Annotated[str, typer.Option("--reasons")], on: OnOpt = None
+    ctx: typer.Context,
+    case_id: str,
+    reasons: Annotated[str, typer.Option("--reasons")],
+    on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Drop a proposal (e.g. the party's response convinced the department)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.withdraw(c, case_id, reasons=reasons, on=state.day(on))
+        row = lists.withdraw(c, case_id, reasons=reasons, on=state.day(on), backdate_reason=backdate)
     _case(state, row)
 
 
@@ -88,49 +101,56 @@ def list_list(
     case_id: str,
     document: Annotated[str, typer.Option("--document", help="basis document number")],
     on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """List the entity on the basis document (approved first where the policy asks for a second approver)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.list_case(c, case_id, basis_document_no=document, on=state.day(on))
+        row = lists.list_case(
+            c, case_id, basis_document_no=document, on=state.day(on), backdate_reason=backdate
+        )
     _case(state, row)
 
 
 @lists_app.command("rectified")
-def list_rectified(ctx: typer.Context, case_id: str, on: OnOpt = None) -> None:
+def list_rectified(ctx: typer.Context, case_id: str, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
     """Record that the party rectified (整改到位)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.rectify(c, case_id, on=state.day(on))
+        row = lists.rectify(c, case_id, on=state.day(on), backdate_reason=backdate)
     _case(state, row)
 
 
 @lists_app.command("interview")
 def list_interview(
-    ctx: typer.Context, case_id: str, reason: Annotated[str, typer.Option("--reason")], on: OnOpt = None
+    ctx: typer.Context,
+    case_id: str,
+    reason: Annotated[str, typer.Option("--reason")],
+    on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Your department's interview of a party it listed, after the rectification deadline (谁认定、谁约谈)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.interview(c, case_id, reason=reason, on=state.day(on))
+        row = lists.interview(c, case_id, reason=reason, on=state.day(on), backdate_reason=backdate)
     _case(state, row)
 
 
 @lists_app.command("exit")
-def list_exit(ctx: typer.Context, case_id: str, on: OnOpt = None) -> None:
+def list_exit(ctx: typer.Context, case_id: str, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
     """Early exit on application (rectified, minimum period passed)."""
     state: State = ctx.obj
     with state.context() as c:
-        row = lists.exit_on_application(c, case_id, on=state.day(on))
+        row = lists.exit_on_application(c, case_id, on=state.day(on), backdate_reason=backdate)
     _case(state, row)
 
 
 @lists_app.command("expire")
-def list_expire(ctx: typer.Context, on: OnOpt = None) -> None:
+def list_expire(ctx: typer.Context, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
     """Exit every case of your department whose maximum period has ended."""
     state: State = ctx.obj
     with state.context() as c:
-        rows = lists.expire(c, on=state.day(on))
+        rows = lists.expire(c, on=state.day(on), backdate_reason=backdate)
     _cases(state, rows, "expired")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli.state import OnOpt, State, UsccOpt
+from serving.cli.state import BackdateOpt, OnOpt, State, UsccOpt
 from serving.services import objections
 
 objections_app = typer.Typer(no_args_is_help=True)
@@ -42,6 +42,7 @@ def objection_file(
         ),
     ] = None,
     on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """File an objection with your department; prints its deadlines (working days)."""
     state: State = ctx.obj
@@ -54,16 +55,19 @@ def objection_file(
             grounds=grounds,
             department=department,
             on=state.day(on),
+            backdate_reason=backdate,
         )
     state.show(row.model_dump(), "objection")
 
 
 @objections_app.command("mark")
-def objection_mark(ctx: typer.Context, objection_id: str, on: OnOpt = None) -> None:
+def objection_mark(
+    ctx: typer.Context, objection_id: str, on: OnOpt = None, backdate: BackdateOpt = None
+) -> None:
     """Mark the disputed record 异议处理中."""
     state: State = ctx.obj
     with state.context() as c:
-        row = objections.mark(c, objection_id, on=state.day(on))
+        row = objections.mark(c, objection_id, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "objection")
 
 
@@ -75,12 +79,19 @@ def objection_decide(
     upheld: Annotated[bool, typer.Option("--upheld/--rejected")] = False,
     resolution: Annotated[str | None, typer.Option("--resolution", help="corrected or revoked")] = None,
     on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Uphold (record corrected or revoked; the lake gets the decision, the entity is re-scored) or reject."""
     state: State = ctx.obj
     with state.context() as c:
         row = objections.decide(
-            c, objection_id, upheld=upheld, reasons=reasons, resolution=resolution, on=state.day(on)
+            c,
+            objection_id,
+            upheld=upheld,
+            reasons=reasons,
+            resolution=resolution,
+            on=state.day(on),
+            backdate_reason=backdate,
         )
     state.show(row.model_dump(), "objection")
 

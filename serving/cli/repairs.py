@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli.state import OnOpt, State, UsccOpt
+from serving.cli.state import BackdateOpt, OnOpt, State, UsccOpt
 from serving.services import repairs
 
 repairs_app = typer.Typer(no_args_is_help=True)
@@ -48,6 +48,7 @@ def repair_apply(
         str | None, typer.Option("--evidence", help="obligations fulfilled: evidence")
     ] = None,
     on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Apply at the department that penalised or listed; prints every condition as checked by the system."""
     state: State = ctx.obj
@@ -60,37 +61,44 @@ def repair_apply(
             commitment=commitment,
             obligations_evidence=evidence,
             on=state.day(on),
+            backdate_reason=backdate,
         )
     state.show(row.model_dump(), "repair")
 
 
 @repairs_app.command("accept")
-def repair_accept(ctx: typer.Context, repair_id: str, on: OnOpt = None) -> None:
+def repair_accept(ctx: typer.Context, repair_id: str, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
     """Accept (受理) a complete application."""
     state: State = ctx.obj
     with state.context() as c:
-        row = repairs.accept(c, repair_id, on=state.day(on))
+        row = repairs.accept(c, repair_id, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "repair")
 
 
 @repairs_app.command("approve")
-def repair_approve(ctx: typer.Context, repair_id: str, on: OnOpt = None) -> None:
+def repair_approve(
+    ctx: typer.Context, repair_id: str, on: OnOpt = None, backdate: BackdateOpt = None
+) -> None:
     """Approve when every condition holds; publicity stops, the lake gets the repair, the entity is
     re-scored."""
     state: State = ctx.obj
     with state.context() as c:
-        row = repairs.approve(c, repair_id, on=state.day(on))
+        row = repairs.approve(c, repair_id, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "repair")
 
 
 @repairs_app.command("reject")
 def repair_reject(
-    ctx: typer.Context, repair_id: str, reasons: Annotated[str, typer.Option("--reasons")], on: OnOpt = None
+    ctx: typer.Context,
+    repair_id: str,
+    reasons: Annotated[str, typer.Option("--reasons")],
+    on: OnOpt = None,
+    backdate: BackdateOpt = None,
 ) -> None:
     """Reject (or refuse to accept) with reasons."""
     state: State = ctx.obj
     with state.context() as c:
-        row = repairs.reject(c, repair_id, reasons=reasons, on=state.day(on))
+        row = repairs.reject(c, repair_id, reasons=reasons, on=state.day(on), backdate_reason=backdate)
     state.show(row.model_dump(), "repair")
 
 

@@ -130,10 +130,11 @@ def make(
     licence_id: str | None = None,
     signatory: str | None = None,
     on: date | None = None,
+    backdate_reason: str | None = None,
 ) -> CommitmentView:
     """Record a commitment on the matter's template, made to the actor's department (a system names it)."""
     to = filing_department(ctx, department)
-    day = decision_day(ctx, on, field="made_on")
+    day = decision_day(ctx, on, field="made_on", backdate_reason=backdate_reason)
     row = commitments.make(
         ctx.session,
         actor=ctx.lifecycle_actor,
@@ -153,20 +154,29 @@ def make(
 
 
 @use_case("commitments.fulfil", roles=SUPERVISOR)
-def fulfil(ctx: Context, commitment_id: str, *, on: date | None = None) -> CommitmentView:
+def fulfil(
+    ctx: Context, commitment_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> CommitmentView:
     """The commitment is fulfilled (the lake gets its final state)."""
     _made_to(ctx, commitment_id, "determine")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = commitments.fulfil(ctx.session, commitment_id, actor=ctx.lifecycle_actor, on=day, lake=ctx.lake)
     ctx.audit("commitments.fulfil", target=_target(commitment_id), details={"on": day})
     return CommitmentView.of(row)
 
 
 @use_case("commitments.breach", roles=SUPERVISOR)
-def breach(ctx: Context, commitment_id: str, *, facts: str, on: date | None = None) -> CommitmentView:
+def breach(
+    ctx: Context,
+    commitment_id: str,
+    *,
+    facts: str,
+    on: date | None = None,
+    backdate_reason: str | None = None,
+) -> CommitmentView:
     """The commitment is breached: a record the features count."""
     _made_to(ctx, commitment_id, "determine")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = commitments.breach(
         ctx.session, commitment_id, actor=ctx.lifecycle_actor, on=day, facts=facts, lake=ctx.lake
     )
@@ -175,10 +185,17 @@ def breach(ctx: Context, commitment_id: str, *, facts: str, on: date | None = No
 
 
 @use_case("commitments.interview", roles=SUPERVISOR)
-def interview(ctx: Context, commitment_id: str, *, reason: str, on: date | None = None) -> CommitmentView:
+def interview(
+    ctx: Context,
+    commitment_id: str,
+    *,
+    reason: str,
+    on: date | None = None,
+    backdate_reason: str | None = None,
+) -> CommitmentView:
     """The department's interview after a breach."""
     _made_to(ctx, commitment_id, "interview")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = commitments.interview(
         ctx.session, commitment_id, actor=ctx.lifecycle_actor, on=day, reason=reason, lake=ctx.lake
     )

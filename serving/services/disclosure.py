@@ -102,20 +102,29 @@ def register(ctx: Context) -> Registered:
 
 
 @use_case("disclosure.publish", roles=SUPERVISOR)
-def publish(ctx: Context, record_table: str, record_id: str, *, on: date | None = None) -> DisclosureView:
+def publish(
+    ctx: Context,
+    record_table: str,
+    record_id: str,
+    *,
+    on: date | None = None,
+    backdate_reason: str | None = None,
+) -> DisclosureView:
     """Mark a decision of the actor's department published."""
     row = disclosure.get(ctx.session, record_table, record_id)
     own_department(
         ctx, row.department, what=f"decision {record_table}:{record_id}", act="publish", rule=WHO_MADE
     )
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = disclosure.publish(ctx.session, record_table, record_id, actor=ctx.lifecycle_actor, on=day)
     ctx.audit("disclosure.publish", target=f"disclosure:{record_table}:{record_id}", details={"on": day})
     return DisclosureView.of(row)
 
 
 @use_case("disclosure.overdue", roles=READERS)
-def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueDepartment]:
+def overdue(
+    ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
+) -> list[OverdueDepartment]:
     """Per department: decisions past their publication deadline on `on` (count, oldest, working days
     late)."""
     day = read_day(ctx, on)
@@ -126,7 +135,9 @@ def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueDepartment]:
 
 # Public data (双公示 is publication): anyone, with or without a token.
 @use_case("disclosure.public", roles=None, public=True)
-def public_decisions(ctx: Context, *, on: date | None = None) -> list[PublicDecision]:
+def public_decisions(
+    ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
+) -> list[PublicDecision]:
     """Published decisions within their publicity period on `on`: no minors, personal data masked."""
     day = read_day(ctx, on)
     frame = disclosure.public_export(

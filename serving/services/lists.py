@@ -175,12 +175,19 @@ def _needs_second_approver(ctx: Context) -> bool:
 
 @use_case("lists.propose", roles=SUPERVISOR)
 def propose(
-    ctx: Context, *, uscc: str, list_type: str, reasons: str, basis: str, on: date | None = None
+    ctx: Context,
+    *,
+    uscc: str,
+    list_type: str,
+    reasons: str,
+    basis: str,
+    on: date | None = None,
+    backdate_reason: str | None = None,
 ) -> ListCaseView:
     """Open a case for the actor's department with the prior notice (reasons, basis, the party's rights and
     response deadline); the proposer is recorded for the four-eyes rule."""
     department = ctx.department()
-    day = decision_day(ctx, on, field="proposed_on")
+    day = decision_day(ctx, on, field="proposed_on", backdate_reason=backdate_reason)
     row = lists.propose(
         ctx.session,
         actor=ctx.lifecycle_actor,
@@ -202,7 +209,9 @@ def propose(
 
 
 @use_case("lists.approve", roles=SUPERVISOR)
-def approve(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseView:
+def approve(
+    ctx: Context, case_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> ListCaseView:
     """The second approver of a proposed listing (四眼原则): a person of the listing department other than
     the proposer."""
     row = _listing(ctx, case_id, "approve")
@@ -219,7 +228,7 @@ def approve(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseVi
             f"must be another person ({FOUR_EYES})",
             field="actor.person_id",
         )
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.approve(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, person_id=person)
     ctx.audit(
         "lists.approve",
@@ -241,17 +250,26 @@ def respond(ctx: Context, case_id: str, *, response: str) -> ListCaseView:
 
 
 @use_case("lists.withdraw", roles=SUPERVISOR)
-def withdraw(ctx: Context, case_id: str, *, reasons: str, on: date | None = None) -> ListCaseView:
+def withdraw(
+    ctx: Context, case_id: str, *, reasons: str, on: date | None = None, backdate_reason: str | None = None
+) -> ListCaseView:
     """Drop a proposal (e.g. the party's response convinced the department)."""
     _listing(ctx, case_id, "withdraw")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.withdraw(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, reasons=reasons)
     ctx.audit("lists.withdraw", target=_target(case_id), details={"on": day})
     return ListCaseView.of(row)
 
 
 @use_case("lists.list", roles=SUPERVISOR)
-def list_case(ctx: Context, case_id: str, *, basis_document_no: str, on: date | None = None) -> ListCaseView:
+def list_case(
+    ctx: Context,
+    case_id: str,
+    *,
+    basis_document_no: str,
+    on: date | None = None,
+    backdate_reason: str | None = None,
+) -> ListCaseView:
     """List the entity on the basis document (the second approver first, where the policy asks for one);
     fixes the rectification, minimum and maximum dates; the lake and the outbox get the listing."""
     row = _listing(ctx, case_id, "list")
@@ -265,7 +283,7 @@ def list_case(ctx: Context, case_id: str, *, basis_document_no: str, on: date | 
             f"POST /lists/{case_id}/approve)",
             field="approved_by",
         )
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.list_case(
         ctx.session,
         case_id,
@@ -285,20 +303,24 @@ def list_case(ctx: Context, case_id: str, *, basis_document_no: str, on: date | 
 
 
 @use_case("lists.rectify", roles=SUPERVISOR)
-def rectify(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseView:
+def rectify(
+    ctx: Context, case_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> ListCaseView:
     """Record that the party rectified (整改到位)."""
     _listing(ctx, case_id, "record the rectification of")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.rectify(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day)
     ctx.audit("lists.rectify", target=_target(case_id), details={"on": day})
     return ListCaseView.of(row)
 
 
 @use_case("lists.interview", roles=SUPERVISOR)
-def interview(ctx: Context, case_id: str, *, reason: str, on: date | None = None) -> ListCaseView:
+def interview(
+    ctx: Context, case_id: str, *, reason: str, on: date | None = None, backdate_reason: str | None = None
+) -> ListCaseView:
     """The listing department's warning interview after the rectification deadline (谁认定、谁约谈)."""
     _listing(ctx, case_id, "interview")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.interview(
         ctx.session,
         case_id,
@@ -313,20 +335,22 @@ def interview(ctx: Context, case_id: str, *, reason: str, on: date | None = None
 
 
 @use_case("lists.exit", roles=SUPERVISOR)
-def exit_on_application(ctx: Context, case_id: str, *, on: date | None = None) -> ListCaseView:
+def exit_on_application(
+    ctx: Context, case_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> ListCaseView:
     """Early exit on application: rectified, and the minimum period has passed."""
     _listing(ctx, case_id, "exit")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.exit_on_application(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, lake=ctx.lake)
     ctx.audit("lists.exit", target=_target(case_id), details={"on": day})
     return ListCaseView.of(row)
 
 
 @use_case("lists.expire", roles=SUPERVISOR)
-def expire(ctx: Context, *, on: date | None = None) -> list[ListCaseView]:
+def expire(ctx: Context, *, on: date | None = None, backdate_reason: str | None = None) -> list[ListCaseView]:
     """Exit every case of the actor's department whose maximum period has ended (dated at the maximum)."""
     department = ctx.department()
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     rows = lists.expire(ctx.session, actor=ctx.lifecycle_actor, on=day, department=department)
     ctx.audit(
         "lists.expire",
@@ -337,7 +361,9 @@ def expire(ctx: Context, *, on: date | None = None) -> list[ListCaseView]:
 
 
 @use_case("lists.interviews_due", roles=READERS)
-def interviews_due(ctx: Context, *, on: date | None = None) -> list[ListCaseView]:
+def interviews_due(
+    ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
+) -> list[ListCaseView]:
     """The actor's department's listed cases past the rectification deadline, not yet interviewed."""
     department = ctx.department()
     day = read_day(ctx, on)

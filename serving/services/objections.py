@@ -111,11 +111,12 @@ def file(
     grounds: str,
     department: str | None = None,
     on: date | None = None,
+    backdate_reason: str | None = None,
 ) -> ObjectionView:
     """File an objection with the actor's department (a system names the handling one); its deadlines are
     fixed now, in working days from the filing day."""
     handler = filing_department(ctx, department)
-    day = decision_day(ctx, on, field="filed_on")
+    day = decision_day(ctx, on, field="filed_on", backdate_reason=backdate_reason)
     row = objections.file(
         ctx.session,
         actor=ctx.lifecycle_actor,
@@ -136,10 +137,12 @@ def file(
 
 
 @use_case("objections.mark", roles=DECIDERS)
-def mark(ctx: Context, objection_id: str, *, on: date | None = None) -> ObjectionView:
+def mark(
+    ctx: Context, objection_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> ObjectionView:
     """Mark the disputed record 异议处理中 (the handling department)."""
     _handled(ctx, objection_id, "mark")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = objections.mark(ctx.session, objection_id, actor=ctx.lifecycle_actor, on=day)
     ctx.audit("objections.mark", target=_target(objection_id), details={"on": day})
     return ObjectionView.of(row)
@@ -155,11 +158,12 @@ def decide(
     resolution: str | None = None,
     correction: dict[str, Any] | None = None,
     on: date | None = None,
+    backdate_reason: str | None = None,
 ) -> ObjectionDecision:
     """Uphold (the record is corrected or revoked, the lake gets the decision and the entity is re-scored at
     once) or reject with reasons (the handling department)."""
     _handled(ctx, objection_id, "decide")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     decision = objections.decide(
         ctx.session,
         objection_id,
@@ -217,7 +221,9 @@ def list_objections(
 
 
 @use_case("objections.overdue", roles=READERS)
-def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueObjection]:
+def overdue(
+    ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
+) -> list[OverdueObjection]:
     """The actor's department's open objections past their marking or decision deadline on `on`."""
     department = ctx.department()
     day = read_day(ctx, on)

@@ -122,10 +122,11 @@ def apply(
     commitment: str | None = None,
     obligations_evidence: str | None = None,
     on: date | None = None,
+    backdate_reason: str | None = None,
 ) -> RepairView:
     """Record an application at the department that penalised or listed; every condition is checked and
     recorded, and the acceptance deadline fixed."""
-    day = decision_day(ctx, on, field="applied_on")
+    day = decision_day(ctx, on, field="applied_on", backdate_reason=backdate_reason)
     sources = ctx.sources()
     named = repairs.handling_department(sources, record_table=record_table, record_id=record_id)
     handler = named or ctx.department()
@@ -160,21 +161,25 @@ def apply(
 
 
 @use_case("repairs.accept", roles=DECIDERS)
-def accept(ctx: Context, repair_id: str, *, on: date | None = None) -> RepairView:
+def accept(
+    ctx: Context, repair_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> RepairView:
     """Accept a complete application (受理); the decision deadline runs from that day."""
     _handled(ctx, repair_id, "accept")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = repairs.accept(ctx.session, repair_id, actor=ctx.lifecycle_actor, on=day, policy=ctx.policy())
     ctx.audit("repairs.accept", target=_target(repair_id), details={"on": day})
     return RepairView.of(row)
 
 
 @use_case("repairs.approve", roles=DECIDERS)
-def approve(ctx: Context, repair_id: str, *, on: date | None = None) -> RepairDecision:
+def approve(
+    ctx: Context, repair_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> RepairDecision:
     """Approve when every condition holds on the day: publicity stops, the lake gets the repair, the entity
     is re-scored at once and ``tier_after`` is the new tier (the stored one if re-scoring was skipped)."""
     _handled(ctx, repair_id, "approve")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = repairs.approve(
         ctx.session,
         repair_id,
@@ -200,10 +205,12 @@ def approve(ctx: Context, repair_id: str, *, on: date | None = None) -> RepairDe
 
 
 @use_case("repairs.reject", roles=DECIDERS)
-def reject(ctx: Context, repair_id: str, *, reasons: str, on: date | None = None) -> RepairView:
+def reject(
+    ctx: Context, repair_id: str, *, reasons: str, on: date | None = None, backdate_reason: str | None = None
+) -> RepairView:
     """Reject (or refuse to accept) with reasons; the record keeps its publicity."""
     _handled(ctx, repair_id, "reject")
-    day = decision_day(ctx, on)
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = repairs.reject(ctx.session, repair_id, actor=ctx.lifecycle_actor, on=day, reasons=reasons)
     ctx.audit("repairs.reject", target=_target(repair_id), details={"on": day})
     return RepairView.of(row)
@@ -232,7 +239,9 @@ def list_repairs(ctx: Context, *, uscc: str | None = None) -> list[RepairView]:
 
 
 @use_case("repairs.overdue", roles=READERS)
-def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueRepair]:
+def overdue(
+    ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
+) -> list[OverdueRepair]:
     """The actor's department's open applications past their acceptance or decision deadline on `on`."""
     department = ctx.department()
     day = read_day(ctx, on)

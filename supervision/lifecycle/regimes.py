@@ -136,6 +136,9 @@ class Policy:
     sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Levels of the listing department at which a listing needs a second approver (四眼原则).
     second_approver_levels: tuple[str, ...] = DEFAULT_SECOND_APPROVER_LEVELS
+    # Every other top-level table of the file (e.g. a list's criteria, the repair regime of an authority),
+    # each parsed and checked by the module that uses it through :meth:`section`.
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen: set[tuple[str, date]] = set()
@@ -177,6 +180,15 @@ class Policy:
                 f"{self.origin}: no set {name!r}; sets: {', '.join(sorted(self.sets))}"
             ) from None
 
+    def section(self, name: str) -> Mapping[str, Any]:
+        """The top-level table `name` of the policy file (its module parses and checks it)."""
+        try:
+            return self.sections[name]
+        except KeyError:
+            raise PolicyError(
+                f"{self.origin}: no [{name}] table; tables: {', '.join(sorted(self.sections)) or 'none'}"
+            ) from None
+
     def table(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in sorted(self.rules, key=lambda r: (r.kind, r.effective_from))]
 
@@ -199,11 +211,16 @@ def parse_policy(text: str, *, origin: str) -> Policy:
         isinstance(v, list) and all(isinstance(x, str) for x in v) for v in sets.values()
     ):
         raise PolicyError(f"{origin}: [sets] must map names to lists of strings")
+    sections = {k: v for k, v in data.items() if k not in ("rule", "sets", "lists")}
+    for name, value in sections.items():
+        if not isinstance(value, dict):
+            raise PolicyError(f"{origin}: top-level {name!r} must be a table ([{name}])")
     return Policy(
         rules=tuple(rules),
         origin=origin,
         sets={k: tuple(v) for k, v in sets.items()},
         second_approver_levels=_approver_levels(data.get("lists", {}), origin),
+        sections=sections,
     )
 
 

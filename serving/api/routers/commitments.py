@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep, public_context
-from serving.api.types import Uscc
+from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import commitments
 from serving.services.commitments import CommitmentView, PublicCommitment, TemplateView
 from serving.services.context import Context
@@ -33,12 +33,7 @@ class MakeIn(BaseModel):
     licence_id: str | None = Field(None, max_length=128)
     signatory: str | None = Field(None, max_length=100)
     made_on: date | None = Field(None, description="default: today (China); not after today")
-
-
-class OnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    on: date | None = Field(None, description="default: today (China); not after today")
+    backdate_reason: BackdateReason = None
 
 
 class BreachIn(OnIn):
@@ -69,6 +64,7 @@ def make(body: MakeIn, ctx: Annotated[Context, context_dep(commitments.make)]) -
         licence_id=body.licence_id,
         signatory=body.signatory,
         on=body.made_on,
+        backdate_reason=body.backdate_reason,
     )
 
 
@@ -76,14 +72,16 @@ def make(body: MakeIn, ctx: Annotated[Context, context_dep(commitments.make)]) -
 def fulfil(
     commitment_id: CommitmentId, body: OnIn, ctx: Annotated[Context, context_dep(commitments.fulfil)]
 ) -> CommitmentView:
-    return commitments.fulfil(ctx, commitment_id, on=body.on)
+    return commitments.fulfil(ctx, commitment_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{commitment_id}/breach", summary="The commitment is breached (a record the features count)")
 def breach(
     commitment_id: CommitmentId, body: BreachIn, ctx: Annotated[Context, context_dep(commitments.breach)]
 ) -> CommitmentView:
-    return commitments.breach(ctx, commitment_id, facts=body.facts, on=body.on)
+    return commitments.breach(
+        ctx, commitment_id, facts=body.facts, on=body.on, backdate_reason=body.backdate_reason
+    )
 
 
 @router.post("/{commitment_id}/interview", summary="The department's interview after a breach")
@@ -92,4 +90,6 @@ def interview(
     body: InterviewIn,
     ctx: Annotated[Context, context_dep(commitments.interview)],
 ) -> CommitmentView:
-    return commitments.interview(ctx, commitment_id, reason=body.reason, on=body.on)
+    return commitments.interview(
+        ctx, commitment_id, reason=body.reason, on=body.on, backdate_reason=body.backdate_reason
+    )

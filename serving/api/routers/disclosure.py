@@ -7,9 +7,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep, public_context
+from serving.api.types import OnIn
 from serving.services import disclosure
 from serving.services.context import Context
 from serving.services.disclosure import (
@@ -21,12 +21,6 @@ from serving.services.disclosure import (
 )
 
 router = APIRouter(prefix="/disclosure", tags=["disclosure"])
-
-
-class OnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    on: date | None = Field(None, description="default: today (China); not after today")
 
 
 @router.post("/register", summary="Register the lake's new licence and penalty decisions")
@@ -41,7 +35,7 @@ def publish(
     body: OnIn,
     ctx: Annotated[Context, context_dep(disclosure.publish)],
 ) -> DisclosureView:
-    return disclosure.publish(ctx, record_table, record_id, on=body.on)
+    return disclosure.publish(ctx, record_table, record_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.get("/overdue", summary="Per department: decisions past their publication deadline")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep
-from serving.api.types import Uscc
+from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import lists
 from serving.services.context import Context
 from serving.services.lists import ListCaseView, PersonFlag
@@ -29,12 +29,7 @@ class ProposeIn(BaseModel):
     reasons: str = Field(min_length=1, max_length=4000)
     basis: str = Field(min_length=1, max_length=4000)
     proposed_on: date | None = Field(None, description="default: today (China); not after today")
-
-
-class OnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    on: date | None = Field(None, description="default: today (China); not after today")
+    backdate_reason: BackdateReason = None
 
 
 class RespondIn(BaseModel):
@@ -64,12 +59,13 @@ def propose(body: ProposeIn, ctx: Annotated[Context, context_dep(lists.propose)]
         reasons=body.reasons,
         basis=body.basis,
         on=body.proposed_on,
+        backdate_reason=body.backdate_reason,
     )
 
 
 @router.post("/{case_id}/approve", summary="Second approver of a proposed listing (四眼原则)")
 def approve(case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.approve)]) -> ListCaseView:
-    return lists.approve(ctx, case_id, on=body.on)
+    return lists.approve(ctx, case_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{case_id}/response", summary="The party's statement (陈述申辩) on a proposed case")
@@ -83,40 +79,48 @@ def respond(
 def withdraw(
     case_id: CaseId, body: WithdrawIn, ctx: Annotated[Context, context_dep(lists.withdraw)]
 ) -> ListCaseView:
-    return lists.withdraw(ctx, case_id, reasons=body.reasons, on=body.on)
+    return lists.withdraw(
+        ctx, case_id, reasons=body.reasons, on=body.on, backdate_reason=body.backdate_reason
+    )
 
 
 @router.post("/{case_id}/list", summary="List the entity on the basis document")
 def list_entity(
     case_id: CaseId, body: ListIn, ctx: Annotated[Context, context_dep(lists.list_case)]
 ) -> ListCaseView:
-    return lists.list_case(ctx, case_id, basis_document_no=body.basis_document_no, on=body.on)
+    return lists.list_case(
+        ctx,
+        case_id,
+        basis_document_no=body.basis_document_no,
+        on=body.on,
+        backdate_reason=body.backdate_reason,
+    )
 
 
 @router.post("/{case_id}/rectified", summary="The party rectified (整改到位)")
 def rectified(
     case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.rectify)]
 ) -> ListCaseView:
-    return lists.rectify(ctx, case_id, on=body.on)
+    return lists.rectify(ctx, case_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{case_id}/interview", summary="The listing department's interview (谁认定、谁约谈)")
 def interview(
     case_id: CaseId, body: InterviewIn, ctx: Annotated[Context, context_dep(lists.interview)]
 ) -> ListCaseView:
-    return lists.interview(ctx, case_id, reason=body.reason, on=body.on)
+    return lists.interview(ctx, case_id, reason=body.reason, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{case_id}/exit", summary="Early exit on application")
 def exit_on_application(
     case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.exit_on_application)]
 ) -> ListCaseView:
-    return lists.exit_on_application(ctx, case_id, on=body.on)
+    return lists.exit_on_application(ctx, case_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/expire", summary="Exit every case of the department at its maximum period")
 def expire(body: OnIn, ctx: Annotated[Context, context_dep(lists.expire)]) -> list[ListCaseView]:
-    return lists.expire(ctx, on=body.on)
+    return lists.expire(ctx, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.get("/interviews-due", summary="The department's listed cases past the rectification deadline")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep
-from serving.api.types import Uscc
+from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import objections
 from serving.services.context import Context
 from serving.services.objections import ObjectionDecision, ObjectionView, OverdueObjection
@@ -34,12 +34,7 @@ class ObjectionIn(BaseModel):
         "goes to their own department)",
     )
     filed_on: date | None = Field(None, description="default: today (China); not after today")
-
-
-class OnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    on: date | None = Field(None, description="default: today (China); not after today")
+    backdate_reason: BackdateReason = None
 
 
 class DecisionIn(OnIn):
@@ -59,6 +54,7 @@ def file_objection(body: ObjectionIn, ctx: Annotated[Context, context_dep(object
         grounds=body.grounds,
         department=body.department,
         on=body.filed_on,
+        backdate_reason=body.backdate_reason,
     )
 
 
@@ -66,7 +62,7 @@ def file_objection(body: ObjectionIn, ctx: Annotated[Context, context_dep(object
 def mark_objection(
     objection_id: ObjectionId, body: OnIn, ctx: Annotated[Context, context_dep(objections.mark)]
 ) -> ObjectionView:
-    return objections.mark(ctx, objection_id, on=body.on)
+    return objections.mark(ctx, objection_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post(
@@ -84,6 +80,7 @@ def decide_objection(
         resolution=body.resolution,
         correction=body.correction,
         on=body.on,
+        backdate_reason=body.backdate_reason,
     )
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep
-from serving.api.types import Uscc
+from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import repairs
 from serving.services.context import Context
 from serving.services.repairs import OverdueRepair, RepairDecision, RepairView
@@ -32,12 +32,7 @@ class RepairIn(BaseModel):
         None, max_length=4000, description="e.g. the fine receipt number"
     )
     applied_on: date | None = Field(None, description="default: today (China); not after today")
-
-
-class OnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    on: date | None = Field(None, description="default: today (China); not after today")
+    backdate_reason: BackdateReason = None
 
 
 class RejectIn(OnIn):
@@ -54,6 +49,7 @@ def apply_repair(body: RepairIn, ctx: Annotated[Context, context_dep(repairs.app
         commitment=body.commitment,
         obligations_evidence=body.obligations_evidence,
         on=body.applied_on,
+        backdate_reason=body.backdate_reason,
     )
 
 
@@ -61,21 +57,23 @@ def apply_repair(body: RepairIn, ctx: Annotated[Context, context_dep(repairs.app
 def accept_repair(
     repair_id: RepairId, body: OnIn, ctx: Annotated[Context, context_dep(repairs.accept)]
 ) -> RepairView:
-    return repairs.accept(ctx, repair_id, on=body.on)
+    return repairs.accept(ctx, repair_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{repair_id}/approve", summary="Approve when every condition holds (the entity is re-scored)")
 def approve_repair(
     repair_id: RepairId, body: OnIn, ctx: Annotated[Context, context_dep(repairs.approve)]
 ) -> RepairDecision:
-    return repairs.approve(ctx, repair_id, on=body.on)
+    return repairs.approve(ctx, repair_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{repair_id}/reject", summary="Reject (or refuse to accept) with reasons")
 def reject_repair(
     repair_id: RepairId, body: RejectIn, ctx: Annotated[Context, context_dep(repairs.reject)]
 ) -> RepairView:
-    return repairs.reject(ctx, repair_id, reasons=body.reasons, on=body.on)
+    return repairs.reject(
+        ctx, repair_id, reasons=body.reasons, on=body.on, backdate_reason=body.backdate_reason
+    )
 
 
 @router.get("/overdue", summary="The department's applications past their acceptance or decision deadline")
