@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         description="requests without a valid identity are audited once per client address and window, "
         "with a count (the first at once), so anonymous traffic cannot flood the log",
     )
+    web_session_hours: float = Field(
+        8.0,
+        gt=0,
+        le=24 * 7,
+        description="how long a page sign-in lasts (a working day by default); logout ends it at once",
+    )
+    secure_cookies: bool = Field(
+        False,
+        description="mark the pages' cookies Secure even when the request arrived over plain HTTP (set it "
+        "behind a TLS-terminating proxy that is not a trusted proxy); over HTTPS they always are",
+    )
     uscc_allow_list: tuple[str, ...] = Field(
         ("91350211M0000XUF46", "91350203M0001QAY9B"),
         description="genuine codes that fail the mod-31 check (domain-rules §1.3)",

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from serving import web
 from serving.api import errors
 from serving.api.deps import RoleCheck, _public
-from serving.api.limits import BodySizeLimit, RateLimiter
+from serving.api.limits import BodySizeLimit, RateLimiter, SecurityHeaders
 from serving.api.routers import (
     check,
     commitments,
@@ -170,5 +170,6 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Cl
     web.install(app, _declare_roles)
     # Added last = outermost: the audit middleware sees the body limit's 413 as well.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AuditMiddleware, summary=app.state.anonymous_summary)
     return app

@@ -102,10 +102,11 @@ def authenticate_request(request: Request, token: str | None) -> Principal:
         # Its own short transaction: authentication is not part of the handler's unit of work.
         engine = get_engine(request)
         principal = auth_cache(request).authenticate(lambda: session_scope(engine), token)
-    return _admit(request, principal, token)
+    return admit(request, principal, token)
 
 
-def _admit(request: Request, principal: Principal | None, token: str | None) -> Principal:
+def admit(request: Request, principal: Principal | None, token: str | None) -> Principal:
+    """Let `principal` in under its rate (a refusal is throttled per client address); 401 if None."""
     limiter: RateLimiter = request.app.state.limiter
     if principal is None:
         # Failed attempts are limited per client address, so guessing tokens is throttled too.
@@ -130,7 +131,7 @@ async def get_principal(
     token = credentials.credentials if credentials is not None else None
     cached = auth_cache(request).peek(token) if token is not None else None
     if cached is not None:  # no database work: stay on the event loop
-        return _admit(request, cached, token)
+        return admit(request, cached, token)
     return await anyio.to_thread.run_sync(authenticate_request, request, token)
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api.errors import error_response
@@ -143,3 +144,45 @@ class RateLimiter:
             oldest = sorted(self._buckets, key=lambda k: self._buckets[k].stamp)[: self.MAX_KEYS // 10]
             for key in oldest:
                 del self._buckets[key]
+
+
+# The pages' content security policy: everything from this site only, no script but our own files (there are
+# none inline), no framing, forms post only here. Inline style *attributes* stay allowed (a bar's width is
+# one); they cannot run script.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class SecurityHeaders:
+    """Headers every answer carries: ``nosniff`` and no referrer everywhere; on the pages (``/ui``) the
+    content security policy and no framing; and ``Cache-Control: no-store`` unless the route set its own (a
+    page or an answer about an entity must not stay in a shared cache or the browser's history)."""
+
+    def __init__(self, app: ASGIApp, *, page_prefix: str = "/ui") -> None:
+        self.app = app
+        self.page_prefix = page_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        page = path == self.page_prefix or path.startswith(self.page_prefix + "/")
+        static = path.startswith(self.page_prefix + "/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                # The shipped assets may be kept and revalidated (ETag); nothing else is kept.
+                headers.setdefault("Cache-Control", "no-cache" if static else "no-store")
+                if page:
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+                    headers.setdefault("X-Frame-Options", "DENY")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

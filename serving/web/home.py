@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from serving.api.deps import PUBLIC, SessionDep, _client
 from serving.api.errors import RateLimited
 from serving.api.trail import AuditDep, audited
+from serving.settings import Settings
 from serving.web import auth
 from serving.web.render import landing, page
 from supervision.platform import access
@@ -52,7 +53,7 @@ def login_form(
     )
 
 
-@router.post("/login", dependencies=[PUBLIC, audited("ui.login")])
+@router.post("/login", dependencies=[PUBLIC, auth.SameSiteDep, audited("ui.login")])
 def login(
     request: Request,
     session: SessionDep,
@@ -69,15 +70,21 @@ def login(
         trail.record(session, result="denied", details={"reason": "invalid token"})
         return page(request, "login.html", status=401, next=_safe_next(next) or "", error="login.failed")
     request.state.principal = principal
+    settings: Settings = request.app.state.settings
+    sid = access.start_session(session, principal, hours=settings.web_session_hours)
     trail.record(session, target=f"token:{principal.token_id}")
     target = _safe_next(next) or landing(principal.role) or "/ui"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(auth.COOKIE, token.strip(), httponly=True, samesite="strict", path="/ui")
+    response.set_cookie(auth.COOKIE, sid, **auth.cookie_options(request, settings))
     return response
 
 
-@router.post("/logout", dependencies=[auth.CsrfDep])
-def logout(principal: AnyPageDep) -> Response:
+@router.post("/logout", dependencies=[auth.CsrfDep, audited("ui.logout")])
+def logout(request: Request, principal: AnyPageDep, session: SessionDep, trail: AuditDep) -> Response:
+    """End the page session on the server (a copy of the cookie is dead from now on) and drop the cookie."""
+    sid = auth.page_token(request)
+    ended = sid is not None and access.end_session(session, sid)
+    trail.record(session, target=f"token:{principal.token_id}", details={"ended": ended})
     response = RedirectResponse(auth.LOGIN_PATH, status_code=303)
     response.delete_cookie(auth.COOKIE, path="/ui")
     return response

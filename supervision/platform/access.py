@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -32,6 +32,8 @@ DEPARTMENT_PATTERN = re.compile(r"^[\w()（）·. -]{1,128}$")
 # GB/T 2260 administrative division of the department: 6 digits (320900 the city, 320902 a district).
 DIVISION_PATTERN = re.compile(r"^\d{6}$")
 PERSON_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A page session id: 32 random bytes, URL-safe base64.
+SESSION_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class Role(StrEnum):
@@ -288,7 +290,11 @@ def _lookup(session: Session, token: str, now: datetime) -> tuple[Principal, dat
         return None
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    principal = Principal(
+    return _principal(row), row.expires_at
+
+
+def _principal(row: ApiToken) -> Principal:
+    return Principal(
         token_id=row.id,
         name=row.name,
         role=Role(row.role),
@@ -296,13 +302,84 @@ def _lookup(session: Session, token: str, now: datetime) -> tuple[Principal, dat
         division=row.division,
         person_id=row.person_id,
     )
-    return principal, row.expires_at
 
 
 def authenticate(session: Session, token: str, *, now: datetime | None = None) -> Principal | None:
     """The principal holding `token`, or None if it is malformed, unknown, revoked or expired."""
     found = _lookup(session, token, now or datetime.now(UTC))
     return found[0] if found is not None else None
+
+
+class WebSession(Base):
+    """One signed-in page visitor: the pages' cookie holds a random session id (only its SHA-256 is stored),
+    never the API token, and logout or expiry ends the session here, so a copied cookie dies with it."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("length(session_hash) = 64", name="session_hash_length"),
+        sa.Index("ix_web_sessions_token_id", "token_id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(sa.ForeignKey("api_tokens.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+def start_session(
+    session: Session, principal: Principal, *, hours: float, now: datetime | None = None
+) -> str:
+    """A new page session of `principal` for `hours`; returns the session id (shown once, to the cookie)."""
+    if hours <= 0:
+        raise ValueError(f"a page session lasts a positive number of hours, got {hours!r}")
+    started = now or datetime.now(UTC)
+    sid = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            session_hash=hash_token(sid),
+            token_id=principal.token_id,
+            created_at=started,
+            expires_at=started + timedelta(hours=hours),
+            ended_at=None,
+        )
+    )
+    session.flush()
+    return sid
+
+
+def session_principal(session: Session, sid: str, *, now: datetime | None = None) -> Principal | None:
+    """The principal of a live page session: not ended, not expired, and its token still valid."""
+    if not SESSION_PATTERN.match(sid):
+        return None
+    at = now or datetime.now(UTC)
+    row = session.execute(
+        sa.select(WebSession, ApiToken)
+        .join(ApiToken, ApiToken.id == WebSession.token_id)
+        .where(WebSession.session_hash == hash_token(sid))
+    ).one_or_none()
+    if row is None:
+        return None
+    web, token = row
+    if web.ended_at is not None or web.expires_at <= at:
+        return None
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= at):
+        return None
+    return _principal(token)
+
+
+def end_session(session: Session, sid: str, *, now: datetime | None = None) -> bool:
+    """End the page session `sid` (logout); False if there was no live one."""
+    if not SESSION_PATTERN.match(sid):
+        return False
+    row = session.execute(
+        sa.select(WebSession).where(WebSession.session_hash == hash_token(sid), WebSession.ended_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        return False
+    row.ended_at = now or datetime.now(UTC)
+    return True
 
 
 # Revocations made by this process (API or CLI in it): every AuthCache forgets what it holds at the next look.

@@ -153,12 +153,12 @@ def raw_token(city: City, role: Role) -> str:
 
 def sign_in(client: Any, city: City, role: Role) -> str:
     """Sign `client` (a TestClient) in as `role` through the login form; returns the session's CSRF token."""
-    from serving.web.auth import csrf_token
+    from serving.web.auth import COOKIE, csrf_token
 
     client.cookies.clear()
     r = client.post("/ui/login", data={"token": raw_token(city, role)})
     assert r.status_code == 303, r.text
-    return csrf_token(raw_token(city, role))
+    return csrf_token(client.cookies[COOKIE])
 
 
 def related_pair(city: City) -> tuple[str, str]:

@@ -139,7 +139,7 @@ def test_without_a_registry_the_page_says_there_is_no_model(tmp_path: Path) -> N
         for path in ("/ui/models/1", "/ui/models/1/charts/reliability.svg"):
             r = c.get(path)
             assert r.status_code == 404 and "no model version 1" in r.text
-        csrf = auth.csrf_token(token)
+        csrf = auth.csrf_token(c.cookies[auth.COOKIE])
         r = c.post("/ui/models/1/promote", data={"csrf": csrf, "reason": "first"})
         assert r.status_code == 404
         r = c.post("/ui/models/rollback?lang=en", data={"csrf": csrf, "reason": "back"})
