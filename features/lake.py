@@ -8,17 +8,23 @@ Layout (the only module of ``features`` that reads or writes the lake)::
     <lake>/.staging/<batch_id>/                   a batch being written (never read)
 
 A batch is complete in ``.staging`` before one ``os.rename`` makes it visible, so a crash leaves either the
-whole batch or nothing; stale staging folders are removed by the next write. Batches are append-only.
+whole batch or nothing; stale staging folders are removed by the next write. Batches are append-only. One
+writer at a time: every write holds :func:`writer_lock` (``<lake>/.writer.lock``), so concurrent ingests
+(two analysts, an ingest and a lifecycle decision) queue instead of mixing their checks and sequence numbers.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -124,7 +130,8 @@ def find_batch(lake_dir: Path, table: str, content_sha256: str) -> Batch | None:
 
 
 def clean_staging(lake_dir: Path) -> list[str]:
-    """Remove batches left half-written by a crash; returns their names. Single writer assumed."""
+    """Remove batches left half-written by a crash; returns their names. Call it holding :func:`writer_lock`
+    (another writer's batch in progress is not a crash's)."""
     staging = lake_dir / STAGING
     if not staging.is_dir():
         return []
@@ -138,6 +145,58 @@ def clean_staging(lake_dir: Path) -> list[str]:
     return removed
 
 
+LOCK_FILE = ".writer.lock"
+
+
+class LakeBusy(RuntimeError):
+    """Another writer held the lake for longer than the wait (its ingest is still running)."""
+
+
+_held = threading.local()
+
+
+@contextmanager
+def writer_lock(lake_dir: Path, *, timeout: float = 300.0) -> Iterator[None]:
+    """One writer at a time per lake: an exclusive ``flock`` on ``<lake>/.writer.lock``, waited for up to
+    ``timeout`` seconds (then :class:`LakeBusy`). Re-entrant within a thread, so an ingest that writes several
+    batches holds it once. The operating system releases it when the holder dies, so a writer killed with
+    ``kill -9`` leaves no stale lock; its half-written batch stays in ``.staging`` until the next writer
+    cleans it up, which only a writer holding the lock does.
+    """
+    key = str(lake_dir.resolve())
+    depth: dict[str, int] = _held.__dict__.setdefault("depth", {})
+    if depth.get(key, 0):
+        depth[key] += 1
+        try:
+            yield
+        finally:
+            depth[key] -= 1
+        return
+    lake_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lake_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LakeBusy(
+                        f"{lake_dir}: another ingest has been writing to the lake for over {timeout:.0f} s; "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        depth[key] = 1
+        try:
+            yield
+        finally:
+            depth[key] = 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 SEQUENCE_FILE = ".sequence"
 
 
@@ -147,7 +206,7 @@ def _claim_sequence(lake_dir: Path) -> int:
     Reading every manifest for the maximum made each write cost O(batches) (102 ms per batch at 1,500 batches;
     docs/benchmarks.md). The counter is written (atomically, by rename) before the batch's own rename, so a
     crash in between leaves a gap in the numbers, never a number used twice. A lake without the file (older)
-    starts from its manifests once. Single writer assumed, as for the rest of the lake.
+    starts from its manifests once. The caller holds :func:`writer_lock`, as for the rest of the lake.
     """
     counter = lake_dir / SEQUENCE_FILE
     try:

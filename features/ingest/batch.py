@@ -101,7 +101,15 @@ def ingest_file(
     today: date,
     allow: Iterable[str] = (),
 ) -> BatchReport:
-    """Ingest one file as ``table`` (see :func:`ingest_paths`)."""
+    """Ingest one file as ``table`` (see :func:`ingest_paths`), holding the lake's writer lock: the duplicate
+    check, the key checks against the lake and the batch's sequence number see no other writer's half-work."""
+    with lake.writer_lock(lake_dir):
+        return _ingest_file(path, table=table, lake_dir=lake_dir, salt=salt, today=today, allow=allow)
+
+
+def _ingest_file(
+    path: Path, *, table: str, lake_dir: Path, salt: str, today: date, allow: Iterable[str]
+) -> BatchReport:
     t = catalog.table(table)
     fmt = format_of(path)
     if fmt is None:
@@ -173,9 +181,10 @@ def ingest_planned(
     """Ingest planned files (:func:`plan`) one after the other, giving each file's report once its batch is
     in the lake: a caller stopped by an :class:`IngestError` keeps the reports of the files before."""
     allow = tuple(allow)
-    lake.clean_staging(lake_dir)
-    for path, name in planned:
-        yield ingest_file(path, table=name, lake_dir=lake_dir, salt=salt, today=today, allow=allow)
+    with lake.writer_lock(lake_dir):
+        lake.clean_staging(lake_dir)
+        for path, name in planned:
+            yield ingest_file(path, table=name, lake_dir=lake_dir, salt=salt, today=today, allow=allow)
 
 
 def describe(path: Path, report: BatchReport) -> str:

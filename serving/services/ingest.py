@@ -19,7 +19,7 @@ from features import catalog, governance, ingest, lake
 from serving.services.context import Context, use_case
 from supervision.platform import ledger
 from supervision.platform.access import Role
-from supervision.platform.errors import ConflictError, DomainError
+from supervision.platform.errors import BusyError, ConflictError, DomainError
 
 __all__ = [
     "IngestResult",
@@ -156,6 +156,10 @@ def ingest_files(
             if progress is not None:
                 progress(Step(len(batches), len(planned), ingest.describe(path, report)))
     except ingest.IngestError as exc:
+        failure = f"{exc} (nothing of this file was written)"
+    except lake.LakeBusy as exc:
+        if not batches:
+            raise BusyError(str(exc), field="lake") from None
         failure = f"{exc} (nothing of this file was written)"
     ctx.lock_for_write()  # only now: the lake work above held no lock other writers wait for
     _record(ctx, batches)

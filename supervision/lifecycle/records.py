@@ -21,8 +21,8 @@ import polars as pl
 
 from features import catalog
 from features.ingest import BatchReport, ingest_file
-from features.lake import scan_quarantine
-from supervision.platform.errors import DomainError
+from features.lake import LakeBusy, scan_quarantine
+from supervision.platform.errors import BusyError, DomainError
 
 __all__ = ["Lake", "RecordRejected", "write_rows"]
 
@@ -52,7 +52,10 @@ def write_rows(
     with tempfile.TemporaryDirectory(prefix="creditwatch-lifecycle-") as tmp:
         path = Path(tmp) / f"{table}-{safe}.parquet"
         frame.write_parquet(path)
-        report = ingest_file(path, table=table, lake_dir=lake.dir, salt=lake.salt, today=today)
+        try:
+            report = ingest_file(path, table=table, lake_dir=lake.dir, salt=lake.salt, today=today)
+        except LakeBusy as exc:
+            raise BusyError(f"{table} row(s) of {source}: {exc}", field="lake") from None
     if report.rows_quarantined:
         problems = (
             scan_quarantine(lake.dir, table)
