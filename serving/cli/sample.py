@@ -20,6 +20,7 @@ from supervision.sampling import roster
 from supervision.sampling.exports import EXPORT_COLUMNS, ExportFormat
 from supervision.sampling.ratios import TIERS
 from supervision.sampling.results import PUBLICATION_WORKING_DAYS
+from supervision.sampling.tasks import TierShare
 
 app = typer.Typer(no_args_is_help=True)
 results_app = typer.Typer(no_args_is_help=True)
@@ -77,17 +78,71 @@ def _scores(state: State, path: Path) -> pl.DataFrame:
     return scores
 
 
+def _per_tier(state: State, specs: list[str], *, option: str, example: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for spec in specs:
+        tier, sep, value = spec.partition("=")
+        if not sep or not value:
+            raise state.fail(f"{option} {spec!r}: expected TIER=VALUE, e.g. {example}")
+        if tier not in TIERS:
+            raise state.fail(f"{option} {spec!r}: TIER must be one of {list(TIERS)}")
+        values[tier] = value
+    return values
+
+
 def _tier_ratios(state: State, specs: list[str]) -> dict[str, float]:
     ratios: dict[str, float] = {}
-    for spec in specs:
-        tier, _, value = spec.partition("=")
+    for tier, value in _per_tier(state, specs, option="--tier-ratio", example="D=0.8").items():
         try:
             ratios[tier] = float(value)
         except ValueError:
-            raise state.fail(f"--tier-ratio {spec!r}: expected TIER=VALUE, e.g. D=0.8") from None
-        if tier not in TIERS:
-            raise state.fail(f"--tier-ratio {spec!r}: TIER must be one of {list(TIERS)}")
+            raise state.fail(f"--tier-ratio {tier}={value!r}: expected TIER=VALUE, e.g. D=0.8") from None
     return ratios
+
+
+def _rest_days(state: State, specs: list[str]) -> dict[str, int]:
+    days: dict[str, int] = {}
+    for tier, value in _per_tier(state, specs, option="--rest-days", example="C=180").items():
+        try:
+            days[tier] = int(value)
+        except ValueError:
+            raise state.fail(f"--rest-days {tier}={value!r}: expected whole days, e.g. C=180") from None
+    return days
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+TIER_COLUMNS = [
+    "tier",
+    "configured ratio (range)",
+    "rest days",
+    "eligible (rested)",
+    "π (design)",
+    "selected (control)",
+    "actual inclusion",
+]
+
+
+def _tier_rows(shares: tuple[TierShare, ...]) -> list[dict[str, Any]]:
+    """Per tier, for people: the configured ratio beside the actual inclusion (selected / eligible)."""
+    return [
+        {
+            "tier": t.tier,
+            "configured ratio (range)": f"{_pct(t.ratio)} ({_pct(t.range_low)}–{_pct(t.range_high)})",
+            "rest days": t.rest_days,
+            "eligible (rested)": f"{t.eligible} ({t.rested})",
+            "π (design)": _pct(t.inclusion_probability),
+            "selected (control)": "—" if t.selected is None else f"{t.selected} ({t.control})",
+            "actual inclusion": _pct(t.actual_inclusion),
+        }
+        for t in shares
+    ]
+
+
+def _tier_json(shares: tuple[TierShare, ...]) -> list[dict[str, Any]]:
+    return [{**vars(t), "rested": t.rested} for t in shares]
 
 
 # ------------------------------------------------------------------------------------------------ tasks
@@ -106,20 +161,30 @@ def create(
     count: Annotated[int | None, typer.Option(help="budget: number of entities")] = None,
     ratio: Annotated[float | None, typer.Option(help="budget: base ratio of the eligible roster")] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="reference date of the frequency limit [today in China]")
+        str | None, typer.Option(help="the task's date; rest periods reckon back from it [today in China]")
     ] = None,
     division: Annotated[list[str] | None, typer.Option(help="division code prefix (repeatable)")] = None,
     industry: Annotated[list[str] | None, typer.Option(help="industry (repeatable)")] = None,
     entity_type: Annotated[list[str] | None, typer.Option(help="entity type (repeatable)")] = None,
     list_status: Annotated[list[str] | None, typer.Option(help="list status (repeatable)")] = None,
     tier_ratio: Annotated[
-        list[str] | None, typer.Option(help="tier ratio as TIER=VALUE, e.g. D=0.8 (repeatable)")
+        list[str] | None,
+        typer.Option(help="tier ratio as TIER=VALUE, e.g. D=0.8 (repeatable) [the sampling policy file's]"),
     ] = None,
-    control_share: Annotated[float, typer.Option(help="share of the budget drawn uniformly")] = 0.10,
-    floor: Annotated[float, typer.Option(help="minimum inclusion probability (不免抽)")] = 0.001,
-    frequency_days: Annotated[
-        int, typer.Option(help="rest period after an inspection (tier D exempt)")
-    ] = 365,
+    rest_days: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rest-days",
+            help="rest period after an inspection as TIER=DAYS, e.g. C=180 (repeatable; 0 = never rested) "
+            "[the sampling policy file's]",
+        ),
+    ] = None,
+    control_share: Annotated[
+        float | None, typer.Option(help="share of the budget drawn uniformly [the policy file's]")
+    ] = None,
+    floor: Annotated[
+        float | None, typer.Option(help="minimum inclusion probability (不免抽) [the policy file's]")
+    ] = None,
     task_id: Annotated[str | None, typer.Option(help="task id [generated]")] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -137,9 +202,9 @@ def create(
         entity_types=tuple(entity_type or ()),
         list_statuses=tuple(list_status or ()),
         tier_ratios=_tier_ratios(state, tier_ratio or []),
+        rest_days=_rest_days(state, rest_days or []),
         control_share=control_share,
         floor=floor,
-        frequency_days=frequency_days,
         task_id=task_id,
         department=department,
     )
@@ -159,12 +224,13 @@ def draw_command(
     state = _state(ctx, json_output)
     with state.context() as c:
         drawn = sampling.draw_task(c, task_id)
-    tiers = [vars(t) for t in drawn.tiers]
     if state.json:
-        state.emit({**drawn.task.as_dict(), "tiers": tiers})
+        state.emit({**drawn.task.as_dict(), "tiers": _tier_json(drawn.tiers)})
     else:
         state.emit(drawn.task.as_dict())
-        state.emit(tiers, rows=tiers, title=f"task {task_id}: selection by tier")
+        rows = _tier_rows(drawn.tiers)
+        title = f"task {task_id}: configured ratio vs actual inclusion by tier"
+        state.emit(rows, rows=rows, columns=TIER_COLUMNS, title=title)
 
 
 @app.command("assign")
@@ -224,14 +290,20 @@ def list_command(
     period: Annotated[str | None, typer.Option(help="only tasks of this period")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """The acting department's tasks (or one task's list of entities)."""
+    """The acting department's tasks (or one task's list of entities, after its tiers: the configured ratio
+    beside the actual inclusion; with --json the list only — `sample draw --json` carries the tiers)."""
     state = _state(ctx, json_output)
+    tiers: list[dict[str, Any]] = []
     with state.context(write=False) as c:
         if task is not None:
             detail = sampling_lists.get_task(c, task)
             rows = [{k: getattr(e, k) for k in EXPORT_COLUMNS if k != "reasons"} for e in detail.entries]
+            tiers = _tier_rows(detail.tiers)
         else:
             rows = [row.task.as_dict() for row in sampling_lists.list_tasks(c, period=period).tasks]
+    if tiers and not state.json:
+        title = f"task {task}: configured ratio vs actual inclusion by tier"
+        state.emit(tiers, rows=tiers, columns=TIER_COLUMNS, title=title)
     state.emit(rows, rows=rows, columns=LIST_COLUMNS if task is not None else TASK_COLUMNS)
 
 

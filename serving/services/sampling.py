@@ -33,9 +33,9 @@ from supervision.sampling import results, roster, tasks, visits
 from supervision.sampling.assignment import entity_person_links
 from supervision.sampling.draw import Budget, TaskParams, TaskScope, VerificationReport
 from supervision.sampling.errors import SamplingInputError, TaskStateError
-from supervision.sampling.ratios import DEFAULT_RATIOS, TIERS, TierRatioPolicy
+from supervision.sampling.ratios import TIERS, TierRatioPolicy, default_policy
 from supervision.sampling.tables import Inspector, SamplingTask
-from supervision.sampling.tasks import TaskInfo
+from supervision.sampling.tasks import TaskInfo, TierShare
 
 __all__ = [
     "Drawn",
@@ -45,7 +45,6 @@ __all__ = [
     "RosterImported",
     "Scores",
     "TaskSpec",
-    "TierCount",
     "UnstaffedVisit",
     "assign_period",
     "create_task",
@@ -163,7 +162,10 @@ class Scores:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a supervisor asks for; the department is the actor's (naming another one is refused)."""
+    """What a supervisor asks for; the department is the actor's (naming another one is refused).
+
+    ``tier_ratios`` and ``rest_days`` override the sampling policy file's values per tier; ``floor`` and
+    ``control_share`` left None take the file's (supervision/sampling/policy.toml)."""
 
     items: tuple[str, ...]
     period: str
@@ -175,19 +177,19 @@ class TaskSpec:
     entity_types: tuple[str, ...] = ()
     list_statuses: tuple[str, ...] = ()
     tier_ratios: Mapping[str, float] = field(default_factory=dict)
-    control_share: float = 0.10
-    floor: float = 0.001
-    frequency_days: int = 365
+    rest_days: Mapping[str, int] = field(default_factory=dict)
+    control_share: float | None = None
+    floor: float | None = None
     task_id: str | None = None
     department: str | None = None
 
 
 def _params(spec: TaskSpec, *, department: str, today: date) -> TaskParams:
-    unknown = sorted(set(spec.tier_ratios) - set(TIERS))
-    if unknown:
-        raise SamplingInputError(
-            f"tier_ratios: {unknown} are not tiers; expected {list(TIERS)}", field="tier_ratios"
-        )
+    for name, given in (("tier_ratios", spec.tier_ratios), ("rest_days", spec.rest_days)):
+        unknown = sorted(set(given) - set(TIERS))
+        if unknown:
+            raise SamplingInputError(f"{name}: {unknown} are not tiers; expected {list(TIERS)}", field=name)
+    policy = default_policy()
     return TaskParams(
         department=department,
         items=spec.items,
@@ -201,10 +203,11 @@ def _params(spec: TaskSpec, *, department: str, today: date) -> TaskParams:
             list_statuses=spec.list_statuses,
         ),
         policy=TierRatioPolicy(
-            ratios={**DEFAULT_RATIOS, **spec.tier_ratios},
-            floor=spec.floor,
-            control_share=spec.control_share,
-            frequency_days=spec.frequency_days,
+            ratios={**policy.ratios, **spec.tier_ratios},
+            ranges=policy.ranges,
+            floor=policy.floor if spec.floor is None else spec.floor,
+            control_share=policy.control_share if spec.control_share is None else spec.control_share,
+            rest_days={**policy.rest_days, **spec.rest_days},
         ),
     )
 
@@ -212,7 +215,9 @@ def _params(spec: TaskSpec, *, department: str, today: date) -> TaskParams:
 @use_case("sampling.create", roles=SUPERVISORS)
 def create_task(ctx: Context, spec: TaskSpec, *, scores: Scores | None) -> TaskInfo:
     """Create a task of the actor's department from `scores`: publishes SHA-256 of the secret seed, the
-    roster snapshot and the parameters. The frequency limit counts the results recorded here too."""
+    roster snapshot and the parameters. The rest periods count every inspection the system knows on or
+    before the task's date: the lake's `inspections`, the results recorded here and the scores' own
+    `last_inspected_on`; the snapshot keeps the date used, so a verification re-derives the same roster."""
     department = ctx.department()
     if spec.department is not None and spec.department != department:
         raise ForbiddenError(
@@ -229,7 +234,12 @@ def create_task(ctx: Context, spec: TaskSpec, *, scores: Scores | None) -> TaskI
     info = tasks.create_task(
         ctx.session,
         params=params,
-        roster=results.with_last_inspected(ctx.session, scores.frame),
+        roster=results.with_last_inspected(
+            ctx.session,
+            scores.frame,
+            as_of=params.as_of,
+            inspections=lake_io.scan(ctx.settings.lake_dir, "inspections"),
+        ),
         snapshot_dir=ctx.workspace.sampling,
         task_id=spec.task_id,
     )
@@ -247,38 +257,28 @@ def create_task(ctx: Context, spec: TaskSpec, *, scores: Scores | None) -> TaskI
 
 
 @dataclass(frozen=True)
-class TierCount:
-    tier: str
-    selected: int
-    control: int
-    inclusion_probability: float
-
-
-@dataclass(frozen=True)
 class Drawn:
+    """The drawn task and, per tier, its configured ratio beside its actual inclusion (selected/eligible)."""
+
     task: TaskInfo
-    tiers: tuple[TierCount, ...]
+    tiers: tuple[TierShare, ...]
 
 
 @use_case("sampling.draw", roles=SUPERVISORS)
 def draw_task(ctx: Context, task_id: str) -> Drawn:
     """Draw the list of a task of the actor's department from its snapshot and reveal the seed."""
-    task_of_department(ctx, task_id)
+    task = task_of_department(ctx, task_id)
     selection = tasks.draw_task(ctx.session, task_id)
-    by_tier = (
-        selection.group_by("tier")
-        .agg(
-            selected=pl.len(),
-            control=pl.col("in_control_slice").sum(),
-            inclusion_probability=pl.col("inclusion_probability").first(),
-        )
-        .sort("tier")
+    shares = tasks.tier_shares(ctx.session, task)
+    ctx.audit(
+        "sampling.draw",
+        target=f"task:{task_id}",
+        details={
+            "selected": selection.height,
+            "actual_inclusion": {s.tier: s.actual_inclusion for s in shares},
+        },
     )
-    ctx.audit("sampling.draw", target=f"task:{task_id}", details={"selected": selection.height})
-    return Drawn(
-        task=tasks.task_info(ctx.session, task_id),
-        tiers=tuple(TierCount(**row) for row in by_tier.to_dicts()),
-    )
+    return Drawn(task=tasks.task_info(ctx.session, task_id), tiers=shares)
 
 
 @use_case("sampling.verify", roles=VERIFIERS, local=True)

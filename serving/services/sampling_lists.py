@@ -21,7 +21,7 @@ from supervision.sampling import exports, tasks
 from supervision.sampling.errors import SamplingInputError
 from supervision.sampling.exports import ExportFormat
 from supervision.sampling.tables import Inspector
-from supervision.sampling.tasks import TaskInfo
+from supervision.sampling.tasks import TaskInfo, TierShare
 
 __all__ = [
     "MEDIA_TYPES",
@@ -113,9 +113,12 @@ class ListEntry:
 
 @dataclass(frozen=True)
 class TaskDetail:
+    """A task, its list, and per tier the configured ratio beside the actual inclusion (selected/eligible)."""
+
     task: TaskInfo
     entries: tuple[ListEntry, ...]
     inspector: InspectorRef | None
+    tiers: tuple[TierShare, ...] = ()
 
 
 def _entry(row: Mapping[str, Any], *, is_inspector: bool, person: Inspector | None) -> ListEntry:
@@ -138,15 +141,19 @@ def _entry(row: Mapping[str, Any], *, is_inspector: bool, person: Inspector | No
 @use_case("sampling.task", roles=TASK_READERS)
 def get_task(ctx: Context, task_id: str, *, reasons: pl.DataFrame | None = None) -> TaskDetail:
     """A task of the actor's department with its list: tier, top reasons (from `reasons`: uscc, reasons),
-    team, items and results, and per entity whether the actor may record it."""
-    task_of_department(ctx, task_id)
+    team, items and results, and per entity whether the actor may record it; per tier the configured ratio
+    beside the eligible entities, the exact inclusion probability and, once drawn, selected / eligible."""
+    task = task_of_department(ctx, task_id)
     frame = exports.export_frame(ctx.session, task_id, reasons=reasons)
     person = me(ctx)
     is_inspector = ctx.actor.role is Role.INSPECTOR
     entries = tuple(_entry(r, is_inspector=is_inspector, person=person) for r in frame.iter_rows(named=True))
     ctx.audit("sampling.task", target=f"task:{task_id}", details={"entities": len(entries)}, read=True)
     return TaskDetail(
-        task=tasks.task_info(ctx.session, task_id), entries=entries, inspector=InspectorRef.of(person)
+        task=tasks.task_info(ctx.session, task_id),
+        entries=entries,
+        inspector=InspectorRef.of(person),
+        tiers=tasks.tier_shares(ctx.session, task),
     )
 
 

@@ -174,6 +174,7 @@ def task_list(
         request,
         "inspector/list.html",
         task=detail.task,
+        tiers=detail.tiers,
         rows=rows,
         show=show,
         counts=counts,

@@ -52,9 +52,11 @@ __all__ = [
     "new_seed",
     "plan_draw",
     "publish",
+    "resting",
     "roster_sha256",
     "selection_bytes",
     "sha256_hex",
+    "tier_counts",
     "verify",
 ]
 
@@ -84,7 +86,7 @@ SEED_BYTES = 32
 
 
 class EmptyScopeError(DomainError, ValueError):
-    """The task's scope (after the frequency limit) leaves no eligible entity."""
+    """The task's scope (after the rest periods) leaves no eligible entity."""
 
 
 class RosterTooSmallError(DomainError, ValueError):
@@ -169,9 +171,9 @@ class TaskParams:
                 f"items {list(self.items)}: a task needs at least one non-empty check item"
             )
         self.policy.validate()
-        if (self.as_of - date.min).days < self.policy.frequency_days:
+        if (self.as_of - date.min).days < self.policy.longest_rest:
             raise SamplingInputError(
-                f"as_of {self.as_of.isoformat()}: the {self.policy.frequency_days}-day frequency limit "
+                f"as_of {self.as_of.isoformat()}: the {self.policy.longest_rest}-day rest period "
                 "reaches before the first representable date"
             )
 
@@ -300,9 +302,7 @@ def roster_sha256(roster: pl.DataFrame | pl.LazyFrame) -> str:
     return sha256_hex(_roster_bytes(canonical_roster(roster)))
 
 
-def eligible_roster(canonical: pl.DataFrame, *, params: TaskParams) -> pl.DataFrame:
-    """Entities in the task's scope, minus those inspected within the frequency limit (unless exempt tier)."""
-    scope, policy = params.scope, params.policy
+def _in_scope(scope: TaskScope) -> list[pl.Expr]:
     predicates: list[pl.Expr] = []
     if scope.divisions:
         predicates.append(
@@ -317,18 +317,52 @@ def eligible_roster(canonical: pl.DataFrame, *, params: TaskParams) -> pl.DataFr
     ):
         if values:
             predicates.append(pl.col(column).is_in(list(values)).fill_null(False))
-    if policy.frequency_days > 0:
-        cutoff = params.as_of - timedelta(days=policy.frequency_days)
-        # Inspected within the period → rested, except high-risk tiers (D: 按需检查).
-        recent = pl.col("last_inspected_on").is_not_null() & (pl.col("last_inspected_on") > cutoff)
-        predicates.append(~recent | pl.col("tier").is_in(list(policy.frequency_exempt_tiers)))
-    out = canonical.filter(*predicates) if predicates else canonical
+    return predicates
+
+
+def resting(params: TaskParams) -> pl.Expr:
+    """True for an entity within its tier's rest period: inspected on a day after ``as_of − rest_days[tier]``
+    (a tier with 0 days never rests: D, 按需检查)."""
+    rest = params.policy.rest_days
+    parts = [
+        (pl.col("tier") == t) & (pl.col("last_inspected_on") > params.as_of - timedelta(days=rest[t]))
+        for t in TIERS
+        if rest[t] > 0
+    ]
+    if not parts:
+        return pl.lit(False)
+    return pl.any_horizontal(*parts).fill_null(False)
+
+
+def _rest_text(params: TaskParams) -> str:
+    rest = params.policy.rest_days
+    return "rest periods " + ", ".join(f"{t} {rest[t]}" for t in TIERS) + " days"
+
+
+def eligible_roster(canonical: pl.DataFrame, *, params: TaskParams) -> pl.DataFrame:
+    """Entities in the task's scope, minus those within their tier's rest period after an inspection."""
+    predicates = [*_in_scope(params.scope), ~resting(params)]
+    out = canonical.filter(*predicates)
     if out.height == 0:
         raise EmptyScopeError(
-            f"scope {params.scope.to_json()} with a {policy.frequency_days}-day frequency limit as of "
+            f"scope {params.scope.to_json()} with {_rest_text(params)} as of "
             f"{params.as_of.isoformat()} leaves no eligible entity (roster of {canonical.height})"
         )
     return out
+
+
+def tier_counts(canonical: pl.DataFrame, *, params: TaskParams) -> dict[str, tuple[int, int]]:
+    """Per tier (A..D): (entities in the task's scope, of them eligible — not resting)."""
+    scope = _in_scope(params.scope)
+    scoped = canonical.filter(*scope) if scope else canonical
+    # Through a column: a literal (no tier ever rests) would be summed once, not once per row.
+    counts = (
+        scoped.with_columns(_resting=resting(params))
+        .group_by("tier")
+        .agg(in_scope=pl.len(), eligible=(~pl.col("_resting")).sum().cast(pl.Int64))
+    )
+    found = {t: (int(a), int(b)) for t, a, b in counts.select("tier", "in_scope", "eligible").iter_rows()}
+    return {t: found.get(t, (0, 0)) for t in TIERS}
 
 
 # ---------------------------------------------------------------------------------------------- plan

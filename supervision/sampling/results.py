@@ -19,6 +19,7 @@ from supervision.sampling.visits import teams, visit_on_list
 __all__ = [
     "PUBLICATION_WORKING_DAYS",
     "inspection_records",
+    "lake_last_inspected",
     "last_inspected",
     "mark_published",
     "overdue_report",
@@ -186,26 +187,55 @@ def inspection_records(
     )
 
 
-def last_inspected(session: Session) -> pl.DataFrame:
-    """(uscc, last_inspected_on) from the recorded results: the frequency limit's input."""
-    rows = session.execute(
+def last_inspected(session: Session, *, as_of: date | None = None) -> pl.DataFrame:
+    """(uscc, last_inspected_on) from the results recorded here (on or before ``as_of`` if given)."""
+    q = (
         sa.select(Visit.uscc, sa.func.max(InspectionResult.inspected_on))
         .join(InspectionResult, InspectionResult.visit_id == Visit.visit_id)
         .group_by(Visit.uscc)
         .order_by(Visit.uscc)
-    ).all()
+    )
+    if as_of is not None:
+        q = q.where(InspectionResult.inspected_on <= as_of)
+    rows = session.execute(q).all()
     return pl.DataFrame(
         [tuple(r) for r in rows], schema={"uscc": pl.String(), "last_inspected_on": pl.Date()}, orient="row"
     )
 
 
-def with_last_inspected(session: Session, roster: pl.DataFrame) -> pl.DataFrame:
-    """The roster with ``last_inspected_on`` = the later of its own column (if any) and the recorded
-    results."""
-    known = last_inspected(session).rename({"last_inspected_on": "_db_last"})
-    out = roster.join(known, on="uscc", how="left")
-    if "last_inspected_on" in roster.columns:
-        merged = pl.max_horizontal(pl.col("last_inspected_on").cast(pl.Date), pl.col("_db_last"))
-    else:
-        merged = pl.col("_db_last")
-    return out.with_columns(last_inspected_on=merged).drop("_db_last")
+def lake_last_inspected(inspections: pl.LazyFrame, *, as_of: date | None = None) -> pl.DataFrame:
+    """(uscc, last_inspected_on) from the lake's ``inspections`` table (on or before ``as_of`` if given)."""
+    rows = inspections.select("uscc", "inspected_on").filter(pl.col("inspected_on").is_not_null())
+    if as_of is not None:
+        rows = rows.filter(pl.col("inspected_on") <= as_of)
+    return (
+        rows.group_by("uscc")
+        .agg(last_inspected_on=pl.col("inspected_on").max().cast(pl.Date))
+        .sort("uscc")
+        .collect()
+    )
+
+
+def with_last_inspected(
+    session: Session,
+    roster: pl.DataFrame,
+    *,
+    as_of: date | None = None,
+    inspections: pl.LazyFrame | None = None,
+) -> pl.DataFrame:
+    """The roster with ``last_inspected_on`` = the latest inspection the system knows of: the roster's own
+    column (if any), the results recorded here and the lake's ``inspections`` (if given) — each counted
+    only when dated on or before ``as_of`` (if given). The rest periods of a draw are reckoned from it."""
+    known = [last_inspected(session, as_of=as_of)]
+    if inspections is not None:
+        known.append(lake_last_inspected(inspections, as_of=as_of))
+    dates = [pl.col("last_inspected_on").cast(pl.Date)] if "last_inspected_on" in roster.columns else []
+    if as_of is not None and dates:
+        dates = [pl.when(dates[0] <= as_of).then(dates[0])]
+    out = roster
+    for i, frame in enumerate(known):
+        name = f"_known_{i}"
+        out = out.join(frame.rename({"last_inspected_on": name}), on="uscc", how="left")
+        dates.append(pl.col(name))
+    names = [f"_known_{i}" for i in range(len(known))]
+    return out.with_columns(last_inspected_on=pl.max_horizontal(*dates)).drop(names)

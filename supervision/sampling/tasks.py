@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,16 @@ from supervision.sampling.draw import (
     roster_sha256,
     selection_bytes,
     sha256_hex,
+    tier_counts,
     verify,
 )
 from supervision.sampling.errors import SamplingInputError, TaskStateError, UnknownTaskError
+from supervision.sampling.ratios import TIERS
 from supervision.sampling.tables import InspectionResult, SamplingTask, TaskAssignment, TaskSelection, utcnow
 
 __all__ = [
     "TaskInfo",
+    "TierShare",
     "create_task",
     "draw_task",
     "get_task",
@@ -44,6 +48,7 @@ __all__ = [
     "task_info",
     "task_params",
     "task_progress",
+    "tier_shares",
     "verify_task",
 ]
 
@@ -282,3 +287,85 @@ def verify_task(session: Session, task_id: str, *, roster: pl.DataFrame | None =
         published=PublishedHashes(task.seed_sha256, task.roster_sha256, task.params_sha256),
         selection=selection_frame(session, task_id).drop("items", "visit_id"),
     )
+
+
+@dataclass(frozen=True)
+class TierShare:
+    """One tier of a task: what its policy configured beside what the task actually gave the tier.
+
+    ``ratio`` (within ``range_low``–``range_high``) is the configured relative intensity, not a probability:
+    the budget is spread in proportion to ratio × tier size, so the ``actual_inclusion`` of a tier
+    (``selected / eligible``, once drawn) and its exact design probability ``inclusion_probability`` (π of
+    every eligible entity of the tier, before the draw) are what an entity of the tier really faced.
+    ``in_scope`` counts the tier's entities in the task's scope, ``eligible`` those of them not resting
+    (``rest_days`` after their last inspection).
+    """
+
+    tier: str
+    ratio: float
+    range_low: float
+    range_high: float
+    rest_days: int
+    in_scope: int
+    eligible: int
+    inclusion_probability: float
+    selected: int | None
+    control: int | None
+    actual_inclusion: float | None
+
+    @property
+    def rested(self) -> int:
+        return self.in_scope - self.eligible
+
+
+@lru_cache(maxsize=64)
+def _counts(roster_path: str, roster_hash: str, params_json: str) -> tuple[tuple[str, int, int], ...]:
+    # Keyed by the published hashes too: a snapshot is immutable once its task is created.
+    del roster_hash
+    params = TaskParams.from_json(json.loads(params_json))
+    counts = tier_counts(canonical_roster(pl.read_parquet(roster_path)), params=params)
+    return tuple((t, *counts[t]) for t in TIERS)
+
+
+def tier_shares(session: Session, task: SamplingTask) -> tuple[TierShare, ...]:
+    """Per tier A..D: the configured ratio, range and rest period of the task's policy beside the tier's
+    eligible entities, its exact inclusion probability and — once drawn — selected / eligible. Counted from
+    the task's roster snapshot (the published one); empty when the snapshot is missing from the workspace."""
+    if not Path(task.roster_path).exists():
+        return ()
+    params = task_params(task)
+    counts = {t: (a, b) for t, a, b in _counts(task.roster_path, task.roster_sha256, task.params_json)}
+    plan = plan_draw({t: counts[t][1] for t in TIERS}, params=params)
+    drawn: dict[str, tuple[int, int]] = {}
+    if task.status == "drawn":
+        q = (
+            sa.select(
+                TaskSelection.tier,
+                sa.func.count(),
+                sa.func.sum(sa.case((TaskSelection.in_control_slice, 1), else_=0)),
+            )
+            .where(TaskSelection.task_id == task.task_id)
+            .group_by(TaskSelection.tier)
+        )
+        drawn = {tier: (int(n), int(c or 0)) for tier, n, c in session.execute(q)}
+    policy = params.policy
+    out = []
+    for t in TIERS:
+        in_scope, eligible = counts[t]
+        selected, control = drawn.get(t, (0, 0)) if task.status == "drawn" else (None, None)
+        out.append(
+            TierShare(
+                tier=t,
+                ratio=float(policy.ratios[t]),
+                range_low=float(policy.ranges[t][0]),
+                range_high=float(policy.ranges[t][1]),
+                rest_days=int(policy.rest_days[t]),
+                in_scope=in_scope,
+                eligible=eligible,
+                inclusion_probability=float(plan.inclusion[t]),
+                selected=selected,
+                control=control,
+                actual_inclusion=selected / eligible if selected is not None and eligible else None,
+            )
+        )
+    return tuple(out)

@@ -195,7 +195,7 @@ def test_scope_and_frequency_limit() -> None:
     params = _params(
         budget=Budget(ratio=1.0),
         scope=TaskScope(divisions=("320902",), industries=("food",)),
-        policy=TierRatioPolicy(frequency_days=365, floor=0.001),
+        policy=TierRatioPolicy(rest_days={"A": 365, "B": 365, "C": 365, "D": 0}, floor=0.001),
     )
     sel = draw(roster, params=params, seed=_seed(1))
     expected = roster.filter(

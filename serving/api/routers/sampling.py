@@ -16,13 +16,14 @@ from serving.api.routers.entities import scores_of
 from serving.api.types import Uscc
 from serving.services import sampling, sampling_lists, sampling_results
 from serving.services.context import Context
-from supervision.sampling.tasks import TaskInfo
+from supervision.sampling.tasks import TaskInfo, TierShare
 
 router = APIRouter(prefix="/sampling", tags=["sampling"])
 TaskId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Period = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Outcome = Literal["no_problem", "violation", "serious_violation", "not_found"]
+Tier = Literal["A", "B", "C", "D"]
 
 
 class TaskIn(BaseModel):
@@ -39,18 +40,22 @@ class TaskIn(BaseModel):
     count: int | None = Field(None, ge=1, description="budget: number of entities (or give `ratio`)")
     ratio: float | None = Field(None, gt=0, le=1, description="budget: base ratio of the eligible roster")
     as_of: date | None = Field(
-        None, description="reference date of the frequency limit; default today (China)"
+        None, description="the task's date: rest periods are reckoned back from it; default today (China)"
     )
     divisions: list[Code] = []
     industries: list[Code] = []
     entity_types: list[Code] = []
     list_statuses: list[Code] = []
-    tier_ratios: dict[Literal["A", "B", "C", "D"], float] = Field(
-        default_factory=dict, description="overrides of the default tier ratios"
+    tier_ratios: dict[Tier, float] = Field(
+        default_factory=dict, description="overrides of the sampling policy file's tier ratios"
     )
-    control_share: float = Field(0.10, ge=0, le=1)
-    floor: float = Field(0.001, ge=0, le=1)
-    frequency_days: int = Field(365, ge=0, le=3650)
+    rest_days: dict[Tier, Annotated[int, Field(ge=0, le=3650)]] = Field(
+        default_factory=dict,
+        description="overrides of the policy file's rest period per tier: days after an inspection (in the "
+        "lake or recorded here) during which the entity is not drawn",
+    )
+    control_share: float | None = Field(None, ge=0, le=1, description="default: the policy file's")
+    floor: float | None = Field(None, ge=0, le=1, description="default: the policy file's")
     task_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     def spec(self) -> sampling.TaskSpec:
@@ -65,9 +70,9 @@ class TaskIn(BaseModel):
             entity_types=tuple(self.entity_types),
             list_statuses=tuple(self.list_statuses),
             tier_ratios={str(tier): ratio for tier, ratio in self.tier_ratios.items()},
+            rest_days={str(tier): days for tier, days in self.rest_days.items()},
             control_share=self.control_share,
             floor=self.floor,
-            frequency_days=self.frequency_days,
             task_id=self.task_id,
             department=self.department,
         )
@@ -91,15 +96,31 @@ class TaskOut(BaseModel):
         return cls(**info.as_dict())
 
 
-class TierCount(BaseModel):
+class TierOut(BaseModel):
+    """A tier's configured ratio beside the inclusion it actually had in the task."""
+
     tier: str
-    selected: int
-    control: int
-    inclusion_probability: float
+    ratio: float = Field(description="configured ratio: a relative intensity, not a probability")
+    range_low: float = Field(description="the configured range of the ratio")
+    range_high: float
+    rest_days: int = Field(description="rest period after an inspection (0: never rested)")
+    in_scope: int = Field(description="entities of the tier in the task's scope")
+    rested: int = Field(description="of them, left out as inspected within the rest period")
+    eligible: int
+    inclusion_probability: float = Field(description="exact design probability of each eligible entity")
+    selected: int | None = Field(description="drawn (null before the draw)")
+    control: int | None = Field(description="of them, drawn in the uniform control slice")
+    actual_inclusion: float | None = Field(
+        description="actual inclusion probability: selected / eligible (null before the draw)"
+    )
+
+    @classmethod
+    def of(cls, share: TierShare) -> TierOut:
+        return cls(**vars(share), rested=share.rested)
 
 
 class DrawOut(TaskOut):
-    tiers: list[TierCount]
+    tiers: list[TierOut]
 
 
 class ListRow(BaseModel):
@@ -124,6 +145,7 @@ class ListRow(BaseModel):
 
 
 class TaskDetail(TaskOut):
+    tiers: list[TierOut] = Field(description="per tier: the configured ratio beside the actual inclusion")
     entities: list[ListRow]
 
 
@@ -215,7 +237,7 @@ def draw_task(task_id: TaskId, ctx: Annotated[Context, context_dep(sampling.draw
     drawn = sampling.draw_task(ctx, task_id)
     return DrawOut(
         **TaskOut.of(drawn.task).model_dump(),
-        tiers=[TierCount(**vars(t)) for t in drawn.tiers],
+        tiers=[TierOut.of(t) for t in drawn.tiers],
     )
 
 
@@ -233,7 +255,9 @@ def get_task(
 ) -> TaskDetail:
     detail = sampling_lists.get_task(ctx, task_id, reasons=stored_reasons_frame(request))
     return TaskDetail(
-        **TaskOut.of(detail.task).model_dump(), entities=[ListRow.of(e) for e in detail.entries]
+        **TaskOut.of(detail.task).model_dump(),
+        tiers=[TierOut.of(t) for t in detail.tiers],
+        entities=[ListRow.of(e) for e in detail.entries],
     )
 
 

@@ -108,4 +108,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "提交后开始计算公示期限（20个工作日）；结果一经录入不可修改。",
         "Submitting starts the publication clock (20 working days); a recorded result cannot be changed.",
     ),
+    # a task's tiers: the configured ratio beside the actual inclusion probability
+    "task.tiers.title": ("各风险分类的抽查比例", "Sampling by tier"),
+    "task.tiers.caption": (
+        "配置比例是相对强度（各类按“比例 × 主体数”分配本任务的抽查数），不是入样概率；实际入样概率 = 抽中数 / 可抽主体数。",
+        "The configured ratio is a relative intensity (the task's budget is spread in proportion to ratio × "
+        "tier size), not a probability; the actual inclusion probability is drawn / eligible.",
+    ),
+    "task.tiers.ratio": ("配置比例（范围）", "Configured ratio (range)"),
+    "task.tiers.rest_days": ("检查后免抽天数", "Rest days after an inspection"),
+    "task.tiers.eligible": ("可抽主体数", "Eligible"),
+    "task.tiers.rested": ("免抽期内（未入抽）", "Resting (left out)"),
+    "task.tiers.design": ("设计入样概率 π", "Design probability π"),
+    "task.tiers.selected": ("抽中数（随机对照）", "Drawn (control slice)"),
+    "task.tiers.actual": ("实际入样概率", "Actual inclusion probability"),
 }
