@@ -29,6 +29,7 @@ import polars as pl
 
 from bench.report import write_section
 from features.catalog import BY_NAME, SEVERITIES
+from features.indicators import ABSENT_VALUES, PENALTY_DAYS_CAP
 
 AS_OF = date(2026, 1, 1)
 START = date(2016, 1, 1)
@@ -320,7 +321,10 @@ def pandas_profiles(lake: Path, as_of: date) -> pd.DataFrame:
             f[f"penalties_{sev}_n_{w}d"] = inside[inside.severity == sev].groupby("uscc").size()
         feats.append(f)
     feats.append(
-        (ts - pen.groupby("uscc").decided_on.max()).dt.days.rename("penalties_days_since_last").to_frame()
+        (ts - pen.groupby("uscc").decided_on.max())
+        .dt.days.clip(upper=PENALTY_DAYS_CAP)
+        .rename("penalties_days_since_last")
+        .to_frame()
     )
 
     lic = live("licences", "licence_id")
@@ -609,15 +613,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _agreement(polars_path: Path, pandas_path: Path) -> str:
-    """Columns on which the pandas baseline and creditwatch agree (nulls and zeros treated alike)."""
+    """Columns on which the pandas baseline and creditwatch agree (a null is the feature's value for "no
+    record": 0, or its :data:`features.indicators.ABSENT_VALUES` entry)."""
     a = pl.read_parquet(polars_path).sort("uscc")
     b = pl.from_pandas(pd.read_parquet(pandas_path)).sort("uscc")
     same, differ = 0, []
     for c in b.columns:
         if c == "uscc" or c not in a.columns:
             continue
-        x = a[c].cast(pl.Float64).fill_null(0.0).to_numpy()
-        y = b[c].cast(pl.Float64).fill_null(0.0).to_numpy()
+        absent = float(ABSENT_VALUES.get(c, 0.0))
+        x = a[c].cast(pl.Float64).fill_null(absent).to_numpy()
+        y = b[c].cast(pl.Float64).fill_null(absent).to_numpy()
         if np.allclose(x, y, rtol=1e-9, atol=1e-9):
             same += 1
         else:

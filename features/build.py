@@ -17,8 +17,8 @@ import polars as pl
 
 from features.catalog import BY_NAME, RECORD_TABLES
 from features.graph import GraphConfig, graph_features
+from features.indicators import ABSENT_VALUES, WINDOWS, Indicator, feature_schema, make_catalog
 from features.indicators import BY_NAME as INDICATORS
-from features.indicators import WINDOWS, Indicator, feature_schema, make_catalog
 from features.lifecycle import RepairPolicy, lifecycle_sources
 from features.profiles import (
     commitment_profile,
@@ -134,9 +134,13 @@ def _graph(
 
 
 def _fill(out: pl.LazyFrame, config: FeatureConfig) -> pl.LazyFrame:
+    """Absent counts, sums and flags → 0; the constrained features of :data:`ABSENT_VALUES` → their
+    least-risky value (never null: a tree sends a missing value to a learned side, not the safe one)."""
     present = set(out.collect_schema())
     return out.with_columns(
-        pl.col(i.name).fill_null(0) for i in config.catalog if i.zero_when_absent and i.name in present
+        pl.col(i.name).fill_null(ABSENT_VALUES.get(i.name, 0))
+        for i in config.catalog
+        if (i.zero_when_absent or i.name in ABSENT_VALUES) and i.name in present
     )
 
 
@@ -149,7 +153,7 @@ def _features_at(
     graph: bool = True,
 ) -> pl.LazyFrame:
     """Features of the ``population`` USCCs (one column, unique) at one date."""
-    live = lifecycle_sources(src, as_of=as_of, policy=config.repair)
+    live = lifecycle_sources(src, as_of=as_of, policy=config.repair, corrected_stops_counting=True)
     parts = _profiles(src, live, as_of=as_of, config=config)
     if graph:
         parts.append(_graph(src, live, population, as_of=as_of, config=config))
@@ -237,7 +241,7 @@ def build_for_events(
     at = pl.col("as_of")
     tables = (*RECORD_TABLES, "objections", "repairs", "entities")
     per_event = {**src, **{name: src[name].join(spine, on="uscc", how="inner") for name in tables}}
-    live = lifecycle_sources(per_event, as_of=at, policy=config.repair)
+    live = lifecycle_sources(per_event, as_of=at, policy=config.repair, corrected_stops_counting=True)
     out = spine
     for part in _profiles(per_event, live, as_of=at, config=config):
         out = out.join(part, on=["uscc", "as_of"], how="left", maintain_order="left")
@@ -247,7 +251,7 @@ def build_for_events(
     graphs = []
     for d in snapped.get_column("snapshot").unique().sort().to_list():
         population = snapped.lazy().filter(pl.col("snapshot") == d).select("uscc").unique()
-        day = lifecycle_sources(src, as_of=d, policy=config.repair)
+        day = lifecycle_sources(src, as_of=d, policy=config.repair, corrected_stops_counting=True)
         graphs.append(
             _graph(src, day, population, as_of=d, config=config).with_columns(
                 snapshot=pl.lit(d, dtype=pl.Date)

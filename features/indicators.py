@@ -48,6 +48,16 @@ I64: pl.DataType = pl.Int64()
 I8: pl.DataType = pl.Int8()
 F64: pl.DataType = pl.Float64()
 
+# Days since the last penalty are capped here (10 years): "none in 10 years, or never" is the cap, the
+# least risky end of a -1 feature, so a revoked or repaired last penalty moves the value up, never to null.
+PENALTY_DAYS_CAP = 3650
+# Monotone-constrained features whose "no record" value is not 0: the value an entity without records gets,
+# at the least risky end (a tree sends a missing value to a learned side, whatever its monotone constraint).
+ABSENT_VALUES: dict[str, float] = {
+    "penalties_days_since_last": PENALTY_DAYS_CAP,
+    "commitments_breached_share_1095d": 0.0,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Indicator:
@@ -67,6 +77,11 @@ class Indicator:
     # False: part of the profile a supervisor sees, never an input of the risk score — exercising a right
     # (an objection, a repair application) must not raise anyone's score.
     scored: bool = True
+    # True: an attribute the entity shares with similar entities (type, industry, division, capital, age),
+    # not its conduct — never a reason of its own; its contribution is part of the one "baseline of similar
+    # entities" line of the reasons (models.explain). The registration status is conduct: suspension and
+    # revocation (吊销) follow from what the entity did or a decision about it.
+    structural: bool = False
 
     def __post_init__(self) -> None:
         if self.dimension not in DIMENSIONS:
@@ -105,6 +120,7 @@ def _registration() -> list[Indicator]:
             "established {value} days ago",
             I64,
             f,
+            structural=True,
         ),
         Indicator(
             "entity_type_code",
@@ -117,6 +133,7 @@ def _registration() -> list[Indicator]:
             I8,
             f,
             ENTITY_TYPES,
+            structural=True,
         ),
         Indicator(
             "industry_section_code",
@@ -129,6 +146,7 @@ def _registration() -> list[Indicator]:
             I8,
             f,
             INDUSTRY_SECTIONS,
+            structural=True,
         ),
         Indicator(
             "division_code",
@@ -140,6 +158,7 @@ def _registration() -> list[Indicator]:
             "registered in division {value}",
             I64,
             f,
+            structural=True,
         ),
         Indicator(
             "log_capital",
@@ -151,6 +170,7 @@ def _registration() -> list[Indicator]:
             "registered capital log {value:.1f}",
             F64,
             f,
+            structural=True,
         ),
         Indicator(
             "status_code",
@@ -215,12 +235,12 @@ def _penalties(windows: Sequence[int]) -> list[Indicator]:
     out.append(
         Indicator(
             "penalties_days_since_last",
-            "距最近一次行政处罚天数",
-            "days since the last penalty",
+            f"距最近一次行政处罚天数（无处罚或超过{PENALTY_DAYS_CAP}天记为{PENALTY_DAYS_CAP}）",
+            f"days since the last penalty ({PENALTY_DAYS_CAP} when none in that many days)",
             "law_abiding",
             -1,
-            "距最近一次行政处罚{value}天",
-            "last penalty {value} days ago",
+            f"距最近一次行政处罚{{value}}天（上限{PENALTY_DAYS_CAP}天）",
+            f"last penalty {{value}} days ago (capped at {PENALTY_DAYS_CAP})",
             I64,
             f,
         )
@@ -305,8 +325,8 @@ def _commitments(windows: Sequence[int]) -> list[Indicator]:
     out.append(
         Indicator(
             "commitments_breached_share_1095d",
-            "近3年违诺比例",
-            "share of commitments breached, 3 years",
+            "近3年违诺比例（无承诺为0）",
+            "share of commitments breached, 3 years (0 when none made)",
             "commitments",
             1,
             "近3年违诺比例为{value:.0%}",
@@ -620,10 +640,10 @@ def _inspections() -> list[Indicator]:
         ),
         Indicator(
             "inspections_last_outcome_code",
-            "最近一次检查结果（编码）",
-            "last inspection outcome (code)",
+            "最近一次检查结果（编码，按风险递增）",
+            "last inspection outcome (code, ordered by risk; not_found, which leads to listing, highest)",
             "supervision_risk",
-            0,
+            1,
             "最近一次检查结果编码为{value}",
             "last inspection outcome code {value}",
             I8,

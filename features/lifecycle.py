@@ -5,17 +5,30 @@ profiles should see at ``as_of``, with three added columns: ``under_objection`` 
 ``corrected`` (an upheld objection corrected it) and ``repaired_on`` (date of an approved repair decided
 before as_of, else null). Only decisions dated strictly before ``as_of`` apply: a decision taken on or after
 the date was not known then, so the record is seen as it stood.
+
+A revoked record is seen as if it had never been recorded (not as a new event on the decision day). For
+commitments and inspections the revocation concerns the department's finding, not the fact: a commitment
+stays made with its breach determination voided, an inspection stays held with no violation established.
+With ``corrected_stops_counting`` (the features of the risk score) a corrected record is treated the same
+way: the record as it was published was wrong, and a corrected version is a record of its own.
+:func:`without_rows` gives the sources without the rows one decision wrote (the score "before" it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
-from features.catalog import RECORD_TABLES, table
+from features.catalog import BY_NAME, RECORD_TABLES, table
+
+# Tables whose revoked rows stay, with the department's finding voided: the column and its voided value.
+_FINDINGS: dict[str, tuple[str, str | None]] = {
+    "commitments": ("fulfilment", None),  # the breach determination (违诺认定) is what can be wrong
+    "inspections": ("outcome", "no_problem"),  # the inspection was held; its finding stands no more
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +91,14 @@ def apply_lifecycle(
     repairs: pl.LazyFrame,
     as_of: date | pl.Expr,
     policy: RepairPolicy = RepairPolicy(),
+    corrected_stops_counting: bool = False,
 ) -> pl.LazyFrame:
     """``records`` without revoked rows, plus the lifecycle columns; repaired rows handled per ``policy``.
 
     ``as_of`` is a date, or ``pl.col("as_of")`` when records, objections and repairs all carry a per-row
-    ``as_of`` column (events joined in: :func:`features.build.build_for_events`).
+    ``as_of`` column (events joined in: :func:`features.build.build_for_events`). Commitments and
+    inspections keep their revoked rows with the finding voided (module docstring);
+    ``corrected_stops_counting`` treats corrected records as revoked.
     """
     key = _key(table_name)
     per = _per(as_of)
@@ -96,14 +112,25 @@ def apply_lifecycle(
         .filter(pl.col("record_table") == table_name)
         .select(pl.col("record_id").alias(key), *per, "repaired_on")
     )
-    out = (
+    joined = (
         records.join(obj, on=[key, *per], how="left", maintain_order="left")
         .join(rep, on=[key, *per], how="left", maintain_order="left")
-        # An upheld objection that revoked the record: it never counts (国办发〔2019〕35号 §十七).
-        .filter(~pl.col("revoked").fill_null(False))
-        .with_columns(pl.col("corrected").fill_null(False), pl.col("under_objection").fill_null(False))
-        .drop("revoked")
+        .with_columns(
+            pl.col("revoked").fill_null(False),
+            pl.col("corrected").fill_null(False),
+            pl.col("under_objection").fill_null(False),
+        )
     )
+    # An upheld objection that revoked the record: it never counts (国办发〔2019〕35号 §十七).
+    void = pl.col("revoked") | pl.col("corrected") if corrected_stops_counting else pl.col("revoked")
+    if table_name in _FINDINGS:
+        column, voided = _FINDINGS[table_name]
+        dtype = records.collect_schema()[column]
+        out = joined.with_columns(
+            pl.when(void).then(pl.lit(voided, dtype=dtype)).otherwise(pl.col(column)).alias(column)
+        ).drop("revoked")
+    else:
+        out = joined.filter(~void).drop("revoked")
     if table_name == "penalties" and policy.stop_penalty_publicity:
         out = out.filter(pl.col("repaired_on").is_null())
     return out
@@ -119,7 +146,11 @@ def list_entry_end(*, policy: RepairPolicy = RepairPolicy()) -> pl.Expr:
 
 
 def lifecycle_sources(
-    sources: Mapping[str, pl.LazyFrame], *, as_of: date | pl.Expr, policy: RepairPolicy = RepairPolicy()
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    as_of: date | pl.Expr,
+    policy: RepairPolicy = RepairPolicy(),
+    corrected_stops_counting: bool = False,
 ) -> dict[str, pl.LazyFrame]:
     """Every record table of ``sources`` with :func:`apply_lifecycle` applied; other tables unchanged."""
     src = dict(sources)
@@ -133,5 +164,21 @@ def lifecycle_sources(
                 repairs=src["repairs"],
                 as_of=as_of,
                 policy=policy,
+                corrected_stops_counting=corrected_stops_counting,
             )
+    return out
+
+
+def without_rows(
+    sources: Mapping[str, pl.LazyFrame], rows: Mapping[str, Collection[str]]
+) -> dict[str, pl.LazyFrame]:
+    """``sources`` without the rows whose key is in ``rows[table]``: the lake as it stood before the
+    decision that wrote them (lifecycle rows are written once, when their decision is final)."""
+    out = dict(sources)
+    for name, ids in rows.items():
+        if name not in BY_NAME:
+            raise ValueError(f"unknown table {name!r}; expected one of {sorted(BY_NAME)}")
+        if name in out and ids:
+            (key,) = BY_NAME[name].key
+            out[name] = out[name].filter(~pl.col(key).is_in(sorted(ids)))
     return out

@@ -21,6 +21,7 @@ from features.indicators import (
     GRADE_ORDINAL,
     INDUSTRY_SECTIONS,
     LIST_LABELS,
+    PENALTY_DAYS_CAP,
     SEVERITY_LABELS,
     WINDOWS,
     family_schema,
@@ -130,7 +131,13 @@ def penalty_profile(
             for sev in SEVERITY_LABELS
         ]
         aggs.append(money.filter(inside).sum().alias(f"fines_sum_{w}d"))
-    aggs.append(_days_before(as_of, "decided_on").min().alias("penalties_days_since_last"))
+    # Capped: the cap is also the value of an entity without penalties (build's fill), the least risky end.
+    aggs.append(
+        _days_before(as_of, "decided_on")
+        .min()
+        .clip(upper_bound=PENALTY_DAYS_CAP)
+        .alias("penalties_days_since_last")
+    )
     return (
         known.group_by(*_keys(as_of))
         .agg(aggs)
@@ -175,10 +182,11 @@ def commitment_profile(
             )
         )
     recent = _in_window("made_on", as_of, LONG)
+    # No commitment in the window: 0 breached, not null (a null would go to a learned side of the trees).
     aggs.append(
-        (_count(recent & breached) / _count(recent).cast(pl.Float64).replace(0.0, None)).alias(
-            "commitments_breached_share_1095d"
-        )
+        (_count(recent & breached) / _count(recent).cast(pl.Float64).replace(0.0, None))
+        .fill_null(0.0)
+        .alias("commitments_breached_share_1095d")
     )
     return (
         known.group_by(*_keys(as_of))

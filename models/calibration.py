@@ -70,6 +70,11 @@ class ProbabilityCalibrator:
             lr.fit(s.reshape(-1, 1), t, sample_weight=w)
             self.coef_ = float(lr.coef_[0, 0])
             self.intercept_ = float(lr.intercept_[0])
+            if self.coef_ < 0:
+                # A decreasing map would turn the trees' monotone constraints around (a decision in an
+                # entity's favour could then raise its probability): flat at the base rate instead.
+                rate = float(np.clip(np.average(t, weights=w), _EPS, 1 - _EPS))
+                self.coef_, self.intercept_ = 0.0, float(np.log(rate / (1 - rate)))
             self.knots_x_ = np.empty(0)
             self.knots_y_ = np.empty(0)
         else:

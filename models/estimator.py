@@ -220,7 +220,10 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         }
         if any(mono):
             params["monotone_constraints"] = mono
-            params["monotone_constraints_method"] = "advanced"
+            # "intermediate", not "advanced": "advanced" can break the constraint it is given (LightGBM
+            # issues #5358, #6155; seen here: a repaired listing raised a score, issue 12). The score's
+            # guarantee that a decision in an entity's favour never raises it rests on this (docs/model.md).
+            params["monotone_constraints_method"] = "intermediate"
         return params
 
     # -- fit ---------------------------------------------------------------------------------------------

@@ -1,4 +1,12 @@
-"""Explanations: per-feature SHAP contributions → per-dimension sums and top reasons as sentences (zh/en)."""
+"""Explanations: per-feature SHAP contributions → per-dimension sums and top reasons as sentences (zh/en).
+
+**Reasons speak of conduct.** A feature is either the entity's conduct (its records, listings, commitments,
+inspections, related parties) or a structural attribute it shares with similar entities (``structural``:
+entity type, industry, registration division, registered capital, age). The top reasons of a score are
+conduct only; the structural attributes' contributions are summed into one line, the baseline of similar
+entities (:data:`BASELINE`), which :func:`score_reasons` puts after them and :func:`dimension_sums` reports as
+its own dimension. Every door (API, pages, score files, re-scores, credit reports) reads reasons built here.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,12 @@ import numpy as np
 import polars as pl
 
 BASE_VALUE = "base_value"
+# The one line (and the one dimension) the structural attributes' contributions are summed into.
+BASELINE = "baseline"
+BASELINE_ZH = "同类主体基线"
+BASELINE_EN = "baseline of similar entities"
 _FIELD = re.compile(r"\{value[^}]*\}")
+_QUALIFIER = re.compile(r"\s*[（(][^）)]*[）)]\s*$")  # "主体类型（编码）" → "主体类型"
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,9 @@ class FeatureInfo:
 
     ``direction`` is +1 (more risk as the value grows), -1 (less risk) or 0 (no constraint); the estimator
     turns it into a LightGBM monotone constraint. Templates are ``str.format`` strings with ``{value}``.
+    ``structural``: an attribute the entity shares with similar entities, not its conduct (see the module);
+    never a reason of its own, only part of the baseline line. A model saved before the field existed loads
+    with False.
     """
 
     name: str
@@ -31,6 +47,7 @@ class FeatureInfo:
     direction: int = 0
     template_zh: str = "{value}"
     template_en: str = "{value}"
+    structural: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in (-1, 0, 1):
@@ -49,6 +66,12 @@ class FeatureInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureInfo:
         return cls(**dict(data))
+
+
+def explained_dimension(info: FeatureInfo) -> str:
+    """The dimension a feature's contribution is reported under: :data:`BASELINE` for a structural
+    attribute, its indicator dimension otherwise."""
+    return BASELINE if info.structural else info.dimension
 
 
 def directions(infos: Sequence[FeatureInfo]) -> dict[str, int]:
@@ -164,7 +187,8 @@ def top_reasons(
     k: int = 3,
     sign: str = "positive",
 ) -> list[Reason]:
-    """The ``k`` strongest contributions of one entity as sentences.
+    """The ``k`` strongest contributions of the entity's conduct as sentences (structural attributes are
+    never a reason: :func:`baseline_reason` sums them).
 
     ``sign="positive"`` keeps what raises the risk (what an inspector should look at), ``"negative"`` what
     lowers it, ``"both"`` the largest in absolute value. Ties break by feature name so output is stable.
@@ -173,7 +197,7 @@ def top_reasons(
         raise ValueError(f"sign must be 'positive', 'negative' or 'both', got {sign!r}")
     names = [f for f in contributions if f != BASE_VALUE]
     info = _info_map(infos, names)
-    items = [(f, float(contributions[f])) for f in names]
+    items = [(f, float(contributions[f])) for f in names if not info[f].structural]
     if sign == "positive":
         items = [(f, c) for f, c in items if c > 0]
         items.sort(key=lambda t: (-t[1], t[0]))
@@ -189,17 +213,50 @@ def top_reasons(
     return out
 
 
+def baseline_reason(contributions: Mapping[str, float], infos: Sequence[FeatureInfo]) -> Reason | None:
+    """The structural attributes' contributions summed into one line, "同类主体基线（行业门类、…） (+0.35)";
+    None when the model has no structural feature or they contribute nothing to this entity."""
+    names = [f for f in contributions if f != BASE_VALUE]
+    info = _info_map(infos, names)
+    parts = [info[f] for f in names if info[f].structural]
+    if not parts or all(float(contributions[i.name]) == 0.0 for i in parts):
+        return None
+    total = math.fsum(float(contributions[i.name]) for i in parts)
+    sign = f"({total:+.2f})"
+    zh = "、".join(dict.fromkeys(_QUALIFIER.sub("", i.zh) or i.zh for i in parts))
+    en = ", ".join(dict.fromkeys(_QUALIFIER.sub("", i.en) or i.en for i in parts))
+    return Reason(
+        BASELINE, BASELINE, None, total, f"{BASELINE_ZH}（{zh}） {sign}", f"{BASELINE_EN} ({en}) {sign}"
+    )
+
+
+def score_reasons(
+    values: Mapping[str, object],
+    contributions: Mapping[str, float],
+    infos: Sequence[FeatureInfo],
+    *,
+    k: int = 3,
+) -> list[Reason]:
+    """The reasons of one entity's score: the ``k`` conduct features that raised the risk most
+    (:func:`top_reasons`), then the baseline of similar entities as one line (:func:`baseline_reason`) when
+    the structural attributes contribute anything."""
+    out = top_reasons(values, contributions, infos, k=k)
+    baseline = baseline_reason(contributions, infos)
+    return out if baseline is None else [*out, baseline]
+
+
 def dimension_sums(contributions: pl.DataFrame, infos: Sequence[FeatureInfo]) -> pl.DataFrame:
     """Per-row sums of the contributions over each indicator dimension (log-odds), plus ``base_value``.
 
-    Columns: one per dimension in first-seen catalog order; a feature without an info falls in ``other``.
-    The row still sums to the raw score.
+    Columns: one per dimension in first-seen catalog order; a feature without an info falls in ``other``,
+    the structural attributes in :data:`BASELINE` (never in a conduct dimension). The row still sums to the
+    raw score.
     """
     features = [c for c in contributions.columns if c != BASE_VALUE]
     info = _info_map(infos, features)
     dims: dict[str, list[str]] = {}
     for f in features:
-        dims.setdefault(info[f].dimension, []).append(f)
+        dims.setdefault(explained_dimension(info[f]), []).append(f)
     exprs = [pl.sum_horizontal(cols).alias(dim) for dim, cols in dims.items()]
     if BASE_VALUE in contributions.columns:
         exprs.append(pl.col(BASE_VALUE))

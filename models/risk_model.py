@@ -23,7 +23,7 @@ import polars as pl
 
 from models.calibration import ProbabilityCalibrator
 from models.estimator import RiskClassifier
-from models.explain import BASE_VALUE, FeatureInfo, ScoreReason, dimension_sums, reasons_zh, top_reasons
+from models.explain import BASE_VALUE, FeatureInfo, ScoreReason, dimension_sums, reasons_zh, score_reasons
 from models.tiers import TierPolicy
 
 FORMAT_VERSION = 1
@@ -136,8 +136,9 @@ class RiskModel:
         """The score table, one row per entity (:class:`EntityScore` is one row): ``uscc``/``as_of`` (when
         given), ``raw_score``, ``probability``, ``model_tier``, ``tier``, ``override`` (the rule that set the
         tier, if any) with ``override_zh``/``override_en``, ``expected_rate`` and ``reasons`` (the top
-        ``reasons`` risk-raising features as sentences, the override first when one applied; ``reasons=0``
-        skips SHAP for speed, and the column)."""
+        ``reasons`` risk-raising conduct features as sentences, the override first when one applied, the
+        structural attributes last as one baseline line — :func:`models.explain.score_reasons`;
+        ``reasons=0`` skips SHAP for speed, and the column)."""
         raw = self.estimator.decision_function(X)
         prob = self.calibrator.predict(raw)
         tiers = self.policy.assign(prob, X)
@@ -177,7 +178,8 @@ class RiskModel:
                         "en": tiers["override_en"][i],
                     }
                 )
-            items += [r.to_dict() for r in top_reasons(values[i], row, self.feature_infos, k=k)]
+            # Conduct reasons, then the structural attributes as one baseline line (models.explain).
+            items += [r.to_dict() for r in score_reasons(values[i], row, self.feature_infos, k=k)]
             out.append(items)
         return out
 

@@ -1,9 +1,15 @@
-"""Re-scoring one entity right after a decision that changes its records (upheld objection, approved
-repair)."""
+"""Re-scoring one entity right after a decision that changes its records (an upheld objection, an approved
+repair, a listing or an exit, a breach): the score before and after the decision, on the same day.
+
+Both scores are as of the day after the decision (a decision applies to the features from the next day,
+``features.lifecycle``): "after" on the lake as it is now, "before" on the same lake without the rows the
+decision wrote (:class:`DecisionRef`). The one day therefore moves nothing but the decision: no window,
+age or validity shifts between the two, and a decision in the entity's favour can be seen never to raise
+its probability (docs/model.md says what guarantees it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -13,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from features import lake as lake_io
 from features.build import build_for_events
+from features.lifecycle import without_rows
 from serving.champion import NoChampion, load_champion
 from serving.settings import Settings
 from supervision.lifecycle import scores
@@ -20,15 +27,27 @@ from supervision.lifecycle import scores
 if TYPE_CHECKING:
     from models.risk_model import EntityScore, RiskModel
 
-__all__ = ["Champion", "Rescore", "RescoredScore", "rescore", "skipped"]
+__all__ = ["Champion", "DecisionRef", "Rescore", "RescoredScore", "rescore", "skipped"]
 
 # Gives (model, version) of the champion, or raises NoChampion with the reason.
 Champion = Callable[[], "tuple[RiskModel, str]"]
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionRef:
+    """One lake row a decision wrote: the row of catalog table ``table`` whose key is ``id`` (an
+    ``objections`` row for an upheld objection, a ``repairs`` row and its ``commitments`` row for an
+    approved repair, a ``list_entries`` row for a listing, a ``commitments`` row for a breach). Lifecycle
+    rows are written once, when their decision is final, so the key names exactly the decision's row."""
+
+    table: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RescoredScore:
-    """The entity's score on one side of the decision: as of the decision day (before) or the next (after)."""
+    """The entity's score on one side of the decision, both as of the day after it: ``before`` on the lake
+    without the decision's rows, ``after`` on the lake with them."""
 
     as_of: date
     probability: float
@@ -71,15 +90,17 @@ def rescore(
     uscc: str,
     on: date,
     reason: str,
+    decision: DecisionRef | Sequence[DecisionRef] = (),
     champion: Champion | None = None,
 ) -> Rescore:
-    """Score ``uscc`` with the champion before (as of ``on``) and after (as of ``on`` + 1 day) the decision of
-    ``on`` and append the after-score to the score history, in ``session``'s transaction.
+    """Score ``uscc`` with the champion as of ``on`` + 1 day with and without the decision of ``on`` and
+    append the after-score to the score history, in ``session``'s transaction.
 
     A decision applies to the features from the day after it (point in time, ``features.lifecycle``), so
-    "after" is the next day's features on the lake as it is now; "before" is the decision day's, with the
-    same model. Any failure (no registry, no champion, a broken model, the lake) gives ``skipped`` with the
-    cause: re-scoring never undoes the decision it follows.
+    both scores are that day's: "after" on the lake as it is now, "before" on the lake without the rows of
+    ``decision`` (:class:`DecisionRef`; the decision is isolated, no day shifts between the two). Without
+    ``decision`` there is no "before" (``None``). Any failure (no registry, no champion, a broken model, the
+    lake) gives ``skipped`` with the cause: re-scoring never undoes the decision it follows.
 
     ``champion`` gives the model: the API passes its serving champion's (no second copy is loaded); by
     default (the CLI) the registry's champion is loaded through :func:`serving.champion.load_champion`.
@@ -90,11 +111,15 @@ def rescore(
         except NoChampion as exc:
             return skipped(str(exc))
         after_day = on + timedelta(days=1)
-        events = pl.LazyFrame({"uscc": [uscc, uscc], "as_of": [on, after_day]})
-        feats = build_for_events(lake_io.sources(settings.lake_dir), events).collect()
-        by_day = {s.as_of: s for s in model.score_each(feats, reasons=3)}
-        before = RescoredScore.of(by_day[on], on)
-        after = RescoredScore.of(by_day[after_day], after_day)
+        refs = (decision,) if isinstance(decision, DecisionRef) else tuple(decision)
+        lake = lake_io.sources(settings.lake_dir)
+        after = _score(model, lake, uscc, after_day)
+        before = None
+        if refs:
+            rows: dict[str, set[str]] = {}
+            for ref in refs:
+                rows.setdefault(ref.table, set()).add(ref.id)
+            before = _score(model, without_rows(lake, rows), uscc, after_day)
         # A savepoint: a failed insert must not roll back the decision sharing this transaction.
         with session.begin_nested():
             entry = scores.record(
@@ -119,3 +144,9 @@ def rescore(
         after=after,
         history_id=entry.id,
     )
+
+
+def _score(model: RiskModel, lake: dict[str, pl.LazyFrame], uscc: str, day: date) -> RescoredScore:
+    events = pl.LazyFrame({"uscc": [uscc], "as_of": [day]})
+    (scored,) = model.score_each(build_for_events(lake, events).collect(), reasons=3)
+    return RescoredScore.of(scored, day)

@@ -2,8 +2,9 @@
 
 ``fit_risk_model`` is the pure part (no MLflow): split by time, weight by inverse selection probability,
 fit with early stopping on the validation months, calibrate (on out-of-fold scores of all the months before
-the test when the validation months are few, else on the validation months), fit the tier policy, evaluate
-on the test months. ``log_run`` writes params, metrics, charts, the feature catalog, a model card, the data
+the test when the validation months are few, else on the validation months), fit the tier policy (cut-offs
+from the policy file ``training/tiers.toml``, shares fitted on the city's entities), evaluate on the test
+months. ``log_run`` writes params, metrics, charts, the feature catalog, a model card, the data
 digest and the code version into one run and registers the model. The tracking URI and the artifact
 location are always passed in explicitly (never configured at import).
 """
@@ -15,9 +16,10 @@ import io
 import json
 import subprocess
 import tempfile
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,39 @@ from training.weights import WeightReport, inverse_probability_weights
 
 EXPERIMENT = "creditwatch"
 Progress = Callable[[str], None]
+TIER_POLICY_FILE = Path(__file__).with_name("tiers.toml")
+
+
+@dataclass(frozen=True)
+class TierSettings:
+    """The tier policy file: ``mode`` ("shares" or "thresholds"), the shares A–D, the fixed cut-offs and the
+    confidence of the shares (domain-rules tag)."""
+
+    mode: str
+    shares: tuple[float, float, float, float]
+    thresholds: tuple[float, float, float]
+    confidence: str
+
+
+def load_tier_policy(path: Path | None = None) -> TierSettings:
+    """Read the tier policy file (``training/tiers.toml`` by default); a ValueError names the key at fault."""
+    source = path or TIER_POLICY_FILE
+    with source.open("rb") as fh:
+        data = tomllib.load(fh)
+    try:
+        shares = data["shares"]
+        cuts = data["thresholds"]
+        settings = TierSettings(
+            mode=str(data["mode"]),
+            shares=(float(shares["A"]), float(shares["B"]), float(shares["C"]), float(shares["D"])),
+            thresholds=(float(cuts["a_b"]), float(cuts["b_c"]), float(cuts["c_d"])),
+            confidence=str(data["confidence"]),
+        )
+    except KeyError as exc:
+        raise ValueError(f"{source}: missing key {exc.args[0]!r}") from None
+    # The same checks as the policy itself (mode, increasing cut-offs, shares summing to 1).
+    TierPolicy(mode=settings.mode, thresholds=settings.thresholds, shares=settings.shares)
+    return settings
 
 
 def _default_estimator() -> dict[str, Any]:
@@ -72,14 +107,41 @@ class TrainConfig:
     # model's tree count). 0 or 1 folds: the validation months alone, as before.
     calibration_folds: int = 5
     cross_fit_max_valid_rows: int = 10_000
-    tier_mode: str = "thresholds"
-    tier_thresholds: tuple[float, float, float] = (0.05, 0.15, 0.35)
-    tier_shares: tuple[float, float, float, float] = (0.40, 0.35, 0.17, 0.08)
+    # None: the tier policy file's value (training/tiers.toml, the one source of truth); a value overrides it.
+    tier_mode: str | None = None
+    tier_thresholds: tuple[float, float, float] | None = None
+    tier_shares: tuple[float, float, float, float] | None = None
     default_tier: str = "B"
     budget: float = 0.1
     random_state: int = 0
     num_threads: int = 2
     estimator: Mapping[str, Any] = field(default_factory=_default_estimator)
+
+    def __post_init__(self) -> None:
+        if None in (self.tier_mode, self.tier_thresholds, self.tier_shares):
+            file = load_tier_policy()
+            for name, value in (
+                ("tier_mode", file.mode),
+                ("tier_thresholds", file.thresholds),
+                ("tier_shares", file.shares),
+            ):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, value)
+        # Checked here, so a bad --tier-mode fails before any data is read.
+        self.tier_policy()
+
+    def tier_policy(self, overrides: Sequence[Override] = ()) -> TierPolicy:
+        """The (unfitted) tier policy of this configuration."""
+        assert (
+            self.tier_mode is not None and self.tier_thresholds is not None and self.tier_shares is not None
+        )
+        return TierPolicy(
+            mode=self.tier_mode,
+            thresholds=self.tier_thresholds,
+            shares=self.tier_shares,
+            default_tier=self.default_tier,
+            overrides=tuple(overrides),
+        )
 
     def params(self) -> dict[str, Any]:
         flat = {k: v for k, v in asdict(self).items() if k != "estimator"}
@@ -95,7 +157,16 @@ def catalog_feature_infos(catalog: Sequence[Any]) -> tuple[list[FeatureInfo], li
     # profile but never become model inputs.
     catalog = [i for i in catalog if getattr(i, "scored", True)]
     infos = [
-        FeatureInfo(i.name, i.zh, i.en, i.dimension, i.direction, i.template_zh, i.template_en)
+        FeatureInfo(
+            i.name,
+            i.zh,
+            i.en,
+            i.dimension,
+            i.direction,
+            i.template_zh,
+            i.template_en,
+            structural=getattr(i, "structural", False),
+        )
         for i in catalog
     ]
     categorical = [i.name for i in catalog if getattr(i, "codes", ()) and i.direction == 0]
@@ -188,10 +259,16 @@ def fit_risk_model(
     categorical: Sequence[str] = (),
     config: TrainConfig = TrainConfig(),
     features: Sequence[str] | None = None,
+    population: pl.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> TrainingResult:
     """Fit and evaluate on a labelled frame (``as_of``, the target, ``selection_probability``,
-    ``in_control_slice`` and the feature columns; optional ``group_*`` columns for per-group metrics)."""
+    ``in_control_slice`` and the feature columns; optional ``group_*`` columns for per-group metrics).
+
+    ``population``: the feature rows of the entities the tiers are for (the city's entities as of the
+    training cut-off, :func:`train_from_sources`); in ``shares`` mode the cut-offs put them into the tiers in
+    the configured shares. Without it the labelled training and validation rows (IPW-weighted) stand in —
+    inspected entities are riskier than the city, so a city can then lack a tier."""
     say = progress or (lambda _: None)
     names = list(features) if features is not None else [i.name for i in infos]
     missing = [c for c in (*names, "as_of", config.target, "selection_probability") if c not in frame.columns]
@@ -237,13 +314,17 @@ def fit_risk_model(
     ref = pl.concat([tr, va])
     cal, calibration = _calibrate(est, va, ref, names, config, say)
     ref_p = cal.predict(est.decision_function(ref.select(names)))
-    policy = TierPolicy(
-        mode=config.tier_mode,
-        thresholds=config.tier_thresholds,
-        shares=config.tier_shares,
-        default_tier=config.default_tier,
-        overrides=default_overrides(names),
-    ).fit(ref_p, ref["weight"].to_numpy())
+    policy = config.tier_policy(default_overrides(names))
+    if population is not None and population.height:
+        say(f"fitting the tier cut-offs ({policy.mode}) on the {population.height} entities of the city")
+        policy.fit(cal.predict(est.decision_function(population.select(names))))
+        tiers_record: dict[str, Any] = {"fitted_on": "population", "rows": population.height}
+        if "as_of" in population.columns:
+            tiers_record["as_of"] = str(population["as_of"].max())
+    else:
+        policy.fit(ref_p, ref["weight"].to_numpy())
+        tiers_record = {"fitted_on": "labelled", "rows": ref.height}
+    tiers_record |= {"mode": policy.mode, "shares": list(policy.shares), "thresholds": policy.thresholds_}
     digest = data_digest(frame)
     meta = {
         "target": config.target,
@@ -253,6 +334,7 @@ def fit_risk_model(
         "code_version": code_version(),
         "best_iteration": est.best_iteration_,
         "calibration": calibration,
+        "tiers": tiers_record,
     }
     model = RiskModel(est, cal, policy, infos_used, meta)
     say(f"evaluating on the test months ({te.height} rows)")
@@ -532,10 +614,18 @@ def train(
     tracking_uri: str,
     artifact_location: Path,
     name: str = MODEL_NAME,
+    population: pl.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> tuple[TrainingResult, RunRecord]:
     """Fit, evaluate, log and register a challenger (promotion is a separate, gated step)."""
-    result = fit_risk_model(frame, infos=infos, categorical=categorical, config=config, progress=progress)
+    result = fit_risk_model(
+        frame,
+        infos=infos,
+        categorical=categorical,
+        config=config,
+        population=population,
+        progress=progress,
+    )
     record = log_run(
         result, tracking_uri=tracking_uri, artifact_location=artifact_location, name=name, progress=progress
     )
@@ -552,15 +642,16 @@ def train_from_sources(
     until: Any = None,
     progress: Progress | None = None,
 ) -> tuple[TrainingResult, RunRecord]:
-    """Labels and point-in-time features from the record lake's sources, then ``train``."""
-    from features.build import FeatureConfig
+    """Labels and point-in-time features from the record lake's sources, and the city's entities as of the
+    training cut-off (the tiers' population: :func:`population_features`), then ``train``."""
     from training.labels import labelled_features
 
-    fc = feature_config or FeatureConfig()
+    fc = _feature_config(feature_config)
     say = progress or (lambda _: None)
     say("building labelled features (as of each inspection day)")
     frame = labelled_features(sources, config=fc, until=until, progress=progress)
     infos, categorical = catalog_feature_infos(fc.catalog)
+    population = population_features(sources, frame, until=until, feature_config=fc, progress=progress)
     return train(
         frame,
         infos=infos,
@@ -568,5 +659,40 @@ def train_from_sources(
         config=config,
         tracking_uri=tracking_uri,
         artifact_location=artifact_location,
+        population=population,
         progress=progress,
     )
+
+
+def _feature_config(feature_config: Any) -> Any:
+    from features.build import FeatureConfig
+
+    return feature_config or FeatureConfig()
+
+
+def training_cutoff(frame: pl.DataFrame, until: date | None = None) -> date:
+    """The training cut-off: ``until`` when given (labels use inspections strictly before it), else the day
+    after the last labelled inspection."""
+    if until is not None:
+        return until
+    if frame.height == 0:
+        raise ValueError("no labelled inspections: the training cut-off is undefined")
+    last: date = frame["as_of"].max()  # type: ignore[assignment]
+    return last + timedelta(days=1)
+
+
+def population_features(
+    sources: Mapping[str, pl.LazyFrame],
+    frame: pl.DataFrame,
+    *,
+    until: date | None = None,
+    feature_config: Any = None,
+    progress: Progress | None = None,
+) -> pl.DataFrame:
+    """Features of every entity in business at the training cut-off (:func:`training_cutoff`): the
+    population the tier cut-offs are fitted on."""
+    from features.build import build_features
+
+    day = training_cutoff(frame, until)
+    (progress or (lambda _: None))(f"building the city's features as of {day.isoformat()} (tier cut-offs)")
+    return build_features(sources, as_of=day, config=_feature_config(feature_config)).collect()

@@ -53,6 +53,7 @@ def explain(
     payload = {
         "uscc": uscc,
         "as_of": day,
+        "score_as_of": one.score_as_of,
         "model_version": one.model_version,
         "probability": one.probability,
         "model_tier": one.model_tier,
@@ -70,7 +71,8 @@ def explain(
         return
     rate = one.expected_rate if one.expected_rate is not None else float("nan")
     state.console.print(
-        f"[bold]{uscc}[/bold] as of {day} — probability {one.probability:.3f}, tier [bold]{one.tier}[/bold]"
+        f"[bold]{uscc}[/bold] scored as of {one.score_as_of} (评分日期) — probability {one.probability:.3f}, "
+        f"tier [bold]{one.tier}[/bold]"
         f" (model tier {one.model_tier}, expected violation rate {rate:.3f}; "
         f"model version {one.model_version})"
     )

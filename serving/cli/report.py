@@ -41,7 +41,14 @@ def report_issue(
             with_score=with_score,
         )
     out.write_bytes(report.content)
-    state.emit({"report_no": report.report_no, "hash": report.content_sha256, "out": out})
+    state.emit(
+        {
+            "report_no": report.report_no,
+            "hash": report.content_sha256,
+            "out": out,
+            "score_as_of": report.score_as_of,
+        }
+    )
 
 
 @report_app.command("verify")

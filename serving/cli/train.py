@@ -27,7 +27,9 @@ def train(
         int, typer.Option(help="months before the test window for early stopping and calibration")
     ] = 3,
     test_months: Annotated[int, typer.Option(help="latest months held out for the test")] = 3,
-    tier_mode: Annotated[str, typer.Option(help="'thresholds' or 'shares'")] = "thresholds",
+    tier_mode: Annotated[
+        str | None, typer.Option(help="'thresholds' or 'shares' (default: training/tiers.toml)")
+    ] = None,
     budget: Annotated[float, typer.Option(help="inspection budget as a share of entities")] = 0.1,
     seed: Annotated[int, typer.Option(help="random state")] = 0,
 ) -> None:

@@ -80,6 +80,12 @@ class CurrentScore:
     def from_file(self) -> bool:
         return self.source.startswith("score_file:")
 
+    @property
+    def score_as_of(self) -> date:
+        """The date of the score every answer carrying this tier states (API ``score_as_of``, the pages'
+        评分日期, the credit report's): the features' date of the file row or the re-score."""
+        return self.as_of
+
 
 def current(
     table: ScoreTable | None, uscc: str, *, rescore: score_history.ScoreEntry | None
@@ -157,12 +163,14 @@ def report_score(
     settings: Settings, uscc: str, on: date, session: Session | None = None
 ) -> reports.Score | None:
     """The current score as the credit report shows it: tier, probability (4 places), the reasons in
-    Chinese."""
+    Chinese (conduct, then the baseline line: models.explain) and the date of the score."""
     found = score_row(settings, uscc, on, session)
     if found is None:
         return None
     reasons = [r for r in (found.reasons_zh or "").split("；") if r]
-    return reports.Score(tier=found.tier, score=round(found.probability, 4), reasons=reasons)
+    return reports.Score(
+        tier=found.tier, score=round(found.probability, 4), reasons=reasons, as_of=found.score_as_of
+    )
 
 
 # ------------------------------------------------------------------------------------------ score history

@@ -8,7 +8,7 @@ sees of personal data is the masking policy's (:mod:`supervision.platform.maskin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from features import lake as lake_io
 from features import uscc as uscc_rules
 from features.catalog import TABLES
 from features.graph import normalise_address, normalise_phone, relations_in_force
-from models.explain import ScoreReason
+from models.explain import BASELINE, BASELINE_EN, BASELINE_ZH, ScoreReason, explained_dimension
 from serving.champion import NoChampion
 from serving.services import current_score
 from serving.services.context import Context, use_case
@@ -113,9 +113,10 @@ class FeatureContribution:
     feature: str
     zh: str | None
     en: str | None
-    dimension: str | None
+    dimension: str | None  # ``baseline`` for a structural attribute (models.explain)
     value: float | int | str | bool | None
     contribution: float
+    structural: bool = False  # shared with similar entities, not conduct: part of the baseline line
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class Explanation:
 
     ``features_from``: ``score_file:DATE`` when the feature row stored with the entity's score of that date
     was explained (exactly that score), ``lake`` when the features were rebuilt from the lake.
+    ``score_as_of``: the date of the score whose tier this answer carries (the features' date scored).
     """
 
     uscc: str
@@ -147,6 +149,10 @@ class Explanation:
     dimensions: tuple[DimensionContribution, ...]
     reasons: tuple[ScoreReason, ...]
     features_from: str
+
+    @property
+    def score_as_of(self) -> date:
+        return self.as_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +196,8 @@ class ScoreHistory:
 @dataclass(frozen=True, slots=True)
 class EntityPage:
     """Everything the entity page shows: the profile, the current score, its explanation (or why there is
-    none: ``unavailable``), the related parties with their current tiers, the score history."""
+    none: ``unavailable``), the related parties with their current tiers (and the date of each tier's score,
+    ``tier_dates``), the score history."""
 
     profile: Profile
     score: CurrentScore | None
@@ -199,6 +206,7 @@ class EntityPage:
     related: RelatedParties
     tiers: Mapping[str, str]
     history: ScoreHistory
+    tier_dates: Mapping[str, date] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,10 +310,8 @@ def entity_page(ctx: Context, uscc: str, *, reasons: int = 5, related_limit: int
         unavailable = exc.message
     parties = _related(ctx, uscc, as_of=ctx.today, limit=related_limit)
     usccs = [r.uscc for r in parties.related]
-    tiers = {
-        u: s.tier
-        for u, s in current_score.current_scores(ctx.settings, usccs, ctx.today, ctx.session).items()
-    }
+    current = current_score.current_scores(ctx.settings, usccs, ctx.today, ctx.session)
+    tiers = {u: s.tier for u, s in current.items()}
     _audit_read(ctx, "entities.read", uscc)
     return EntityPage(
         profile=found,
@@ -315,6 +321,7 @@ def entity_page(ctx: Context, uscc: str, *, reasons: int = 5, related_limit: int
         related=parties,
         tiers=tiers,
         history=_history(ctx, uscc),
+        tier_dates={u: s.score_as_of for u, s in current.items()},
     )
 
 
@@ -421,17 +428,19 @@ def _explanation(
             feature=c.feature,
             zh=infos[c.feature].zh if c.feature in infos else None,
             en=infos[c.feature].en if c.feature in infos else None,
-            dimension=infos[c.feature].dimension if c.feature in infos else None,
+            dimension=explained_dimension(infos[c.feature]) if c.feature in infos else None,
             value=c.value,
             contribution=c.contribution,
+            structural=c.feature in infos and infos[c.feature].structural,
         )
         for c in one.contributions
     )
+    labels = {**DIMENSIONS, BASELINE: (BASELINE_ZH, BASELINE_EN)}
     dimensions = tuple(
         DimensionContribution(
             dimension=d,
-            zh=DIMENSIONS.get(d, (None, None))[0],
-            en=DIMENSIONS.get(d, (None, None))[1],
+            zh=labels.get(d, (None, None))[0],
+            en=labels.get(d, (None, None))[1],
             contribution=v,
         )
         for d, v in sorted(one.dimensions.items(), key=lambda kv: -abs(kv[1]))

@@ -1,6 +1,7 @@
 """Credit reports (信用报告): issue one as HTML or PDF (its number and hash are stored), verify a report.
 
-Score, tier and reasons are for authorised readers only (supervisors and analysts); personal names are
+Score, tier and reasons are for authorised readers only (supervisors and analysts), with the date of the
+score used (``score_as_of``: the current score's, :mod:`serving.services.current_score`); personal names are
 masked as the reader's role sees them.
 """
 
@@ -27,7 +28,8 @@ MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 @dataclass(frozen=True)
 class ReportFile:
-    """An issued report: its number, verification hash and the rendered document."""
+    """An issued report: its number, verification hash and the rendered document; ``score_as_of`` is the
+    date of the score printed in it (None: no score in it)."""
 
     report_no: str
     content_sha256: str
@@ -35,6 +37,7 @@ class ReportFile:
     media_type: str
     content: bytes
     with_score: bool
+    score_as_of: date | None = None
 
 
 class Verification(BaseModel):
@@ -80,11 +83,17 @@ def issue(
         score=stored_score(ctx, uscc, day) if include else None,
         now=ctx.clock.now(),
     )
+    score_as_of = report.score.as_of if report.score is not None else None
     content = reports.render_pdf(report) if format == "pdf" else reports.render_html(report).encode("utf-8")
     ctx.audit(
         "reports.issue",
         target=f"uscc:{uscc}",
-        details={"report_no": report.report_no, "format": format, "with_score": report.score is not None},
+        details={
+            "report_no": report.report_no,
+            "format": format,
+            "with_score": report.score is not None,
+            "score_as_of": None if score_as_of is None else score_as_of.isoformat(),
+        },
     )
     return ReportFile(
         report_no=report.report_no,
@@ -93,6 +102,7 @@ def issue(
         media_type=MEDIA_TYPES[format],
         content=content,
         with_score=report.score is not None,
+        score_as_of=score_as_of,
     )
 
 

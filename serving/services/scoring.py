@@ -53,6 +53,11 @@ class BatchItem:
     message: str | None  # why there is no score
     score: CurrentScore | None
 
+    @property
+    def score_as_of(self) -> date | None:
+        """The date of the score answered (the current score's: a re-score may be newer than the file)."""
+        return None if self.score is None else self.score.score_as_of
+
 
 @dataclass(frozen=True, slots=True)
 class BatchScores:

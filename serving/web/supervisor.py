@@ -95,6 +95,10 @@ def entity_page(
     view = entities.entity_page(ctx, uscc, reasons=REASONS, related_limit=RELATED_LIMIT)  # 422, 404
     stored, explanation, related = view.score, view.explanation, view.related
     reasons = explanation.reasons if explanation is not None else (stored.reasons if stored else ())
+    # Every tier and reason shown says the date of the score it comes from (评分日期).
+    reasons_as_of = (
+        explanation.score_as_of if explanation is not None else (stored.score_as_of if stored else None)
+    )
     overrides = [r for r in (stored.reasons if stored else reasons) if r.contribution is None]
     timeline, hidden = _timeline(view.profile.records, lang)
     graph_tiers = {**view.tiers, uscc: stored.tier} if stored else dict(view.tiers)
@@ -109,6 +113,7 @@ def entity_page(
         unavailable=view.unavailable,
         reasons=[r for r in reasons if r.contribution is not None],
         reasons_from_score=explanation is None,
+        reasons_as_of=reasons_as_of,
         overrides=overrides,
         waterfall=waterfall(explanation, lang) if explanation is not None else None,
         dimensions=_dimensions(explanation),
@@ -116,6 +121,7 @@ def entity_page(
         timeline_hidden=hidden,
         related=related,
         tiers=view.tiers,
+        tier_dates=view.tier_dates,
         graph=graph(uscc, view.profile.registration.get("name"), related.related, graph_tiers),
         history=view.history.scores,
         sparkline=sparkline([h.probability for h in view.history.scores]),
@@ -227,12 +233,33 @@ def _value(v: Any) -> str:
 
 
 def waterfall(explanation: entities.Explanation, lang: str, *, n: int = WATERFALL_FEATURES) -> dict[str, Any]:
-    """Geometry of the SHAP waterfall: base value → the `n` largest contributions one by one → the others
-    summed → the raw score. Bars are horizontal on a log-odds axis; up (red) raises the risk."""
-    shown = explanation.features[:n]
-    rest = explanation.features[n:]
+    """Geometry of the SHAP waterfall: base value → the structural attributes summed into one bar, the
+    baseline of similar entities (never shown as the entity's conduct) → the `n` largest conduct
+    contributions one by one → the others summed → the raw score. Bars are horizontal on a log-odds axis;
+    up (red) raises the risk."""
+    conduct = [f for f in explanation.features if not f.structural]
+    structural = [f for f in explanation.features if f.structural]
+    shown = conduct[:n]
+    rest = conduct[n:]
     steps: list[dict[str, Any]] = []
     level = explanation.base_value
+    if structural:
+        delta = math.fsum(f.contribution for f in structural)
+        text = i18n.t("entity.waterfall.baseline", lang).format(n=len(structural))
+        names = ("、" if lang == "zh" else ", ").join(
+            (f.zh if lang == "zh" else f.en) or f.feature for f in structural
+        )
+        steps.append(
+            {
+                "kind": "baseline",
+                "feature": "baseline",
+                "label": _clip(text, 56 if lang == "en" else 28),
+                "full": f"{text}: {names}",
+                "start": level,
+                "delta": delta,
+            }
+        )
+        level += delta
     for f in shown:
         name = (f.en if lang == "en" else f.zh) or f.feature
         full = f"{name} = {_value(f.value)}"

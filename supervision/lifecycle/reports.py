@@ -46,11 +46,14 @@ class ReportError(DomainError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """What scoring says about the entity, shown to authorised readers only."""
+    """What scoring says about the entity, shown to authorised readers only: the tier, the score, the
+    reasons (the entity's conduct, then one baseline-of-similar-entities line) and ``as_of``, the date of the
+    score used (printed as 评分日期 / scored as of, and part of the hash)."""
 
     tier: str
     score: float | None = None
     reasons: Sequence[str] = ()
+    as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,12 @@ def build(
         "sections": [{"title": s.title, "columns": s.columns, "rows": s.rows} for s in sections],
         "score": None
         if score is None
-        else {"tier": score.tier, "score": score.score, "reasons": list(score.reasons)},
+        else {
+            "tier": score.tier,
+            "score": score.score,
+            "reasons": list(score.reasons),
+            "score_as_of": _s(score.as_of),
+        },
     }
     text = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -327,7 +335,8 @@ def render_pdf(report: IssuedReport) -> bytes:
         )
     if report.score is not None:
         story.append(Paragraph("信用风险评估（仅限授权用户）", h2))
-        story.append(Paragraph(f"分类：{report.score.tier}", body))
+        scored = "—" if report.score.as_of is None else report.score.as_of.isoformat()
+        story.append(Paragraph(f"分类：{report.score.tier}　评分日期 / scored as of {scored}", body))
         story.extend(Paragraph(f"· {r}", body) for r in report.score.reasons)
     story.append(Spacer(1, 4 * mm))
     buf = io.BytesIO()

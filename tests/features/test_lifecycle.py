@@ -91,11 +91,13 @@ def test_objection_states():
 def test_objections_change_the_feature_row():
     lk = _penalty_lake()
     row = build_features(lk.sources(), as_of=AS_OF).collect().row(0, named=True)
-    assert row["penalties_n_365d"] == 5  # six penalties, one revoked
+    # Six penalties, one revoked and one corrected: neither counts in the score's features (a corrected
+    # record as published was wrong), though the profile still shows the correction.
+    assert row["penalties_n_365d"] == 4
     assert row["records_under_objection_n"] == 2
     assert row["records_corrected_n"] == 1
     later = build_features(lk.sources(), as_of=date(2024, 1, 2)).collect().row(0, named=True)
-    assert later["penalties_n_365d"] == 4  # the late revocation now applies
+    assert later["penalties_n_365d"] == 3  # the late revocation now applies
     assert later["records_under_objection_n"] == 2  # "pending" still, "plain" now; "late_revoke" decided
 
 

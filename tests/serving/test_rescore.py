@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from features.build import FeatureConfig, build_features
 from features.ingest import ingest_paths
 from features.lake import sources
+from features.lifecycle import without_rows
 from features.synth import generate
 from features.synth.city import CityConfig
 from serving import rescore
@@ -318,23 +319,32 @@ def _features(city: City, uscc: str, day: date) -> dict[str, Any]:
     return frame.row(0, named=True)
 
 
-def _probability(city: City, uscc: str, day: date) -> float:
-    frame = (
-        build_features(sources(city.settings.lake_dir), as_of=day).filter(pl.col("uscc") == uscc).collect()
-    )
+def _probability(city: City, uscc: str, day: date, without: dict[str, set[str]] | None = None) -> float:
+    lake = without_rows(sources(city.settings.lake_dir), without or {})
+    frame = build_features(lake, as_of=day).filter(pl.col("uscc") == uscc).collect()
     return float(city.model.score(frame, reasons=0)["probability"][0])
 
 
-def _check_history(city: City, uscc: str, payload: dict[str, Any], reason: str, *, entries: int) -> None:
+def _check_history(
+    city: City,
+    uscc: str,
+    payload: dict[str, Any],
+    reason: str,
+    *,
+    entries: int,
+    decision: dict[str, set[str]],
+) -> None:
     r = payload["rescore"]
     assert r["status"] == "rescored", r
     assert r["model_version"] == city.version and r["as_of"] == AFTER.isoformat()
     assert r["before"]["tier"] in "ABCD" and r["after"]["tier"] in "ABCD"
-    # Independently of the re-score's own path (build_for_events): the full feature table of each day.
-    assert r["before"]["probability"] == pytest.approx(_probability(city, uscc, DECIDED), abs=1e-9)
+    # Both sides as of the day after, the decision isolated: "before" is the lake without the last
+    # decision's rows (independently of the re-score's own path, build_for_events: the full feature table).
+    assert r["before"]["as_of"] == r["after"]["as_of"] == AFTER.isoformat()
+    assert r["before"]["probability"] == pytest.approx(_probability(city, uscc, AFTER, decision), abs=1e-9)
     assert r["after"]["probability"] == pytest.approx(_probability(city, uscc, AFTER), abs=1e-9)
-    # Every decision of the day was scored before it applied, so the last one's before/after span them all.
-    assert r["after"]["probability"] != pytest.approx(r["before"]["probability"], abs=1e-6)
+    # A decision in the entity's favour never raises its probability (docs/model.md).
+    assert r["after"]["probability"] <= r["before"]["probability"] + 1e-12
     with session_scope(city.engine) as s:
         rows = scores.history(s, uscc)
         assert len(rows) == entries and rows[-1].id == r["history_id"] and reason in rows[-1].reason
@@ -393,7 +403,14 @@ def test_cli_upheld_objections_rescore_the_entity(city: City) -> None:
             token=sup,
         )
         assert code == 0 and decided["status"] == "upheld", decided
-    _check_history(city, uscc, decided, filed["objection_id"], entries=len(penalties))
+    _check_history(
+        city,
+        uscc,
+        decided,
+        filed["objection_id"],
+        entries=len(penalties),
+        decision={"objections": {filed["objection_id"]}},
+    )
     before, after = _features(city, uscc, DECIDED), _features(city, uscc, AFTER)
     assert before["penalties_n_1095d"] == first["penalties_n_1095d"] >= len(penalties) > 0
     assert after["penalties_n_1095d"] == before["penalties_n_1095d"] - len(penalties)
@@ -449,7 +466,14 @@ def test_api_approved_repairs_rescore_the_entity(city: City) -> None:
             approved = client.post(f"/repairs/{rid}/approve", json={"on": DECIDED.isoformat()}, headers=sup)
             assert approved.status_code == 200, approved.text
     payload = approved.json()
-    _check_history(city, uscc, payload, f"repair {rid} approved", entries=len(penalties))
+    _check_history(
+        city,
+        uscc,
+        payload,
+        f"repair {rid} approved",
+        entries=len(penalties),
+        decision={"repairs": {rid}, "commitments": {f"CMT-{rid}"}},
+    )
     assert payload["tier_after"] == payload["rescore"]["after"]["tier"]
     before, after = _features(city, uscc, DECIDED), _features(city, uscc, AFTER)
     assert after["penalties_n_1095d"] == before["penalties_n_1095d"] - len(penalties)

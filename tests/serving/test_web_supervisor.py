@@ -176,12 +176,14 @@ def test_the_header_shows_the_stored_score_and_the_waterfall_adds_the_explanatio
         top=pages.REASONS,
     )
     drawn = features_drawn(text)
-    assert drawn == [f["feature"] for f in explained["features"][: pages.WATERFALL_FEATURES]]
-    rest = len(explained["features"]) - len(drawn)
+    # Conduct features one by one; the structural attributes are one baseline bar (models.explain).
+    conduct = [f["feature"] for f in explained["features"] if not f["structural"]]
+    assert drawn == conduct[: pages.WATERFALL_FEATURES]
+    rest = len(conduct) - len(drawn)
     assert i18n.t("entity.waterfall.others", "zh").format(n=rest) in text
     assert f"{explained['raw_score']:.3f} → p = {explained['probability']:.3f}" in text
     assert f">{explained['base_value']:.3f}<" in text
-    first = explained["features"][0]
+    first = next(f for f in explained["features"] if not f["structural"])
     assert html.escape(f"{first['zh']} = ") in text  # labelled in the page language with the value
 
     # Top reasons: Chinese first, English beneath; the dimension bars, signed, one per dimension.
@@ -416,6 +418,7 @@ def test_the_waterfall_adds_up_to_the_raw_score() -> None:
     explanation = entities.Explanation(
         uscc="C0",
         as_of=AS_OF,
+        score_as_of=AS_OF,
         model_version="7",
         probability=0.4,
         tier="C",
@@ -425,7 +428,13 @@ def test_the_waterfall_adds_up_to_the_raw_score() -> None:
         base_value=-1.0,
         features=[
             entities.FeatureContribution(
-                feature=f, zh=f"特征{f}", en=f"feature {f}", dimension="d", value=1.5, contribution=c
+                feature=f,
+                zh=f"特征{f}",
+                en=f"feature {f}",
+                dimension="d",
+                value=1.5,
+                contribution=c,
+                structural=False,
             )
             for f, c in feats
         ],
@@ -463,7 +472,8 @@ def test_a_supervisor_searches_opens_an_entity_and_reads_it_in_both_languages(ci
         ).json()
         related = c.get(f"/entities/{a}/related", headers=city.tokens[Role.SUPERVISOR]).json()["related"]
     reasons = [r for r in explained["reasons"] if r["contribution"] is not None]
-    shown = [f["feature"] for f in explained["features"][: pages.WATERFALL_FEATURES]]
+    conduct = [f["feature"] for f in explained["features"] if not f["structural"]]
+    shown = conduct[: pages.WATERFALL_FEATURES]
     with serve(app) as base, browser() as br:
         page = br.new_page()
         login(page, base, raw_token(city, Role.SUPERVISOR))

@@ -46,7 +46,10 @@ class SearchOut(Out):
 
 
 class Reason(Out):
-    feature: str
+    feature: str = Field(
+        description="the feature (conduct only), the policy override's name, or `baseline`: the structural "
+        "attributes (entity type, industry, division, capital, age) summed into one line"
+    )
     dimension: str
     value: str | float | int | None = None
     contribution: float | None = Field(description="log-odds; null for a policy override")
@@ -63,15 +66,22 @@ class EntityProfile(Out):
     counts: dict[str, int]
 
 
+SCORE_AS_OF = "the date of the score whose tier this answer carries (the current score's features' date)"
+
+
 class StoredScore(Out):
     uscc: str
     as_of: date = Field(description="the features' date")
+    score_as_of: date = Field(description=SCORE_AS_OF)
     tier: str
     model_tier: str | None = None
     probability: float = Field(ge=0, le=1, description="calibrated probability of a violation")
     expected_rate: float | None = None
     model_version: str | None
-    reasons: list[Reason] = Field(description="top reasons (zh/en); empty for a re-score entry")
+    reasons: list[Reason] = Field(
+        description="top reasons (zh/en): the entity's conduct, then one `baseline` line for the structural "
+        "attributes; empty for a re-score entry"
+    )
     reasons_zh: str | None = Field(None, description="the reasons as one Chinese sentence")
     source: str = Field(
         description="`score_file:DATE` (`creditwatch score`) or `score_history:ID` (a re-score after an "
@@ -84,9 +94,13 @@ class FeatureContribution(Out):
     feature: str
     zh: str | None
     en: str | None
-    dimension: str | None
+    dimension: str | None = Field(description="indicator dimension; `baseline` for a structural attribute")
     value: float | int | str | bool | None
     contribution: float
+    structural: bool = Field(
+        False,
+        description="an attribute shared with similar entities (not conduct): never a reason of its own",
+    )
 
 
 class DimensionContribution(Out):
@@ -99,6 +113,7 @@ class DimensionContribution(Out):
 class Explanation(Out):
     uscc: str
     as_of: date
+    score_as_of: date = Field(description=SCORE_AS_OF)
     model_version: str
     probability: float
     tier: str

@@ -25,6 +25,10 @@ ISSUED = {
     "headers": {
         "X-Report-No": {"description": "the report number", "schema": {"type": "string"}},
         "X-Report-Hash": {"description": "SHA-256 of the report's content", "schema": {"type": "string"}},
+        "X-Score-As-Of": {
+            "description": "the date of the score printed in the report (YYYY-MM-DD; absent without a score)",
+            "schema": {"type": "string", "format": "date"},
+        },
     },
 }
 
@@ -43,6 +47,8 @@ class ReportIn(BaseModel):
 def issue(body: ReportIn, ctx: Annotated[Context, context_dep(reports.issue)]) -> Response:
     report = reports.issue(ctx, uscc=body.uscc, on=body.on, format=body.format)
     headers = {"X-Report-No": report.report_no, "X-Report-Hash": report.content_sha256}
+    if report.score_as_of is not None:
+        headers["X-Score-As-Of"] = report.score_as_of.isoformat()
     return Response(report.content, media_type=report.media_type, headers=headers)
 
 

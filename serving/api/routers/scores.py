@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep
-from serving.api.routers.entities import Out, StoredScore
+from serving.api.routers.entities import SCORE_AS_OF, Out, StoredScore
 from serving.api.trail import audited
 from serving.services import models, scoring
 from serving.services.context import Context
@@ -31,11 +31,15 @@ class BatchItem(Out):
     uscc: str
     status: Literal["ok", "invalid", "not_scored"]
     message: str | None = Field(None, description="why there is no score")
+    score_as_of: date | None = Field(None, description=f"{SCORE_AS_OF}; null without a score")
     score: StoredScore | None = None
 
 
 class BatchOut(Out):
-    as_of: date | None = Field(description="date of the score file answered from (null: none exists)")
+    as_of: date | None = Field(
+        description="date of the score file answered from (null: none exists); an item re-scored after a "
+        "decision since then says its own `score_as_of`"
+    )
     found: int
     items: list[BatchItem]
 

@@ -30,6 +30,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "entity.probability": ("违规概率（校准）", "Probability of a violation (calibrated)"),
     "entity.model_version": ("模型版本", "Model version"),
     "entity.as_of": ("评分基准日", "Scored as of"),
+    "entity.score_as_of": ("评分日期", "Scored as of"),
     "entity.source": ("评分来源", "Score source"),
     "entity.rescored_because": ("重新评分原因", "Re-scored because"),
     "entity.override": ("规则调整", "Rule override"),
@@ -58,11 +59,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "entity.waterfall.base": ("基准值", "Base value"),
     "entity.waterfall.raw": ("原始分", "Raw score"),
     "entity.waterfall.others": ("其余 {n} 个特征", "{n} other features"),
+    "entity.waterfall.baseline": (
+        "同类主体基线（{n} 项结构属性）",
+        "Baseline of similar entities ({n} structural attributes)",
+    ),
     "entity.waterfall.value": ("取值", "value"),
     "entity.waterfall.contribution": ("贡献（对数几率）", "Contribution (log-odds)"),
     "entity.waterfall.feature": ("特征", "Feature"),
     "entity.reasons.title": ("主要原因", "Top reasons"),
     "entity.reasons.none": ("没有推高风险的主要原因。", "No reason raises the risk."),
+    "entity.reasons.baseline": (
+        "主要原因只列主体自身的行为；行业、区划、主体类型、注册资本、成立年限等结构属性合并为一行“同类主体基线”。",
+        "The top reasons are the entity's own conduct; structural attributes (industry, division, entity "
+        "type, capital, age) are summed into one line, the baseline of similar entities.",
+    ),
     "entity.reasons.from_score": (
         "以下原因来自存储的评分（评分时的模型）。",
         "These reasons come from the stored score (the model at scoring time).",
