@@ -13,6 +13,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from serving.cli.check import MissingOpt
 from serving.cli.state import BackdateOpt, OnOpt, State, UsccOpt, write_csv
 from serving.services import commitments
 
@@ -45,8 +46,10 @@ def commitment_make(
     signatory: Annotated[str | None, typer.Option("--signatory")] = None,
     on: OnOpt = None,
     backdate: BackdateOpt = None,
+    missing: MissingOpt = None,
 ) -> None:
-    """Record a commitment made to your department."""
+    """Record a commitment made to your department (a 告知承诺 runs the embedded check first and is refused
+    for a listed entity, within the exclusion after a breach, or where the check answers 不适用告知承诺制)."""
     state: State = ctx.obj
     with state.context() as c:
         row = commitments.make(
@@ -58,6 +61,7 @@ def commitment_make(
             signatory=signatory,
             on=state.day(on),
             backdate_reason=backdate,
+            missing_documents=missing,
         )
     state.show(row.model_dump(), "commitment")
 
@@ -81,7 +85,7 @@ def commitment_breach(
     on: OnOpt = None,
     backdate: BackdateOpt = None,
 ) -> None:
-    """The commitment is breached (a record the features count)."""
+    """The commitment is breached (a record the features count; the entity is re-scored at once)."""
     state: State = ctx.obj
     with state.context() as c:
         row = commitments.breach(c, commitment_id, facts=facts, on=state.day(on), backdate_reason=backdate)

@@ -3,6 +3,12 @@
 A commitment is made to the actor's department (a government system, e.g. the licensing platform of 告知
 承诺制, names the department it is made to); only a supervisor of that department records its fulfilment,
 its breach or the interview after it.
+
+A 告知承诺 (a template with a check matter) runs the embedded check first (:func:`checks.evaluate`) and is
+refused (422, exit 1: the entity and matter break a rule of the policy, as any other rule refusal) for an
+entity on a severe list, within the exclusion after a breach, or where the check answers 不适用告知承诺制;
+the answer carries the check (incentives, 容缺受理 of the documents named as missing). A breach changes the
+entity's features (commitments_breached_*): it is re-scored at once, and the answer says what that did.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving import rescore
+from serving.services import checks
+from serving.services.checks import CheckView
 from serving.services.context import Context, use_case
 from serving.services.lifecycle_types import (
+    Rescored,
     decision_day,
     filing_department,
     name_masker,
@@ -25,6 +35,8 @@ from supervision.platform.access import Role
 from supervision.platform.masking import PUBLIC
 
 __all__ = [
+    "CommitmentBreach",
+    "CommitmentMade",
     "CommitmentView",
     "PublicCommitment",
     "TemplateView",
@@ -48,6 +60,9 @@ class TemplateView(BaseModel):
     commitment_type: str
     due_days: int = Field(description="days from the commitment to its deadline (0: none)")
     text: str
+    check_matter: str | None = Field(
+        None, description="a 告知承诺: the check matter run before it is made (None: not checked)"
+    )
 
 
 class CommitmentView(BaseModel):
@@ -74,6 +89,18 @@ class CommitmentView(BaseModel):
     @classmethod
     def of(cls, row: commitments.Commitment) -> CommitmentView:
         return cls.model_validate(row.as_dict())
+
+
+class CommitmentMade(CommitmentView):
+    """A commitment made, and the embedded check run before it (a 告知承诺; None for other templates)."""
+
+    check: CheckView | None
+
+
+class CommitmentBreach(CommitmentView):
+    """A breached commitment and what re-scoring the entity did."""
+
+    rescore: Rescored
 
 
 class PublicCommitment(BaseModel):
@@ -131,10 +158,19 @@ def make(
     signatory: str | None = None,
     on: date | None = None,
     backdate_reason: str | None = None,
-) -> CommitmentView:
-    """Record a commitment on the matter's template, made to the actor's department (a system names it)."""
+    missing_documents: list[str] | None = None,
+) -> CommitmentMade:
+    """Record a commitment on the matter's template, made to the actor's department (a system names it); a
+    告知承诺 runs the embedded check of its matter first and is refused by the policy's rules."""
     to = filing_department(ctx, department)
     day = decision_day(ctx, on, field="made_on", backdate_reason=backdate_reason)
+    found = commitments.load_templates()
+    template = found.get(matter)
+    result = None
+    if template is not None and template.check_matter is not None:
+        result = checks.evaluate(
+            ctx, uscc=uscc, matter=template.check_matter, day=day, missing_documents=missing_documents
+        )
     row = commitments.make(
         ctx.session,
         actor=ctx.lifecycle_actor,
@@ -144,13 +180,24 @@ def make(
         made_on=day,
         licence_id=licence_id,
         signatory=signatory,
+        templates=found,
+        check=result,
+        sources=ctx.sources(),
+        policy=ctx.policy(),
     )
     ctx.audit(
         "commitments.make",
         target=_target(row.commitment_id),
-        details={"uscc": uscc, "matter": matter, "made_to": to, "on": day},
+        details={
+            "uscc": uscc,
+            "matter": matter,
+            "made_to": to,
+            "on": day,
+            "check_id": None if result is None else result.check_id,
+        },
     )
-    return CommitmentView.of(row)
+    check = None if result is None else CheckView.model_validate(result.as_dict())
+    return CommitmentMade(**CommitmentView.of(row).model_dump(), check=check)
 
 
 @use_case("commitments.fulfil", roles=SUPERVISOR)
@@ -173,15 +220,31 @@ def breach(
     facts: str,
     on: date | None = None,
     backdate_reason: str | None = None,
-) -> CommitmentView:
-    """The commitment is breached: a record the features count."""
+) -> CommitmentBreach:
+    """The commitment is breached: a record the features count, so the entity is re-scored at once."""
     _made_to(ctx, commitment_id, "determine")
     day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = commitments.breach(
         ctx.session, commitment_id, actor=ctx.lifecycle_actor, on=day, facts=facts, lake=ctx.lake
     )
-    ctx.audit("commitments.breach", target=_target(commitment_id), details={"on": day})
-    return CommitmentView.of(row)
+    # Re-scored now, on the lake that has just received the breach (commitments_breached_*).
+    result = rescore.rescore(
+        ctx.session,
+        ctx.settings,
+        uscc=row.uscc,
+        on=day,
+        reason=f"commitment {commitment_id} breached",
+        # The commitment's lake row is written when it is determined (here: breached), so the lake without
+        # it is the features as they stood before the breach.
+        decision=rescore.DecisionRef("commitments", commitment_id),
+        champion=ctx.champion,
+    )
+    ctx.audit(
+        "commitments.breach",
+        target=_target(commitment_id),
+        details={"on": day, "rescore": result.status},
+    )
+    return CommitmentBreach(**CommitmentView.of(row).model_dump(), rescore=Rescored.of(result))
 
 
 @use_case("commitments.interview", roles=SUPERVISOR)

@@ -1,6 +1,12 @@
 """Credit commitments (信用承诺): templates per matter, commitments, fulfilment, breach → record and
 interview.
 
+A template that stands in for a licence condition or a proof (告知承诺, ``check_matter`` set) is made only
+after the embedded check of that matter (:func:`supervision.lifecycle.restrictions.check`) and is refused,
+with the rule and the day the exclusion ends, for an entity on a list of ``[enforcement] refused_lists``, for
+one with a breach within the ``commitment.breach_exclusion`` period, and where the check answers
+不适用告知承诺制.
+
 pending → fulfilled | breached; a breached commitment may lead to an interview (约谈). The final state goes
 into the lake as a ``commitments`` row (features count breaches), an interview as an ``interviews`` row.
 The public export (the 信用承诺 column) masks the signatory's name with the masker the caller passes and
@@ -12,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -25,9 +31,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features import identity
-from features.catalog import COMMITMENTS
+from features.catalog import COMMITMENTS, LIST_TYPES
+from features.lifecycle import lifecycle_sources
 from features.uscc import is_valid as uscc_is_valid
 from supervision.lifecycle.records import Lake, write_rows
+from supervision.lifecycle.regimes import CONFIDENCES, UNITS, Policy, Rule, default_policy
+from supervision.lifecycle.restrictions import MATTERS, CheckResult
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError
@@ -36,13 +45,16 @@ __all__ = [
     "MACHINE",
     "Commitment",
     "CommitmentError",
+    "Enforcement",
     "Template",
     "breach",
     "fulfil",
     "interview",
+    "load_enforcement",
     "load_templates",
     "make",
     "public_export",
+    "refusals",
     "scrub_id_numbers",
 ]
 
@@ -66,6 +78,64 @@ class Template:
     commitment_type: str
     due_days: int
     text: str
+    # The check matter of a 告知承诺: making it runs the embedded check of that matter first.
+    check_matter: str | None = None
+
+
+BREACH_EXCLUSION = "commitment.breach_exclusion"
+_RULE_FIELDS = ("kind", "regime", "effective_from", "value", "unit", "source", "confidence")
+
+
+@dataclass(frozen=True, slots=True)
+class Enforcement:
+    """Who may not make a checked commitment: entities on ``refused_lists`` (because of ``source``) and,
+    for the period of the exclusion rule in force, entities with a breached commitment."""
+
+    refused_lists: tuple[str, ...]
+    source: str
+    exclusions: tuple[Rule, ...]
+
+    def exclusion(self, on: date) -> Rule | None:
+        """The breach exclusion in force on ``on`` (latest ``effective_from`` ≤ on), or None."""
+        in_force = [r for r in self.exclusions if r.effective_from <= on]
+        return max(in_force, key=lambda r: r.effective_from) if in_force else None
+
+
+def _exclusion(entry: Any, where: str) -> Rule:
+    if not isinstance(entry, dict) or sorted(entry) != sorted(_RULE_FIELDS):
+        raise CommitmentError(f"{where}: expected exactly the fields {', '.join(_RULE_FIELDS)}")
+    if entry["kind"] != BREACH_EXCLUSION:
+        raise CommitmentError(f"{where}: kind {entry['kind']!r} must be {BREACH_EXCLUSION!r}")
+    if not isinstance(entry["effective_from"], date):
+        raise CommitmentError(f"{where}: effective_from must be a TOML date (YYYY-MM-DD)")
+    value = entry["value"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CommitmentError(f"{where}: value {value!r} must be a whole number ≥ 0")
+    if entry["unit"] not in UNITS or entry["unit"] == "yuan":
+        raise CommitmentError(f"{where}: unit {entry['unit']!r} must be a period ({', '.join(UNITS[:-1])})")
+    if entry["confidence"] not in CONFIDENCES:
+        raise CommitmentError(f"{where}: confidence {entry['confidence']!r} must be one of V, P, U")
+    if not isinstance(entry["source"], str) or not entry["source"].strip():
+        raise CommitmentError(f"{where}: source must be a non-empty string")
+    return Rule(**{f: entry[f] for f in _RULE_FIELDS})
+
+
+def _parse_enforcement(text: str, origin: str) -> Enforcement:
+    data = tomllib.loads(text)
+    head = data.get("enforcement", {})
+    if not isinstance(head, dict) or sorted(head) != ["confidence", "refused_lists", "source"]:
+        raise CommitmentError(
+            f"{origin}: [enforcement] must have exactly refused_lists, source and confidence"
+        )
+    refused = head["refused_lists"]
+    if not isinstance(refused, list) or any(t not in LIST_TYPES for t in refused):
+        raise CommitmentError(
+            f"{origin} [enforcement]: refused_lists {refused!r} must be a list of {', '.join(LIST_TYPES)}"
+        )
+    if head["confidence"] not in CONFIDENCES:
+        raise CommitmentError(f"{origin} [enforcement]: confidence must be one of V, P, U")
+    rules = tuple(_exclusion(e, f"{origin} exclusion[{i}]") for i, e in enumerate(data.get("exclusion", [])))
+    return Enforcement(refused_lists=tuple(refused), source=str(head["source"]), exclusions=rules)
 
 
 def _parse(text: str, origin: str) -> dict[str, Template]:
@@ -79,6 +149,10 @@ def _parse(text: str, origin: str) -> dict[str, Template]:
         if t.commitment_type not in _TYPES:
             raise CommitmentError(
                 f"{where}: commitment_type {t.commitment_type!r} must be one of {', '.join(_TYPES)}"
+            )
+        if t.check_matter is not None and t.check_matter not in MATTERS:
+            raise CommitmentError(
+                f"{where}: check_matter {t.check_matter!r} must be one of {', '.join(MATTERS)}"
             )
         if t.matter in out:
             raise CommitmentError(f"{where}: matter {t.matter!r} defined twice")
@@ -94,12 +168,96 @@ def load_templates(path: Path | None = None) -> dict[str, Template]:
 
 @lru_cache(maxsize=1)
 def _default_templates() -> dict[str, Template]:
-    text = (
+    return _parse(_default_text(), "supervision/lifecycle/policy/commitments.toml")
+
+
+def _default_text() -> str:
+    return (
         resources.files("supervision.lifecycle")
         .joinpath("policy", "commitments.toml")
         .read_text(encoding="utf-8")
     )
-    return _parse(text, "supervision/lifecycle/policy/commitments.toml")
+
+
+def load_enforcement(path: Path | None = None) -> Enforcement:
+    """The ``[enforcement]`` table and ``[[exclusion]]`` rules of the commitments file (shipped when None)."""
+    if path is None:
+        return _default_enforcement()
+    return _parse_enforcement(path.read_text(encoding="utf-8"), str(path))
+
+
+@lru_cache(maxsize=1)
+def _default_enforcement() -> Enforcement:
+    return _parse_enforcement(_default_text(), "supervision/lifecycle/policy/commitments.toml")
+
+
+def _entry_end(status: Mapping[str, Any], policy: Policy) -> tuple[date | None, str]:
+    """The day a list entry ends at the latest and why: its planned end, else the list's maximum period."""
+    if status.get("planned_end") is not None:
+        return status["planned_end"], "its planned end"
+    listed_on = status.get("listed_on")
+    rule = policy.in_force(f"list.max.{status['list_type']}", on=listed_on) if listed_on else None
+    if rule is None or listed_on is None:
+        return None, "no end is set: until it exits the list or is repaired"
+    return rule.end(listed_on), f"the list's maximum period, {rule.value} {rule.unit} ({rule.source})"
+
+
+def breaches(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> list[tuple[str, date]]:
+    """The entity's breached commitments determined on or before ``on``, as the features see them (a breach
+    determination revoked on objection is gone): (commitment_id, breach day), oldest first."""
+    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))["commitments"]
+    rows = (
+        seen.filter(
+            (pl.col("uscc") == uscc)
+            & (pl.col("fulfilment") == "breached")
+            & pl.col("fulfilment_on").is_not_null()
+            & (pl.col("fulfilment_on") <= on)
+        )
+        .select("commitment_id", "fulfilment_on")
+        .unique()
+        .sort("fulfilment_on", "commitment_id")
+        .collect()
+    )
+    return list(rows.iter_rows())
+
+
+def refusals(
+    check: CheckResult,
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    on: date,
+    enforcement: Enforcement | None = None,
+    policy: Policy | None = None,
+) -> list[str]:
+    """Why the entity of ``check`` (the embedded check of a template's ``check_matter``) may not make that
+    commitment on ``on`` (empty: it may), each reason naming the rule and the day the exclusion ends."""
+    enforcement = enforcement or load_enforcement()
+    policy = policy or default_policy()
+    out = []
+    for status in check.lists:
+        if status["list_type"] in enforcement.refused_lists:
+            end, why = _entry_end(status, policy)
+            until = f"until {end.isoformat()} ({why})" if end is not None else f"({why})"
+            out.append(
+                f"on the {status['list_type']} list (entry {status['entry_id']}, listed "
+                f"{status['listed_on']}) {until}: 告知承诺制 does not apply to an entity on a severe "
+                f"dishonesty list ({enforcement.source})"
+            )
+    rule = enforcement.exclusion(on)
+    if rule is not None:
+        for commitment_id, day in breaches(sources, uscc=check.uscc, on=on):
+            end = rule.end(day)
+            if on < end:
+                out.append(
+                    f"commitment {commitment_id} breached on {day.isoformat()}: no 告知承诺 until "
+                    f"{end.isoformat()} ({BREACH_EXCLUSION}: {rule.value} {rule.unit}; {rule.source})"
+                )
+    for measure in check.no_commitment:
+        out.append(
+            f"the check answers 不适用告知承诺制 for matter {check.matter} ({measure['list_type']}: "
+            f"{measure['restriction']}; {measure['basis']})"
+        )
+    return out
 
 
 class Commitment(Base):
@@ -149,8 +307,15 @@ def make(
     licence_id: str | None = None,
     signatory: str | None = None,
     templates: dict[str, Template] | None = None,
+    check: CheckResult | None = None,
+    sources: Mapping[str, pl.LazyFrame] | None = None,
+    enforcement: Enforcement | None = None,
+    policy: Policy | None = None,
 ) -> Commitment:
-    """Record a commitment on the template of ``matter``; its deadline is ``made_on + due_days``."""
+    """Record a commitment on the template of ``matter``; its deadline is ``made_on + due_days``.
+
+    A template with a ``check_matter`` needs ``check`` (the embedded check of that matter for ``uscc`` on
+    ``made_on``) and the lake's ``sources``; it is refused when :func:`refusals` gives any reason."""
     templates = templates or load_templates()
     if not uscc_is_valid(uscc):
         raise CommitmentError(f"uscc {uscc!r}: not a valid unified social credit code (GB 32100)")
@@ -159,6 +324,22 @@ def make(
     if not department.strip():
         raise CommitmentError("department: required")
     t = templates[matter]
+    if t.check_matter is not None:
+        if check is None or sources is None:
+            raise CommitmentError(
+                f"matter {matter!r}: a 告知承诺 is made only after the embedded check of {t.check_matter}"
+            )
+        if (check.uscc, check.matter, check.on) != (uscc, t.check_matter, made_on):
+            raise CommitmentError(
+                f"check {check.check_id} is of {check.uscc} / {check.matter} on {check.on.isoformat()}, "
+                f"not of {uscc} / {t.check_matter} on {made_on.isoformat()}"
+            )
+        refused = refusals(check, sources, on=made_on, enforcement=enforcement, policy=policy)
+        if refused:
+            raise CommitmentError(
+                f"uscc {uscc}: commitment on {matter} ({t.title}) refused: " + "; ".join(refused),
+                field="uscc",
+            )
     digest = hashlib.sha256(f"{uscc}|{matter}|{made_on}|{licence_id}".encode()).hexdigest()
     cid = f"CMT-{digest[:16].upper()}"
     if session.get(Commitment, cid) is not None:

@@ -43,12 +43,20 @@ def test_check_returns_the_catalog_restrictions_of_the_active_list(
 ) -> None:
     with session_scope(db_engine) as s:
         got = restrictions.check(
-            s, sources(lake.dir), caller=CALLER, uscc=E[uscc_index], matter=matter, on=ON, tiers=lambda u: "D"
+            s,
+            sources(lake.dir),
+            caller=CALLER,
+            uscc=E[uscc_index],
+            matter=matter,
+            on=ON,
+            scores=lambda u: ("D", date(2026, 11, 1)),
         )
     assert {r["restriction"] for r in got.restrictions} == _measures(list_type, matter)
     assert {r["list_type"] for r in got.restrictions} <= {list_type}
     assert [x["list_type"] for x in got.lists] == [list_type]
-    assert got.tier == "D" and got.restricted == bool(_measures(list_type, matter))
+    assert (got.tier, got.score_as_of) == ("D", date(2026, 11, 1)) and got.restricted == bool(
+        _measures(list_type, matter)
+    )
 
 
 def test_severe_list_restricts_procurement_and_abnormal_list_not_fiscal_funds(

@@ -9,9 +9,16 @@ from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.api.deps import context_dep, public_context
+from serving.api.routers.check import MissingDocuments
 from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import commitments
-from serving.services.commitments import CommitmentView, PublicCommitment, TemplateView
+from serving.services.commitments import (
+    CommitmentBreach,
+    CommitmentMade,
+    CommitmentView,
+    PublicCommitment,
+    TemplateView,
+)
 from serving.services.context import Context
 
 router = APIRouter(prefix="/commitments", tags=["commitments"])
@@ -34,6 +41,7 @@ class MakeIn(BaseModel):
     signatory: str | None = Field(None, max_length=100)
     made_on: date | None = Field(None, description="default: today (China); not after today")
     backdate_reason: BackdateReason = None
+    missing_documents: MissingDocuments = None
 
 
 class BreachIn(OnIn):
@@ -54,8 +62,13 @@ def public(ctx: Annotated[Context, public_context(commitments.public_column)]) -
     return commitments.public_column(ctx)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Record a commitment")
-def make(body: MakeIn, ctx: Annotated[Context, context_dep(commitments.make)]) -> CommitmentView:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a commitment (a 告知承诺 after the embedded check: refused for a listed entity, within "
+    "the exclusion after a breach, or where the check answers 不适用告知承诺制)",
+)
+def make(body: MakeIn, ctx: Annotated[Context, context_dep(commitments.make)]) -> CommitmentMade:
     return commitments.make(
         ctx,
         uscc=body.uscc,
@@ -65,6 +78,7 @@ def make(body: MakeIn, ctx: Annotated[Context, context_dep(commitments.make)]) -
         signatory=body.signatory,
         on=body.made_on,
         backdate_reason=body.backdate_reason,
+        missing_documents=body.missing_documents,
     )
 
 
@@ -75,10 +89,12 @@ def fulfil(
     return commitments.fulfil(ctx, commitment_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
-@router.post("/{commitment_id}/breach", summary="The commitment is breached (a record the features count)")
+@router.post(
+    "/{commitment_id}/breach", summary="The commitment is breached (a record the features count; re-scored)"
+)
 def breach(
     commitment_id: CommitmentId, body: BreachIn, ctx: Annotated[Context, context_dep(commitments.breach)]
-) -> CommitmentView:
+) -> CommitmentBreach:
     return commitments.breach(
         ctx, commitment_id, facts=body.facts, on=body.on, backdate_reason=body.backdate_reason
     )
