@@ -8,6 +8,7 @@ approver of that department where the lifecycle policy asks for one (四眼原�
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -17,7 +18,16 @@ from serving.services import lists
 
 lists_app = typer.Typer(no_args_is_help=True)
 
-CASE_COLUMNS = ["case_id", "uscc", "list_type", "department", "status", "listed_on", "exited_on"]
+CASE_COLUMNS = [
+    "case_id",
+    "uscc",
+    "list_type",
+    "department",
+    "status",
+    "listed_on",
+    "publish_due",
+    "exited_on",
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -30,7 +40,7 @@ def _case(state: State, row: lists.ListCaseView) -> None:
     state.show(row.model_dump(), "list case")
 
 
-def _cases(state: State, rows: list[lists.ListCaseView], title: str) -> None:
+def _cases(state: State, rows: Sequence[lists.ListCaseView], title: str) -> None:
     payload = [row.model_dump() for row in rows]
     state.emit(payload, rows=payload, columns=CASE_COLUMNS, title=title)
 
@@ -112,6 +122,15 @@ def list_list(
     _case(state, row)
 
 
+@lists_app.command("publish")
+def list_publish(ctx: typer.Context, case_id: str, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
+    """Record that the listing was published (名单公示), on or after the listing day."""
+    state: State = ctx.obj
+    with state.context() as c:
+        row = lists.publish(c, case_id, on=state.day(on), backdate_reason=backdate)
+    _case(state, row)
+
+
 @lists_app.command("rectified")
 def list_rectified(ctx: typer.Context, case_id: str, on: OnOpt = None, backdate: BackdateOpt = None) -> None:
     """Record that the party rectified (整改到位)."""
@@ -172,9 +191,21 @@ def list_interviews_due(ctx: typer.Context, on: OnOpt = None) -> None:
     _cases(state, rows, "interviews due")
 
 
+@lists_app.command("overdue")
+def list_overdue(ctx: typer.Context, on: OnOpt = None) -> None:
+    """Your department's listed cases not published by their publication deadline (exit 1 if any)."""
+    state: State = ctx.obj
+    with state.context(write=False) as c:
+        rows = [row.model_dump() for row in lists.overdue(c, on=state.day(on))]
+    state.show(rows, "listings not published in time")
+    if rows:
+        raise typer.Exit(1)
+
+
 @lists_app.command("person")
 def list_person(ctx: typer.Context, person_key: str) -> None:
-    """A person's credit file: listed entities where they are legal representative or actual controller."""
+    """A person's credit file: every listing (decided here or ingested) of an entity the person was legal
+    representative or actual controller of when it was listed."""
     state: State = ctx.obj
     with state.context(write=False) as c:
         rows = [flag.model_dump() for flag in lists.person_file(c, person_key)]

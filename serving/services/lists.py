@@ -6,6 +6,11 @@ lists, withdraws, records the rectification, interviews or exits a case (谁认�
 §(九)); a department reads only its own cases. Where the lifecycle policy asks for it
 (``[lists] second_approver_levels``, SAMR Order 44: city and county departments) a listing needs a second
 approver: another person of the same department, before ``list``.
+
+A listing stands on a record of the lake that meets the list's criteria (``[list_criteria]`` of the
+lifecycle policy): the proposal needs one on the proposal day, the listing names one (``basis_document_no``)
+in force on the listing day. Entering and leaving a list change the entity's features: ``list``, the exit on
+application and the automatic exit re-score the entity at once and return what that did.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving import rescore
 from serving.services.context import Context, use_case
 from serving.services.lifecycle_types import (
     OWN_CASES,
     WHO_LISTS,
+    Rescored,
     decision_day,
     own_department,
     read_day,
@@ -29,8 +36,10 @@ from supervision.platform.errors import ForbiddenError
 
 __all__ = [
     "Delivery",
+    "ListCaseDecision",
     "ListCaseView",
     "ListEventView",
+    "OverdueListing",
     "PersonFlag",
     "SubscriberView",
     "approve",
@@ -42,8 +51,10 @@ __all__ = [
     "interview",
     "interviews_due",
     "list_case",
+    "overdue",
     "person_file",
     "propose",
+    "publish",
     "rectify",
     "respond",
     "subscribe",
@@ -101,21 +112,47 @@ class ListCaseView(BaseModel):
     approved_by: str | None = Field(description="the second approver (四眼原则), once approved")
     approver_person_id: str | None
     approved_on: date | None
+    publish_due: date | None = Field(
+        description="the listing is published by this day (list.publish, working days from the listing)"
+    )
+    published_on: date | None
 
     @classmethod
     def of(cls, row: lists.ListCase) -> ListCaseView:
         return cls.model_validate(row.as_dict())
 
 
-class PersonFlag(BaseModel):
+class ListCaseDecision(ListCaseView):
+    """A listing or an exit and what re-scoring the entity did (its features change with the list)."""
+
+    rescore: Rescored
+
+
+class OverdueListing(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     case_id: str
+    department: str
+    uscc: str
+    status: str
+    deadline: Literal["publish"]
+    due: date
+    working_days_late: int
+
+
+class PersonFlag(BaseModel):
+    """One listing of an entity the person was legal representative or actual controller of when listed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str = Field(description="the case decided here, or the lake's entry id")
     uscc: str
     list_type: str
     relation_type: str
     listed_on: date
     active: bool
+    source: Literal["case", "lake"] = Field(description="a case decided here, or an ingested list entry")
+    authority: str = Field(description="the listing department or authority")
 
 
 class ListEventView(BaseModel):
@@ -166,6 +203,24 @@ def _listing(ctx: Context, case_id: str, act: str) -> lists.ListCase:
     return row
 
 
+def _rescored(
+    ctx: Context, row: lists.ListCase, on: date, event: str, decision: rescore.DecisionRef | None
+) -> ListCaseDecision:
+    """The case and the entity re-scored now, on the lake as the decision of ``on`` left it; ``decision`` is
+    the lake row it wrote (compared without it), None for an exit at the maximum (the entry's planned end
+    already ends it in the lake: nothing to compare, the after-score is recorded)."""
+    result = rescore.rescore(
+        ctx.session,
+        ctx.settings,
+        uscc=row.uscc,
+        on=on,
+        reason=f"list case {row.case_id} {event} ({row.list_type})",
+        decision=() if decision is None else decision,
+        champion=ctx.champion,
+    )
+    return ListCaseDecision(**ListCaseView.of(row).model_dump(), rescore=Rescored.of(result))
+
+
 def _needs_second_approver(ctx: Context) -> bool:
     """Whether a listing by the actor's department needs a second approver: its level is in the policy's
     list, or unknown (a token without a division cannot show that it is exempt)."""
@@ -190,6 +245,7 @@ def propose(
     day = decision_day(ctx, on, field="proposed_on", backdate_reason=backdate_reason)
     row = lists.propose(
         ctx.session,
+        ctx.sources(),
         actor=ctx.lifecycle_actor,
         uscc=uscc,
         list_type=list_type,
@@ -269,9 +325,10 @@ def list_case(
     basis_document_no: str,
     on: date | None = None,
     backdate_reason: str | None = None,
-) -> ListCaseView:
-    """List the entity on the basis document (the second approver first, where the policy asks for one);
-    fixes the rectification, minimum and maximum dates; the lake and the outbox get the listing."""
+) -> ListCaseDecision:
+    """List the entity on the basis document, a record of the entity meeting the list's criteria (the second
+    approver first, where the policy asks for one); fixes the rectification, publication, minimum and
+    maximum dates; the lake and the outbox get the listing and the entity is re-scored at once."""
     row = _listing(ctx, case_id, "list")
     lists.MACHINE.next_state(case_id, row.status, "list")  # a case past `proposed` is a conflict first
     if row.approved_on is None and _needs_second_approver(ctx):
@@ -294,11 +351,31 @@ def list_case(
         lake=ctx.lake,
         policy=ctx.policy(),
     )
+    # supervision.lifecycle.lists: a listing writes its list_entries row under the case id.
+    decision = _rescored(ctx, row, day, "listed", rescore.DecisionRef("list_entries", row.case_id))
     ctx.audit(
         "lists.list",
         target=_target(case_id),
-        details={"on": day, "basis_document_no": basis_document_no, "approved_by": row.approved_by},
+        details={
+            "on": day,
+            "basis_document_no": basis_document_no,
+            "approved_by": row.approved_by,
+            "rescore": decision.rescore.status,
+        },
     )
+    return decision
+
+
+@use_case("lists.publish", roles=SUPERVISOR)
+def publish(
+    ctx: Context, case_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> ListCaseView:
+    """Record that the listing was published (名单公示), by the listing department."""
+    _listing(ctx, case_id, "publish")
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
+    row = lists.publish(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day)
+    late = row.publish_due is not None and day > row.publish_due
+    ctx.audit("lists.publish", target=_target(case_id), details={"on": day, "late": late})
     return ListCaseView.of(row)
 
 
@@ -337,27 +414,38 @@ def interview(
 @use_case("lists.exit", roles=SUPERVISOR)
 def exit_on_application(
     ctx: Context, case_id: str, *, on: date | None = None, backdate_reason: str | None = None
-) -> ListCaseView:
-    """Early exit on application: rectified, and the minimum period has passed."""
+) -> ListCaseDecision:
+    """Early exit on application: rectified, and the minimum period has passed; the entity is re-scored."""
     _listing(ctx, case_id, "exit")
     day = decision_day(ctx, on, backdate_reason=backdate_reason)
     row = lists.exit_on_application(ctx.session, case_id, actor=ctx.lifecycle_actor, on=day, lake=ctx.lake)
-    ctx.audit("lists.exit", target=_target(case_id), details={"on": day})
-    return ListCaseView.of(row)
+    # ... and an exit on application a repairs row EXIT-<case id> that ends the entry.
+    decision = _rescored(
+        ctx, row, day, "exited on application", rescore.DecisionRef("repairs", f"EXIT-{row.case_id}")
+    )
+    ctx.audit("lists.exit", target=_target(case_id), details={"on": day, "rescore": decision.rescore.status})
+    return decision
 
 
 @use_case("lists.expire", roles=SUPERVISOR)
-def expire(ctx: Context, *, on: date | None = None, backdate_reason: str | None = None) -> list[ListCaseView]:
-    """Exit every case of the actor's department whose maximum period has ended (dated at the maximum)."""
+def expire(
+    ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
+) -> list[ListCaseDecision]:
+    """Exit every case of the actor's department whose maximum period has ended (dated at the maximum);
+    each entity is re-scored as of its exit."""
     department = ctx.department()
     day = decision_day(ctx, on, backdate_reason=backdate_reason)
     rows = lists.expire(ctx.session, actor=ctx.lifecycle_actor, on=day, department=department)
+    decisions = []
+    for row in rows:
+        assert row.exited_on is not None  # the maximum's end
+        decisions.append(_rescored(ctx, row, row.exited_on, "expired", None))
     ctx.audit(
         "lists.expire",
         target=f"department:{department}",
         details={"on": day, "cases": [row.case_id for row in rows]},
     )
-    return [ListCaseView.of(row) for row in rows]
+    return decisions
 
 
 @use_case("lists.interviews_due", roles=READERS)
@@ -377,11 +465,27 @@ def interviews_due(
     return [ListCaseView.of(row) for row in rows]
 
 
+@use_case("lists.overdue", roles=READERS)
+def overdue(ctx: Context, *, on: date | None = None) -> list[OverdueListing]:
+    """The actor's department's listed cases not published by their publication deadline on `on`."""
+    department = ctx.department()
+    day = read_day(ctx, on)
+    rows = lists.overdue(ctx.session, on=day, department=department)
+    ctx.audit(
+        "lists.overdue",
+        target=f"department:{department}",
+        details={"on": day, "rows": len(rows)},
+        read=True,
+    )
+    return [OverdueListing.model_validate(r) for r in rows]
+
+
 @use_case("lists.person", roles=PERSON_READERS)
 def person_file(ctx: Context, person_key: str) -> list[PersonFlag]:
-    """A person's accountability flags across every department's listings: a listing is published
-    (名单公示) and joint punishment (联合惩戒) is every department's to apply, so this is not filtered."""
-    flags = lists.person_flags(ctx.session, person_key)
+    """A person's accountability flags across every listing, decided here or ingested into the lake (the
+    court's, another department's): a listing is published (名单公示) and joint punishment (联合惩戒) is every
+    department's to apply, so this is not filtered."""
+    flags = lists.person_flags(ctx.session, ctx.sources(), person_key, on=ctx.today)
     ctx.audit("lists.person", target=f"person:{person_key}", details={"rows": len(flags)}, read=True)
     return [PersonFlag.model_validate(flag) for flag in flags]
 

@@ -7,12 +7,19 @@ exit on application after the minimum period (from ``rectified``), automatic exi
 revoked by an upheld objection. Periods come from the policy in force on the listing day. Every change is
 audited and written to an outbox that subscribers poll (逢办必查 triggered mode); listings, interviews and
 early exits go into the lake (``list_entries``, ``interviews``, ``repairs``) for the features.
+
+What a listing stands on is the policy's ``[list_criteria]`` (:func:`list_criteria`): the proposal needs a
+qualifying record of the entity on the proposal day (the notice states the facts) and the listing names one
+(``basis_document_no``), checked again on the listing day (it may have been revoked or repaired since). A
+listed case is published by ``publish_due`` (``list.publish``, working days from the listing); the person
+file (:func:`person_flags`) joins every listing, ingested or decided here, to the persons accountable.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,22 +27,28 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from features.catalog import LIST_TYPES
+from features.catalog import BY_NAME, LIST_TYPES, SEVERITIES
+from features.graph import relations_in_force
+from features.indicators import BLACK_LISTS
 from features.lifecycle import lifecycle_sources, list_entry_end
 from features.uscc import is_valid as uscc_is_valid
 from supervision.lifecycle.records import Lake, write_rows
-from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError, ErrorKind
 
 __all__ = [
     "MACHINE",
+    "Ground",
     "ListCase",
+    "ListCriteria",
     "ListError",
     "ListEvent",
     "accountable_persons",
     "approve",
+    "basis_record",
     "events_after",
     "exit_on_application",
     "expire",
@@ -43,8 +56,12 @@ __all__ = [
     "interview",
     "interviews_due",
     "list_case",
+    "list_criteria",
+    "overdue",
     "person_flags",
     "propose",
+    "publish",
+    "qualifying_records",
     "rectify",
     "revoke",
     "withdraw",
@@ -61,6 +78,7 @@ MACHINE = StateMachine(
     {
         "proposed": {"approve": "proposed", "list": "listed", "withdraw": "withdrawn"},
         "listed": {
+            "publish": "listed",
             "rectify": "rectified",
             "interview": "listed",
             "expire": "exited",
@@ -68,6 +86,7 @@ MACHINE = StateMachine(
             "repair": "exited",
         },
         "rectified": {
+            "publish": "rectified",
             "exit_on_application": "exited",
             "expire": "exited",
             "revoke": "exited",
@@ -120,6 +139,9 @@ class ListCase(Base):
     approved_by: Mapped[str | None] = mapped_column(sa.String(200))
     approver_person_id: Mapped[str | None] = mapped_column(sa.String(64))
     approved_on: Mapped[date | None] = mapped_column(sa.Date)
+    # Publication of the listing (list.publish, migration 0014): due by, and the day it was published.
+    publish_due: Mapped[date | None] = mapped_column(sa.Date)
+    published_on: Mapped[date | None] = mapped_column(sa.Date)
 
     def as_dict(self) -> dict[str, Any]:
         return {c.name: getattr(self, c.name) for c in self.__table__.columns if c.name != "updated_at"}
@@ -152,15 +174,257 @@ class ListEvent(Base):
         }
 
 
+# The record tables a listing can stand on and the column that says a record's kind (the catalog's structure;
+# which kinds qualify for which list is the policy's [list_criteria]).
+BASIS_KIND_COLUMNS = {"penalties": "penalty_kind", "inspections": "outcome"}
+SECTION = "list_criteria"
+
+
+@dataclass(frozen=True, slots=True)
+class Ground:
+    """Records that can ground a listing: of ``table``, of one of ``kinds``, at least ``min_severity``."""
+
+    table: str
+    kinds: tuple[str, ...]
+    min_severity: str | None = None
+
+    @property
+    def id_column(self) -> str:
+        (key,) = BY_NAME[self.table].key
+        return key
+
+    @property
+    def date_column(self) -> str:
+        column = BY_NAME[self.table].event_date
+        assert column is not None  # every basis table has one (checked when parsed)
+        return column
+
+    @property
+    def kind_column(self) -> str:
+        return BASIS_KIND_COLUMNS[self.table]
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        if record.get(self.kind_column) not in self.kinds:
+            return False
+        if self.min_severity is None:
+            return True
+        severity = record.get("severity")
+        return severity in SEVERITIES and SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
+
+    def describe(self) -> str:
+        severity = f", severity {self.min_severity} or worse" if self.min_severity else ""
+        return f"{self.table} with {self.kind_column} {'/'.join(self.kinds)}{severity}"
+
+
+@dataclass(frozen=True, slots=True)
+class ListCriteria:
+    """What a listing on ``list_type`` stands on: ``grounds`` (none: not listed by a department here)."""
+
+    list_type: str
+    grounds: tuple[Ground, ...]
+    source: str
+    confidence: str
+
+    def describe(self) -> str:
+        what = "; ".join(g.describe() for g in self.grounds) or "no record of the lake"
+        return f"[{SECTION}.{self.list_type}] {what} ({self.source})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "list_type": self.list_type,
+            "records": [
+                {"table": g.table, "kinds": list(g.kinds), "min_severity": g.min_severity}
+                for g in self.grounds
+            ],
+            "source": self.source,
+            "confidence": self.confidence,
+        }
+
+
+def _ground(entry: Any, where: str) -> Ground:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where}: expected a table with table, kinds and optionally min_severity")
+    unknown = sorted(set(entry) - {"table", "kinds", "min_severity"})
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    name = entry.get("table")
+    if name not in BASIS_KIND_COLUMNS:
+        raise PolicyError(
+            f"{where} table: {name!r} is not a table a listing can stand on; "
+            f"expected one of {', '.join(BASIS_KIND_COLUMNS)}"
+        )
+    allowed = BY_NAME[name].field(BASIS_KIND_COLUMNS[name]).enum or ()
+    kinds = entry.get("kinds")
+    if not isinstance(kinds, list) or not kinds or not all(k in allowed for k in kinds):
+        raise PolicyError(
+            f"{where} kinds: {kinds!r} must be a non-empty list of {name}.{BASIS_KIND_COLUMNS[name]} values "
+            f"({', '.join(allowed)})"
+        )
+    severity = entry.get("min_severity")
+    if severity is not None:
+        if "severity" not in BY_NAME[name].columns:
+            raise PolicyError(f"{where} min_severity: {name} records have no severity")
+        if severity not in SEVERITIES:
+            raise PolicyError(f"{where} min_severity: {severity!r} must be one of {', '.join(SEVERITIES)}")
+    return Ground(table=name, kinds=tuple(kinds), min_severity=severity)
+
+
+def list_criteria(policy: Policy | None = None) -> dict[str, ListCriteria]:
+    """The policy's ``[list_criteria]``, one entry per list a department lists on (every black list);
+    errors name the table and the key."""
+    policy = policy or default_policy()
+    section = policy.section(SECTION)
+    where = f"{policy.origin} [{SECTION}"
+    listable = [t for t in LIST_TYPES if t != "red_list"]
+    unknown = sorted(set(section) - set(listable))
+    if unknown:
+        raise PolicyError(
+            f"{where}]: unknown list type(s) {', '.join(unknown)}; expected {', '.join(listable)}"
+        )
+    missing = [t for t in listable if t not in section]
+    if missing:
+        raise PolicyError(f"{where}]: no criteria for {', '.join(missing)} (records = [] if none qualifies)")
+    out = {}
+    for list_type in listable:
+        entry, at = section[list_type], f"{where}.{list_type}]"
+        if not isinstance(entry, dict):
+            raise PolicyError(f"{at}: expected a table with source, confidence and records")
+        extra = sorted(set(entry) - {"source", "confidence", "records"})
+        if extra:
+            raise PolicyError(f"{at}: unknown key(s) {', '.join(extra)}")
+        source = entry.get("source")
+        if not isinstance(source, str) or not source.strip():
+            raise PolicyError(f"{at} source: required (the article the criteria come from)")
+        if entry.get("confidence") not in CONFIDENCES:
+            raise PolicyError(f"{at} confidence: {entry.get('confidence')!r} must be one of V, P, U")
+        records = entry.get("records")
+        if not isinstance(records, list):
+            raise PolicyError(
+                f"{at} records: required, a list of {{table, kinds, min_severity}} ([] if none)"
+            )
+        out[list_type] = ListCriteria(
+            list_type=list_type,
+            grounds=tuple(_ground(r, f"{at} records[{i}]") for i, r in enumerate(records)),
+            source=source,
+            confidence=entry["confidence"],
+        )
+    return out
+
+
+def _criteria(list_type: str, policy: Policy) -> ListCriteria:
+    """The criteria of ``list_type``; a list no record of the lake can ground is not listed here."""
+    criteria = list_criteria(policy)[list_type]
+    if not criteria.grounds:
+        raise ListError(
+            f"list_type {list_type!r}: not listed by a department here, no record of the lake can ground it "
+            f"({criteria.describe()})",
+            field="list_type",
+        )
+    return criteria
+
+
+def _in_force(sources: Mapping[str, pl.LazyFrame], ground: Ground, *, on: date) -> pl.LazyFrame:
+    """The records of the ground's table as they stand on ``on`` (decisions dated ``on`` count): revoked
+    ones gone (an inspection's finding voided), repaired penalties gone."""
+    return lifecycle_sources(sources, as_of=on + timedelta(days=1))[ground.table]
+
+
+def _basis_row(ground: Ground, record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "table": ground.table,
+        "record_id": record[ground.id_column],
+        "kind": record[ground.kind_column],
+        "severity": record.get("severity"),
+        "dated": record[ground.date_column],
+        "authority": record.get("authority") or record.get("department"),
+    }
+
+
+def qualifying_records(
+    sources: Mapping[str, pl.LazyFrame], criteria: ListCriteria, *, uscc: str, on: date
+) -> list[dict[str, Any]]:
+    """The records of ``uscc`` that meet ``criteria`` on ``on``: dated on or before it and in force then."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for ground in criteria.grounds:
+        rows = (
+            _in_force(sources, ground, on=on)
+            .filter((pl.col("uscc") == uscc) & (pl.col(ground.date_column) <= on))
+            .collect()
+            .to_dicts()
+        )
+        for record in rows:
+            if ground.matches(record):
+                row = _basis_row(ground, record)
+                out.setdefault((row["table"], row["record_id"]), row)
+    return sorted(out.values(), key=lambda r: (r["dated"], r["table"], r["record_id"]))
+
+
+def basis_record(
+    sources: Mapping[str, pl.LazyFrame], criteria: ListCriteria, *, uscc: str, document: str, on: date
+) -> dict[str, Any]:
+    """The record ``document`` names, if it grounds a listing of ``uscc`` on ``on`` under ``criteria``;
+    a ListError on ``basis_document_no`` naming the rule it breaks if not."""
+    field = "basis_document_no"
+    rule = criteria.describe()
+    tables = sorted({g.table for g in criteria.grounds})
+    found = []
+    for name in tables:
+        ground = next(g for g in criteria.grounds if g.table == name)
+        found += [
+            (name, r) for r in sources[name].filter(pl.col(ground.id_column) == document).collect().to_dicts()
+        ]
+    if not found:
+        raise ListError(
+            f"basis_document_no {document!r}: no record of the lake ({', '.join(tables)}) has this number; "
+            f"a listing stands on an existing record: {rule}",
+            field=field,
+        )
+    name, record = found[0]
+    ground = next(g for g in criteria.grounds if g.table == name)
+    if record["uscc"] != uscc:
+        raise ListError(
+            f"basis_document_no {document!r}: a {name} record of {record['uscc']}, not of {uscc}; "
+            "a listing stands on a record of the entity listed",
+            field=field,
+        )
+    dated = record[ground.date_column]
+    if dated > on:
+        raise ListError(
+            f"basis_document_no {document!r}: dated {dated.isoformat()}, after the listing day "
+            f"{on.isoformat()}; a listing stands on a record dated on or before it",
+            field=field,
+        )
+    standing = next(
+        (
+            r
+            for r in _in_force(sources, ground, on=on)
+            .filter(pl.col(ground.id_column) == document)
+            .collect()
+            .to_dicts()
+        ),
+        None,
+    )
+    if standing is None:
+        raise ListError(
+            f"basis_document_no {document!r}: no longer in force on {on.isoformat()} (revoked by an upheld "
+            "objection or repaired); a listing stands on a record in force on the listing day",
+            field=field,
+        )
+    matching = [g for g in criteria.grounds if g.table == name and g.matches(standing)]
+    if not matching:
+        severity = f", severity {standing['severity']}" if standing.get("severity") else ""
+        raise ListError(
+            f"basis_document_no {document!r}: a {name} record with {ground.kind_column} "
+            f"{standing[ground.kind_column]}{severity} does not meet the criteria of "
+            f"{criteria.list_type}: {rule}",
+            field=field,
+        )
+    return _basis_row(matching[0], standing)
+
+
 def lake_entries_active(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> pl.LazyFrame:
     """The lake's list entries of ``uscc`` active on ``on`` (objections and repairs applied)."""
-    # Decisions dated on `on` count (features see decisions strictly before as_of, hence the day after).
-    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
-    return seen["list_entries"].filter(
-        (pl.col("uscc") == uscc)
-        & (pl.col("listed_on") <= on)
-        & (list_entry_end().is_null() | (list_entry_end() > on))
-    )
+    return _active_entries(sources, usccs=[uscc], on=on)
 
 
 def get(session: Session, case_id: str) -> ListCase:
@@ -205,16 +469,10 @@ def _event(
 
 def accountable_persons(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: date) -> list[dict[str, Any]]:
     """Legal representative and actual controller of ``uscc`` on ``on`` (person keys from the lake's
-    relations)."""
+    relations in force then: the graph's rule, with the decision's day counted)."""
     rel = (
-        sources["relations"]
-        .filter(
-            (pl.col("uscc") == uscc)
-            & pl.col("relation_type").is_in(ACCOUNTABLE_RELATIONS)
-            & pl.col("person_key").is_not_null()
-            & (pl.col("valid_from") <= on)
-            & (pl.col("valid_to").is_null() | (pl.col("valid_to") > on))
-        )
+        relations_in_force(sources["relations"], as_of=on + timedelta(days=1), roles=ACCOUNTABLE_RELATIONS)
+        .filter((pl.col("uscc") == uscc) & pl.col("person_key").is_not_null())
         .select("person_key", "relation_type")
         .unique()
         .sort("relation_type", "person_key")
@@ -225,6 +483,7 @@ def accountable_persons(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: d
 
 def propose(
     session: Session,
+    sources: Mapping[str, pl.LazyFrame],
     *,
     actor: Actor,
     uscc: str,
@@ -236,7 +495,8 @@ def propose(
     policy: Policy | None = None,
     person_id: str | None = None,
 ) -> ListCase:
-    """Open a case with the prior notice (告知): reasons, basis, the party's rights and response deadline.
+    """Open a case with the prior notice (告知): reasons, basis, the facts (the entity's records that meet the
+    list's criteria on the proposal day: none, no notice), the party's rights and response deadline.
 
     The proposer (``actor`` and its ``person_id``) is recorded: a second approver must be someone else."""
     policy = policy or default_policy()
@@ -248,7 +508,15 @@ def propose(
         )
     for name, value in (("department", department), ("reasons", reasons), ("basis", basis)):
         if not value or not value.strip():
-            raise ListError(f"{name}: required")
+            raise ListError(f"{name}: required", field=name)
+    criteria = _criteria(list_type, policy)
+    facts = qualifying_records(sources, criteria, uscc=uscc, on=proposed_on)
+    if not facts:
+        raise ListError(
+            f"basis: {uscc} has no record on or before {proposed_on.isoformat()} that meets the criteria of "
+            f"{list_type}: {criteria.describe()}",
+            field="basis",
+        )
     response_rule = policy.rules_for("list.notice_response", on=proposed_on)
     response_due = response_rule.end(proposed_on)
     digest = hashlib.sha256(f"{uscc}|{list_type}|{proposed_on}|{department}".encode()).hexdigest()
@@ -258,6 +526,7 @@ def propose(
     notice = (
         f"{department} 拟将 {uscc} 列入{LIST_NAMES.get(list_type, list_type)}。"
         f"事由：{reasons}。依据：{basis}。"
+        f"所据记录：{'、'.join(f['record_id'] for f in facts)}。"
         f"当事人享有陈述、申辩的权利，可在 {response_due.isoformat()} 前提出书面意见；"
         "逾期未提出的，视为放弃。"
     )
@@ -273,7 +542,11 @@ def propose(
         notice=notice,
         response_due=response_due,
         accountable=[],
-        rules={"notice_response": response_rule.as_dict()},
+        rules={
+            "notice_response": response_rule.as_dict(),
+            "criteria": criteria.as_dict(),
+            "facts": [{**f, "dated": f["dated"].isoformat()} for f in facts],
+        },
         updated_at=instant(actor.at),
         proposed_by=actor.name,
         proposer_person_id=person_id,
@@ -343,7 +616,9 @@ def list_case(
     lake: Lake | None = None,
     policy: Policy | None = None,
 ) -> ListCase:
-    """List the entity (列入) on the basis document; fixes rectification, minimum and maximum dates."""
+    """List the entity (列入) on the basis document: a record of the entity that meets the list's criteria
+    on the listing day (:func:`basis_record`); fixes the rectification, publication, minimum and maximum
+    dates."""
     policy = policy or default_policy()
     row = get(session, case_id)
     MACHINE.next_state(case_id, row.status, "list")
@@ -353,18 +628,30 @@ def list_case(
             "list after that day or once its response is recorded"
         )
     if not basis_document_no or not basis_document_no.strip():
-        raise ListError("basis_document_no: required (the judicial or administrative decision)")
+        raise ListError(
+            "basis_document_no: required (the judicial or administrative decision)", field="basis_document_no"
+        )
+    if on < row.proposed_on:
+        raise ListError(f"list case {case_id}: {on.isoformat()} is before the prior notice", field="on")
+    record = basis_record(
+        sources, _criteria(row.list_type, policy), uscc=row.uscc, document=basis_document_no, on=on
+    )
     rect = policy.rules_for("list.rectification", on=on)
+    # SAMR Order 44: published within 20 WD; no deadline before a rule takes effect.
+    publication = policy.in_force("list.publish", on=on)
     minimum = policy.rules_for(f"list.min.{row.list_type}", on=on)
     maximum = policy.rules_for(f"list.max.{row.list_type}", on=on)
     _step(session, row, "list", actor, on, basis_document_no=basis_document_no)
     row.listed_on, row.basis_document_no = on, basis_document_no
     row.rectification_due, row.min_exit_on, row.max_end = rect.end(on), minimum.end(on), maximum.end(on)
+    row.publish_due = None if publication is None else publication.end(on)
     row.rules = {
         **row.rules,
+        "basis_record": {**record, "dated": record["dated"].isoformat()},
         "rectification": rect.as_dict(),
         "min": minimum.as_dict(),
         "max": maximum.as_dict(),
+        **({} if publication is None else {"publish": publication.as_dict()}),
     }
     row.accountable = accountable_persons(sources, uscc=row.uscc, on=on)
     _event(session, row, "listed", on, instant(actor.at))
@@ -389,6 +676,54 @@ def list_case(
             today=on,
         )
     return row
+
+
+def publish(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCase:
+    """Record that the listing was published (名单公示), once, on or after the listing day."""
+    row = get(session, case_id)
+    MACHINE.next_state(case_id, row.status, "publish")
+    assert row.listed_on is not None  # set when listed
+    if row.published_on is not None:
+        raise ListError(
+            f"list case {case_id}: already published on {row.published_on.isoformat()}",
+            kind=ErrorKind.CONFLICT,
+        )
+    if on < row.listed_on:
+        raise ListError(
+            f"list case {case_id}: published_on {on.isoformat()} is before the listing "
+            f"({row.listed_on.isoformat()}); a listing is published on or after the day it is decided",
+            field="on",
+        )
+    _step(session, row, "publish", actor, on, late=row.publish_due is not None and on > row.publish_due)
+    row.published_on = on
+    return row
+
+
+def overdue(session: Session, *, on: date, department: str | None = None) -> list[dict[str, Any]]:
+    """Listed cases (of `department`, if given) not published by their publication deadline on ``on``,
+    with the working days late (the objections' and repairs' overdue reports have the same shape)."""
+    stmt = sa.select(ListCase).where(
+        ListCase.status.in_(("listed", "rectified")),
+        ListCase.published_on.is_(None),
+        ListCase.publish_due < on,
+    )
+    if department is not None:
+        stmt = stmt.where(ListCase.department == department)
+    out = []
+    for row in session.scalars(stmt.order_by(ListCase.publish_due, ListCase.case_id)):
+        assert row.publish_due is not None
+        out.append(
+            {
+                "case_id": row.case_id,
+                "department": row.department,
+                "uscc": row.uscc,
+                "status": row.status,
+                "deadline": "publish",
+                "due": row.publish_due,
+                "working_days_late": working_days_between(row.publish_due, on),
+            }
+        )
+    return out
 
 
 def rectify(session: Session, case_id: str, *, actor: Actor, on: date) -> ListCase:
@@ -541,12 +876,19 @@ def active_cases(session: Session, *, uscc: str, on: date) -> list[ListCase]:
     return list(session.scalars(stmt.order_by(ListCase.listed_on, ListCase.case_id)))
 
 
-def person_flags(session: Session, person_key: str) -> list[dict[str, Any]]:
-    """Listed cases (active or past) where the person is legal representative or actual controller."""
+def person_flags(
+    session: Session, sources: Mapping[str, pl.LazyFrame], person_key: str, *, on: date
+) -> list[dict[str, Any]]:
+    """Every listing (active on ``on`` or past) of an entity whose legal representative or actual controller
+    the person was on the listing day: the cases decided here (their ``accountable`` at listing) and the
+    lake's black-list entries (ingested, e.g. from the court or another department), a case written to the
+    lake counted once."""
     out = []
+    cases = set()
     for row in session.scalars(
         sa.select(ListCase).where(ListCase.listed_on.is_not(None)).order_by(ListCase.case_id)
     ):
+        cases.add(row.case_id)
         for person in row.accountable:
             if person["person_key"] == person_key:
                 out.append(
@@ -557,6 +899,66 @@ def person_flags(session: Session, person_key: str) -> list[dict[str, Any]]:
                         "relation_type": person["relation_type"],
                         "listed_on": row.listed_on,
                         "active": row.status in ("listed", "rectified"),
+                        "source": "case",
+                        "authority": row.department,
                     }
                 )
+    out += _lake_flags(sources, person_key, on=on, skip=cases)
+    return sorted(out, key=lambda f: (f["listed_on"], f["case_id"], f["relation_type"]))
+
+
+def _lake_flags(
+    sources: Mapping[str, pl.LazyFrame], person_key: str, *, on: date, skip: set[str]
+) -> list[dict[str, Any]]:
+    """The lake's black-list entries of the entities the person was accountable for on the listing day."""
+    roles = (
+        sources["relations"]
+        .filter((pl.col("person_key") == person_key) & pl.col("relation_type").is_in(ACCOUNTABLE_RELATIONS))
+        .collect()
+    )
+    usccs = sorted(set(roles["uscc"]))
+    if not usccs:
+        return []
+    entries = (
+        sources["list_entries"]
+        .filter(pl.col("uscc").is_in(usccs) & pl.col("list_type").is_in(BLACK_LISTS))
+        .filter(~pl.col("entry_id").is_in(sorted(skip)))
+        .sort("listed_on", "entry_id")
+        .collect()
+    )
+    active = set(_active_entries(sources, usccs=usccs, on=on).select("entry_id").collect()["entry_id"])
+    out = []
+    for entry in entries.to_dicts():
+        in_force = (
+            relations_in_force(roles.lazy(), as_of=entry["listed_on"] + timedelta(days=1))
+            .filter(pl.col("uscc") == entry["uscc"])
+            .select("relation_type")
+            .unique()
+            .sort("relation_type")
+            .collect()
+        )
+        for relation_type in in_force["relation_type"]:
+            out.append(
+                {
+                    "case_id": entry["entry_id"],
+                    "uscc": entry["uscc"],
+                    "list_type": entry["list_type"],
+                    "relation_type": relation_type,
+                    "listed_on": entry["listed_on"],
+                    "active": entry["entry_id"] in active,
+                    "source": "lake",
+                    "authority": entry["authority"],
+                }
+            )
     return out
+
+
+def _active_entries(sources: Mapping[str, pl.LazyFrame], *, usccs: Sequence[str], on: date) -> pl.LazyFrame:
+    """The lake's list entries of ``usccs`` active on ``on`` (objections and repairs applied)."""
+    # Decisions dated on `on` count (features see decisions strictly before as_of, hence the day after).
+    seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
+    return seen["list_entries"].filter(
+        pl.col("uscc").is_in(list(usccs))
+        & (pl.col("listed_on") <= on)
+        & (list_entry_end().is_null() | (list_entry_end() > on))
+    )

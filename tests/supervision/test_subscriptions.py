@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -14,22 +14,20 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from features.lake import sources
 from supervision.lifecycle import lists, subscriptions
 from supervision.platform.db import session_scope
-from tests.supervision.lifecycle_lake import OFFICER, E
+from tests.supervision.lifecycle_lake import OFFICER, E, build_lake
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-_NO_RELATIONS = {
-    "relations": pl.LazyFrame(
-        schema={
-            "uscc": pl.String,
-            "relation_type": pl.String,
-            "person_key": pl.String,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-        }
-    )
-}
+# Two entities of the lake with a record that grounds a severe listing, and that record.
+FIRST, SECOND = E[2], E[4]
+BASIS = {FIRST: "P-REVOKE", SECOND: "P-SEV"}
+
+
+@pytest.fixture(scope="module")
+def ro(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.LazyFrame]:
+    return sources(build_lake(tmp_path_factory.mktemp("subscriptions-lake")).dir)
 
 
 class Receiver:
@@ -69,9 +67,10 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def _listed(s: sa.orm.Session, uscc: str) -> lists.ListCase:
+def _listed(s: sa.orm.Session, src: Mapping[str, pl.LazyFrame], uscc: str) -> lists.ListCase:
     case = lists.propose(
         s,
+        src,
         actor=OFFICER,
         uscc=uscc,
         list_type="severe_dishonesty",
@@ -81,15 +80,17 @@ def _listed(s: sa.orm.Session, uscc: str) -> lists.ListCase:
         proposed_on=date(2026, 3, 2),
     )
     return lists.list_case(
-        s, case.case_id, _NO_RELATIONS, actor=OFFICER, on=date(2026, 3, 16), basis_document_no="d"
+        s, case.case_id, src, actor=OFFICER, on=date(2026, 3, 16), basis_document_no=BASIS[uscc]
     )
 
 
-def test_events_delivered_in_order_and_retried(db_engine: sa.Engine, receiver: Receiver) -> None:
+def test_events_delivered_in_order_and_retried(
+    ro: dict[str, pl.LazyFrame], db_engine: sa.Engine, receiver: Receiver
+) -> None:
     with session_scope(db_engine) as s:
         subscriptions.subscribe(s, name="procurement", url=receiver.url, now=NOW)
-        first = _listed(s, E[0])
-        _listed(s, E[1])
+        first = _listed(s, ro, FIRST)
+        _listed(s, ro, SECOND)
     receiver.statuses = [503]
     with session_scope(db_engine) as s:
         report = subscriptions.deliver_due(s, now=NOW)
@@ -105,13 +106,13 @@ def test_events_delivered_in_order_and_retried(db_engine: sa.Engine, receiver: R
         subscriptions.deliver_due(s, now=NOW + timedelta(hours=1))
         assert subscriptions.deliver_due(s, now=NOW + timedelta(hours=2))[0]["delivered"] == 0
     delivered = [(e["event"], e["uscc"]) for batch in receiver.received for e in batch]
-    assert delivered == [("listed", E[0]), ("listed", E[1]), ("exited", E[0])]
+    assert delivered == [("listed", FIRST), ("listed", SECOND), ("exited", FIRST)]
 
 
-def test_unreachable_backs_off_up_to_the_maximum(db_engine: sa.Engine) -> None:
+def test_unreachable_backs_off_up_to_the_maximum(ro: dict[str, pl.LazyFrame], db_engine: sa.Engine) -> None:
     with session_scope(db_engine) as s:
         sub = subscriptions.subscribe(s, name="down", url="http://127.0.0.1:9/none", now=NOW)
-        _listed(s, E[0])
+        _listed(s, ro, FIRST)
         at = NOW
         for _ in range(10):
             at = sub.next_attempt_at

@@ -13,7 +13,7 @@ from serving.api.deps import context_dep
 from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import lists
 from serving.services.context import Context
-from serving.services.lists import ListCaseView, PersonFlag
+from serving.services.lists import ListCaseDecision, ListCaseView, OverdueListing, PersonFlag
 
 router = APIRouter(prefix="/lists", tags=["lists"])
 CaseId = Annotated[str, Path(min_length=1, max_length=40)]
@@ -84,10 +84,12 @@ def withdraw(
     )
 
 
-@router.post("/{case_id}/list", summary="List the entity on the basis document")
+@router.post(
+    "/{case_id}/list", summary="List the entity on the basis document (a record meeting the list's criteria)"
+)
 def list_entity(
     case_id: CaseId, body: ListIn, ctx: Annotated[Context, context_dep(lists.list_case)]
-) -> ListCaseView:
+) -> ListCaseDecision:
     return lists.list_case(
         ctx,
         case_id,
@@ -95,6 +97,11 @@ def list_entity(
         on=body.on,
         backdate_reason=body.backdate_reason,
     )
+
+
+@router.post("/{case_id}/publish", summary="The listing was published (名单公示)")
+def publish(case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.publish)]) -> ListCaseView:
+    return lists.publish(ctx, case_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/{case_id}/rectified", summary="The party rectified (整改到位)")
@@ -114,12 +121,12 @@ def interview(
 @router.post("/{case_id}/exit", summary="Early exit on application")
 def exit_on_application(
     case_id: CaseId, body: OnIn, ctx: Annotated[Context, context_dep(lists.exit_on_application)]
-) -> ListCaseView:
+) -> ListCaseDecision:
     return lists.exit_on_application(ctx, case_id, on=body.on, backdate_reason=body.backdate_reason)
 
 
 @router.post("/expire", summary="Exit every case of the department at its maximum period")
-def expire(body: OnIn, ctx: Annotated[Context, context_dep(lists.expire)]) -> list[ListCaseView]:
+def expire(body: OnIn, ctx: Annotated[Context, context_dep(lists.expire)]) -> list[ListCaseDecision]:
     return lists.expire(ctx, on=body.on, backdate_reason=body.backdate_reason)
 
 
@@ -128,6 +135,13 @@ def interviews_due(
     ctx: Annotated[Context, context_dep(lists.interviews_due)], on: Annotated[date | None, Query()] = None
 ) -> list[ListCaseView]:
     return lists.interviews_due(ctx, on=on)
+
+
+@router.get("/overdue", summary="The department's listed cases not published by their deadline")
+def overdue(
+    ctx: Annotated[Context, context_dep(lists.overdue)], on: Annotated[date | None, Query()] = None
+) -> list[OverdueListing]:
+    return lists.overdue(ctx, on=on)
 
 
 @router.get("/persons/{person_key}", summary="A person's accountability flags (personal credit file)")
