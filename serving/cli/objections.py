@@ -1,4 +1,4 @@
-"""``creditwatch objections``: Objections (异议): file, mark, decide, show, list, overdue.
+"""``creditwatch objections``: Objections (异议): file, mark, decide, withdrawn, show, list, overdue.
 
 Every command calls one service of :mod:`serving.services.objections` as the holder of ``--as TOKEN``: the
 department handling an objection is the filer's own, and only it marks, decides or reads it.
@@ -20,7 +20,9 @@ COLUMNS = ["objection_id", "uscc", "record_id", "department", "status", "mark_du
 
 def register(root: typer.Typer) -> None:
     root.add_typer(
-        objections_app, name="objections", help="Objections (异议): file, mark, decide, show, list, overdue."
+        objections_app,
+        name="objections",
+        help="Objections (异议): file, mark, decide, withdrawn, show, list, overdue.",
     )
 
 
@@ -96,6 +98,18 @@ def objection_decide(
     state.show(row.model_dump(), "objection")
 
 
+@objections_app.command("withdrawn")
+def objection_withdrawn(
+    ctx: typer.Context, objection_id: str, on: OnOpt = None, backdate: BackdateOpt = None
+) -> None:
+    """Record that the publication of the decision an upheld objection changed or revoked was withdrawn
+    (due within 3 working days of the decision, SAMR Order 45 art 11)."""
+    state: State = ctx.obj
+    with state.context() as c:
+        row = objections.withdraw(c, objection_id, on=state.day(on), backdate_reason=backdate)
+    state.show(row.model_dump(), "objection")
+
+
 @objections_app.command("show")
 def objection_show(ctx: typer.Context, objection_id: str) -> None:
     """One objection your department handles."""
@@ -120,7 +134,8 @@ def objection_list(
 
 @objections_app.command("overdue")
 def objection_overdue(ctx: typer.Context, on: OnOpt = None) -> None:
-    """Your department's open objections past a deadline (exit 1 if any)."""
+    """Your department's objections past a deadline: marking, deciding, withdrawing a revoked decision's
+    publication (exit 1 if any)."""
     state: State = ctx.obj
     with state.context(write=False) as c:
         rows = [row.model_dump() for row in objections.overdue(c, on=state.day(on))]

@@ -47,11 +47,26 @@ def repair_apply(
     evidence: Annotated[
         str | None, typer.Option("--evidence", help="obligations fulfilled: evidence")
     ] = None,
+    conditions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition",
+            help="a repair route met, NAME=REFERENCE (credit_training, credit_report, public_service); "
+            "repeat for each",
+        ),
+    ] = None,
     on: OnOpt = None,
     backdate: BackdateOpt = None,
 ) -> None:
-    """Apply at the department that penalised or listed; prints every condition as checked by the system."""
+    """Apply at the department that penalised or listed; prints every condition as checked by the system.
+    Refused (exit 1) before the earliest eligible date, or without a route the record's regime requires."""
     state: State = ctx.obj
+    routes: dict[str, str] = {}
+    for given in conditions or []:
+        name, sep, reference = given.partition("=")
+        if not sep or name.strip() in routes:
+            raise state.fail(f"--condition {given!r}: expected NAME=REFERENCE, each route once")
+        routes[name.strip()] = reference
     with state.context() as c:
         row = repairs.apply(
             c,
@@ -60,6 +75,7 @@ def repair_apply(
             record_id=record_id,
             commitment=commitment,
             obligations_evidence=evidence,
+            conditions_met=routes,
             on=state.day(on),
             backdate_reason=backdate,
         )

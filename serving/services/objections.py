@@ -1,5 +1,5 @@
-"""Objections (异议): file, mark 异议处理中, decide (an upheld one re-scores the entity), and the handling
-department's own queue.
+"""Objections (异议): file, mark 异议处理中, decide (an upheld one re-scores the entity), record the
+withdrawal of the changed or revoked decision's publication, and the handling department's own queue.
 
 The department handling an objection is the filer's own (a person of a department), or the one a government
 system names when it files for a party. Only a supervisor of that department marks or decides it, and a
@@ -35,6 +35,7 @@ __all__ = [
     "list_objections",
     "mark",
     "overdue",
+    "withdraw",
 ]
 
 FILERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM)
@@ -66,6 +67,11 @@ class ObjectionView(BaseModel):
     reasons: str | None
     correction: dict[str, Any] | None
     notice: str | None = Field(description="the notice to the party of a wrongful listing removed")
+    withdraw_due: date | None = Field(
+        description="upheld: the publication of the changed or revoked decision is withdrawn by this day "
+        "(objection.withdraw_revoked, SAMR Order 45 art 11: 3 working days)"
+    )
+    withdrawn_on: date | None = Field(description="the day the department recorded the withdrawal")
     rules: dict[str, Any] = Field(description="the policy rules that fixed the deadlines")
 
     @classmethod
@@ -86,7 +92,7 @@ class OverdueObjection(BaseModel):
     department: str
     uscc: str
     status: str
-    deadline: Literal["mark", "decide"]
+    deadline: Literal["mark", "decide", "withdraw"]
     due: date
     working_days_late: int
 
@@ -174,6 +180,7 @@ def decide(
         resolution=resolution,
         correction=correction,
         lake=ctx.lake,
+        policy=ctx.policy(),
     )
     row = decision.objection
     if row.status == "upheld":
@@ -184,6 +191,7 @@ def decide(
             uscc=row.uscc,
             on=day,
             reason=f"objection {row.objection_id} upheld ({row.resolution})",
+            decision=rescore.DecisionRef("objections", row.objection_id),
             champion=ctx.champion,
         )
     else:
@@ -191,9 +199,32 @@ def decide(
     ctx.audit(
         "objections.decide",
         target=_target(objection_id),
-        details={"outcome": row.status, "resolution": row.resolution, "on": day, "rescore": result.status},
+        details={
+            "outcome": row.status,
+            "resolution": row.resolution,
+            "on": day,
+            "withdraw_due": row.withdraw_due,
+            "rescore": result.status,
+        },
     )
     return ObjectionDecision(**ObjectionView.of(row).model_dump(), rescore=Rescored.of(result))
+
+
+@use_case("objections.withdraw", roles=DECIDERS)
+def withdraw(
+    ctx: Context, objection_id: str, *, on: date | None = None, backdate_reason: str | None = None
+) -> ObjectionView:
+    """Record that the publication of the decision an upheld objection changed or revoked was withdrawn
+    (the handling department; due by ``withdraw_due``)."""
+    _handled(ctx, objection_id, "record the withdrawal of")
+    day = decision_day(ctx, on, backdate_reason=backdate_reason)
+    row = objections.withdraw(ctx.session, objection_id, actor=ctx.lifecycle_actor, on=day)
+    ctx.audit(
+        "objections.withdraw",
+        target=_target(objection_id),
+        details={"on": day, "withdraw_due": row.withdraw_due},
+    )
+    return ObjectionView.of(row)
 
 
 @use_case("objections.get", roles=READERS)
@@ -224,7 +255,9 @@ def list_objections(
 def overdue(
     ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
 ) -> list[OverdueObjection]:
-    """The actor's department's open objections past their marking or decision deadline on `on`."""
+    """The actor's department's objections past a deadline on `on`: open ones past marking or deciding,
+    upheld ones past ``withdraw_due`` while the 双公示 register shows the decision published and no withdrawal
+    is recorded."""
     department = ctx.department()
     day = read_day(ctx, on)
     rows = objections.overdue(ctx.session, on=day, department=department)

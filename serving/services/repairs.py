@@ -9,6 +9,7 @@ approves or rejects it, and a department reads only the repairs it handles.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -68,6 +69,12 @@ class RepairView(BaseModel):
     applicant: str
     commitment: str | None
     obligations_evidence: str | None
+    regime: str | None = Field(
+        description="the repair regime of the record's issuing authority ([repair_authorities] of the policy)"
+    )
+    conditions_met: dict[str, str] = Field(
+        description="the repair routes the application gives evidence of: route → reference"
+    )
     applied_on: date
     accept_due: date
     accepted_on: date | None
@@ -81,7 +88,7 @@ class RepairView(BaseModel):
 
     @classmethod
     def of(cls, row: repairs.Repair) -> RepairView:
-        return cls.model_validate(row.as_dict())
+        return cls.model_validate({**row.as_dict(), "conditions_met": row.conditions_met or {}})
 
 
 class RepairDecision(RepairView):
@@ -121,11 +128,14 @@ def apply(
     record_id: str,
     commitment: str | None = None,
     obligations_evidence: str | None = None,
+    conditions_met: Mapping[str, str] | None = None,
     on: date | None = None,
     backdate_reason: str | None = None,
 ) -> RepairView:
     """Record an application at the department that penalised or listed; every condition is checked and
-    recorded, and the acceptance deadline fixed."""
+    recorded, and the acceptance deadline fixed. Refused (不予受理, 422) before the earliest eligible date of
+    the record's repair regime, naming the date, and without evidence of a route the regime requires
+    (credit training, credit report, public-interest service), naming it."""
     day = decision_day(ctx, on, field="applied_on", backdate_reason=backdate_reason)
     sources = ctx.sources()
     named = repairs.handling_department(sources, record_table=record_table, record_id=record_id)
@@ -144,6 +154,7 @@ def apply(
         applied_on=day,
         commitment=commitment,
         obligations_evidence=obligations_evidence,
+        conditions_met=conditions_met,
         policy=ctx.policy(),
         tiers=tier_lookup(ctx, day),
     )
@@ -154,6 +165,8 @@ def apply(
             "uscc": uscc,
             "record": f"{record_table}:{record_id}",
             "handled_by": handler,
+            "regime": row.regime,
+            "conditions_met": sorted(row.conditions_met or {}),
             "failed": [c["name"] for c in row.conditions if not c["ok"]],
         },
     )
@@ -192,7 +205,17 @@ def approve(
     )
     reason = f"repair {repair_id} approved"
     result = rescore.rescore(
-        ctx.session, ctx.settings, uscc=row.uscc, on=day, reason=reason, champion=ctx.champion
+        ctx.session,
+        ctx.settings,
+        uscc=row.uscc,
+        on=day,
+        reason=reason,
+        # The lake rows of the approval (supervision.lifecycle.repairs.approve): the repair, its commitment.
+        decision=(
+            rescore.DecisionRef("repairs", repair_id),
+            rescore.DecisionRef("commitments", f"CMT-{repair_id}"),
+        ),
+        champion=ctx.champion,
     )
     if result.tier_after is not None:
         row.tier_after = result.tier_after

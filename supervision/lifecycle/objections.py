@@ -4,7 +4,11 @@ deadlines.
 Deadlines come from the lifecycle policy (``objection.mark``, ``objection.decide``, counted from the filing
 day, regime in force on that day). Every change is audited; an upheld objection becomes an ``objections``
 row in the lake, so the features drop a revoked record or mark a corrected one; an upheld objection against
-a list entry is a wrongful listing, removed with a notice to the party.
+a list entry is a wrongful listing, removed with a notice to the party. An upheld objection changed or
+revoked the decision, whose publication is withdrawn by ``withdraw_due`` (``objection.withdraw_revoked``,
+3 WD from the decision, SAMR Order 45 art 11): the department records the day it withdrew it
+(``withdraw``), and the overdue report lists the objection past that date while the 双公示 register shows
+the decision published and no withdrawal is recorded.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from features.catalog import RECORD_TABLES
 from features.uscc import is_valid as uscc_is_valid
 from supervision.lifecycle import lists
+from supervision.lifecycle.disclosure import Disclosure
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import Policy, default_policy
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
-from supervision.platform.errors import DomainError
+from supervision.platform.errors import DomainError, ErrorKind
 
 __all__ = [
     "MACHINE",
@@ -37,6 +42,7 @@ __all__ = [
     "list_objections",
     "mark",
     "overdue",
+    "withdraw",
 ]
 
 STATUSES = ("filed", "marked", "upheld", "rejected")
@@ -47,6 +53,8 @@ MACHINE = StateMachine(
         "filed": {"mark": "marked"},
         # Deciding needs the 异议处理中 mark first: the public must see the record is disputed meanwhile.
         "marked": {"uphold": "upheld", "reject": "rejected"},
+        # The changed or revoked decision's publication is withdrawn (recorded once, SAMR Order 45 art 11).
+        "upheld": {"withdraw": "upheld"},
     },
 )
 
@@ -81,6 +89,9 @@ class Objection(Base):
     reasons: Mapped[str | None] = mapped_column(sa.Text)
     correction: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     notice: Mapped[str | None] = mapped_column(sa.Text)
+    # Upheld: the day the publication of the changed or revoked decision is to be withdrawn by, and was.
+    withdraw_due: Mapped[date | None] = mapped_column(sa.Date)
+    withdrawn_on: Mapped[date | None] = mapped_column(sa.Date)
     rules: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     updated_at: Mapped[datetime]
 
@@ -105,6 +116,8 @@ class Objection(Base):
             "reasons": self.reasons,
             "correction": self.correction,
             "notice": self.notice,
+            "withdraw_due": self.withdraw_due,
+            "withdrawn_on": self.withdrawn_on,
             "rules": self.rules,
         }
 
@@ -225,11 +238,15 @@ def decide(
     resolution: str | None = None,
     correction: dict[str, Any] | None = None,
     lake: Lake | None = None,
+    policy: Policy | None = None,
 ) -> Decision:
     """Uphold (the record is ``corrected`` or ``revoked``) or reject (reasons recorded) a marked objection.
 
-    With ``lake`` the decision is also written as an ``objections`` row that the features apply.
+    With ``lake`` the decision is also written as an ``objections`` row that the features apply. An upheld
+    one gets ``withdraw_due`` from ``objection.withdraw_revoked`` in force on the decision day (none before
+    the rule takes effect).
     """
+    policy = policy or default_policy()
     row = get(session, objection_id)
     action = "uphold" if upheld else "reject"
     after = MACHINE.next_state(objection_id, row.status, action)
@@ -264,6 +281,10 @@ def decide(
         notice,
         instant(actor.at),
     )
+    withdraw_rule = policy.in_force("objection.withdraw_revoked", on=on) if upheld else None
+    if withdraw_rule is not None:
+        row.withdraw_due = withdraw_rule.end(on)
+        row.rules = {**row.rules, "withdraw": withdraw_rule.as_dict()}
     if lake is not None:
         write_rows(
             lake,
@@ -292,9 +313,58 @@ def decide(
         before=before,
         after=after,
         on=on,
-        details={"resolution": resolution, "late": on > row.decide_due, "notice": notice is not None},
+        details={
+            "resolution": resolution,
+            "late": on > row.decide_due,
+            "notice": notice is not None,
+            "withdraw_due": row.withdraw_due,
+        },
     )
     return Decision(objection=row, notice=notice)
+
+
+def withdraw(session: Session, objection_id: str, *, actor: Actor, on: date) -> Objection:
+    """Record that the publication of the decision an upheld objection changed or revoked was withdrawn on
+    ``on`` (SAMR Order 45 art 11: within ``withdraw_due``)."""
+    row = get(session, objection_id)
+    after = MACHINE.next_state(objection_id, row.status, "withdraw")
+    if row.withdrawn_on is not None:
+        raise ObjectionError(
+            f"objection {objection_id}: the withdrawal was recorded on {row.withdrawn_on.isoformat()}",
+            kind=ErrorKind.CONFLICT,
+        )
+    if row.decided_on is not None and on < row.decided_on:
+        raise ObjectionError(
+            f"on {on.isoformat()}: before the objection was upheld ({row.decided_on.isoformat()})", field="on"
+        )
+    row.withdrawn_on, row.updated_at = on, instant(actor.at)
+    MACHINE.record(
+        session,
+        actor=actor,
+        object_id=objection_id,
+        action="withdraw",
+        before=row.status,
+        after=after,
+        on=on,
+        details={
+            "record": f"{row.record_table}:{row.record_id}",
+            "late": row.withdraw_due is not None and on > row.withdraw_due,
+        },
+    )
+    return row
+
+
+def _published(session: Session, row: Objection, on: date) -> bool:
+    """Whether the 双公示 register shows the objection's record published on ``on`` (so there is a
+    publication to withdraw)."""
+    published = session.scalar(
+        sa.select(Disclosure.published_on).where(
+            Disclosure.record_table == row.record_table,
+            Disclosure.record_id == row.record_id,
+            Disclosure.status == "published",
+        )
+    )
+    return published is not None and published <= on
 
 
 def list_objections(
@@ -314,14 +384,19 @@ def list_objections(
 
 
 def overdue(session: Session, *, on: date, department: str | None = None) -> list[dict[str, Any]]:
-    """Open objections (of `department`, if given) past a deadline on ``on``: which deadline, and by how
-    many working days."""
-    out = []
+    """Objections (of `department`, if given) past a deadline on ``on``: which deadline, and by how many
+    working days. Open ones past marking or deciding; upheld ones past ``withdraw_due`` whose decision the
+    双公示 register shows published with no withdrawal recorded."""
+    out: list[tuple[str, date, Objection]] = []
     for row in list_objections(session, department=department):
         if row.status == "filed" and on > row.mark_due:
             out.append(("mark", row.mark_due, row))
         if row.status in ("filed", "marked") and on > row.decide_due:
             out.append(("decide", row.decide_due, row))
+        due = row.withdraw_due
+        pending = row.status == "upheld" and row.withdrawn_on is None
+        if pending and due is not None and on > due and _published(session, row, on):
+            out.append(("withdraw", due, row))
     return [
         {
             "objection_id": row.objection_id,

@@ -1,11 +1,17 @@
 """Credit repair (信用修复): applications with system-checked conditions, decided on working-day deadlines.
 
-applied → accepted → approved | rejected (or applied → rejected, 不予受理). The conditions are checked
-against the lake on the day of each step, under the rules in force on that day: the minimum publicity
-period by severity and domain (``repair.min_publicity.<severity>[.<domain>]``, from the penalty decision),
-obligations fulfilled (the department's evidence), a credit commitment, no repeat violation of the same
-type, not on a blocking list, and not a penalty whose publicity never stops early. Approval writes a
-``repairs`` row (and the commitment) into the lake: publicity stops, the list entry ends, features change.
+applied → accepted → approved | rejected (or applied → rejected, 不予受理). The authority that issued the
+record (the lake's ``authority``) chooses the repair regime (``[repair_authorities]`` of the lifecycle
+policy: market supervision → ``samr``, every other authority → the ``fallback``, the national rule). The
+regime names the minimum-publicity channels whose rules apply (``<channel>.<severity>[.<domain>]``, from
+the penalty decision; the latest earliest date governs) and the repair routes it requires
+(``[repair_conditions.<regime>]``: credit training, a credit report, public-interest service, by severity).
+An application before the earliest eligible date, or without evidence of a required route, is refused
+(不予受理) naming the date or the route. The other conditions are checked against the lake on the day of each
+step, under the rules in force on that day, and recorded: obligations fulfilled (the department's evidence),
+a credit commitment, no repeat violation of the same type, not on a blocking list, and not a penalty whose
+publicity never stops early. Approval writes a ``repairs`` row (and the commitment) into the lake: publicity
+stops, the list entry ends, features change.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from features.catalog import SEVERITIES
 from supervision.lifecycle import lists
 from supervision.lifecycle.records import Lake, write_rows
-from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
@@ -32,8 +39,11 @@ __all__ = [
     "MACHINE",
     "REPAIRABLE_TABLES",
     "Condition",
+    "Regime",
     "Repair",
     "RepairError",
+    "RepairRules",
+    "RouteRequirement",
     "accept",
     "apply",
     "approve",
@@ -42,6 +52,7 @@ __all__ = [
     "handling_department",
     "overdue",
     "reject",
+    "repair_rules",
 ]
 
 REPAIRABLE_TABLES = ("penalties", "list_entries")
@@ -71,6 +82,173 @@ class Condition:
     rule: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Regime:
+    """One repair regime of ``[repair_authorities]``: the authorities it covers (fragments of their names)
+    and the minimum-publicity channels (rule-kind prefixes) whose rules apply to their penalties."""
+
+    name: str
+    authorities: tuple[str, ...]
+    min_publicity: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequirement:
+    """One ``[[repair_conditions.<regime>]]`` entry: from ``effective_from`` on, the routes (credit
+    training, credit report, public-interest service …) the regime requires, by penalty severity."""
+
+    regime: str
+    effective_from: date
+    by_severity: Mapping[str, tuple[str, ...]]
+    source: str
+    confidence: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "regime": self.regime,
+            "effective_from": self.effective_from.isoformat(),
+            "source": self.source,
+            "confidence": self.confidence,
+        }
+
+
+@dataclass(frozen=True)
+class RepairRules:
+    """The repair regimes of a policy (``[repair_authorities]``), their routes (``[repair_conditions]``)."""
+
+    regimes: Mapping[str, Regime]
+    fallback: str
+    catalog: Mapping[str, str]
+    routes: Mapping[str, tuple[RouteRequirement, ...]]
+
+    def regime_of(self, authority: str | None) -> Regime:
+        """The regime of the authority that issued a record: the one with the longest name fragment found in
+        `authority`, else the fallback (the national rule)."""
+        name = (authority or "").strip()
+        hits = [(len(f), r) for r in self.regimes.values() for f in r.authorities if f in name]
+        return max(hits, key=lambda hit: hit[0])[1] if hits else self.regimes[self.fallback]
+
+    def required(
+        self, regime: str, severity: str, *, on: date
+    ) -> tuple[tuple[str, ...], RouteRequirement | None]:
+        """The routes `regime` requires of a penalty of `severity` on `on`, and the entry in force."""
+        in_force = [e for e in self.routes.get(regime, ()) if e.effective_from <= on]
+        if not in_force:
+            return (), None
+        entry = max(in_force, key=lambda e: e.effective_from)
+        return entry.by_severity.get(severity, ()), entry
+
+
+def _strings(value: Any, where: str, *, empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise PolicyError(f"{where}: expected a list of non-empty strings")
+    if not value and not empty:
+        raise PolicyError(f"{where}: expected at least one entry")
+    return tuple(value)
+
+
+def _text(table: Mapping[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise PolicyError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _regime(name: str, table: Any, policy: Policy) -> Regime:
+    where = f"{policy.origin} [repair_authorities.{name}]"
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: expected a table of authorities, min_publicity, source")
+    unknown = sorted(set(table) - {"authorities", "min_publicity", "source"})
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    channels = _strings(table.get("min_publicity"), f"{where} min_publicity")
+    for channel in channels:
+        if not any(kind.startswith(f"{channel}.") for kind in policy.kinds):
+            raise PolicyError(f"{where} min_publicity: no [[rule]] of kind {channel}.<severity>")
+    return Regime(
+        name=name,
+        authorities=_strings(table.get("authorities", []), f"{where} authorities", empty=True),
+        min_publicity=channels,
+        source=_text(table, "source", where),
+    )
+
+
+def _routes(
+    regime: str, entries: Any, policy: Policy, catalog: Mapping[str, str]
+) -> tuple[RouteRequirement, ...]:
+    where = f"{policy.origin} [[repair_conditions.{regime}]]"
+    if not isinstance(entries, list):
+        raise PolicyError(f"{where}: expected an array of tables ([[repair_conditions.{regime}]])")
+    out: list[RouteRequirement] = []
+    for i, entry in enumerate(entries):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            raise PolicyError(f"{at}: expected a table")
+        unknown = sorted(set(entry) - {"effective_from", "source", "confidence", *SEVERITIES})
+        if unknown:
+            raise PolicyError(
+                f"{at}: unknown key(s) {', '.join(unknown)} (severities: {', '.join(SEVERITIES)})"
+            )
+        start = entry.get("effective_from")
+        if not isinstance(start, date) or start in {e.effective_from for e in out}:
+            raise PolicyError(f"{at}: effective_from must be a TOML date (YYYY-MM-DD), one per entry")
+        if entry.get("confidence") not in CONFIDENCES:
+            raise PolicyError(f"{at}: confidence must be one of {', '.join(CONFIDENCES)}")
+        by_severity = {s: _strings(entry[s], f"{at} {s}", empty=True) for s in SEVERITIES if s in entry}
+        for severity, names in by_severity.items():
+            strange = sorted(set(names) - set(catalog))
+            if strange:
+                raise PolicyError(
+                    f"{at} {severity}: {', '.join(strange)} not in [repair_conditions.catalog] "
+                    f"({', '.join(catalog)})"
+                )
+        out.append(
+            RouteRequirement(
+                regime=regime,
+                effective_from=start,
+                by_severity=by_severity,
+                source=_text(entry, "source", at),
+                confidence=entry["confidence"],
+            )
+        )
+    return tuple(out)
+
+
+def repair_rules(policy: Policy | None = None) -> RepairRules:
+    """``[repair_authorities]`` and ``[repair_conditions]`` of the policy, checked (errors name the table and
+    the key)."""
+    policy = policy or default_policy()
+    authorities = dict(policy.section("repair_authorities"))
+    fallback = authorities.pop("fallback", None)
+    regimes = {name: _regime(name, table, policy) for name, table in authorities.items()}
+    where = f"{policy.origin} [repair_authorities]"
+    if not isinstance(fallback, str) or fallback not in regimes:
+        raise PolicyError(f"{where}: fallback must name one of its regimes ({', '.join(regimes) or 'none'})")
+    seen: dict[str, str] = {}
+    for regime in regimes.values():
+        for fragment in regime.authorities:
+            if fragment in seen:
+                raise PolicyError(f"{where}: {fragment!r} is in both {seen[fragment]} and {regime.name}")
+            seen[fragment] = regime.name
+    conditions = dict(policy.section("repair_conditions"))
+    catalog = conditions.pop("catalog", None)
+    if (
+        not isinstance(catalog, dict)
+        or not catalog
+        or not all(isinstance(v, str) and v.strip() for v in catalog.values())
+    ):
+        raise PolicyError(f"{policy.origin} [repair_conditions.catalog]: expected route names → labels")
+    strange = sorted(set(conditions) - set(regimes))
+    if strange:
+        raise PolicyError(
+            f"{policy.origin} [repair_conditions]: {', '.join(strange)} is not a regime of "
+            f"[repair_authorities] ({', '.join(regimes)})"
+        )
+    routes = {name: _routes(name, entries, policy, catalog) for name, entries in conditions.items()}
+    return RepairRules(regimes=regimes, fallback=fallback, catalog=catalog, routes=routes)
+
+
 class Repair(Base):
     """One repair application for one record of the lake."""
 
@@ -87,6 +265,10 @@ class Repair(Base):
     applicant: Mapped[str] = mapped_column(sa.String(200))
     commitment: Mapped[str | None] = mapped_column(sa.Text)
     obligations_evidence: Mapped[str | None] = mapped_column(sa.Text)
+    # The repair regime of the record's authority ([repair_authorities]) and the routes the application
+    # gives evidence of: route name → reference (certificate, report number …).
+    regime: Mapped[str | None] = mapped_column(sa.String(32))
+    conditions_met: Mapped[dict[str, str] | None] = mapped_column(sa.JSON)
     applied_on: Mapped[date] = mapped_column(sa.Date)
     accept_due: Mapped[date] = mapped_column(sa.Date)
     accepted_on: Mapped[date | None] = mapped_column(sa.Date)
@@ -111,6 +293,8 @@ class Repair(Base):
                 "applicant",
                 "commitment",
                 "obligations_evidence",
+                "regime",
+                "conditions_met",
                 "applied_on",
                 "accept_due",
                 "accepted_on",
@@ -150,6 +334,16 @@ def handling_department(
     return authority.strip() or None if isinstance(authority, str) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """When a record may be repaired: its regime, the earliest eligible day and why, the routes required."""
+
+    regime: str
+    earliest: date
+    detail: str
+    required: tuple[str, ...]
+
+
 def check_conditions(
     sources: Mapping[str, pl.LazyFrame],
     *,
@@ -159,24 +353,53 @@ def check_conditions(
     on: date,
     commitment: str | None,
     obligations_evidence: str | None,
+    conditions_met: Mapping[str, str] | None = None,
     policy: Policy | None = None,
 ) -> list[Condition]:
     """Every repair condition for the record on ``on`` (rules in force on ``on``)."""
-    policy = policy or default_policy()
+    return _checked(
+        sources,
+        uscc=uscc,
+        record_table=record_table,
+        record_id=record_id,
+        on=on,
+        commitment=commitment,
+        obligations_evidence=obligations_evidence,
+        conditions_met=conditions_met,
+        policy=policy or default_policy(),
+    )[0]
+
+
+def _checked(
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    uscc: str,
+    record_table: str,
+    record_id: str,
+    on: date,
+    commitment: str | None,
+    obligations_evidence: str | None,
+    conditions_met: Mapping[str, str] | None,
+    policy: Policy,
+) -> tuple[list[Condition], Eligibility]:
     if record_table not in REPAIRABLE_TABLES:
         raise RepairError(f"record_table {record_table!r}: repairs apply to {', '.join(REPAIRABLE_TABLES)}")
     record = _one(sources[record_table], _KEYS[record_table], record_id, record_table)
     if record["uscc"] != uscc:
         raise RepairError(f"{record_table} record {record_id!r} belongs to {record['uscc']}, not {uscc}")
+    rules_of = repair_rules(policy)
+    authority = record.get("authority") if isinstance(record.get("authority"), str) else None
+    regime = rules_of.regime_of(authority)
     out: list[Condition] = []
+    required: tuple[str, ...] = ()
+    routes: RouteRequirement | None = None
     if record_table == "penalties":
         start = record["decided_on"]
         severity, domain = record["severity"], record["domain"]
-        channels = (
-            (f"repair.min_publicity.samr.{severity}.{domain}", f"repair.min_publicity.samr.{severity}"),
-            (f"repair.min_publicity.{severity}.{domain}", f"repair.min_publicity.{severity}"),
-        )
-        # Each channel's most specific rule in force on `on`; the channel asking longest governs.
+        # The regime's channels (the SAMR publicity system and the national platform for market
+        # supervision; the national platform only for every other authority), each's most specific rule in
+        # force on `on`; the channel asking longest governs.
+        channels = [(f"{c}.{severity}.{domain}", f"{c}.{severity}") for c in regime.min_publicity]
         found = [
             next((r for r in (policy.in_force(k, on=on) for k in kinds) if r is not None), None)
             for kinds in channels
@@ -184,8 +407,10 @@ def check_conditions(
         rules = [r for r in found if r is not None]
         if not rules:
             raise RepairError(
-                f"no repair.min_publicity rule for severity {severity!r} in force on {on.isoformat()}"
+                f"no {' or '.join(regime.min_publicity)} rule for severity {severity!r} in force on "
+                f"{on.isoformat()} (repair regime {regime.name})"
             )
+        required, routes = rules_of.required(regime.name, severity, on=on)
         never = policy.set("never_stop_early")
         out.append(
             Condition(
@@ -223,16 +448,27 @@ def check_conditions(
         rules = [policy.rules_for(f"list.min.{record['list_type']}", on=on)]
     rule = max(rules, key=lambda r: r.end(start))
     earliest = rule.end(start)
-    out.append(
-        Condition(
-            "minimum_period",
-            earliest <= on,
-            f"from {start.isoformat()}: "
-            + "; ".join(f"{r.regime} {r.kind} {r.value} {r.unit} → {r.end(start).isoformat()}" for r in rules)
-            + f"; earliest {earliest.isoformat()}",
-            rule.as_dict(),
-        )
+    detail = (
+        f"repair regime {regime.name} (authority {authority or 'not named'}), from {start.isoformat()}: "
+        + "; ".join(f"{r.regime} {r.kind} {r.value} {r.unit} → {r.end(start).isoformat()}" for r in rules)
+        + f"; earliest {earliest.isoformat()}"
     )
+    out.append(Condition("minimum_period", earliest <= on, detail, rule.as_dict()))
+    met = conditions_met or {}
+    for name in required:
+        reference = (met.get(name) or "").strip()
+        out.append(
+            Condition(
+                name,
+                bool(reference),
+                f"{rules_of.catalog[name]}: {reference}"
+                if reference
+                else f"{rules_of.catalog[name]}: required by the {regime.name} regime for "
+                f"{record['severity']} penalties ({routes.source if routes else 'policy'}), "
+                "no evidence given",
+                routes.as_dict() if routes is not None else None,
+            )
+        )
     out.append(
         Condition(
             "obligations_fulfilled",
@@ -264,7 +500,48 @@ def check_conditions(
             f"on {', '.join(listed)}" if listed else "on no abnormal or severe list",
         )
     )
+    return out, Eligibility(regime=regime.name, earliest=earliest, detail=detail, required=required)
+
+
+def _conditions_met(given: Mapping[str, str] | None, policy: Policy) -> dict[str, str]:
+    """The routes an application gives evidence of, checked against [repair_conditions.catalog]."""
+    catalog = repair_rules(policy).catalog
+    out: dict[str, str] = {}
+    for name, reference in (given or {}).items():
+        if name not in catalog:
+            raise RepairError(
+                f"conditions_met {name!r}: not a repair route of the policy ({', '.join(catalog)})",
+                field="conditions_met",
+            )
+        if not isinstance(reference, str) or not reference.strip():
+            raise RepairError(
+                f"conditions_met {name!r}: the reference (certificate, report number …) is required",
+                field="conditions_met",
+            )
+        out[name] = reference.strip()
     return out
+
+
+def _refuse_early_or_incomplete(
+    conditions: list[Condition], eligibility: Eligibility, *, applied_on: date
+) -> None:
+    """不予受理: an application before the earliest eligible date, or without a route its regime requires."""
+    if applied_on < eligibility.earliest:
+        raise RepairError(
+            f"applied_on {applied_on.isoformat()}: before the earliest eligible date "
+            f"{eligibility.earliest.isoformat()} ({eligibility.detail}); not accepted (不予受理), "
+            f"apply on or after {eligibility.earliest.isoformat()}",
+            field="applied_on",
+        )
+    missing = [c for c in conditions if c.name in eligibility.required and not c.ok]
+    if missing:
+        raise RepairError(
+            "conditions_met: missing "
+            + "; ".join(f"{c.name} ({c.detail})" for c in missing)
+            + "; not accepted (不予受理) until the application gives evidence of "
+            + ", ".join(c.name for c in missing),
+            field="conditions_met",
+        )
 
 
 def _repair_id(uscc: str, record_table: str, record_id: str, applied_on: date) -> str:
@@ -284,14 +561,19 @@ def apply(
     applied_on: date,
     commitment: str | None = None,
     obligations_evidence: str | None = None,
+    conditions_met: Mapping[str, str] | None = None,
     policy: Policy | None = None,
     tiers: TierLookup | None = None,
 ) -> Repair:
-    """Record an application, its conditions as checked today and its acceptance deadline."""
+    """Record an application, its conditions as checked today and its acceptance deadline.
+
+    Refused (不予受理) before the earliest eligible date of the record's regime and without evidence of a
+    route the regime requires; every other failed condition is recorded for the department's decision."""
     policy = policy or default_policy()
     if not department or not department.strip():
         raise RepairError("department: required (the department that penalised or listed handles the repair)")
-    conditions = check_conditions(
+    met = _conditions_met(conditions_met, policy)
+    conditions, eligibility = _checked(
         sources,
         uscc=uscc,
         record_table=record_table,
@@ -299,8 +581,10 @@ def apply(
         on=applied_on,
         commitment=commitment,
         obligations_evidence=obligations_evidence,
+        conditions_met=met,
         policy=policy,
     )
+    _refuse_early_or_incomplete(conditions, eligibility, applied_on=applied_on)
     repair_id = _repair_id(uscc, record_table, record_id, applied_on)
     if session.get(Repair, repair_id) is not None:
         raise RepairError(f"repair {repair_id}: already applied for on {applied_on.isoformat()}")
@@ -323,6 +607,8 @@ def apply(
         applicant=actor.name,
         commitment=commitment,
         obligations_evidence=obligations_evidence,
+        regime=eligibility.regime,
+        conditions_met=met,
         applied_on=applied_on,
         accept_due=accept_rule.end(applied_on),
         status="applied",
@@ -340,7 +626,12 @@ def apply(
         before=None,
         after="applied",
         on=applied_on,
-        details={"record": f"{record_table}:{record_id}", "failed": [c.name for c in conditions if not c.ok]},
+        details={
+            "record": f"{record_table}:{record_id}",
+            "regime": eligibility.regime,
+            "earliest": eligibility.earliest,
+            "failed": [c.name for c in conditions if not c.ok],
+        },
     )
     return row
 
@@ -403,6 +694,7 @@ def approve(
         on=on,
         commitment=row.commitment,
         obligations_evidence=row.obligations_evidence,
+        conditions_met=row.conditions_met,
         policy=policy,
     )
     failed = [c for c in conditions if not c.ok]

@@ -9,7 +9,7 @@ import polars as pl
 
 from features.ingest import ingest_paths
 from features.uscc import complete
-from supervision.lifecycle.records import Lake
+from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.workflow import Actor
 
 E = [complete(f"91320902MA{n:07d}") for n in range(1, 8)]
@@ -89,3 +89,26 @@ def build_lake(root: Path) -> Lake:
     lake = Lake(dir=root / "lake", salt=SALT)
     ingest_paths([src], lake_dir=lake.dir, salt=SALT, today=TODAY)
     return lake
+
+
+# Penalties of an authority outside market supervision (an environment bureau) for E[6], written by the tests
+# that need them (the repair regime follows the issuing authority, issue 12) through
+# `add_environment_penalties`: build_lake's own records, which other tests count, stay as they are.
+ENV_AUTHORITY = "盐城市生态环境局"
+ENV_AUTHORITY_USCC = complete("11320900MB0000001")
+
+
+def add_environment_penalties(lake: Lake) -> None:
+    """P-ENV (general, decided Mon 2026-06-01) and P-ENV-SER (serious, 2021-06-01) of E[6], by the bureau."""
+    rows = [
+        _penalty("P-ENV", E[6], date(2026, 6, 1), domain="other") | {"violation_type": "超标排放"},
+        _penalty("P-ENV-SER", E[6], date(2021, 6, 1), domain="other", severity="serious")
+        | {"violation_type": "未批先建"},
+    ]
+    for row in rows:
+        row |= {
+            "basis": "大气污染防治法第九十九条",
+            "authority": ENV_AUTHORITY,
+            "authority_uscc": ENV_AUTHORITY_USCC,
+        }
+    write_rows(lake, "penalties", rows, source="environment-bureau", today=TODAY)

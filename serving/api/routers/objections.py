@@ -1,4 +1,5 @@
-"""Objections (异议): file, mark 异议处理中, decide, and the handling department's reads."""
+"""Objections (异议): file, mark 异议处理中, decide, record the withdrawal of a revoked decision, and the
+handling department's reads."""
 
 from __future__ import annotations
 
@@ -84,7 +85,20 @@ def decide_objection(
     )
 
 
-@router.get("/overdue", summary="The department's open objections past their marking or decision deadline")
+@router.post(
+    "/{objection_id}/withdrawal",
+    summary="Record the withdrawal of the publication of a decision an upheld objection changed or revoked",
+)
+def withdraw_objection(
+    objection_id: ObjectionId, body: OnIn, ctx: Annotated[Context, context_dep(objections.withdraw)]
+) -> ObjectionView:
+    return objections.withdraw(ctx, objection_id, on=body.on, backdate_reason=body.backdate_reason)
+
+
+@router.get(
+    "/overdue",
+    summary="The department's objections past a deadline: marking, deciding, withdrawing a revoked decision",
+)
 def overdue_objections(
     ctx: Annotated[Context, context_dep(objections.overdue)], on: Annotated[date | None, Query()] = None
 ) -> list[OverdueObjection]:

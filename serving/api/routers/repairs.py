@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serving.api.deps import context_dep
 from serving.api.types import BackdateReason, OnIn, Uscc
@@ -17,6 +17,17 @@ from serving.services.repairs import OverdueRepair, RepairDecision, RepairView
 
 router = APIRouter(prefix="/repairs", tags=["repairs"])
 RepairId = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+class ConditionMetIn(BaseModel):
+    """A repair route the application gives evidence of (the policy's [repair_conditions.catalog])."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, examples=["credit_training"])
+    reference: str = Field(
+        min_length=1, max_length=500, description="the certificate, report or record number that proves it"
+    )
 
 
 class RepairIn(BaseModel):
@@ -31,8 +42,23 @@ class RepairIn(BaseModel):
     obligations_evidence: str | None = Field(
         None, max_length=4000, description="e.g. the fine receipt number"
     )
+    conditions_met: list[ConditionMetIn] = Field(
+        default_factory=list,
+        max_length=16,
+        description="the repair routes met (credit_training, credit_report, public_service), one each; a "
+        "route the record's regime requires and missing here is refused (不予受理)",
+    )
     applied_on: date | None = Field(None, description="default: today (China); not after today")
     backdate_reason: BackdateReason = None
+
+    @field_validator("conditions_met")
+    @classmethod
+    def _once_each(cls, given: list[ConditionMetIn]) -> list[ConditionMetIn]:
+        names = [c.name for c in given]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"route(s) given twice: {', '.join(twice)}")
+        return given
 
 
 class RejectIn(OnIn):
@@ -48,6 +74,7 @@ def apply_repair(body: RepairIn, ctx: Annotated[Context, context_dep(repairs.app
         record_id=body.record_id,
         commitment=body.commitment,
         obligations_evidence=body.obligations_evidence,
+        conditions_met={c.name: c.reference for c in body.conditions_met},
         on=body.applied_on,
         backdate_reason=body.backdate_reason,
     )
