@@ -1,12 +1,14 @@
 """双公示: licence and penalty decisions due online within the configured working days; overdue report;
 export.
 
-Decisions are registered from the lake (warnings are not published, SAMR Order 45 art 2), get a due date
-(``disclosure.publish``, rule in force on the decision day) and are marked published. The public export
-shows published decisions only while their publicity period runs (``publicity_until`` when the source gives
-it, else Order 45 art 13: 3 months for 通报批评 or a low fine, 3 years otherwise), never after an approved
-repair or a revocation (the lake's lifecycle applies them), never records of minors, and masks personal
-data with the masker the caller passes; ID numbers in free text are masked as well.
+Decisions are registered from the lake (warnings are not published, SAMR Order 45 art 2) and get a due date
+by the rule in force on the decision day: ``disclosure.publish_samr`` (SAMR Order 45 art 9, 20 WD) for a
+decision of a market-supervision authority, ``disclosure.publish`` (国办发〔2015〕51号, 7 WD) for the others.
+A decision is published on or after the day it was made. The public export shows published decisions only
+while their publicity period runs (:func:`publicity_end`: ``publicity_until`` when the source gives it, else
+the maximum in force on the decision day, by authority and severity), never after an approved repair or a
+revocation (the lake's lifecycle applies them), never records of minors, and masks personal data with the
+masker the caller passes; ID numbers in free text are masked as well.
 """
 
 from __future__ import annotations
@@ -21,23 +23,35 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.lifecycle import lifecycle_sources
 from supervision.lifecycle.commitments import scrub_id_numbers
-from supervision.lifecycle.regimes import Policy, default_policy
+from supervision.lifecycle.regimes import Policy, PolicyError, Rule, default_policy
+from supervision.lifecycle.repairs import repair_rules
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "MACHINE",
     "Disclosure",
+    "DisclosureError",
     "get",
+    "market_supervision",
     "overdue_report",
     "public_export",
+    "publicity_end",
     "publish",
+    "publish_rule",
     "register_from_lake",
 ]
 
 MACHINE = StateMachine("disclosure", {"pending": {"publish": "published"}})
 ADULT_AGE = 18
+# The publication deadlines: national (国办发〔2015〕51号) and on the SAMR system (Order 45 art 9).
+PUBLISH, PUBLISH_SAMR = "disclosure.publish", "disclosure.publish_samr"
+
+
+class DisclosureError(DomainError, ValueError):
+    """A publication that cannot be recorded as asked."""
 
 
 class Disclosure(Base):
@@ -89,10 +103,11 @@ def register_from_lake(
     )
     added = 0
     now = instant(now)
+    is_samr = market_supervision(policy)
     for t, rid, uscc, authority, decided_on in pl.concat([lic, pen]).sort("t", "id").collect().rows():
         if (t, rid) in known:
             continue
-        rule = policy.rules_for("disclosure.publish", on=decided_on)
+        rule = publish_rule(decided_on, samr=is_samr(authority), policy=policy)
         session.add(
             Disclosure(
                 record_table=t,
@@ -111,6 +126,28 @@ def register_from_lake(
     return added
 
 
+def market_supervision(policy: Policy) -> Callable[[str | None], bool]:
+    """Whether an authority (a record's 处罚机关/许可机关) is market supervision's: its regime under
+    ``[repair_authorities]`` (the repairs' matcher, :meth:`RepairRules.regime_of`) is the one
+    ``[disclosure] market_supervision_regime`` names."""
+    rules = repair_rules(policy)
+    regime = policy.section("disclosure").get("market_supervision_regime")
+    if not isinstance(regime, str) or regime not in rules.regimes:
+        raise PolicyError(
+            f"{policy.origin}: [disclosure] market_supervision_regime {regime!r} must name a regime of "
+            f"[repair_authorities] ({', '.join(rules.regimes)})"
+        )
+    return lambda authority: rules.regime_of(authority).name == regime
+
+
+def publish_rule(decided_on: date, *, samr: bool, policy: Policy) -> Rule:
+    """The publication deadline of a decision made on `decided_on`: the SAMR system's
+    (``disclosure.publish_samr``) for a market-supervision authority's (`samr`) once it is in force, else the
+    national ``disclosure.publish``."""
+    rule = policy.in_force(PUBLISH_SAMR, on=decided_on) if samr else None
+    return rule if rule is not None else policy.rules_for(PUBLISH, on=decided_on)
+
+
 def get(session: Session, record_table: str, record_id: str) -> Disclosure:
     row = session.get(Disclosure, (record_table, record_id))
     if row is None:
@@ -121,6 +158,12 @@ def get(session: Session, record_table: str, record_id: str) -> Disclosure:
 def publish(session: Session, record_table: str, record_id: str, *, actor: Actor, on: date) -> Disclosure:
     row = get(session, record_table, record_id)
     after = MACHINE.next_state(f"{record_table}:{record_id}", row.status, "publish")
+    if on < row.decided_on:
+        raise DisclosureError(
+            f"on {on.isoformat()}: before the decision {record_table}:{record_id} of "
+            f"{row.decided_on.isoformat()}; a decision is published on or after the day it is made",
+            field="on",
+        )
     before, row.status, row.published_on, row.updated_at = row.status, after, on, instant(actor.at)
     MACHINE.record(
         session,
@@ -155,6 +198,32 @@ def overdue_report(session: Session, *, on: date) -> list[dict[str, Any]]:
         # The oldest decision is the latest one: one count per department, not a day-by-day walk per row.
         d["max_working_days_late"] = working_days_between(d["oldest_due"], on)
     return sorted(report.values(), key=lambda d: (-d["overdue"], d["department"]))
+
+
+def publicity_end(penalty: Mapping[str, Any], *, samr: bool, policy: Policy) -> date:
+    """The day a published penalty's publicity ends (it is shown before that day, not on it).
+
+    ``publicity_until`` when the record gives it (公示截止期); else the maximum in force on the decision day:
+    for a market-supervision authority under SAMR Order 45 art 13 (``publicity.penalty.low`` for 通报批评 or
+    a fine under ``publicity.penalty.low_fine_organisation_yuan``, ``publicity.penalty.other`` for the rest),
+    otherwise the national maximum of its severity (``publicity.penalty.<minor|general|serious>``: 527号,
+    NDRC Order 58, Order 36). `samr`: the authority is market supervision's (:func:`market_supervision`); its
+    decisions made before Order 45 took effect follow the national rule.
+    """
+    if penalty.get("publicity_until") is not None:
+        until: date = penalty["publicity_until"]
+        return until
+    decided: date = penalty["decided_on"]
+    if samr:
+        low = policy.in_force("publicity.penalty.low", on=decided)
+        other = policy.in_force("publicity.penalty.other", on=decided)
+        threshold = policy.in_force("publicity.penalty.low_fine_organisation_yuan", on=decided)
+        if low is not None and other is not None and threshold is not None:
+            small = penalty["penalty_kind"] == "circulated_criticism" or (
+                penalty["penalty_kind"] == "fine" and (penalty.get("fine_amount") or 0) < threshold.value
+            )
+            return (low if small else other).end(decided)
+    return policy.rules_for(f"publicity.penalty.{penalty['severity']}", on=decided).end(decided)
 
 
 def _minors(sources: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
@@ -209,9 +278,6 @@ def public_export(
     # Lifecycle as of the day after: decisions dated `on` already apply (repairs, revocations).
     seen = lifecycle_sources(sources, as_of=on + timedelta(days=1))
     minors = _minors(sources)
-    low = policy.rules_for("publicity.penalty.low", on=on)
-    other = policy.rules_for("publicity.penalty.other", on=on)
-    threshold = policy.rules_for("publicity.penalty.low_fine_organisation_yuan", on=on).value
     pen = (
         seen["penalties"]
         .join(
@@ -219,15 +285,14 @@ def public_export(
             left_on="decision_no",
             right_on="record_id",
         )
-        .with_columns(
-            low=(pl.col("penalty_kind") == "circulated_criticism")
-            | ((pl.col("penalty_kind") == "fine") & (pl.col("fine_amount").fill_null(0) < threshold))
-        )
         .collect()
     )
+    is_samr = market_supervision(policy)
     ends = [
-        r["publicity_until"] or (low.end(r["decided_on"]) if r["low"] else other.end(r["decided_on"]))
-        for r in pen.select("publicity_until", "low", "decided_on").to_dicts()
+        publicity_end(r, samr=is_samr(r["authority"]), policy=policy)
+        for r in pen.select(
+            "publicity_until", "decided_on", "severity", "penalty_kind", "fine_amount", "authority"
+        ).to_dicts()
     ]
     pen = pen.with_columns(pl.Series("publicity_until", ends, dtype=pl.Date)).filter(
         pl.col("publicity_until") > on

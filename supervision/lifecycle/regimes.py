@@ -4,13 +4,19 @@ The values live in a TOML file (the shipped ``supervision/lifecycle/policy/lifec
 named by ``CREDITWATCH_LIFECYCLE_POLICY``), never in code: the national rules changed on 2021-09-01,
 2023-05-01 and 2026-04-01 and several values are still unverified (confidence ``U``). A decision is governed
 by the rule whose ``effective_from`` is the latest on or before the decision date.
+
+Inside :func:`recording_lookups` a policy notes every key its consumers look up (rule kinds, sets, tables and
+their keys): tests/supervision/test_policy_keys.py runs the consumers over a scenario and fails when a key of
+the shipped file is read by nothing.
 """
 
 from __future__ import annotations
 
 import calendar as _gregorian
 import tomllib
-from collections.abc import Mapping
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -30,6 +36,7 @@ __all__ = [
     "Rule",
     "default_policy",
     "load_policy",
+    "recording_lookups",
     "rules_for",
 ]
 
@@ -45,6 +52,70 @@ DEFAULT_SECOND_APPROVER_LEVELS = ("city", "county")
 
 class PolicyError(DomainError, ValueError):
     """A policy file that cannot be used, or a kind/date it has no rule for."""
+
+
+# The keys looked up inside `recording_lookups` (None outside: nothing is noted).
+_LOOKUPS: ContextVar[set[str] | None] = ContextVar("policy_lookups", default=None)
+
+
+@contextmanager
+def recording_lookups() -> Iterator[set[str]]:
+    """Note every policy key looked up inside the block (in this thread): ``rule:<kind>`` for a rule kind,
+    ``sets.<name>`` for a set, ``<table>`` and ``<table>.<key>[.<key>…]`` for a table and the keys its
+    module reads (``[]`` marks the tables of an array: ``<table>.<key>[].<key>``)."""
+    seen: set[str] = set()
+    token = _LOOKUPS.set(seen)
+    try:
+        yield seen
+    finally:
+        _LOOKUPS.reset(token)
+
+
+def _note(key: str) -> None:
+    seen = _LOOKUPS.get()
+    if seen is not None:
+        seen.add(key)
+
+
+def _noting(value: Any, path: str) -> Any:
+    """`value` (a table's value at `path`) so that reading its keys is noted: tables and arrays of tables."""
+    if isinstance(value, dict):
+        return _NotedTable(value, path)
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        return [_noting(v, f"{path}[]") for v in value]
+    return value
+
+
+class _NotedTable(dict[str, Any]):
+    """A table of the policy file handed out while recording: reading a key (``[]``, ``get``, or every key
+    through ``items``/``values`` or a copy) notes its path. A dict, so the modules' own checks accept it."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        super().__init__(data)
+        self._path = path
+
+    def _read(self, key: str, value: Any) -> Any:
+        _note(f"{self._path}.{key}")
+        return _noting(value, f"{self._path}.{key}")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._read(key, super().__getitem__(key))
+
+    def __iter__(self) -> Iterator[str]:
+        # Not dict's own iterator: `dict(table)` and `{**table}` then copy through `__getitem__` (noted)
+        # instead of C's fast path. Iterating alone (`set(table)`, an unknown-key check) notes nothing.
+        return iter(list(super().keys()))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            return default
+        return self[key]
+
+    def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
+        return {k: self._read(k, v) for k, v in super().items()}.items()
+
+    def values(self) -> ValuesView[Any]:  # type: ignore[override]
+        return {k: self._read(k, v) for k, v in super().items()}.values()
 
 
 def add_months(start: date, months: int) -> date:
@@ -134,8 +205,9 @@ class Policy:
     origin: str
     # Named sets of catalog values, e.g. the penalty kinds whose publicity never stops early.
     sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Levels of the listing department at which a listing needs a second approver (四眼原则).
-    second_approver_levels: tuple[str, ...] = DEFAULT_SECOND_APPROVER_LEVELS
+    # Levels of the listing department at which a listing needs a second approver (四眼原则); read through
+    # the property `second_approver_levels`.
+    approver_levels: tuple[str, ...] = DEFAULT_SECOND_APPROVER_LEVELS
     # Every other top-level table of the file (e.g. a list's criteria, the repair regime of an authority),
     # each parsed and checked by the module that uses it through :meth:`section`.
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -153,8 +225,16 @@ class Policy:
     def kinds(self) -> tuple[str, ...]:
         return tuple(sorted({r.kind for r in self.rules}))
 
+    @property
+    def second_approver_levels(self) -> tuple[str, ...]:
+        """`[lists] second_approver_levels`: the department levels whose listings need a second approver."""
+        _note("lists")
+        _note("lists.second_approver_levels")
+        return self.approver_levels
+
     def rules_for(self, kind: str, *, on: date) -> Rule:
         """The rule of ``kind`` in force on ``on`` (latest ``effective_from`` ≤ on)."""
+        _note(f"rule:{kind}")
         candidates = [r for r in self.rules if r.kind == kind]
         if not candidates:
             raise PolicyError(f"{self.origin}: no rule of kind {kind!r}; kinds: {', '.join(self.kinds)}")
@@ -169,10 +249,12 @@ class Policy:
 
     def in_force(self, kind: str, *, on: date) -> Rule | None:
         """The rule of ``kind`` in force on ``on``, or None (no such kind, or none in force yet)."""
+        _note(f"rule:{kind}")
         in_force = [r for r in self.rules if r.kind == kind and r.effective_from <= on]
         return max(in_force, key=lambda r: r.effective_from) if in_force else None
 
     def set(self, name: str) -> tuple[str, ...]:
+        _note(f"sets.{name}")
         try:
             return self.sets[name]
         except KeyError:
@@ -182,12 +264,14 @@ class Policy:
 
     def section(self, name: str) -> Mapping[str, Any]:
         """The top-level table `name` of the policy file (its module parses and checks it)."""
+        _note(name)
         try:
-            return self.sections[name]
+            table = self.sections[name]
         except KeyError:
             raise PolicyError(
                 f"{self.origin}: no [{name}] table; tables: {', '.join(sorted(self.sections)) or 'none'}"
             ) from None
+        return table if _LOOKUPS.get() is None else _NotedTable(table, name)
 
     def table(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in sorted(self.rules, key=lambda r: (r.kind, r.effective_from))]
@@ -219,7 +303,7 @@ def parse_policy(text: str, *, origin: str) -> Policy:
         rules=tuple(rules),
         origin=origin,
         sets={k: tuple(v) for k, v in sets.items()},
-        second_approver_levels=_approver_levels(data.get("lists", {}), origin),
+        approver_levels=_approver_levels(data.get("lists", {}), origin),
         sections=sections,
     )
 

@@ -34,6 +34,7 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("POST", "/objections", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM})),
     ("POST", "/objections/{objection_id}/mark", SUP),
     ("POST", "/objections/{objection_id}/decision", SUP),
+    ("POST", "/objections/{objection_id}/withdrawal", SUP),
     ("GET", "/objections/overdue", READ),
     ("GET", "/objections/{objection_id}", READ),
     ("GET", "/objections", READ),
@@ -49,16 +50,19 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("POST", "/lists/{case_id}/response", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
     ("POST", "/lists/{case_id}/withdraw", SUP),
     ("POST", "/lists/{case_id}/list", SUP),
+    ("POST", "/lists/{case_id}/publish", SUP),
     ("POST", "/lists/{case_id}/rectified", SUP),
     ("POST", "/lists/{case_id}/interview", SUP),
     ("POST", "/lists/{case_id}/exit", SUP),
     ("POST", "/lists/expire", SUP),
     ("GET", "/lists/interviews-due", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})),
+    ("GET", "/lists/overdue", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})),
     ("GET", "/lists/persons/{person_key}", frozenset({Role.SUPERVISOR, Role.ANALYST})),
     ("GET", "/lists/{case_id}", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST})),
     ("POST", "/check", frozenset({Role.SYSTEM})),
     ("GET", "/events", frozenset({Role.SYSTEM})),
     ("GET", "/restrictions", ANY),
+    ("GET", "/restrictions/incentives", ANY),
     ("GET", "/commitments/templates", ANY),
     ("GET", "/commitments/public", "public"),
     ("POST", "/commitments", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
@@ -253,7 +257,7 @@ def test_repair_list_check_and_events_over_http(
         client.post(
             "/lists",
             json={
-                "uscc": E[6],
+                "uscc": E[2],
                 "list_type": "severe_dishonesty",
                 "reasons": "提供虚假材料",
                 "basis": "严重违法失信名单管理办法",
@@ -269,14 +273,14 @@ def test_repair_list_check_and_events_over_http(
     _ok(
         client.post(
             f"/lists/{cid}/list",
-            json={"basis_document_no": "盐市监严〔2026〕1号", "on": "2026-10-26"},
+            json={"basis_document_no": "P-REVOKE", "on": "2026-10-26"},
             headers=sup,
         )
     )
     checked = _ok(
         client.post(
             "/check",
-            json={"uscc": E[6], "matter": "government_procurement", "on": "2026-11-02"},
+            json={"uscc": E[2], "matter": "government_procurement", "on": "2026-11-02"},
             headers=system,
         )
     )
@@ -328,7 +332,8 @@ def test_commitments_disclosure_and_reports_over_http(
         {
             "department": AUTHORITY,
             "overdue": 6,
-            "oldest_due": "2024-01-17",
+            # P-REP1 and P-SEV of 2024-01-08, market supervision's: 20 WD (disclosure.publish_samr).
+            "oldest_due": "2024-02-04",
             "max_working_days_late": overdue[0]["max_working_days_late"],
         }
     ]
@@ -400,7 +405,7 @@ def test_restriction_catalog_is_configurable(
 
 
 # ------------------------------------------------------------------------------------------- authority
-def _propose(client: TestClient, headers: dict[str, str], uscc: str = E[6]) -> str:
+def _propose(client: TestClient, headers: dict[str, str], uscc: str = E[2]) -> str:
     body = {"uscc": uscc, "list_type": "severe_dishonesty", "reasons": "提供虚假材料", "basis": "办法第二条"}
     body["proposed_on"] = "2026-10-12"
     return str(_ok(client.post("/lists", json=body, headers=headers), 201)["case_id"])
@@ -499,7 +504,7 @@ def test_only_the_listing_department_acts_on_its_case(
         error = _error(client.post(f"/lists/{cid}/{action}", json=body, headers=other), 403, "forbidden")
         assert "谁认定、谁约谈" in error["message"], action
     _ok(client.post(f"/lists/{cid}/approve", json={"on": "2026-10-13"}, headers=second))
-    listing = {"basis_document_no": "盐市监严〔2026〕1号", "on": "2026-10-20"}
+    listing = {"basis_document_no": "P-REVOKE", "on": "2026-10-20"}
     _ok(client.post(f"/lists/{cid}/list", json=listing, headers=sup))
     for action, body in [
         ("interview", {"reason": "逾期", "on": "2026-11-20"}),
@@ -526,7 +531,7 @@ def test_four_eyes_a_second_person_of_the_department_approves_over_http(
 ) -> None:
     sup = auth[Role.SUPERVISOR]
     cid = _propose(client, sup)
-    listing = {"basis_document_no": "盐市监严〔2026〕1号", "on": "2026-10-20"}
+    listing = {"basis_document_no": "P-REVOKE", "on": "2026-10-20"}
     error = _error(client.post(f"/lists/{cid}/list", json=listing, headers=sup), 403, "forbidden")
     assert "四眼原则" in error["message"] and "a city department" in error["message"]
     error = _error(client.post(f"/lists/{cid}/approve", json={}, headers=sup), 403, "forbidden")
@@ -549,7 +554,8 @@ def test_four_eyes_a_second_person_of_the_department_approves_over_http(
     province = issue(
         engine, Role.SUPERVISOR, name="prov", department="江苏省市场监督管理局", division="320000"
     )
-    early = _propose(client, province, uscc=E[5])
+    early = _propose(client, province, uscc=E[4])
+    listing = {"basis_document_no": "P-SEV", "on": "2026-10-20"}
     assert _ok(client.post(f"/lists/{early}/list", json=listing, headers=province))["approved_by"] is None
 
 

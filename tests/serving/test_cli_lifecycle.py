@@ -149,7 +149,7 @@ def test_the_department_is_the_tokens_not_a_typed_one(ready: Settings, people: P
     assert code == 0 and filed["department"] == AUTHORITY  # the inspector's department handles it
     code, err = _json(ready, filing, people.system)
     assert code == 1 and "required when a system files" in err["error"]
-    propose = f"lists propose --uscc {E[6]} --type severe_dishonesty --reasons r --basis b --on 2026-10-12"
+    propose = f"lists propose --uscc {E[2]} --type severe_dishonesty --reasons r --basis b --on 2026-10-12"
     code, proposed = _json(ready, propose, people.other)
     assert code == 0 and proposed["department"] == OTHER_DEPARTMENT
 
@@ -189,7 +189,7 @@ def test_only_the_listing_department_interviews(ready: Settings, people: People)
     assert code == 0 and done["interviewed_on"] == "2026-11-20"
 
 
-def _proposed(settings: Settings, token: str, uscc: str = E[6]) -> str:
+def _proposed(settings: Settings, token: str, uscc: str = E[2]) -> str:
     propose = (
         f"lists propose --uscc {uscc} --type severe_dishonesty --reasons 提供虚假材料 --basis 办法第二条"
     )
@@ -201,16 +201,14 @@ def _proposed(settings: Settings, token: str, uscc: str = E[6]) -> str:
 def _listed(settings: Settings, people: People) -> str:
     cid = _proposed(settings, people.sup)
     assert _json(settings, f"lists approve {cid} --on 2026-10-13", people.second)[0] == 0
-    code, listed = _json(
-        settings, f"lists list {cid} --document 盐市监严〔2026〕1号 --on 2026-10-20", people.sup
-    )
+    code, listed = _json(settings, f"lists list {cid} --document P-REVOKE --on 2026-10-20", people.sup)
     assert code == 0 and listed["status"] == "listed", listed
     return cid
 
 
 def test_four_eyes_a_second_person_of_the_department_approves(ready: Settings, people: People) -> None:
     cid = _proposed(ready, people.sup)
-    listing = f"lists list {cid} --document 盐市监严〔2026〕1号 --on 2026-10-20"
+    listing = f"lists list {cid} --document P-REVOKE --on 2026-10-20"
     code, err = _json(ready, listing, people.sup)
     assert code == 3 and "四眼原则" in err["error"] and "second approver" in err["error"]
     approve = f"lists approve {cid} --on 2026-10-13"
@@ -234,11 +232,11 @@ def test_four_eyes_a_second_person_of_the_department_approves(ready: Settings, p
 def test_four_eyes_only_at_the_levels_of_the_policy(ready: Settings) -> None:
     province = issue(ready, Role.SUPERVISOR, "prov-1", department="江苏省市场监督管理局", division="320000")
     cid = _proposed(ready, province)
-    code, listed = _json(ready, f"lists list {cid} --document 苏市监严〔2026〕1号 --on 2026-10-20", province)
+    code, listed = _json(ready, f"lists list {cid} --document P-REVOKE --on 2026-10-20", province)
     assert code == 0 and listed["approved_by"] is None  # a province-level listing needs no second approver
     # A department whose level is unknown (no division) cannot show that it is exempt.
     unknown = issue(ready, Role.SUPERVISOR, "nodiv-1", department="某局", division=None)
-    cid = _proposed(ready, unknown, uscc=E[5])
+    cid = _proposed(ready, unknown, uscc=E[4])
     code, err = _json(ready, f"lists list {cid} --document d --on 2026-10-20", unknown)
     assert code == 3 and "unknown-level" in err["error"]
 

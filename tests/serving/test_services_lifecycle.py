@@ -106,6 +106,13 @@ def test_every_lifecycle_use_case_is_audited_from_the_cli(
     run(inspector, "objections.get", f"objections show {oid}")
     run(inspector, "objections.list", "objections list")
     run(sup, "objections.overdue", "objections overdue --on 2026-11-27")
+    # An upheld one: the department records the withdrawal of the corrected decision's publication.
+    food = f"--uscc {E[1]} --table penalties --record P-FOOD --grounds 金额有误 --on 2026-11-02"
+    fixed = run(sup, "objections.file", f"objections file {food}")["objection_id"]
+    run(sup, "objections.mark", f"objections mark {fixed} --on 2026-11-03")
+    correct = "--upheld --resolution corrected --reasons 金额更正 --on 2026-11-04"
+    run(sup, "objections.decide", f"objections decide {fixed} {correct}")
+    run(sup, "objections.withdraw", f"objections withdrawn {fixed} --on 2026-11-05")
 
     # Repairs, at the department that penalised.
     repair = (
@@ -124,21 +131,24 @@ def test_every_lifecycle_use_case_is_audited_from_the_cli(
 
     # Lists: notice, the party's response, the second approver, listing, interview, rectification, exits.
     propose = "lists propose --type severe_dishonesty --reasons 提供虚假材料 --basis 办法第二条"
-    cid = run(sup, "lists.propose", f"{propose} --uscc {E[6]} --on 2026-10-12")["case_id"]
+    cid = run(sup, "lists.propose", f"{propose} --uscc {E[2]} --on 2026-10-12")["case_id"]
     run(system, "lists.respond", f"lists respond {cid} --response 我方已补正材料")
     run(second, "lists.approve", f"lists approve {cid} --on 2026-10-13")
-    run(sup, "lists.list", f"lists list {cid} --document 盐市监严〔2026〕1号 --on 2026-10-14")
+    run(sup, "lists.list", f"lists list {cid} --document P-REVOKE --on 2026-10-14")
+    late = run(analyst, "lists.overdue", "lists overdue --on 2026-11-27", exit_code=1)
+    assert [(c["case_id"], c["deadline"]) for c in late] == [(cid, "publish")]
+    run(sup, "lists.publish", f"lists publish {cid} --on 2026-11-12")
     due = run(analyst, "lists.interviews_due", "lists interviews-due --on 2026-11-20")
     assert [c["case_id"] for c in due] == [cid]
     run(sup, "lists.interview", f"lists interview {cid} --reason 逾期未整改 --on 2026-11-20")
     run(sup, "lists.rectify", f"lists rectified {cid} --on 2026-11-21")
     run(analyst, "lists.get", f"lists show {cid}")
     run(analyst, "lists.person", f"lists person {'k' * 64}")
-    dropped = run(sup, "lists.propose", f"{propose} --uscc {E[1]} --on 2026-10-12")["case_id"]
+    dropped = run(sup, "lists.propose", f"{propose} --uscc {E[4]} --on 2026-10-12")["case_id"]
     run(sup, "lists.withdraw", f"lists withdraw {dropped} --reasons 采纳申辩 --on 2026-10-13")
-    early = run(sup, "lists.propose", f"{propose} --uscc {E[5]} --on 2025-06-02")["case_id"]
+    early = run(sup, "lists.propose", f"{propose} --uscc {E[4]} --on 2025-06-02")["case_id"]
     run(second, "lists.approve", f"lists approve {early} --on 2025-06-03")
-    run(sup, "lists.list", f"lists list {early} --document 盐市监严〔2025〕3号 --on 2025-06-10")
+    run(sup, "lists.list", f"lists list {early} --document P-SEV --on 2025-06-10")
     run(sup, "lists.rectify", f"lists rectified {early} --on 2025-07-01")
     run(sup, "lists.exit", f"lists exit {early} --on 2026-06-10")
     run(sup, "lists.expire", "lists expire --on 2026-11-27")
@@ -150,6 +160,7 @@ def test_every_lifecycle_use_case_is_audited_from_the_cli(
     # The embedded check and the catalog.
     run(system, "check", f"check run --uscc {E[4]} --matter bidding --on 2026-11-27")
     run(inspector, "restrictions.catalog", "check catalog")
+    run(inspector, "incentives.catalog", "check incentives")
 
     # Commitments: one brought by a system, one taken by the department.
     run(inspector, "commitments.templates", "commitments templates")

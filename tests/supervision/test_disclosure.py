@@ -105,8 +105,10 @@ def test_due_dates_overdue_report_and_publish(db_engine: sa.Engine, lake: Lake) 
         assert disclosure.register_from_lake(s, sources(lake.dir)) == 0
         lic = s.get(disclosure.Disclosure, ("licences", "LIC-1"))
         assert lic is not None
-        # 7 WD after Wed 30 Sep 2026: 8, 9, 10 (make-up Saturday), 12, 13, 14, 15 October.
-        assert lic.due_on == date(2026, 10, 15)
+        # A market-supervision decision: 20 WD (disclosure.publish_samr) after Wed 30 Sep 2026, the National
+        # Day week skipped and Sat 10 October a make-up working day: 3 November (7 WD elsewhere:
+        # tests/serving/test_disclosure_dates.py).
+        assert lic.due_on == date(2026, 11, 3) and lic.rule["kind"] == "disclosure.publish_samr"
         disclosure.publish(s, "licences", "LIC-1", actor=OFFICER, on=date(2026, 10, 9))
         with pytest.raises(TransitionError, match="'publish' is not allowed"):
             disclosure.publish(s, "licences", "LIC-1", actor=OFFICER, on=date(2026, 10, 9))
