@@ -111,7 +111,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # a task's tiers: the configured ratio beside the actual inclusion probability
     "task.tiers.title": ("各风险分类的抽查比例", "Sampling by tier"),
     "task.tiers.caption": (
-        "配置比例是相对强度（各类按“比例 × 主体数”分配本任务的抽查数），不是入样概率；实际入样概率 = 抽中数 / 可抽主体数。",
+        "配置比例是相对强度（各类按“比例 × 主体数”分配本任务的抽查数），不是入样概率；"
+        "实际入样概率 = 抽中数 / 可抽主体数。",
         "The configured ratio is a relative intensity (the task's budget is spread in proportion to ratio × "
         "tier size), not a probability; the actual inclusion probability is drawn / eligible.",
     ),
