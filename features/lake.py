@@ -156,12 +156,15 @@ _held = threading.local()
 
 
 @contextmanager
-def writer_lock(lake_dir: Path, *, timeout: float = 300.0) -> Iterator[None]:
+def writer_lock(
+    lake_dir: Path, *, timeout: float = 300.0, on_wait: Callable[[], object] | None = None
+) -> Iterator[None]:
     """One writer at a time per lake: an exclusive ``flock`` on ``<lake>/.writer.lock``, waited for up to
     ``timeout`` seconds (then :class:`LakeBusy`). Re-entrant within a thread, so an ingest that writes several
     batches holds it once. The operating system releases it when the holder dies, so a writer killed with
     ``kill -9`` leaves no stale lock; its half-written batch stays in ``.staging`` until the next writer
-    cleans it up, which only a writer holding the lock does.
+    cleans it up, which only a writer holding the lock does. ``on_wait`` is called once when the lock is
+    taken by another writer, before waiting (a waiting run says so).
     """
     key = str(lake_dir.resolve())
     depth: dict[str, int] = _held.__dict__.setdefault("depth", {})
@@ -181,6 +184,9 @@ def writer_lock(lake_dir: Path, *, timeout: float = 300.0) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if time.monotonic() >= deadline:
                     raise LakeBusy(
                         f"{lake_dir}: another ingest has been writing to the lake for over {timeout:.0f} s; "

@@ -177,11 +177,13 @@ def ingest_planned(
     salt: str,
     today: date,
     allow: Iterable[str] = (),
+    on_wait: Callable[[], object] | None = None,
 ) -> Iterator[BatchReport]:
     """Ingest planned files (:func:`plan`) one after the other, giving each file's report once its batch is
-    in the lake: a caller stopped by an :class:`IngestError` keeps the reports of the files before."""
+    in the lake: a caller stopped by an :class:`IngestError` keeps the reports of the files before.
+    ``on_wait`` is called once if another writer holds the lake (this run waits for it)."""
     allow = tuple(allow)
-    with lake.writer_lock(lake_dir):
+    with lake.writer_lock(lake_dir, on_wait=on_wait):
         lake.clean_staging(lake_dir)
         for path, name in planned:
             yield ingest_file(path, table=name, lake_dir=lake_dir, salt=salt, today=today, allow=allow)

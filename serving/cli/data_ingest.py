@@ -64,6 +64,8 @@ def ingest_command(
     task = progress.add_task("ingesting", total=None)
 
     def tick(step: ingest_service.Step) -> None:
+        if step.line == ingest_service.WAITING and state.json:  # the bar is off for scripts: say it anyway
+            state.err.print(step.line)
         progress.update(task, total=step.total, completed=step.done, description=step.line)
 
     try:

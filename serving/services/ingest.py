@@ -120,6 +120,9 @@ def _record(ctx: Context, batches: Sequence[ingest.BatchReport]) -> None:
             ) from exc
 
 
+WAITING = "waiting for another ingest into this lake to finish (one writer at a time)"
+
+
 @use_case("data.ingest", roles=ANALYST, local=True)
 def ingest_files(
     ctx: Context,
@@ -149,6 +152,7 @@ def ingest_files(
         salt=settings.person_salt,
         today=day,
         allow=settings.uscc_allow_list,
+        on_wait=lambda: progress(Step(0, len(planned), WAITING)) if progress is not None else None,
     )
     try:
         for (path, _), report in zip(planned, written, strict=True):

@@ -104,3 +104,32 @@ def test_a_writer_killed_with_sigkill_leaves_no_stale_lock(tmp_path: Path) -> No
     with lake.writer_lock(lake_dir, timeout=30):
         pass
     assert time.monotonic() - started < 30  # taken, not timed out
+
+
+def test_a_waiting_ingest_says_so_and_then_runs(tmp_path: Path) -> None:
+    """``creditwatch data ingest`` into a lake another writer holds prints that it waits, then ingests."""
+    home = tmp_path / "home"
+    path = write_csv(tmp_path / "in" / "entities.csv", [entity(CODE_A)])
+    lake_dir = home / "lake"
+    env = {**os.environ, "CREDITWATCH_HOME": str(home)}
+    with lake.writer_lock(lake_dir):
+        run = subprocess.Popen(
+            [str(Path(sys.executable).with_name("creditwatch")), "--json", "data", "ingest", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        try:
+            assert run.stderr is not None
+            line = run.stderr.readline()  # blocks until the waiting run says so
+            assert "waiting for another ingest" in line, line
+            assert lake.batches(lake_dir) == []
+        except BaseException:
+            run.kill()
+            run.communicate(timeout=30)
+            raise
+    _out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert [b.table for b in lake.batches(lake_dir)] == ["entities"]
