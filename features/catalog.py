@@ -31,6 +31,9 @@ class Field:
     enum: tuple[str, ...] | None = None
     rules: tuple[str, ...] = ()
     references: str | None = None  # "table.column" that must already hold this value (or in the same batch)
+    # Free text typed by people (a penalty's facts): ingest scrubs ID, phone and bank-card numbers out of it
+    # (features.scrub); no restricted original is kept (the lake has no restricted store).
+    free_text: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.rules) - RULES
@@ -210,17 +213,20 @@ PERSONS = Table(
         Field(
             "person_key",
             Str,
-            "自然人标识（身份证号加盐哈希）",
-            "person key (salted hash of the ID number)",
+            "自然人标识（身份证号的密钥哈希 HMAC-SHA256）",
+            "person key (HMAC-SHA256 of the ID number under the operator's key)",
             required=True,
             rules=("person_key",),
         ),
         Field("id_masked", Str, "身份证号（脱敏）", "ID number, masked", required=True, rules=("id_masked",)),
         Field("name", Str, "姓名", "name", required=True),
-        Field("birth_date", Date, "出生日期", "date of birth", rules=_PAST),
+        Field("birth_year", Int, "出生年份", "year of birth"),
     ),
     notes="Raw ID numbers never enter the lake: the source's `id_number` column is replaced at ingest by "
-    "`person_key` (salted SHA-256), `id_masked` (first 6 + ******** + last 4) and `birth_date`.",
+    "`person_key` (HMAC-SHA256 under the operator's key `person_salt`), `id_masked` (first 6 + ******** + "
+    "last 4) and `birth_year`. The birth date is never kept: it is the middle 8 digits of the number, so "
+    "with `id_masked` it would give the whole number back; a person is treated as possibly a minor through "
+    "the end of the year they turn 18.",
 )
 
 RELATIONS = Table(
@@ -267,7 +273,7 @@ LICENCES = Table(
         Field("licence_id", Str, "许可决定书文号", "licence decision number", required=True),
         _uscc(),
         Field("licence_name", Str, "许可证件名称", "licence name", required=True),
-        Field("matter", Str, "许可事项", "licensed matter", required=True),
+        Field("matter", Str, "许可事项", "licensed matter", required=True, free_text=True),
         Field(
             "licence_kind",
             Str,
@@ -297,10 +303,10 @@ PENALTIES = Table(
         Field("party_name", Str, "行政相对人名称", "party name", required=True),
         Field("legal_representative", Str, "法定代表人", "legal representative"),
         Field("violation_type", Str, "违法行为类型", "violation type", required=True),
-        Field("facts", Str, "违法事实", "facts"),
+        Field("facts", Str, "违法事实", "facts", free_text=True),
         Field("basis", Str, "处罚依据", "legal basis", required=True),
         Field("penalty_kind", Str, "处罚类别", "penalty kind", required=True, enum=PENALTY_KINDS),
-        Field("content", Str, "处罚内容", "penalty content"),
+        Field("content", Str, "处罚内容", "penalty content", free_text=True),
         Field("fine_amount", Float, "罚款金额（元）", "fine (yuan)", rules=("non_negative",)),
         Field(
             "confiscated_amount",
@@ -342,7 +348,7 @@ COMMITMENTS = Table(
             required=True,
             enum=("licence_notification", "voluntary", "industry_self_discipline", "credit_repair", "other"),
         ),
-        Field("matter", Str, "承诺事项", "matter", required=True),
+        Field("matter", Str, "承诺事项", "matter", required=True, free_text=True),
         Field("licence_id", Str, "关联许可决定书文号", "related licence"),
         Field("made_on", Date, "承诺日期", "made on", required=True, rules=_PAST),
         Field("due_on", Date, "履约期限", "due on"),
@@ -384,7 +390,7 @@ SELF_REPORTS = Table(
                 "other",
             ),
         ),
-        Field("content", Str, "申报内容", "content"),
+        Field("content", Str, "申报内容", "content", free_text=True),
         Field("reported_on", Date, "申报日期", "reported on", required=True, rules=_PAST),
         Field("verified", Bool, "是否核实", "verified"),
         Field("verified_on", Date, "核实日期", "verified on", rules=_PAST),
@@ -426,7 +432,7 @@ LIST_ENTRIES = Table(
         Field("list_type", Str, "名单类型", "list type", required=True, enum=LIST_TYPES),
         Field("basis", Str, "列入依据", "legal basis", required=True),
         Field("basis_document_no", Str, "认定文书号", "determination document number", required=True),
-        Field("reason", Str, "列入事由", "reason"),
+        Field("reason", Str, "列入事由", "reason", free_text=True),
         Field("listed_on", Date, "列入日期", "listed on", required=True, rules=_PAST),
         Field("planned_end", Date, "计划移出日期", "planned end"),
         Field("exited_on", Date, "移出日期", "exited on", rules=_PAST),
@@ -453,7 +459,7 @@ INTERVIEWS = Table(
         _uscc(),
         Field("held_on", Date, "约谈日期", "held on", required=True, rules=_PAST),
         Field("authority", Str, "约谈单位", "authority", required=True),
-        Field("reason", Str, "约谈事由", "reason", required=True),
+        Field("reason", Str, "约谈事由", "reason", required=True, free_text=True),
         Field("related_record", Str, "关联记录编号", "related record id"),
     ),
 )
@@ -522,13 +528,13 @@ INSPECTIONS = Table(
         Field("task_id", Str, "抽查任务编号", "sampling task id", required=True),
         _uscc(),
         Field("department", Str, "检查部门", "department", required=True),
-        Field("check_items", Str, "检查事项（分号分隔）", "check items (';'-separated)"),
+        Field("check_items", Str, "检查事项（分号分隔）", "check items (';'-separated)", free_text=True),
         Field("inspected_on", Date, "检查日期", "inspected on", required=True, rules=_PAST),
         Field(
             "inspectors", Str, "执法检查人员编号（分号分隔）", "inspector ids (';'-separated)", required=True
         ),
         Field("outcome", Str, "检查结果", "outcome", required=True, enum=INSPECTION_OUTCOMES),
-        Field("findings", Str, "检查发现", "findings"),
+        Field("findings", Str, "检查发现", "findings", free_text=True),
         Field(
             "selection_probability",
             Float,
@@ -584,7 +590,9 @@ def catalog_markdown(tables: Sequence[Table] = TABLES) -> str:
         "Ingest checks every row against these fields: the type, `required`, the allowed values, and the "
         "rules (`uscc`: GB 32100 check; `past_date`: not after the ingest date; `non_negative`; `fraction`: "
         "0–1; `probability`: in (0, 1]; `references`: the value must already be in the lake or arrive in "
-        "the same run). Row rules (`a ≤ b`) compare two dates of one row.",
+        "the same run). Row rules (`a ≤ b`) compare two dates of one row. Free-text fields are scrubbed at "
+        "ingest: ID numbers (18 and 15 digits), mobile and landline phone numbers and Luhn-valid bank-card "
+        "numbers are replaced by their masked forms, and no original is kept (docs/ingest.md).",
         "",
     ]
     for t in tables:
@@ -608,6 +616,8 @@ def catalog_markdown(tables: Sequence[Table] = TABLES) -> str:
                 rules.insert(0, ", ".join(f"`{v}`" for v in f.enum))
             if f.references:
                 rules.append(f"references `{f.references}`")
+            if f.free_text:
+                rules.append("free text: ID, phone and bank-card numbers masked at ingest")
             lines.append(
                 f"| `{f.name}` | {f.zh} | {f.en} | {f.dtype} | {'yes' if f.required else ''} | "
                 f"{'; '.join(rules)} |"

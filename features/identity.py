@@ -1,13 +1,18 @@
 """Resident identity numbers (GB 11643-1999): check digit, pseudonymous key, masking, birth date.
 
-Raw ID numbers never enter the lake: ingest replaces them by :func:`person_key` (a salted SHA-256) and
-keeps only :func:`mask` (first 6 + ``********`` + last 4, domain-rules §9) and the birth date, which the
-minors rule needs (a minor's records are never published).
+Raw ID numbers never enter the lake: ingest replaces them by :func:`person_key` (an HMAC-SHA256 with the
+operator's secret key, ``person_salt``) and keeps only :func:`mask` (first 6 + ``********`` + last 4,
+domain-rules §9) and the birth *year*, which the minors rule needs (a minor's records are never published).
+The full birth date is never stored: the middle 8 digits of a number are its birth date, so the masked form
+and the birth date together would give the whole number back (the check digit is computable); with the
+year only, about 33 numbers fit each masked form (365 days, one in 11 with the right check digit), and the
+key cannot be tried against them without the secret key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from datetime import date
 
@@ -39,9 +44,17 @@ def birth_date(number: str) -> date:
     return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 
+def birth_year(number: str) -> int:
+    return int(number[6:10])
+
+
 def person_key(number: str, *, salt: str) -> str:
-    """The pseudonymous key of a person: SHA-256 of the salt and the number, hex."""
-    return hashlib.sha256(f"{salt}:{number}".encode()).hexdigest()
+    """The pseudonymous key of a person: HMAC-SHA256 of the number under the secret key `salt`, hex.
+
+    A keyed hash, not a salted one: without the key the ~33 numbers that fit a masked form and a birth
+    year cannot be tried against a key (the old ``sha256(salt:number)`` could, with the demo salt).
+    """
+    return hmac.new(salt.encode(), number.encode(), hashlib.sha256).hexdigest()
 
 
 def mask(number: str) -> str:
@@ -63,9 +76,7 @@ def valid_expr(number: pl.Expr) -> pl.Expr:
 
 def person_key_expr(number: pl.Expr, *, salt: str) -> pl.Expr:
     """Vectorised :func:`person_key`."""
-    return pl.concat_str(pl.lit(f"{salt}:"), number).map_elements(
-        lambda s: hashlib.sha256(s.encode()).hexdigest(), return_dtype=pl.String
-    )
+    return number.map_elements(lambda s: person_key(s, salt=salt), return_dtype=pl.String)
 
 
 def mask_expr(number: pl.Expr) -> pl.Expr:
@@ -74,3 +85,8 @@ def mask_expr(number: pl.Expr) -> pl.Expr:
 
 def birth_date_expr(number: pl.Expr) -> pl.Expr:
     return number.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+
+
+def birth_year_expr(number: pl.Expr) -> pl.Expr:
+    """The birth year of a number (what the lake keeps; never the date: see the module's docstring)."""
+    return number.str.slice(6, 4).cast(pl.Int32, strict=False)

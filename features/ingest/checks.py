@@ -8,7 +8,7 @@ from datetime import date
 
 import polars as pl
 
-from features import catalog, identity
+from features import catalog, identity, scrub
 from features.catalog import Table
 from features.ingest.readers import LINE, ROW, RawRows
 from features.ingest.rules import ROW_RULES, Rule, Run, Scope, Subject, cast, render
@@ -67,7 +67,7 @@ def _derived(table: Table, id_source: str | None, salt: str) -> dict[str, pl.Exp
     }
     if table.name == "persons":
         derived["id_masked"] = pl.when(valid).then(identity.mask_expr(ids))
-        derived["birth_date"] = pl.when(valid).then(identity.birth_date_expr(ids))
+        derived["birth_year"] = pl.when(valid).then(identity.birth_year_expr(ids))  # never the date
     return derived
 
 
@@ -355,6 +355,11 @@ def validate(
             for c in columns
         ]
     )
+    # Free text loses its ID, phone and bank-card numbers before anything reads it (the quarantine too);
+    # the lake has no restricted store, so no original is kept.
+    free = [f.name for f in table.fields if f.free_text and f.name in columns]
+    if free:
+        lf = lf.with_columns([scrub.scrub_expr(pl.col(c)).alias(c) for c in free])
     typed = []
     for f in table.fields:
         if f.name in derived:

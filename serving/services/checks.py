@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from serving.services import current_score
 from serving.services.context import Context, use_case
 from serving.services.lifecycle_types import read_day
-from serving.services.lists import AccountablePerson
 from supervision.lifecycle import restrictions
 from supervision.platform.access import Role
 
 __all__ = [
     "CheckView",
+    "CheckedPerson",
     "IncentiveGranted",
     "IncentiveView",
     "ListStatus",
@@ -108,6 +108,18 @@ class ListStatus(BaseModel):
     source: Literal["lake", "case"]
 
 
+class CheckedPerson(BaseModel):
+    """An accountable person of the checked entity, as another government system sees it: the relation only.
+
+    No person key: the masking table (supervision/platform/masking.py) hides it from the system role, and
+    a key is a linkable pseudonym the caller has no use for.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    relation_type: str
+
+
 class CheckView(BaseModel):
     """The answer to one check: restrictions for the matter, list statuses, accountable persons, tier."""
 
@@ -124,7 +136,7 @@ class CheckView(BaseModel):
     restricted: bool
     lists: list[ListStatus]
     restrictions: list[MeasureView]
-    persons: list[AccountablePerson]
+    persons: list[CheckedPerson]
     incentives: list[IncentiveGranted] = Field(description="守信激励 the entity qualifies for in this matter")
     incentives_withheld: str | None = Field(description="why no incentive is given (a dishonesty list)")
     missing_documents: MissingDocuments | None = Field(description="the answer on documents named as missing")

@@ -16,7 +16,6 @@ replaces any ID number written into free text by its masked form.
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from features import identity
 from features.catalog import COMMITMENTS, LIST_TYPES
 from features.lifecycle import lifecycle_sources
 from features.uscc import is_valid as uscc_is_valid
@@ -38,6 +36,7 @@ from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, UNITS, Policy, Rule, default_policy
 from supervision.lifecycle.restrictions import MATTERS, CheckResult
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.platform import masking
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError
 
@@ -55,7 +54,6 @@ __all__ = [
     "make",
     "public_export",
     "refusals",
-    "scrub_id_numbers",
 ]
 
 MACHINE = StateMachine(
@@ -64,7 +62,6 @@ MACHINE = StateMachine(
 )
 _TYPES = COMMITMENTS.field("commitment_type").enum or ()
 # 18-character GB 11643 numbers (and 15-digit old ones) anywhere in free text.
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 
 
 class CommitmentError(DomainError, ValueError):
@@ -450,18 +447,6 @@ def interview(
     return row
 
 
-def scrub_id_numbers(text: str | None) -> str | None:
-    """Free text with every ID-number-like run replaced by its masked form (first 6 + ******** + last 4)."""
-    if text is None:
-        return None
-
-    def _mask(m: re.Match[str]) -> str:
-        s = m.group(0)
-        return identity.mask(s) if len(s) == 18 else s[:6] + "*" * 5 + s[-4:]
-
-    return _ID_LIKE.sub(_mask, text)
-
-
 PUBLIC_COLUMNS = (
     "commitment_id",
     "uscc",
@@ -484,7 +469,7 @@ def public_export(session: Session, *, mask_name: Callable[[str], str]) -> pl.Da
     for r in rows:
         d = {c: getattr(r, c) for c in PUBLIC_COLUMNS}
         d["signatory"] = mask_name(r.signatory) if r.signatory else None
-        d["text"] = scrub_id_numbers(r.text)
+        d["text"] = masking.mask_free_text(r.text)
         out.append(d)
     schema = {c: pl.String for c in PUBLIC_COLUMNS} | {
         "made_on": pl.Date,

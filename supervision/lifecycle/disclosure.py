@@ -8,7 +8,8 @@ A decision is published on or after the day it was made. The public export shows
 while their publicity period runs (:func:`publicity_end`: ``publicity_until`` when the source gives it, else
 the maximum in force on the decision day, by authority and severity), never after an approved repair or a
 revocation (the lake's lifecycle applies them), never records of minors, and masks personal data with the
-masker the caller passes; ID numbers in free text are masked as well.
+masker the caller passes; ID, phone and bank-card numbers in free text are masked as well
+(masking.mask_free_text).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.lifecycle import lifecycle_sources
-from supervision.lifecycle.commitments import scrub_id_numbers
 from supervision.lifecycle.regimes import Policy, PolicyError, Rule, default_policy
 from supervision.lifecycle.repairs import repair_rules
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError
+from supervision.platform.masking import mask_free_text, minor_by_year
 
 __all__ = [
     "MACHINE",
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 MACHINE = StateMachine("disclosure", {"pending": {"publish": "published"}})
-ADULT_AGE = 18
 # The publication deadlines: national (国办发〔2015〕51号) and on the SAMR system (Order 45 art 9).
 PUBLISH, PUBLISH_SAMR = "disclosure.publish", "disclosure.publish_samr"
 
@@ -227,27 +227,26 @@ def publicity_end(penalty: Mapping[str, Any], *, samr: bool, policy: Policy) -> 
 
 
 def _minors(sources: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
-    """USCCs and decision dates' persons: entities whose legal representative was a minor (birth_date)."""
+    """USCCs and decision dates' persons: entities whose legal representative was a minor (birth_year)."""
     return (
         sources["relations"]
         .filter(pl.col("relation_type") == "legal_representative")
-        .join(sources["persons"].select("person_key", "birth_date"), on="person_key")
-        .select("uscc", "birth_date")
+        .join(sources["persons"].select("person_key", "birth_year"), on="person_key")
+        .select("uscc", "birth_year")
     )
 
 
 def _is_minor_on(decided: pl.Expr, born: pl.Expr) -> pl.Expr:
-    # Age in whole years on the decision day (birthday counted) under 18.
-    # Compare (month, day), not the day of the year, which shifts by one after 29 February in leap years.
-    before_birthday = decided.dt.month() * 100 + decided.dt.day() < born.dt.month() * 100 + born.dt.day()
-    return (decided.dt.year() - born.dt.year() - before_birthday.cast(pl.Int32)) < ADULT_AGE
+    # The lake keeps the birth year only (with the masked ID number the date would rebuild the number):
+    # possibly under 18 through the end of the year the person turns 18 (masking.minor_by_year).
+    return minor_by_year(born, decided)
 
 
 def _minor_usccs(minors: pl.LazyFrame, records: pl.DataFrame) -> list[str]:
     """USCCs of ``records`` whose legal representative was a minor on the record's decision date."""
     return (
         minors.join(records.lazy().select("uscc", "decided_on"), on="uscc")
-        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_date")))
+        .filter(_is_minor_on(pl.col("decided_on"), pl.col("birth_year")))
         .select("uscc")
         .unique()
         .collect()
@@ -316,8 +315,8 @@ def public_export(
             if r["legal_representative"]
             else None,
             "title": r["violation_type"],
-            "content": scrub_id_numbers(r["content"]),
-            "facts": scrub_id_numbers(r["facts"]),
+            "content": mask_free_text(r["content"]),
+            "facts": mask_free_text(r["facts"]),
             "basis": r["basis"],
             "decided_on": r["decided_on"],
             "authority": r["authority"],
@@ -343,7 +342,7 @@ def public_export(
             "party_name": None,
             "legal_representative": None,
             "title": r["licence_name"],
-            "content": scrub_id_numbers(r["matter"]),
+            "content": mask_free_text(r["matter"]),
             "facts": None,
             "basis": None,
             "decided_on": r["decided_on"],

@@ -4,6 +4,15 @@ The policy is the :data:`POLICY` table, in this one place: for each kind of pers
 (and ``public``, for anything published) sees — in ``full``, ``masked`` or not at all (``hidden``). ID
 numbers are never shown in full to anyone (domain-rules §9.3; features.identity.mask form). Records about
 minors never reach public outputs (§9.2, §9.3).
+
+Free text (a penalty's facts, an inspection's findings, a commitment's text) is scrubbed of ID, phone and
+bank-card numbers for every audience by :func:`mask_free_text` (features.scrub): :func:`mask_record` and
+:func:`mask_frame` apply it to free-text columns (entity pages, the API) and the public 双公示 export calls
+it; ingest already scrubbed the lake's free text, this catches text typed since and lakes ingested before.
+
+The lake keeps a person's birth *year*, not the date (with ``id_masked`` the date would give the whole ID
+number back): a person known only by birth year is treated as possibly a minor through the end of the
+year they turn 18 (:func:`is_minor`), so a record is never published early.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from features import identity
+from features import catalog, identity, scrub
 from supervision.platform.access import Role
 
 PUBLIC = "public"
@@ -98,6 +107,7 @@ FIELDS: dict[str, dict[str, Kind]] = {
         "id_masked": Kind.ID_NUMBER,
         "name": Kind.PERSON_NAME,
         "person_key": Kind.PERSON_KEY,
+        "birth_year": Kind.BIRTH_DATE,
         "birth_date": Kind.BIRTH_DATE,
     },
     "relations": {"person_key": Kind.PERSON_KEY, "person_id_number": Kind.ID_NUMBER},
@@ -112,6 +122,25 @@ ALWAYS: dict[str, Kind] = {
     "legal_representative": Kind.PERSON_NAME,
     "person_name": Kind.PERSON_NAME,
 }
+# Free-text columns, scrubbed for every audience: the catalog's `free_text` fields per table, and these
+# names whatever the table (text typed into cases and commitments, answers built from them).
+FREE_TEXT: dict[str, frozenset[str]] = {
+    t.name: frozenset(f.name for f in t.fields if f.free_text) for t in catalog.TABLES
+}
+FREE_TEXT_ANYWHERE = frozenset(
+    {"facts", "content", "findings", "reason", "reasons", "text", "check_items", "notice", "response"}
+)
+
+
+def mask_free_text(text: str | None) -> str | None:
+    """Free text with every ID, phone and bank-card number masked (features.scrub), for any audience."""
+    return scrub.scrub_or_none(text)
+
+
+def free_text_columns(table: str | None, columns: Iterable[str]) -> list[str]:
+    """The free-text columns among `columns` of `table`."""
+    known = FREE_TEXT.get(table or "", frozenset()) | FREE_TEXT_ANYWHERE
+    return [c for c in columns if c in known]
 
 
 def visibility(kind: Kind, audience: str) -> str:
@@ -160,6 +189,8 @@ def _mask_value(kind: Kind, value: Any) -> Any:
     if value is None:
         return None
     if kind is Kind.BIRTH_DATE:
+        if isinstance(value, int):
+            return value  # already a year
         return value.year if isinstance(value, date) else str(value)[:4]  # the year is enough for an age
     text = str(value)
     if kind is Kind.ID_NUMBER:
@@ -182,11 +213,12 @@ def kinds_for(table: str | None, columns: Iterable[str]) -> dict[str, Kind]:
 def mask_record(record: Mapping[str, Any], *, audience: str, table: str | None = None) -> dict[str, Any]:
     """A copy of `record` with each personal field shown, masked or dropped as :data:`POLICY` says."""
     kinds = kinds_for(table, record.keys())
+    free = set(free_text_columns(table, record.keys()))
     out: dict[str, Any] = {}
     for column, value in record.items():
         kind = kinds.get(column)
         if kind is None:
-            out[column] = value
+            out[column] = mask_free_text(value) if column in free and isinstance(value, str) else value
             continue
         seen = visibility(kind, audience)
         if kind is Kind.ID_NUMBER and seen == FULL:  # never, whatever a future edit of POLICY says
@@ -200,9 +232,14 @@ def mask_record(record: Mapping[str, Any], *, audience: str, table: str | None =
 
 def mask_frame(frame: pl.LazyFrame, *, audience: str, table: str | None = None) -> pl.LazyFrame:
     """The LazyFrame twin of :func:`mask_record` (same policy, same masked forms)."""
-    kinds = kinds_for(table, frame.collect_schema().names())
+    schema = frame.collect_schema()
+    kinds = kinds_for(table, schema.names())
     drop: list[str] = []
-    exprs: list[pl.Expr] = []
+    exprs: list[pl.Expr] = [
+        scrub.scrub_expr(pl.col(c)).alias(c)
+        for c in free_text_columns(table, schema.names())
+        if c not in kinds and schema[c] == pl.String
+    ]
     for column, kind in kinds.items():
         seen = visibility(kind, audience)
         if kind is Kind.ID_NUMBER and seen == FULL:
@@ -246,10 +283,13 @@ def _mask_expr(kind: Kind, col: pl.Expr) -> pl.Expr:
     return pl.when(n > 6).then(pl.concat_str(text.str.slice(0, 6), pl.lit("****"))).otherwise(pl.lit("****"))
 
 
-def is_minor(birth_date: date | None, *, on: date) -> bool:
-    """Under 18 on `on` (an unknown birth date is not evidence of a minor)."""
+def is_minor(birth_date: date | int | None, *, on: date) -> bool:
+    """Under 18 on `on` (an unknown birth date is not evidence of a minor). A birth year alone (what the lake
+    keeps) counts as a minor through the end of the year the person turns 18: never published early."""
     if birth_date is None:
         return False
+    if isinstance(birth_date, int):
+        return on.year - birth_date <= ADULT_AGE
     years = on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
     return years < ADULT_AGE
 
@@ -258,23 +298,23 @@ def public_records(
     records: Iterable[Mapping[str, Any]],
     *,
     on: date,
-    birth_dates: Mapping[str, date] | None = None,
+    birth_dates: Mapping[str, date | int] | None = None,
     key_field: str = "person_key",
 ) -> Iterator[Mapping[str, Any]]:
     """The records fit to publish: those about a minor on `on` are left out.
 
     A record is a minor's when its own ``birth_date``, the birth date in its raw ``id_number``, or the
-    birth date of its ``key_field`` in `birth_dates` (person key → birth date, from persons) says so.
+    birth date of its ``key_field`` in `birth_dates` (person key → birth year or date, from persons) says so.
     """
     known = birth_dates or {}
     for record in records:
-        born = record.get("birth_date")
+        born = record.get("birth_date", record.get("birth_year"))
         raw = record.get("id_number")
         if born is None and isinstance(raw, str) and identity.is_valid(raw):
             born = identity.birth_date(raw)
         if born is None and record.get(key_field) is not None:
             born = known.get(str(record[key_field]))
-        if not is_minor(born if isinstance(born, date) else None, on=on):
+        if not is_minor(born if isinstance(born, date | int) else None, on=on):
             yield record
 
 
@@ -286,7 +326,21 @@ def drop_minors(
     names = frame.collect_schema().names()
     if "birth_date" in names:
         frame = frame.filter(pl.col("birth_date").is_null() | (pl.col("birth_date") <= cutoff))
+    if "birth_year" in names:
+        frame = frame.filter(pl.col("birth_year").is_null() | ~minor_by_year(pl.col("birth_year"), on))
     if persons is not None and key_field in names:
-        minors = persons.filter(pl.col("birth_date") > cutoff).select(pl.col("person_key").alias(key_field))
+        known = persons.collect_schema().names()
+        young = (
+            minor_by_year(pl.col("birth_year"), on)
+            if "birth_year" in known
+            else pl.col("birth_date") > cutoff
+        )
+        minors = persons.filter(young).select(pl.col("person_key").alias(key_field))
         frame = frame.join(minors, on=key_field, how="anti")
     return frame
+
+
+def minor_by_year(birth_year: pl.Expr, on: date | pl.Expr) -> pl.Expr:
+    """Possibly under 18 on `on` knowing only the birth year: through the end of the year one turns 18."""
+    year = on.dt.year() if isinstance(on, pl.Expr) else pl.lit(on.year)
+    return (year - birth_year) <= ADULT_AGE

@@ -166,15 +166,17 @@ def test_public_export_respects_periods_repairs_minors_and_masks(db_engine: sa.E
         )
 
 
-def test_minor_on_the_decision_day_around_leap_years() -> None:
+def test_minor_on_the_decision_day_by_birth_year() -> None:
+    """The lake keeps the birth year only (issue 17): possibly a minor through the end of the year one
+    turns 18, so a record is never published early."""
     from supervision.lifecycle.disclosure import _is_minor_on
 
     cases = [
-        (date(2008, 3, 1), date(2026, 3, 1), False),  # born in a leap year: 18 on the birthday
-        (date(2008, 3, 1), date(2026, 2, 28), True),
-        (date(2006, 3, 1), date(2024, 2, 29), True),  # decided in a leap year: the day before the birthday
-        (date(2006, 3, 1), date(2024, 3, 1), False),
-        (date(2008, 2, 29), date(2026, 2, 28), True),
+        (2008, date(2026, 12, 31), True),  # turns 18 in 2026: treated as a minor all year
+        (2008, date(2027, 1, 1), False),
+        (2008, date(2026, 1, 1), True),
+        (2006, date(2024, 2, 29), True),
+        (2005, date(2024, 2, 29), False),
     ]
     frame = pl.DataFrame({"born": [c[0] for c in cases], "decided": [c[1] for c in cases]})
     minor = frame.select(_is_minor_on(pl.col("decided"), pl.col("born"))).to_series().to_list()
