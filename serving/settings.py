@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     person_salt: str = Field(
         DEMO_PERSON_SALT,
         min_length=8,
-        description="salt of the person key hash (set a secret value in production)",
+        description="secret HMAC key of the person key (HMAC-SHA256 of the ID number; the name `salt` is "
+        "kept for existing configurations); set a secret value in production",
     )
     audit_key: SecretStr = Field(
         SecretStr(DEMO_AUDIT_KEY),
@@ -73,6 +74,33 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         60, ge=1, description="API requests a token may make at once before waiting"
+    )
+    rate_limit_system_per_minute: int | None = Field(
+        None,
+        ge=0,
+        description="API requests per minute per token of the system role (another government system's "
+        "embedded checks, 逢办必查); default: rate_limit_per_minute; 0 turns its limiting off",
+    )
+    rate_limit_system_burst: int | None = Field(
+        None, ge=1, description="burst of a system-role token; default: rate_limit_burst"
+    )
+    admission_concurrency: int = Field(
+        4,
+        ge=0,
+        description="requests of one route class (the path's first segment: /check, /entities, /ui, ...) "
+        "handled at once; the others wait in the class's queue; 0 turns admission control off",
+    )
+    admission_queue: int = Field(
+        16,
+        ge=0,
+        description="requests of one route class that may wait for a slot; one more is answered 503 with "
+        "Retry-After at once",
+    )
+    admission_queue_seconds: float = Field(
+        0.5, gt=0, description="longest wait in a route class's queue; then 503 with Retry-After"
+    )
+    admission_retry_after_seconds: int = Field(
+        1, ge=1, description="the Retry-After of a request shed by admission control"
     )
     auth_cache_seconds: float = Field(
         2.0,

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from serving import web
 from serving.api import errors
 from serving.api.deps import RoleCheck, _public
-from serving.api.limits import BodySizeLimit, RateLimiter, SecurityHeaders
+from serving.api.limits import AdmissionControl, BodySizeLimit, RateLimiter, SecurityHeaders
 from serving.api.routers import (
     check,
     commitments,
@@ -172,4 +172,13 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Cl
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AuditMiddleware, summary=app.state.anonymous_summary)
+    # Outermost: a shed request (503) costs no body read, no authentication, no database and no audit entry.
+    app.add_middleware(
+        AdmissionControl,
+        concurrency=settings.admission_concurrency,
+        queue=settings.admission_queue,
+        queue_seconds=settings.admission_queue_seconds,
+        retry_after=settings.admission_retry_after_seconds,
+        classes={path.lstrip("/").split("/", 1)[0] for _, path, _ in role_matrix(ROUTERS)} | {"ui"},
+    )
     return app

@@ -58,12 +58,23 @@ def get_session(request: Request) -> Iterator[Session]:
         if request.method not in SAFE_METHODS and engine.dialect.name == "sqlite":
             # A change reads, then writes, then appends its audit entry. SQLite cannot upgrade a read
             # transaction once another writer has committed (an immediate "database is locked"), so take
-            # the write lock first — the audit chain's, which the change takes anyway.
-            audit.lock(session)
+            # the write lock first — the audit chain's, which the change takes anyway. First = when the
+            # transaction begins, in the handler's thread at its first query: taken here, the lock would be
+            # held across the awaits between this dependency and the handler (the other dependencies, the
+            # wait for a worker thread), and under load every waiting request would hold the database.
+            sa.event.listen(session, "after_begin", _lock_the_chain)
         yield session
     # Reached only after a successful commit: the audit entries the handler added are now durable.
     if getattr(request.state, "audit_pending", False):
         request.state.audit_written = True
+
+
+# A no-op UPDATE of the chain head: SQLite's write (RESERVED) lock, the one the audit entry takes anyway.
+_TAKE_WRITE_LOCK = sa.update(audit.AuditChainHead).values(seq=audit.AuditChainHead.seq)
+
+
+def _lock_the_chain(_session: Session, _transaction: Any, connection: sa.Connection) -> None:
+    connection.execute(_TAKE_WRITE_LOCK)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -105,6 +116,32 @@ def authenticate_request(request: Request, token: str | None) -> Principal:
     return admit(request, principal, token)
 
 
+_system_limiter_lock = threading.Lock()
+
+
+def system_limiter(request: Request) -> RateLimiter:
+    """The rate limiter of system-role tokens (another government system's embedded checks): its own
+    ``rate_limit_system_per_minute`` / ``rate_limit_system_burst`` where set, else the app's limiter."""
+    state = request.app.state
+    limiter: RateLimiter | None = getattr(state, "system_limiter", None)
+    if limiter is None:
+        with _system_limiter_lock:
+            limiter = getattr(state, "system_limiter", None)
+            if limiter is None:
+                settings: Settings = state.settings
+                shared: RateLimiter = state.limiter
+                if settings.rate_limit_system_per_minute is None and settings.rate_limit_system_burst is None:
+                    limiter = shared
+                else:
+                    per_minute = settings.rate_limit_system_per_minute
+                    limiter = RateLimiter(
+                        per_minute=shared.per_minute if per_minute is None else per_minute,
+                        burst=settings.rate_limit_system_burst or shared.burst,
+                    )
+                state.system_limiter = limiter
+    return limiter
+
+
 def admit(request: Request, principal: Principal | None, token: str | None) -> Principal:
     """Let `principal` in under its rate (a refusal is throttled per client address); 401 if None."""
     limiter: RateLimiter = request.app.state.limiter
@@ -117,6 +154,8 @@ def admit(request: Request, principal: Principal | None, token: str | None) -> P
             raise Unauthenticated()
         raise Unauthenticated("the API token is invalid, revoked or expired")
     request.state.principal = principal
+    if principal.role is Role.SYSTEM:
+        limiter = system_limiter(request)
     wait = limiter.acquire(f"token:{principal.token_id}")
     if wait is not None:
         raise RateLimited(wait)
@@ -177,8 +216,9 @@ AnyRoleDep = Annotated[Principal, require_roles(*ANY_ROLE)]
 
 def api_sink(request: Request) -> AuditSink:
     """Changes are appended in the handler's transaction (committed with the change, or rolled back with it
-    and then written by the middleware as refused); reads are written by the middleware after the response,
-    in group commits (serving/api/trail.py), which is what keeps audited reads fast."""
+    and then written by the middleware as refused); reads are written by the middleware before the response
+    is sent, in group commits (serving/api/trail.py): the answer waits for the commit, and is a 503 if the
+    entry cannot be written."""
 
     def sink(ctx: Context, fields: dict[str, Any], *, read: bool) -> None:
         state = request.state

@@ -1,17 +1,21 @@
-"""Request limits: a body-size guard (413) as ASGI middleware, and an in-memory token bucket per caller (429).
+"""Request limits: a body-size guard (413) and admission control per route class (503) as ASGI middleware,
+and an in-memory token bucket per caller (429).
 
-The bucket lives in the process: with one uvicorn worker per process (ecosystem-notes) that is the whole
-server; several processes would each allow the rate.
+The bucket and the admission queues live in the process: with one uvicorn worker per process
+(ecosystem-notes) that is the whole server; several processes would each allow the rate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import anyio.to_thread
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -144,6 +148,132 @@ class RateLimiter:
             oldest = sorted(self._buckets, key=lambda k: self._buckets[k].stamp)[: self.MAX_KEYS // 10]
             for key in oldest:
                 del self._buckets[key]
+
+
+class _Gate:
+    """One route class's slots and its bounded FIFO queue (event-loop only: no lock needed)."""
+
+    def __init__(self, limit: int, queue: int) -> None:
+        self.limit = limit
+        self.queue = queue
+        self.active = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def enter(self, wait_seconds: float) -> bool:
+        """Take a slot (True), waiting at most `wait_seconds` in the queue; False if the queue is full or the
+        wait ran out."""
+        if self.active < self.limit and not self.waiters:
+            self.active += 1
+            return True
+        if len(self.waiters) >= self.queue:
+            return False
+        slot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(slot)
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await slot
+        except BaseException as exc:  # the wait ran out, or the client went away
+            if slot.done() and not slot.cancelled():
+                self.leave()  # the slot was handed over just as the wait ended: pass it on
+            else:
+                slot.cancel()
+                if slot in self.waiters:
+                    self.waiters.remove(slot)
+            if isinstance(exc, TimeoutError):
+                return False
+            raise
+        return True
+
+    def leave(self) -> None:
+        """Give the slot to the first request still waiting, or free it."""
+        while self.waiters:
+            slot = self.waiters.popleft()
+            if not slot.done():
+                slot.set_result(None)
+                return
+        self.active -= 1
+
+
+class AdmissionControl:
+    """Admission control per route class: at most `concurrency` requests of a class are handled at once,
+    at most `queue` more wait (FIFO, up to `queue_seconds`), and the rest are answered at once with
+    ``503 busy`` and ``Retry-After`` — so an overload sheds requests instead of piling them up on the
+    database pool, the worker threads and the audit chain's lock.
+
+    A request's class is the first segment of its path (``/check``, ``/entities``, ``/ui``, ...) when that is
+    one of `classes` (the app's), else ``other``: a flood of one route leaves the others their own slots, and
+    invented paths cannot create classes. The `exempt` paths (``/health``) are never queued or shed. A shed
+    request has done no work (no body read, no authentication, no database) and, like a 429, writes no audit
+    entry. Admitted requests need at most one worker thread at a time, so the first request raises the worker
+    pool (anyio's default thread limiter) to the classes' total slots and some spare: an admitted request
+    holding a transaction never waits for a thread (docs/api.md, "Overload").
+    """
+
+    OTHER = "other"
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        concurrency: int,
+        queue: int,
+        queue_seconds: float,
+        retry_after: int = 1,
+        classes: Iterable[str] = (),
+        exempt: Iterable[str] = ("/health", "/health/ready"),
+    ) -> None:
+        self.app = app
+        self.concurrency = concurrency
+        self.queue = queue
+        self.queue_seconds = queue_seconds
+        self.retry_after = retry_after
+        self.classes = frozenset(classes) | {self.OTHER}
+        self.exempt = frozenset(exempt)
+        self._gates = {name: _Gate(concurrency, queue) for name in self.classes}
+        self._threads_sized = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.concurrency > 0
+
+    def route_class(self, path: str) -> str:
+        first = path.lstrip("/").split("/", 1)[0]
+        return first if first in self.classes else self.OTHER
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.enabled or scope.get("path", "") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if not self._threads_sized:
+            self._size_threads()
+        name = self.route_class(str(scope.get("path", "")))
+        gate = self._gates[name]
+        if not await gate.enter(self.queue_seconds):
+            await self._shed(scope, receive, send, name)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            gate.leave()
+
+    def _size_threads(self) -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        needed = self.concurrency * len(self.classes) + 8  # + authentication hops, /health/ready, spare
+        if limiter.total_tokens < needed:
+            limiter.total_tokens = needed
+        self._threads_sized = True
+
+    async def _shed(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        scope.setdefault("state", {})["limit_refused"] = "admission"
+        where = "routes outside the API" if name == self.OTHER else f"/{name}"
+        response = error_response(
+            503,
+            "busy",
+            f"too many requests for {where} at once ({self.concurrency} handled, {self.queue} waiting): "
+            f"try again in {self.retry_after} s",
+            headers={"Retry-After": str(self.retry_after)},
+        )
+        await response(scope, receive, send)
 
 
 # The pages' content security policy: everything from this site only, no script but our own files (there are

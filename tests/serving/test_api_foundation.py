@@ -43,6 +43,7 @@ ADMIN = frozenset({Role.ADMIN})
 # here fails test_the_matrix_is_the_apps.
 MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("GET", "/health", "public"),
+    ("GET", "/health/ready", "public"),
     ("GET", "/me", ANY),
     ("POST", "/tokens", ADMIN),
     ("GET", "/tokens", ADMIN),
@@ -259,8 +260,9 @@ def test_uscc_route_gives_the_verdict(client: TestClient, tokens: dict[Role, str
     assert client.get("/uscc/abc", headers=headers).json()["status"] == "format"
 
 
-def test_health_reports_the_database(client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok", "database": "ok"}
+def test_health_is_liveness_and_ready_reports_the_database(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health/ready").json() == {"status": "ok", "database": "ok"}
 
 
 # --- typed errors -----------------------------------------------------------------------------------------
@@ -329,7 +331,8 @@ def test_an_unreachable_database_is_503_without_sql(
     with _app_client(settings, missing) as client:
         error = _error(client.get("/me", headers=_auth(tokens[Role.ADMIN])), 503, "unavailable")
         assert "SELECT" not in error["message"]
-        assert client.get("/health").status_code == 503
+        assert client.get("/health").json() == {"status": "ok"}  # liveness does not ask the database
+        _error(client.get("/health/ready"), 503, "unavailable")
 
 
 def test_an_exhausted_connection_pool_is_503_not_500(

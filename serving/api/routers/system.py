@@ -1,25 +1,33 @@
-"""System routes: health (no token), who am I (any role), API tokens and audit verification (admin)."""
+"""System routes: liveness and readiness (no token), who am I (any role), API tokens and audit verification
+(admin)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from serving.api.deps import PUBLIC, AnyRoleDep, SessionDep, context_dep
+from serving.api.deps import PUBLIC, AnyRoleDep, context_dep
 from serving.api.errors import ApiError
 from serving.services import admin
 from serving.services.context import Context
 from supervision.platform import access
 from supervision.platform.access import Role
+from supervision.platform.db import make_engine
 
 router = APIRouter(tags=["system"])
 
 
 class Health(BaseModel):
+    status: str = Field(description="`ok`: the process answers (liveness; the database is not asked)")
+
+
+class Ready(BaseModel):
     status: str = Field(description="`ok` when the database answers")
     database: str
 
@@ -28,13 +36,61 @@ class Unavailable(ApiError):
     status, type = 503, "unavailable"
 
 
-@router.get("/health", dependencies=[PUBLIC], summary="Liveness and database reachability")
-def health(session: SessionDep) -> Health:
+# How long the readiness probe waits for the database, and how many probes may run at once (each on a
+# connection of its own, outside the request pool, in threads outside the request workers' pool).
+READY_TIMEOUT_SECONDS = 2.0
+READY_PROBES = 2
+
+
+def _probes(request: Request) -> anyio.CapacityLimiter:
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "ready_probes", None)
+    if limiter is None:  # on the event loop: no other request runs between the test and the assignment
+        limiter = state.ready_probes = anyio.CapacityLimiter(READY_PROBES)
+    return limiter
+
+
+@router.get("/health", dependencies=[PUBLIC], summary="Liveness: the process answers")
+async def health() -> Health:
+    """Answered on the event loop without the database, admission control or a worker thread, so it answers
+    while the pool, the workers or the database are exhausted (readiness: ``/health/ready``)."""
+    return Health(status="ok")
+
+
+def _probe(engine: sa.Engine) -> None:
+    """``SELECT 1`` on a new connection of its own (not one of the pool's), with short timeouts."""
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        ms = int(READY_TIMEOUT_SECONDS * 1000)
+        args: dict[str, object] = {
+            "connect_timeout": max(1, int(READY_TIMEOUT_SECONDS)),
+            "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+        }
+    else:
+        args = {"timeout": READY_TIMEOUT_SECONDS}
+    probe = make_engine(url, poolclass=sa.pool.NullPool, pool_pre_ping=False, connect_args=args)
     try:
-        session.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
-        raise Unavailable(f"database unreachable: {type(exc).__name__}") from exc
-    return Health(status="ok", database="ok")
+        with probe.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    finally:
+        probe.dispose()
+
+
+@router.get("/health/ready", dependencies=[PUBLIC], summary="Readiness: the database answers")
+async def ready(request: Request) -> Ready:
+    """Asks the database on a connection of its own (not the request pool), giving up after
+    ``READY_TIMEOUT_SECONDS``: 503 if it does not answer in time."""
+    engine: sa.Engine = request.app.state.engine
+    failure: str | None = "timeout"
+    with anyio.move_on_after(READY_TIMEOUT_SECONDS):
+        try:
+            await anyio.to_thread.run_sync(_probe, engine, limiter=_probes(request), abandon_on_cancel=True)
+            failure = None
+        except sa.exc.SQLAlchemyError as exc:
+            failure = type(exc).__name__
+    if failure is not None:
+        raise Unavailable(f"database unreachable: {failure}")
+    return Ready(status="ok", database="ok")
 
 
 class Me(BaseModel):
