@@ -5,8 +5,16 @@ Two paths, so that no audited request goes unrecorded:
 - changes, in the handler's transaction: ``trail.record(session, ...)`` (``AuditDep``) appends the entry with
   the change itself, so a change and its entry are committed together or not at all;
 - reads, and everything not recorded so: :class:`AuditMiddleware` writes the entry in its own transaction
-  after the response — audited reads (a handler may add ``trail.note(...)`` details), denied (401/403),
-  rejected (4xx) and failed (5xx) requests, or a handler that forgot.
+  (group commit, :class:`AuditWriter`) — audited reads (a handler may add ``trail.note(...)`` details),
+  denied (401/403), rejected (4xx) and failed (5xx) requests, or a handler that forgot.
+
+An answer that carries data (status < 400) is not sent until its entry is committed: the middleware holds
+the response's start until the group commit has returned, and if the entry cannot be written (the writer's
+queue is full, the database is down or locked) the client gets 503 with Retry-After instead of the data — so
+every answered audited read has its entry, even across a kill -9. A refusal (4xx/5xx) waits for its entry
+the same way, but discloses nothing, so when the entry cannot be written it is answered anyway and the entry
+is queued again (the writer's queue is bounded) or counted — never dropped silently: the counts are written
+as ``audit.unrecorded`` entries (per action and result) with a later commit, and logged.
 Requests refused by the rate limiter (429) are not written, so the limiter cannot become a write amplifier.
 Audited = any method other than GET/HEAD/OPTIONS, any route marked with :func:`audited`, and every 401/403.
 """
@@ -19,6 +27,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -27,6 +36,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api.deps import SAFE_METHODS
+from serving.api.errors import error_response
 from supervision.platform import audit
 from supervision.platform.access import Principal
 from supervision.platform.db import session_scope
@@ -200,8 +210,18 @@ def _shorten(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class AuditUnavailable(RuntimeError):
+    """The writer cannot take an entry that an answer must wait for (its queue is full)."""
+
+
+# Headers of the held answer that do not describe the 503 sent instead (the security headers stay).
+_ANSWER_HEADERS = {b"content-length", b"content-type", b"content-encoding", b"etag", b"last-modified"}
+_ANSWER_HEADERS |= {b"set-cookie", b"location", b"content-disposition", b"retry-after"}
+
+
 class AuditMiddleware:
-    """Writes the entry of every audited request that the handler did not record in its transaction."""
+    """Writes the entry of every audited request that the handler did not record in its transaction; an
+    answer with data waits for its entry's commit (503 instead if it cannot be written)."""
 
     def __init__(self, app: ASGIApp, *, summary: AnonymousSummary | None = None) -> None:
         self.app = app
@@ -212,31 +232,40 @@ class AuditMiddleware:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})
-        status = 500
+        replaced = False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
+        async def hold(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the app's body of an answer replaced by 503
+            if message["type"] == "http.response.start" and not await self._record(
+                scope, int(message["status"])
+            ):
+                replaced = True
+                await self._unavailable(message, send)
+                return
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, hold)
         except Exception:
-            await self._after(scope, 500)
+            if not scope["state"].get("audit_written"):
+                await self._record(scope, 500)
             raise
-        await self._after(scope, status)
 
-    async def _after(self, scope: Scope, status: int) -> None:
+    async def _record(self, scope: Scope, status: int) -> bool:
+        """Write the request's entry as the answer starts: False if the answer must not go out (data
+        whose entry could not be committed)."""
         state: dict[str, Any] = scope["state"]
         if state.get("audit_written") or status == 429:
-            return
+            return True
+        state["audit_written"] = True
         method = str(scope.get("method", "GET"))
         if method in SAFE_METHODS and "audit_action" not in state and status not in (401, 403):
-            return
+            return True
         principal: Principal | None = state.get("principal")
         path = str(scope.get("path", ""))
-        fields = {
+        fields: dict[str, Any] = {
             "actor": principal.actor if principal else "anonymous",
             "role": principal.role_name if principal else None,
             "action": state.get("audit_action") or state.get("audit_name") or _default_action(scope),
@@ -249,38 +278,78 @@ class AuditMiddleware:
         writer: AuditWriter | None = getattr(scope["app"].state, "audit_writer", None)
         if writer is None:  # pragma: no cover - only before the lifespan has started
             log.error("audit entries lost (no database): %s", batch)
-            return
-        for entry in batch:
-            try:
-                await writer.awrite(entry)
-            except Exception:
-                # The response is gone already; the log is the last place the event can go.
-                log.exception("audit entry could not be written: %s", entry)
+            return status >= 400
+        outcomes = await asyncio.gather(*(writer.awrite(entry) for entry in batch), return_exceptions=True)
+        failed = [entry for entry, outcome in zip(batch, outcomes, strict=True) if outcome is not None]
+        if not failed:
+            return True
+        if status >= 400:
+            # A refusal discloses nothing: answered anyway; its entry is retried later or counted.
+            log.error("audit entry not written yet (queued again or counted): %s", failed)
+            for entry in failed:
+                writer.offer(entry)
+            return True
+        log.error("audit entry could not be written; the answer is withheld (503): %s", failed)
+        for entry in failed:  # the attempt is recorded as failed when the log takes it again, or counted
+            writer.offer({**entry, "result": "error", "details": {**entry["details"], "status": 503}})
+        return False
+
+    @staticmethod
+    async def _unavailable(start: Message, send: Send) -> None:
+        kept = [(k, v) for k, v in start.get("headers", []) if k.lower() not in _ANSWER_HEADERS]
+        response = error_response(
+            503,
+            "unavailable",
+            "the audit log could not record this request, so its answer is withheld; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+        await send({"type": "http.response.start", "status": 503, "headers": [*kept, *response.raw_headers]})
+        await send({"type": "http.response.body", "body": response.body, "more_body": False})
 
 
 class AuditWriter:
     """Group commit of the middleware's entries in one writer thread: everything queued while the previous
-    commit ran goes into the next transaction, and each caller returns only once its own entry is committed
-    (durable, unlike a fire-and-forget queue).
+    commit ran goes into the next transaction, and each caller of :meth:`write`/:meth:`awrite` returns only
+    once its own entry is committed (durable, unlike a fire-and-forget queue) — the middleware holds an
+    answer with data until then.
 
     One commit then serves many requests, which is what keeps audited reads from being limited by one commit
     per request (see docs/api.md). The event loop hands entries over without a worker-thread hop
     (:meth:`awrite`), and the thread wakes each loop once per batch. The thread starts on the first entry and
     ends after `idle_seconds` without one (no thread to stop at shutdown; the next entry starts a new one).
 
-    The thread lingers `linger_seconds` after the first entry of a batch before committing it: a commit costs
-    ~1 ms of CPU whatever its size, and at 200 audited reads/s a batch then holds ~4 entries instead of 1.
-    The wait is not the client's — the middleware writes after the response has been sent.
+    The thread may linger `linger_seconds` after the first entry of a batch before committing it, for larger
+    batches; the default is not to (0): the wait would be the client's (its answer waits for the commit), and
+    batches grow by themselves under load (everything that arrives during a commit goes into the next one).
+    Measured with `python -m bench serve` (docs/benchmarks.md "Serving"): a 2 ms linger cost ~6 ms of median
+    latency and more server CPU at 200 reads/s than none.
+
+    The queue is bounded (`max_pending` entries): past it :meth:`awrite` refuses at once
+    (:class:`AuditUnavailable`, the middleware answers 503) and :meth:`offer` — an entry nobody waits for
+    any more (a refusal answered anyway, a withheld read) — counts the entry instead. Offered entries whose
+    commit fails are counted too. The counts are written as ``audit.unrecorded`` entries (one per action and
+    result, with the count) in front of the next batch, and kept for a later one if that fails: none is
+    dropped silently.
     """
 
     MAX_BATCH = 500
+    UNRECORDED = "audit.unrecorded"
 
-    def __init__(self, engine: sa.Engine, *, linger_seconds: float = 0.02, idle_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        linger_seconds: float = 0.0,
+        idle_seconds: float = 5.0,
+        max_pending: int = 5000,
+    ) -> None:
         self.engine = engine
         self.linger_seconds = linger_seconds
         self.idle_seconds = idle_seconds
+        self.max_pending = max_pending
         self.flushes = 0
         self._pending: list[tuple[dict[str, Any], _Waiter]] = []
+        self._unrecorded: dict[tuple[str, str], int] = {}
         self._first_at = 0.0
         self._wake = threading.Condition()
         self._flush_lock = threading.Lock()
@@ -295,14 +364,52 @@ class AuditWriter:
 
     async def awrite(self, fields: dict[str, Any]) -> None:
         """:meth:`write` for the event loop: waits (without blocking the loop) until the entry is
-        committed."""
+        committed; :class:`AuditUnavailable` at once if the queue is full."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._submit(fields, (loop, done))
+        if not self._submit(fields, (loop, done), bounded=True):
+            raise AuditUnavailable(f"the audit writer has {self.max_pending} entries queued")
         await done
 
-    def _submit(self, fields: dict[str, Any], waiter: _Waiter) -> None:
+    def offer(self, fields: dict[str, Any]) -> None:
+        """Queue an entry nobody waits for; counted (``audit.unrecorded``) if the queue is full or its
+        commit fails."""
+        if not self._submit(fields, None, bounded=True):
+            self._count([fields])
+
+    def unrecorded(self) -> dict[tuple[str, str], int]:
+        """The counts not yet written, by (action, result)."""
         with self._wake:
+            return dict(self._unrecorded)
+
+    def _count(self, entries: list[dict[str, Any]]) -> None:
+        with self._wake:
+            for fields in entries:
+                key = (str(fields.get("action")), str(fields.get("result", "ok")))
+                self._unrecorded[key] = self._unrecorded.get(key, 0) + 1
+        log.error("audit: %d entries not written yet, counted for an audit.unrecorded entry", len(entries))
+
+    def _summaries(self) -> list[tuple[dict[str, Any], _Waiter]]:
+        """The counts as entries (taken: a failed commit puts them back). Called under `_wake`."""
+        counts, self._unrecorded = self._unrecorded, {}
+        return [
+            (
+                {
+                    "actor": "audit-writer",
+                    "action": self.UNRECORDED,
+                    "target": action,
+                    "result": result,
+                    "details": {"count": count, "action": action},
+                },
+                _Counted(action, result, count),
+            )
+            for (action, result), count in sorted(counts.items())
+        ]
+
+    def _submit(self, fields: dict[str, Any], waiter: _Waiter, *, bounded: bool = False) -> bool:
+        with self._wake:
+            if bounded and len(self._pending) >= self.max_pending:
+                return False
             self._pending.append((fields, waiter))
             if len(self._pending) == 1:
                 self._first_at = time.monotonic()
@@ -311,6 +418,7 @@ class AuditWriter:
                 threading.Thread(target=self._run, name="audit-writer", daemon=True).start()
             elif len(self._pending) == 1 or len(self._pending) >= self.MAX_BATCH:
                 self._wake.notify()  # the thread waits for a first entry, or lingers for more
+            return True
 
     def _run(self) -> None:
         while True:
@@ -321,19 +429,37 @@ class AuditWriter:
                     self._running = False
                     return
                 # Linger a little for more entries: one commit for several requests costs far less CPU than
-                # one each, and the wait is not the client's (the response has gone out already).
+                # one each.
                 deadline = self._first_at + self.linger_seconds
                 while len(self._pending) < self.MAX_BATCH and (left := deadline - time.monotonic()) > 0:
                     self._wake.wait(left)
             with self._flush_lock:  # held while a batch is written (only this thread takes batches)
                 with self._wake:
-                    batch, self._pending = self._pending, []
+                    batch, self._pending = self._summaries() + self._pending, []
                 outcomes: list[BaseException | None] = [None] * len(batch)
                 try:
                     self._flush(batch, outcomes, 0)
                 except BaseException as exc:  # pragma: no cover - _flush reports per entry; belt and braces
                     outcomes = [exc] * len(batch)
+            self._settle_unwaited(batch, outcomes)
             _settle(batch, outcomes)
+
+    def _settle_unwaited(
+        self, batch: list[tuple[dict[str, Any], _Waiter]], outcomes: list[BaseException | None]
+    ) -> None:
+        """Failed entries nobody waits for are counted; failed counts are put back."""
+        failed = [
+            fields
+            for (fields, waiter), outcome in zip(batch, outcomes, strict=True)
+            if outcome and waiter is None
+        ]
+        if failed:
+            self._count(failed)
+        with self._wake:
+            for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+                if outcome is not None and isinstance(waiter, _Counted):
+                    key = (waiter.action, waiter.result)
+                    self._unrecorded[key] = self._unrecorded.get(key, 0) + waiter.count
 
     def _flush(
         self, batch: list[tuple[dict[str, Any], _Waiter]], outcomes: list[BaseException | None], offset: int
@@ -351,7 +477,16 @@ class AuditWriter:
                 self._flush([item], outcomes, offset + i)
 
 
-_Waiter = Future[None] | tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+@dataclass(frozen=True)
+class _Counted:
+    """The waiter of an ``audit.unrecorded`` entry: the count it carries."""
+
+    action: str
+    result: str
+    count: int
+
+
+_Waiter = Future[None] | tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | _Counted | None
 
 
 def _settle(batch: list[tuple[dict[str, Any], _Waiter]], outcomes: list[BaseException | None]) -> None:
@@ -363,7 +498,7 @@ def _settle(batch: list[tuple[dict[str, Any], _Waiter]], outcomes: list[BaseExce
                 waiter.set_result(None)
             else:
                 waiter.set_exception(outcome)
-        else:
+        elif isinstance(waiter, tuple):
             by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
     for loop, futures in by_loop.items():
         try:
