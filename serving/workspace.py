@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "manifest_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +89,13 @@ class Workspace:
     def feature_file(self, as_of: date) -> Path:
         """The feature rows a score run scored (explanations of stored scores read them)."""
         return self.features / f"as_of={as_of.isoformat()}.parquet"
+
+    def score_manifest(self, as_of: date) -> Path:
+        """The manifest of the score run of a date (rows, model version, SHA-256 of the score file): a score
+        file is the city's only with a manifest that matches it (``serving.services.current_score``)."""
+        return manifest_of(self.score_file(as_of))
+
+
+def manifest_of(path: Path) -> Path:
+    """The manifest beside a score or feature file: ``as_of=DATE.parquet`` → ``as_of=DATE.manifest.json``."""
+    return path.with_suffix(".manifest.json")

@@ -44,6 +44,7 @@ def score(
             "entities": run.entities,
             "path": run.path,
             "features_path": run.features_path,
+            "manifest_path": run.manifest_path,
             "tiers": rows,
         },
         rows=rows,

@@ -11,10 +11,22 @@ The entity pages and ``GET /entities/{uscc}/score``, the batch look-up, the life
 USCC (:class:`ScoreStore`, one per home folder in a process); the score history is asked only about entities
 that have a re-score at all (:class:`RescoreIndex`), which keeps the stored score's read fast
 (docs/benchmarks.md "Serving").
+
+**Which files count.** A score run writes its file, then its manifest (``as_of=DATE.manifest.json``: rows,
+model version, SHA-256 of the file, schema version), both atomically, the manifest last. A score file is
+taken only when it reads as Parquet, has the score columns (``uscc``, ``tier``, ``probability``, typed, no
+nulls, one row per USCC) and matches its manifest (checksum, rows, date, model version); a file that does not
+is refused — logged once per version of the file with its path and the reason — and the next older valid run
+serves (:func:`check_score_file`). A file without a manifest was written before manifests existed: it is
+taken (with a warning) only when dated before every run that has one, so a file dropped in as the newest is
+refused while the history of an upgraded home stays.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import logging
 import threading
 import time
@@ -29,9 +41,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
+from features.lake import atomic_write
 from models.explain import ScoreReason
 from serving.settings import Settings
-from serving.workspace import Workspace
+from serving.workspace import Workspace, manifest_of
 from supervision.lifecycle import reports
 from supervision.lifecycle import scores as score_history
 
@@ -39,9 +52,12 @@ __all__ = [
     "CurrentScore",
     "FeatureStore",
     "FileCache",
+    "Manifest",
+    "RefusedFile",
     "RescoreIndex",
     "ScoreStore",
     "ScoreTable",
+    "check_score_file",
     "current",
     "current_scores",
     "install_rescore_index",
@@ -51,6 +67,7 @@ __all__ = [
     "score_row",
     "score_store",
     "tiers",
+    "write_manifest",
 ]
 
 log = logging.getLogger("creditwatch.scores")
@@ -286,15 +303,174 @@ def install_rescore_index(bind: sa.Engine | sa.Connection, index: RescoreIndex) 
 
 
 # ------------------------------------------------------------------------------------------ the score files
+SCHEMA_VERSION = 1  # the manifest's format and the score file's columns below; a change of either bumps it
+SCORE_COLUMNS: dict[str, tuple[type[pl.DataType], ...]] = {
+    "uscc": (pl.String,),
+    "tier": (pl.String,),
+    "probability": (pl.Float64, pl.Float32),
+}
+
+
+class RefusedFile(Exception):
+    """A score or feature file that is not taken, and why (the log line names the file and the reason)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What a run wrote (``as_of=DATE.manifest.json`` beside its file): checked before the file is used."""
+
+    kind: str  # "scores" or "features"
+    schema_version: int
+    as_of: date
+    file: str  # the file's name
+    rows: int
+    sha256: str
+    model_version: str | None
+
+    def to_json(self) -> str:
+        body = {
+            "kind": self.kind,
+            "schema_version": self.schema_version,
+            "as_of": self.as_of.isoformat(),
+            "file": self.file,
+            "rows": self.rows,
+            "sha256": self.sha256,
+            "model_version": self.model_version,
+        }
+        return json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def parse(cls, text: str) -> Manifest:
+        """The manifest in `text`; ValueError naming what is wrong."""
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc.msg})") from None
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
+        try:
+            version = body.get("model_version")
+            manifest = cls(
+                kind=str(body["kind"]),
+                schema_version=int(body["schema_version"]),
+                as_of=date.fromisoformat(str(body["as_of"])),
+                file=str(body["file"]),
+                rows=int(body["rows"]),
+                sha256=str(body["sha256"]),
+                model_version=None if version is None else str(version),
+            )
+        except KeyError as exc:
+            raise ValueError(f"no {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"a malformed field ({exc})") from None
+        return manifest
+
+
+def write_manifest(path: Path, *, kind: str, as_of: date, rows: int, model_version: str | None) -> Path:
+    """Write the manifest of the file `path` just written (its SHA-256 read back from disk), atomically and
+    durably; returns the manifest's path. Called after the file: a run killed before has no manifest."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest = Manifest(kind, SCHEMA_VERSION, as_of, path.name, rows, digest, model_version)
+    target = manifest_of(path)
+    atomic_write(target, lambda tmp: tmp.write_text(manifest.to_json(), encoding="utf-8"), fsync=True)
+    return target
+
+
+def _read_manifest(path: Path, kind: str, day: date, data: bytes) -> Manifest | None:
+    """The manifest of `path` checked against the file's bytes (None: there is none); RefusedFile when it
+    does not match."""
+    mpath = manifest_of(path)
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RefusedFile(path, f"its manifest {mpath.name} cannot be read ({exc})") from None
+    try:
+        manifest = Manifest.parse(text)
+    except ValueError as exc:
+        raise RefusedFile(path, f"its manifest {mpath.name} is malformed: {exc}") from None
+    wrong = (
+        f"of kind {manifest.kind!r}, not {kind!r}"
+        if manifest.kind != kind
+        else f"schema version {manifest.schema_version}, this version reads {SCHEMA_VERSION}"
+        if manifest.schema_version != SCHEMA_VERSION
+        else f"dated {manifest.as_of}, the file {day}"
+        if manifest.as_of != day
+        else f"for {manifest.file}"
+        if manifest.file != path.name
+        else "with another SHA-256 than the file's (changed or truncated since the run)"
+        if manifest.sha256 != hashlib.sha256(data).hexdigest()
+        else None
+    )
+    if wrong is not None:
+        raise RefusedFile(path, f"its manifest {mpath.name} does not match: {wrong}")
+    return manifest
+
+
+def _parquet(path: Path, data: bytes) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(io.BytesIO(data))
+    except (Exception, pl.exceptions.PanicException) as exc:  # garbage, truncated: whatever the reader says
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise RefusedFile(path, f"not a readable Parquet file ({type(exc).__name__}: {first})") from None
+
+
+def check_score_file(day: date, path: Path, *, manifest_required: bool) -> tuple[pl.DataFrame, bool]:
+    """The score file's frame, and whether it had a manifest, or RefusedFile with the reason: unreadable,
+    not the score columns (:data:`SCORE_COLUMNS`, no nulls, one row per USCC), or not what its manifest says
+    (checksum, date, rows, model version); no manifest when `manifest_required`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RefusedFile(path, f"cannot be read ({exc.strerror or exc})") from None
+    manifest = _read_manifest(path, "scores", day, data)
+    if manifest is None and manifest_required:
+        raise RefusedFile(
+            path,
+            f"no manifest ({manifest_of(path).name}), and it is not older than the runs that have one "
+            "(a run still writing, or a file put there by hand)",
+        )
+    frame = _parquet(path, data)
+    for column, types in SCORE_COLUMNS.items():
+        if column not in frame.columns:
+            raise RefusedFile(path, f"wrong schema: no column {column!r}")
+        if frame.schema[column] not in types:
+            raise RefusedFile(path, f"wrong schema: column {column!r} is {frame.schema[column]}")
+        if frame[column].null_count():
+            raise RefusedFile(path, f"column {column!r} has {frame[column].null_count()} empty values")
+    if frame["uscc"].n_unique() != frame.height:
+        raise RefusedFile(path, "a USCC appears on more than one row")
+    if manifest is not None:
+        if manifest.rows != frame.height:
+            raise RefusedFile(path, f"{frame.height} rows, its manifest says {manifest.rows}")
+        if "model_version" in frame.columns:
+            versions = frame["model_version"].cast(pl.String).unique().to_list()
+            if versions != [manifest.model_version]:
+                raise RefusedFile(
+                    path, f"model version {versions} in the file, {manifest.model_version} in its manifest"
+                )
+    return frame, manifest is not None
+
+
 def score_files(home: Path) -> list[tuple[date, Path]]:
-    """``HOME/scores/as_of=DATE.parquet`` files, oldest first (other names in the folder are ignored)."""
-    folder = Workspace(home).scores
+    """``HOME/scores/as_of=DATE.parquet`` files, oldest first (other names in the folder are ignored) —
+    every file, valid or not: :meth:`ScoreStore.table` and :meth:`ScoreStore.history` take the valid ones."""
+    return _dated(Workspace(home).scores, ".parquet")
+
+
+def _dated(folder: Path, suffix: str) -> list[tuple[date, Path]]:
     if not folder.is_dir():
         return []
     out = []
-    for path in folder.glob("as_of=*.parquet"):
+    for path in folder.glob(f"as_of=*{suffix}"):
         try:
-            day = date.fromisoformat(path.stem.removeprefix("as_of="))
+            day = date.fromisoformat(path.name.removeprefix("as_of=").removesuffix(suffix))
         except ValueError:
             continue
         out.append((day, path))
@@ -347,12 +523,16 @@ class ScoreTable:
         return None if i is None else self.frame.row(i, named=True)
 
 
-def _read_scores(day: date, path: Path, stamp: tuple[int, int]) -> ScoreTable:
-    frame = pl.read_parquet(path)
-    # A file without these columns holds no scores (e.g. written by hand): nobody is found in it.
-    usable = {"uscc", "tier", "probability"} <= set(frame.columns)
-    index = {u: i for i, u in enumerate(frame["uscc"].to_list())} if usable else {}
-    return ScoreTable(day, path, stamp, frame, index)
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+# A score file's version as far as its check goes: its stamp, its manifest's, whether a manifest is needed.
+_Key = tuple[tuple[int, int], tuple[int, int] | None, bool]
 
 
 @dataclass(frozen=True)
@@ -363,36 +543,45 @@ class _Listing:
     trusted: bool  # the folder had not changed for a while: a later change gets a later mtime
     listed_at: float  # monotonic seconds
     files: tuple[tuple[date, Path], ...]
+    first_manifest: date | None  # the oldest date with a manifest: older files without one are from before
+
+    def manifest_required(self, day: date) -> bool:
+        return self.first_manifest is not None and day >= self.first_manifest
 
 
 class ScoreStore:
-    """The score files, each read once and indexed by USCC; re-read when a newer or rewritten file appears.
+    """The valid score files, each checked and read once and indexed by USCC; re-read when a newer or
+    rewritten file (or manifest) appears. A refused file is remembered with its stamps, so it is checked
+    (and logged) once per version, and the newest valid run on or before the day serves instead.
 
     The folder is listed again only when its mtime changed (writing a file into it — ``creditwatch score``
     writes a temporary file and renames it — changes the folder's mtime), and at least every
     ``relist_seconds`` (file systems whose directory mtimes cannot be trusted). A folder changed within the
     last ``racy_seconds`` is listed on every read: a change in the same clock tick as a listing would keep
-    the mtime the listing saw. The file asked for is stat'ed on every read (one system call), so a file
-    rewritten in place is re-read too. Two files are kept: today's, and one other day's.
+    the mtime the listing saw. The file asked for is stat'ed on every read (with its manifest), so a file
+    rewritten in place is re-checked too. Two files are kept: today's, and one other day's.
     """
 
     racy_seconds = 2.0
+    slots = 2
 
     def __init__(self, home: Path, *, relist_seconds: float = 60.0) -> None:
         self.home = home
         self.relist_seconds = relist_seconds
-        self._file: FileCache[ScoreTable] = FileCache(slots=2)
+        self._tables: dict[Path, tuple[_Key, ScoreTable]] = {}
+        self._verdicts: dict[Path, tuple[_Key, str | None]] = {}  # None: valid
+        self._orphans: set[Path] = set()
+        self._lock = threading.Lock()
         self._listing: _Listing | None = None
         self.listings = 0  # how many times the folder was listed (tests, benchmarks)
         self.features = FeatureStore(home)  # the features the score files were computed from
 
-    def files(self) -> list[tuple[date, Path]]:
-        """:func:`score_files`, listed again only when the folder changed (see the class)."""
+    def _list(self) -> _Listing | None:
         try:
             mtime = Workspace(self.home).scores.stat().st_mtime_ns
         except (FileNotFoundError, NotADirectoryError):
             self._listing = None
-            return []
+            return None
         now = time.monotonic()
         listing = self._listing
         if (
@@ -401,36 +590,127 @@ class ScoreStore:
             and listing.mtime_ns == mtime
             and now - listing.listed_at < self.relist_seconds
         ):
-            return list(listing.files)
+            return listing
         trusted = time.time_ns() - mtime > self.racy_seconds * 1e9
         files = score_files(self.home)
+        manifests = _dated(Workspace(self.home).scores, ".manifest.json")
+        have = {path for _, path in files}
+        orphans = {m for _, m in manifests if m.with_suffix("").with_suffix(".parquet") not in have}
+        for mpath in sorted(orphans - self._orphans):  # logged once while it stays an orphan
+            log.warning("score manifest %s has no score file: ignored", mpath)
+        self._orphans = orphans
         self.listings += 1
-        self._listing = _Listing(mtime, trusted, now, tuple(files))
-        return files
+        first = manifests[0][0] if manifests else None
+        listing = self._listing = _Listing(mtime, trusted, now, tuple(files), first)
+        return listing
+
+    def files(self) -> list[tuple[date, Path]]:
+        """:func:`score_files`, listed again only when the folder changed (see the class)."""
+        listing = self._list()
+        return [] if listing is None else list(listing.files)
+
+    def _key(self, path: Path, listing: _Listing, day: date) -> _Key | None:
+        stamp = _stamp(path)
+        if stamp is None:
+            return None
+        return (stamp, _stamp(manifest_of(path)), listing.manifest_required(day))
+
+    def _refuse(self, path: Path, key: _Key, reason: str) -> None:
+        self._verdicts[path] = (key, reason)
+        log.warning("score file %s refused: %s; the previous valid run serves", path, reason)
+
+    def _check(self, day: date, path: Path, key: _Key) -> pl.DataFrame | None:
+        """The file's frame when valid (recording the verdict), None when refused (logged once per key)."""
+        try:
+            frame, manifested = check_score_file(day, path, manifest_required=key[2])
+        except RefusedFile as exc:
+            self._refuse(path, key, exc.reason)
+            return None
+        if not manifested and self._verdicts.get(path, (None, None))[0] != key:
+            log.warning("score file %s has no manifest: taken as written before manifests existed", path)
+        self._verdicts[path] = (key, None)
+        return frame
+
+    def _open(self, day: date, path: Path, listing: _Listing) -> ScoreTable | None:
+        key = self._key(path, listing, day)
+        if key is None:
+            self._listing = None  # removed since the listing
+            return None
+        cached = self._tables.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        verdict = self._verdicts.get(path)
+        if verdict is not None and verdict[0] == key and verdict[1] is not None:
+            return None
+        with self._lock:
+            cached = self._tables.get(path)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            verdict = self._verdicts.get(path)
+            if verdict is not None and verdict[0] == key and verdict[1] is not None:
+                return None
+            frame = self._check(day, path, key)
+            if frame is None:
+                return None
+            index = {u: i for i, u in enumerate(frame["uscc"].to_list())}
+            table = ScoreTable(day, path, key[0], frame, index)
+            self._tables.pop(path, None)
+            while len(self._tables) >= self.slots:
+                self._tables.pop(next(iter(self._tables)))
+            self._tables[path] = (key, table)
+            return table
 
     def table(self, on: date | None = None) -> ScoreTable | None:
-        """The newest score file dated on or before `on` (any date when None), or None."""
-        files = [f for f in self.files() if on is None or f[0] <= on]
-        if not files:
+        """The newest valid score file dated on or before `on` (any date when None), or None."""
+        listing = self._list()
+        if listing is None:
             return None
-        day, path = files[-1]
-        table = self._file.get(path, lambda path, stamp: _read_scores(day, path, stamp))
-        if table is None:
-            self._listing = None  # removed since the listing
-        return table
+        for day, path in reversed(listing.files):
+            if on is not None and day > on:
+                continue
+            table = self._open(day, path, listing)
+            if table is not None:
+                return table
+        return None
 
     def latest(self) -> ScoreTable | None:
-        """The newest score file, whatever its date."""
+        """The newest valid score file, whatever its date."""
         return self.table()
 
+    def refused(self) -> list[tuple[Path, str]]:
+        """The files refused so far (as last checked) and why."""
+        return sorted((p, v[1]) for p, v in self._verdicts.items() if v[1] is not None)
+
     def history(self, uscc: str) -> list[dict[str, Any]]:
-        """The entity's row of every score file, oldest first (files without it are skipped)."""
+        """The entity's row of every valid score file, oldest first (files without it are skipped)."""
+        listing = self._list()
+        if listing is None:
+            return []
         rows = []
-        for day, path in score_files(self.home):
-            scan = pl.scan_parquet(path)
-            cols = scan.collect_schema().names()
-            keep = [c for c in ("tier", "model_tier", "probability", "model_version") if c in cols]
-            found = scan.filter(pl.col("uscc") == uscc).select(keep).collect()
+        keep = ["tier", "model_tier", "probability", "model_version"]
+        for day, path in listing.files:
+            key = self._key(path, listing, day)
+            if key is None:
+                continue
+            cached = self._tables.get(path)
+            verdict = self._verdicts.get(path)
+            frame: pl.DataFrame | None
+            if cached is not None and cached[0] == key:
+                frame = cached[1].frame
+            elif verdict is not None and verdict[0] == key and verdict[1] is not None:
+                continue
+            elif verdict is not None and verdict[0] == key:
+                try:  # checked valid before: read only the entity's row
+                    frame = pl.scan_parquet(path).filter(pl.col("uscc") == uscc).collect()
+                except (Exception, pl.exceptions.PanicException) as exc:
+                    self._refuse(path, key, f"not readable any more ({type(exc).__name__})")
+                    continue
+            else:
+                with self._lock:
+                    frame = self._check(day, path, key)
+            if frame is None:
+                continue
+            found = frame.filter(pl.col("uscc") == uscc).select(c for c in keep if c in frame.columns)
             if found.height:
                 rows.append({"as_of": day, **found.row(0, named=True)})
         return rows
@@ -503,15 +783,20 @@ class FeatureStore:
         path = Workspace(self.home).feature_file(day)
         try:
             return self._file.get(path, lambda path, stamp: self._read(day, path, stamp))
-        except Exception as exc:  # an unreadable file: the lake path answers instead
+        except (Exception, pl.exceptions.PanicException) as exc:  # unreadable: the lake path answers instead
             log.warning("feature file %s not used: %s", path, exc)
             return None
 
     def _read(self, day: date, path: Path, stamp: tuple[int, int]) -> FeatureTable:
+        # A feature file with a manifest (written by a score run or `features build` since manifests exist)
+        # must match it; one without is read as before (the explanation checks its columns and dates).
+        manifest = _read_manifest(path, "features", day, path.read_bytes())
         schema = pl.read_parquet_schema(path)
         if "uscc" not in schema or "as_of" not in schema:
             raise ValueError("no uscc or as_of column")
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        if manifest is not None and manifest.rows != rows:
+            raise RefusedFile(path, f"{rows} rows, its manifest says {manifest.rows}")
         frame = pl.read_parquet(path) if rows <= self.eager_rows else None
         usccs = frame["uscc"] if frame is not None else pl.read_parquet(path, columns=["uscc"])["uscc"]
         index = {u: i for i, u in enumerate(usccs.to_list())}

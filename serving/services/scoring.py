@@ -83,6 +83,7 @@ class ScoreRun:
     entities: int
     path: Path  # the score file
     features_path: Path  # the features scored, which the explanations of these scores read
+    manifest_path: Path  # written last: the run is the city's only once it exists and matches the file
     tiers: tuple[TierCount, ...]
 
 
@@ -136,7 +137,10 @@ def run_scores(
 ) -> ScoreRun:
     """Score every entity registered on `as_of` with the champion: probability, tier, model version, the
     top `reasons` (zh/en). Writes the features scored to ``HOME/features/as_of=DATE.parquet`` first (the
-    explanations of these scores read them), then the scores (`out`, default ``HOME/scores/as_of=DATE``)."""
+    explanations of these scores read them), then the scores (`out`, default ``HOME/scores/as_of=DATE``),
+    each followed by its manifest (``as_of=DATE.manifest.json``: rows, model version, SHA-256, schema
+    version); the scores' manifest is written last, so a run killed half-way is never served
+    (:mod:`serving.services.current_score`)."""
     from features.build import build_features as build
 
     check_day("as_of", as_of)
@@ -173,9 +177,16 @@ def run_scores(
             "path": str(path),
         },
     )
-    # Features first: a score file never exists without the features it came from.
+    # Features first: a score file never exists without the features it came from; each file before its
+    # manifest, the scores' manifest last.
     _write(feats, features_path)
+    current_score.write_manifest(
+        features_path, kind="features", as_of=as_of, rows=feats.height, model_version=None
+    )
     _write(scored, path)
+    manifest = current_score.write_manifest(
+        path, kind="scores", as_of=as_of, rows=scored.height, model_version=version
+    )
     summary = (
         scored.group_by("tier")
         .agg(pl.len().alias("entities"), pl.col("probability").mean().alias("mean_probability"))
@@ -187,6 +198,7 @@ def run_scores(
         entities=scored.height,
         path=path,
         features_path=features_path,
+        manifest_path=manifest,
         tiers=tuple(
             TierCount(
                 tier=r["tier"], entities=r["entities"], mean_probability=round(r["mean_probability"], 4)
@@ -231,6 +243,7 @@ def build_features(
         _write(
             frame, path
         )  # one date at a time: a city's tables of many dates need not fit in memory at once
+        current_score.write_manifest(path, kind="features", as_of=day, rows=frame.height, model_version=None)
         seconds = round(time.perf_counter() - started, 2)
         built.append(
             FeatureFile(as_of=day, rows=frame.height, columns=frame.width, seconds=seconds, path=path)

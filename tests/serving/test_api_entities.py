@@ -499,7 +499,8 @@ def test_explanation_after_a_same_day_rescore_uses_the_lake(client: TestClient, 
 def _write_scores(folder: Any, day: str) -> None:
     from serving.cli.state import write_parquet_atomic
 
-    write_parquet_atomic(pl.DataFrame({"uscc": [f"U{day}"], "tier": ["B"]}), folder / f"as_of={day}.parquet")
+    frame = pl.DataFrame({"uscc": [f"U{day}"], "tier": ["B"], "probability": [0.2]})
+    write_parquet_atomic(frame, folder / f"as_of={day}.parquet")
 
 
 def test_score_store_lists_the_folder_only_when_it_changed(tmp_path: Any) -> None:
