@@ -34,7 +34,15 @@ from models.explain import FeatureInfo, directions
 from models.risk_model import RiskModel, log_model
 from models.tiers import Condition, Override, TierPolicy
 from training.evaluate import Evaluation, evaluate
-from training.registry import MODEL_NAME, Registry, tracking
+from training.registry import (
+    MODEL_NAME,
+    TRAINER_TAG,
+    Registry,
+    fault_point,
+    tracking,
+    trainer_tag,
+    training_lock,
+)
 from training.split import out_of_time_split, time_folds
 from training.weights import WeightReport, inverse_probability_weights
 
@@ -536,7 +544,15 @@ def log_run(
                 experiment, artifact_location=Path(artifact_location).resolve().as_uri()
             )
         )
-        with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
+        # The run is RUNNING only while this process holds the training lock: a killed trainer's run is
+        # marked FAILED by the next start (training.registry.mark_dead_runs).
+        with (
+            training_lock(tracking_uri),
+            mlflow.start_run(
+                experiment_id=exp_id, run_name=run_name, tags={TRAINER_TAG: trainer_tag()}
+            ) as run,
+        ):
+            fault_point("training.run_started")
             mlflow.log_params(result.config.params())
             metrics = result.evaluation.finite_metrics()
             metrics["best_iteration"] = float(result.model.estimator.best_iteration_)

@@ -6,6 +6,10 @@ registry's ``champion`` alias moves (a model that cannot load never becomes the 
 moves, recording who (the acting analyst, never a typed name) and why, and the door's serving model is
 swapped atomically (the API's; the CLI serves none). The audit entry is the same hash-chained one from every
 door. Moving the alias to the version it already names is refused: there is nothing to move.
+
+The registry's move is one recorded transaction (training.registry: a write-ahead journal, rolled forward by
+the next open if the mover was killed). A move finished so is audited as ``models.move_recovered`` by the
+use case that finished it, naming the move's own who and why.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from serving.champion import ServingChampion, load_version
 from serving.services import current_score
 from serving.services.context import Context, use_case
 from serving.services.scoring import Progress, release
 from supervision.platform.access import Role
+from supervision.platform.audit import AuditEntry
 from supervision.platform.errors import ConflictError, DomainError, NotFoundError
-from training.registry import SHOWN_METRICS
+from training.registry import SHOWN_METRICS, fault_point
 
 if TYPE_CHECKING:
     from models.risk_model import RiskModel
@@ -306,11 +313,13 @@ def promote(ctx: Context, version: str, *, why: str, force: bool = False) -> Mov
             registry.promote(version, who=ctx.actor.actor, why=reason, force=force, at=ctx.clock.now())
         except GateError as exc:  # the champion moved (another process) between the check and the move
             raise ConflictError(str(exc), field="version") from None
+        fault_point("models.after_move")  # test-only: killed between the registry move and its audit
         # After the move: a refused move leaves no entry of its own (the door records the refusal).
         ctx.audit(
             "models.promote",
             target=f"model:{version}",
             details={
+                "id": _move_id(registry),
                 "version": version,
                 "previous": previous,
                 "gate_passed": gate.passed,
@@ -333,20 +342,20 @@ def rollback(ctx: Context, *, why: str) -> Move:
     registry = _registry(ctx)
     holder = serving_champion(ctx)
     with _one_move(holder):
-        history = registry.history()
-        if not history or history[-1]["previous"] is None:
+        target = registry.rollback_target()
+        if target is None:
             raise ConflictError("nothing to roll back to: the champion has no earlier version")
-        target = str(history[-1]["previous"])
         previous = registry.champion()
         model = _load_or_refuse(ctx, holder, target)
         try:
             version = registry.rollback(who=ctx.actor.actor, why=reason, at=ctx.clock.now())
         except ValueError as exc:  # the history moved (another process) since it was read
             raise ConflictError(str(exc)) from None
+        fault_point("models.after_move")
         ctx.audit(
             "models.rollback",
             target=f"model:{version}",
-            details={"version": version, "previous": previous, "why": reason},
+            details={"id": _move_id(registry), "version": version, "previous": previous, "why": reason},
         )
         serving = holder.install(model, version).version if holder is not None else None
     return Move(
@@ -484,10 +493,43 @@ def _registered(ctx: Context) -> bool:
     return exists(ctx.settings.mlflow_uri)
 
 
+MOVE_ACTIONS = ("models.promote", "models.rollback", "models.move_recovered")
+MOVE_FIELDS = ("id", "version", "previous", "action", "who", "why", "at")
+
+
 def _registry(ctx: Context) -> Registry:
+    """The registry, with a move a killed mover left unfinished rolled forward and audited, and every move of
+    the registry's history that no audit entry names (by the move's id: its mover was killed after the move,
+    before its audit entry committed) audited as ``models.move_recovered`` with the move's own who and why
+    (``unaudited: true``)."""
     from training.registry import Registry
 
-    return Registry(ctx.settings.mlflow_uri)
+    registry = Registry(ctx.settings.mlflow_uri)
+    audited: set[str] = set()
+    for entry in registry.settle():
+        ctx.audit(
+            "models.move_recovered",
+            target=f"model:{entry['version']}",
+            details={k: entry.get(k) for k in MOVE_FIELDS},
+        )
+        audited.add(str(entry.get("id")))
+    moves = [h for h in registry.history() if h.get("id")]  # moves recorded before ids are not reconciled
+    if moves:
+        stmt = sa.select(AuditEntry.details).where(AuditEntry.action.in_(MOVE_ACTIONS))
+        audited |= {str(d.get("id")) for d in ctx.session.scalars(stmt) if isinstance(d, dict)}
+        for move in moves:
+            if str(move["id"]) not in audited:
+                ctx.audit(
+                    "models.move_recovered",
+                    target=f"model:{move['version']}",
+                    details={**{k: move.get(k) for k in MOVE_FIELDS}, "unaudited": True},
+                )
+    return registry
+
+
+def _move_id(registry: Registry) -> str | None:
+    """The id of the move `registry` has just made (its history entry's; the audit entry carries it)."""
+    return None if registry.last_move is None else str(registry.last_move["id"])
 
 
 def _registry_of(ctx: Context, version: str, *, name: str) -> Registry:
@@ -564,11 +606,7 @@ def _load_or_refuse(ctx: Context, holder: ServingChampion | None, version: str) 
 
 def _previous(registry: Registry, champion_version: str | None) -> str | None:
     """The version a roll back would return to (the champion before the latest move), if any."""
-    history = registry.history()
-    if champion_version is None or not history or str(history[-1]["version"]) != champion_version:
-        return None
-    previous = history[-1].get("previous")
-    return None if previous is None else str(previous)
+    return None if champion_version is None else registry.rollback_target()
 
 
 def _run_metrics(registry: Registry, run_id: str | None) -> dict[str, float]:
