@@ -29,12 +29,10 @@ import os
 import platform
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,7 +42,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.report import write_section
-from bench.serve import Pool, StaleConnection, _creditwatch, ensure_home, free_port, percentile, scored_usccs
+from bench.serve import (
+    Pool,
+    StaleConnection,
+    _creditwatch,
+    ensure_home,
+    free_port,
+    percentile,
+    running,
+    scored_usccs,
+)
 
 DEFAULT_HOME = Path("var/bench-overload")
 BENCH_DB = "creditwatch_bench_overload"
@@ -256,30 +263,8 @@ def _pg_poller(url: str, peak: dict[str, int], stop: threading.Event) -> None:
 @contextmanager
 def server(home: Path, env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     cmd = [*_creditwatch(), "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--log-level", "error"], env={**os.environ, **env})
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode} before it answered")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /health/ready within 120 s")
-            time.sleep(0.2)
+    with running([*cmd, "--log-level", "error"], {**os.environ, **env}, port) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def system_tokens(db_url: str) -> tuple[str, str]:

@@ -414,6 +414,14 @@ def server(home: Path, *, port: int, profile: Path | None = None) -> Iterator[su
     ]
     if profile is not None:
         cmd = [sys.executable, "-m", "bench.serve", "_profiled-server", str(profile), str(home), str(port)]
+    with running(cmd, env, port) as proc:
+        yield proc
+
+
+@contextmanager
+def running(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `cmd` (a server on 127.0.0.1:`port`), wait until ``/health/ready`` answers (the database too),
+    and stop it with SIGINT at the end (killed after 60 s)."""
     proc = subprocess.Popen(cmd, env=env)
     try:
         deadline = time.monotonic() + 120
@@ -421,13 +429,13 @@ def server(home: Path, *, port: int, profile: Path | None = None) -> Iterator[su
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {proc.returncode} before it answered")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /health within 120 s")
+                raise RuntimeError("the server did not answer /health/ready within 120 s")
             time.sleep(0.2)
         yield proc
     finally:
