@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOME_DIR ?= var
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint unit bench docs clean
+.PHONY: install demo test lint unit bench docs screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: lint unit
 
 docs: install
 	$(BIN)/creditwatch data catalog --markdown > docs/catalog.md
+
+screenshots: install  # the pages as the browser tests see them, into docs/img (docs/service-zone.md shows them)
+	CREDITWATCH_SCREENSHOTS=docs/img CREDITWATCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -p no:randomly tests/serving -k 'browser or page or journey'
 
 bench: install  # make bench NAME=synth ARGS='--entities 1000000'
 	$(BIN)/python -m bench $(NAME) $(ARGS)

@@ -31,7 +31,8 @@ from supervision.platform import access, audit
 from supervision.platform.access import Principal, Role
 from supervision.platform.db import session_scope
 
-ANY_ROLE: tuple[Role, ...] = tuple(Role)
+# Every staff and system role; the regulated entity is admitted only by routes whose services name it.
+ANY_ROLE: tuple[Role, ...] = tuple(r for r in Role if r in access.STAFF_ROLES)
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -212,6 +213,8 @@ PUBLIC = Depends(_public)
 
 AdminDep = Annotated[Principal, require_roles(Role.ADMIN)]
 AnyRoleDep = Annotated[Principal, require_roles(*ANY_ROLE)]
+# Anyone signed in, the regulated entity included (who am I).
+EveryRoleDep = Annotated[Principal, require_roles(*Role)]
 
 
 def api_sink(request: Request) -> AuditSink:
@@ -264,17 +267,17 @@ def context_dep(
 ) -> Any:
     """``ctx: Annotated[Context, context_dep(service)]`` — the route's context for calling `services`.
 
-    The route admits the roles the services admit (their intersection; all roles if none restricts), so a
-    route and its service cannot disagree; the services check again, as they do for every door. A denied or
-    refused call is audited under the first service's action (and its ``target`` template); a read is
+    The route admits the roles the services admit (their intersection; every staff role if none restricts),
+    so a route and its service cannot disagree; the services check again, as they do for every door. A denied
+    or refused call is audited under the first service's action (and its ``target`` template); a read is
     audited only if its service says so (``ctx.audit(..., read=True)``). The web pages use the same with
     their cookie's check (``serving.web.auth.page_context``).
     """
     roles: frozenset[Role] = frozenset(Role)
     for fn in services:
         declared = getattr(fn, "roles", None)
-        if declared is not None:
-            roles &= declared
+        # roles=None: every staff role (use_case), never the entity.
+        roles &= access.STAFF_ROLES if declared is None else declared
     if not roles:
         raise ValueError(f"services {[getattr(f, '__name__', f) for f in services]} admit no common role")
     check = (check_type or RoleCheck)(tuple(sorted(roles)))
@@ -286,16 +289,22 @@ def context_dep(
     return _dependency(build, mark, principal=Annotated[Principal, Depends(check)])
 
 
-def public_context(service: Callable[..., Any]) -> Any:
+def public_context(service: Callable[..., Any], *, door: str = "api") -> Any:
     """``ctx: Annotated[Context, public_context(service)]`` for a PUBLIC route (no token): the caller is the
     anonymous public, admitted only by services declared ``public=True``; their reads are not audited (anyone
-    could otherwise grow the chain at will), their changes are."""
+    could otherwise grow the chain at will), their changes are. The public is rate-limited per client address
+    (``public:<address>``, the app's rate), as a token is per token: a 429 with ``Retry-After`` over it.
+    `door` is ``web`` for the public pages."""
     if not getattr(service, "public", False):
         raise ValueError(f"{getattr(service, '__name__', service)} does not admit the anonymous public")
     mark = _marker((service,))
 
     async def build(request: Request, session: Session, **_: Any) -> Context:
-        return request_context(request, THE_PUBLIC, session)
+        limiter: RateLimiter = request.app.state.limiter
+        wait = limiter.acquire(f"public:{_client(request)}")
+        if wait is not None:
+            raise RateLimited(wait)
+        return request_context(request, THE_PUBLIC, session, door=door)
 
     return _dependency(build, mark, _public=Annotated[None, PUBLIC])
 

@@ -16,7 +16,18 @@ from supervision.platform import access
 
 tokens_app = typer.Typer(no_args_is_help=True)
 
-COLUMNS = ["id", "name", "role", "department", "division", "person_id", "prefix", "active", "expires_at"]
+COLUMNS = [
+    "id",
+    "name",
+    "role",
+    "department",
+    "division",
+    "person_id",
+    "uscc",
+    "prefix",
+    "active",
+    "expires_at",
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -38,6 +49,12 @@ def create(
         str | None,
         typer.Option("--person", help="staff or roster id of the holder (an inspector's roster id)"),
     ] = None,
+    uscc: Annotated[
+        str | None,
+        typer.Option(
+            "--uscc", help="role entity: the entity's USCC the token is bound to (its online identity)"
+        ),
+    ] = None,
     expires_days: Annotated[
         int | None, typer.Option("--expires-days", min=1, help="expire after this many days (default: never)")
     ] = None,
@@ -52,6 +69,7 @@ def create(
             department=department,
             division=division,
             person_id=person,
+            uscc=uscc,
             expires_days=expires_days,
         )
     payload = {**issued.info.as_dict(), "token": issued.token}

@@ -27,10 +27,13 @@ def create_token(
     department: str | None = None,
     division: str | None = None,
     person_id: str | None = None,
+    uscc: str | None = None,
     expires_at: datetime | None = None,
     expires_days: int | None = None,
 ) -> IssuedToken:
-    """Issue a token for a person of a department with a role; the clear token is in the result, once."""
+    """Issue a token for a person of a department with a role, or for a regulated entity bound to its `uscc`
+    (role ``entity``: it stands in for the electronic business licence); the clear token is in the result,
+    once."""
     if expires_at is None and expires_days is not None:
         expires_at = ctx.clock.now() + timedelta(days=expires_days)
     issued = access.create_token(
@@ -43,6 +46,7 @@ def create_token(
         department=department,
         division=division,
         person_id=person_id,
+        uscc=uscc,
     )
     info = issued.info
     ctx.audit(
@@ -55,6 +59,7 @@ def create_token(
             "holder_department": info.department,
             "holder_division": info.division,
             "person_id": info.person_id,
+            "uscc": info.uscc,
         },
     )
     return issued

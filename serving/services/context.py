@@ -27,11 +27,20 @@ from supervision.lifecycle.records import Lake
 from supervision.lifecycle.regimes import Policy, load_policy
 from supervision.lifecycle.workflow import Actor
 from supervision.platform import audit
-from supervision.platform.access import Principal, Role
+from supervision.platform.access import STAFF_ROLES, Principal, Role
 from supervision.platform.clock import Clock
 from supervision.platform.errors import ForbiddenError
 
-__all__ = ["THE_PUBLIC", "AuditSink", "Context", "Door", "check_role", "local_operator", "use_case"]
+__all__ = [
+    "THE_PUBLIC",
+    "AuditSink",
+    "Context",
+    "Door",
+    "check_role",
+    "local_operator",
+    "own_entity",
+    "use_case",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -177,7 +186,9 @@ def use_case(
 ) -> Callable[[Callable[Concatenate[Context, P], R]], Callable[Concatenate[Context, P], R]]:
     """Declare a service function: the `action` it audits and the `roles` it admits.
 
-    ``roles=None`` admits every authenticated role; ``local=True`` admits the CLI's local operator as well
+    ``roles=None`` admits every authenticated staff or system role (:data:`~supervision.platform.access.
+    STAFF_ROLES`: never the regulated entity, which a use case admits only by naming ``Role.ENTITY`` and
+    checking :func:`own_entity`); ``local=True`` admits the CLI's local operator as well
     (work on one's own machine: ingest, build, train, score); ``public=True`` admits the anonymous public as
     well (what the policy publishes; implies ``local``). The API reads ``fn.roles`` to declare the
     route's roles, so the door and the service cannot disagree about who may call. `target` is the audit
@@ -214,6 +225,22 @@ def check_role(
             "(`creditwatch --as TOKEN …` or CREDITWATCH_OPERATOR_TOKEN)",
             field="actor",
         )
-    if roles is not None and actor.role not in roles:
-        allowed = ", ".join(sorted(r.value for r in roles))
+    admitted = STAFF_ROLES if roles is None else roles
+    if actor.role not in admitted:
+        allowed = ", ".join(sorted(r.value for r in admitted))
         raise ForbiddenError(f"{action}: role {actor.role.value!r} may not do this; allowed: {allowed}")
+    if actor.role is Role.ENTITY and not actor.uscc:
+        raise ForbiddenError(f"{action}: an entity identity without its USCC is refused", field="actor.uscc")
+
+
+ENTITY_SCOPE = "an entity sees and acts on its own USCC only (信用服务专区)"
+
+
+def own_entity(ctx: Context, uscc: str, *, what: str | None = None) -> None:
+    """Refuse an entity acting on another entity's USCC (403 / exit 3); staff pass (their own checks apply).
+
+    Every use case that admits ``Role.ENTITY`` calls this with the USCC of the object it touches — the
+    object's, read from the database or the lake, not the one the caller claims."""
+    if ctx.actor.role is Role.ENTITY and ctx.actor.uscc != uscc:
+        thing = what or f"USCC {uscc}"
+        raise ForbiddenError(f"{thing}: {ENTITY_SCOPE}", field="uscc")

@@ -26,6 +26,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.SUPERVISOR: (("nav.entities", "/ui/entities"), ("nav.tasks", "/ui/tasks")),
     Role.INSPECTOR: (("nav.tasks", "/ui/tasks"), ("nav.entities", "/ui/entities")),
     Role.ANALYST: (("nav.models", "/ui/models"), ("nav.entities", "/ui/entities")),
+    # The regulated entity: its own credit service zone (信用服务专区) only.
+    Role.ENTITY: (("nav.zone", "/ui/zone"),),
 }
 
 

@@ -22,6 +22,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from features import uscc as uscc_codes
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError, NotFoundError
 
@@ -44,6 +45,14 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 监管负责人: entity look-ups, audit of draws
     ADMIN = "admin"  # users, tokens, policy, audit log
     SYSTEM = "system"  # another government system (逢办必查 checks)
+    # 市场主体: the regulated entity itself, in the credit service zone (信用服务专区). Its token is bound to
+    # one USCC and stands in for the electronic business licence; it sees and acts on that USCC only.
+    ENTITY = "entity"
+
+
+# The government's own roles: everything but the regulated entity. A use case declared with ``roles=None``
+# admits these (serving.services.context.use_case); the entity is admitted only where a use case names it.
+STAFF_ROLES: frozenset[Role] = frozenset(Role) - {Role.ENTITY}
 
 
 class ApiToken(Base):
@@ -51,8 +60,12 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
     __table_args__ = (
-        sa.CheckConstraint("role IN ('inspector', 'analyst', 'supervisor', 'admin', 'system')", name="role"),
+        sa.CheckConstraint(
+            "role IN ('inspector', 'analyst', 'supervisor', 'admin', 'system', 'entity')", name="role"
+        ),
         sa.CheckConstraint("length(token_hash) = 64", name="token_hash_length"),
+        # An entity token is bound to one USCC, and only an entity token is (migration 0016).
+        sa.CheckConstraint("(role = 'entity') = (uscc IS NOT NULL)", name="entity_uscc"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
@@ -69,6 +82,8 @@ class ApiToken(Base):
     department: Mapped[str | None] = mapped_column(sa.String(128))
     division: Mapped[str | None] = mapped_column(sa.String(6))
     person_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # The USCC an entity token is bound to (role ``entity`` only).
+    uscc: Mapped[str | None] = mapped_column(sa.String(18), index=True)
 
 
 class UnknownRole(DomainError, ValueError):
@@ -125,6 +140,8 @@ class Principal:
     department: str | None = None
     division: str | None = None
     person_id: str | None = None
+    # The entity's own USCC (role ``entity``): the only one it may see or act on.
+    uscc: str | None = None
 
     @property
     def actor(self) -> str:
@@ -140,6 +157,11 @@ class Principal:
         """Whose masking rules apply (supervision.platform.masking): the role's, or the public's without
         one."""
         return "public" if self.role is None else self.role.value
+
+    @property
+    def is_entity(self) -> bool:
+        """The regulated entity itself (its token bound to :attr:`uscc`)."""
+        return self.role is Role.ENTITY
 
     @property
     def level(self) -> str | None:
@@ -162,6 +184,7 @@ class TokenInfo:
     department: str | None = None
     division: str | None = None
     person_id: str | None = None
+    uscc: str | None = None
 
     @property
     def active(self) -> bool:
@@ -180,6 +203,7 @@ class TokenInfo:
             "department": self.department,
             "division": self.division,
             "person_id": self.person_id,
+            "uscc": self.uscc,
             "active": self.active,
         }
 
@@ -216,6 +240,7 @@ def _info(row: ApiToken) -> TokenInfo:
         department=row.department,
         division=row.division,
         person_id=row.person_id,
+        uscc=row.uscc,
     )
 
 
@@ -230,10 +255,24 @@ def create_token(
     department: str | None = None,
     division: str | None = None,
     person_id: str | None = None,
+    uscc: str | None = None,
 ) -> IssuedToken:
     """Issue a token for `name` (a person `person_id` in `department` of `division`) with `role`; store its
-    hash; return the clear token once."""
+    hash; return the clear token once. An ``entity`` token is bound to `uscc` (a valid GB 32100 code) and to
+    no department: it stands in for the entity's electronic business licence."""
     checked = parse_role(role)
+    if checked is Role.ENTITY:
+        if uscc is None:
+            raise InvalidIdentity("uscc", "", "an entity token is bound to the entity's USCC (--uscc)")
+        verdict = uscc_codes.validate(uscc)
+        if not verdict.ok:
+            raise InvalidIdentity("uscc", uscc, f"not a valid unified social credit code ({verdict.reason})")
+        if department is not None or division is not None:
+            raise InvalidIdentity(
+                "department", department or division or "", "an entity token belongs to no department"
+            )
+    elif uscc is not None:
+        raise InvalidIdentity("uscc", uscc, "only an entity token is bound to a USCC (--role entity)")
     if not NAME_PATTERN.match(name):
         raise InvalidTokenName(name)
     if department is not None and not DEPARTMENT_PATTERN.match(department):
@@ -256,6 +295,7 @@ def create_token(
         department=department,
         division=division,
         person_id=person_id,
+        uscc=uscc,
     )
     session.add(row)
     session.flush()
@@ -301,6 +341,7 @@ def _principal(row: ApiToken) -> Principal:
         department=row.department,
         division=row.division,
         person_id=row.person_id,
+        uscc=row.uscc,
     )
 
 

@@ -46,7 +46,9 @@ FULL, MASKED, HIDDEN = "full", "masked", "hidden"
 
 # Who needs what, and why: inspectors visit and call (names, phones, addresses); supervisors look cases up;
 # analysts work on pseudonymous data (the key, never the identity); another government system gets the
-# entity verdict, not contact details; administrators manage accounts, not cases.
+# entity verdict, not contact details; administrators manage accounts, not cases. The regulated entity sees
+# only its own records (serving.services.context.own_entity): its own people's names, phone and address in
+# full, ID numbers masked as everywhere, never the pseudonymous person key or a birth year.
 POLICY: dict[Kind, dict[str, str]] = {
     Kind.ID_NUMBER: {
         Role.INSPECTOR: MASKED,
@@ -55,6 +57,7 @@ POLICY: dict[Kind, dict[str, str]] = {
         Role.ADMIN: MASKED,
         Role.SYSTEM: MASKED,
         PUBLIC: HIDDEN,
+        Role.ENTITY: MASKED,
     },
     Kind.PERSON_NAME: {
         Role.INSPECTOR: FULL,
@@ -63,6 +66,7 @@ POLICY: dict[Kind, dict[str, str]] = {
         Role.ADMIN: MASKED,
         Role.SYSTEM: MASKED,
         PUBLIC: MASKED,
+        Role.ENTITY: FULL,
     },
     Kind.PHONE: {
         Role.INSPECTOR: FULL,
@@ -71,6 +75,7 @@ POLICY: dict[Kind, dict[str, str]] = {
         Role.ADMIN: MASKED,
         Role.SYSTEM: HIDDEN,
         PUBLIC: HIDDEN,
+        Role.ENTITY: FULL,
     },
     Kind.ADDRESS: {
         Role.INSPECTOR: FULL,
@@ -79,6 +84,7 @@ POLICY: dict[Kind, dict[str, str]] = {
         Role.ADMIN: MASKED,
         Role.SYSTEM: MASKED,
         PUBLIC: MASKED,
+        Role.ENTITY: FULL,
     },
     Kind.PERSON_KEY: {
         Role.INSPECTOR: HIDDEN,
@@ -87,6 +93,7 @@ POLICY: dict[Kind, dict[str, str]] = {
         Role.ADMIN: HIDDEN,
         Role.SYSTEM: HIDDEN,
         PUBLIC: HIDDEN,
+        Role.ENTITY: HIDDEN,
     },
     Kind.BIRTH_DATE: {
         Role.INSPECTOR: MASKED,
@@ -95,6 +102,7 @@ POLICY: dict[Kind, dict[str, str]] = {
         Role.ADMIN: HIDDEN,
         Role.SYSTEM: HIDDEN,
         PUBLIC: HIDDEN,
+        Role.ENTITY: HIDDEN,
     },
 }
 

@@ -31,7 +31,7 @@ DOMAIN_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("GET", "/entities/{uscc}/related", READERS),
     ("GET", "/entities/{uscc}/history", READERS),
     ("POST", "/scores/batch", READERS | {Role.SYSTEM}),
-    ("GET", "/models/champion", frozenset(Role)),
+    ("GET", "/models/champion", access.STAFF_ROLES),
     ("GET", "/models", ANALYST),
     ("GET", "/models/compare", ANALYST),
     ("POST", "/models/{version}/promote", ANALYST),
@@ -65,11 +65,26 @@ DIVISION = "320902"
 OTHER_DEPARTMENT = "亭湖区生态环境局"
 
 
+# A valid USCC no city here holds: the default binding of an entity token (`issue(engine, Role.ENTITY)`).
+ENTITY_USCC = "91320902MA1ENT000Y"
+
+
+def entity_uscc(role: Role) -> str | None:
+    """The USCC a test token of `role` is bound to: :data:`ENTITY_USCC` for an entity, else none."""
+    return ENTITY_USCC if role is Role.ENTITY else None
+
+
 def issue(
     engine: sa.Engine, role: Role, *, name: str | None = None, department: str = DEPARTMENT, **identity: Any
 ) -> dict[str, str]:
-    """An Authorization header for a new token of a person of `department` with `role`."""
+    """An Authorization header for a new token of a person of `department` with `role`; an entity's token is
+    bound to ``identity["uscc"]`` (default :data:`ENTITY_USCC`) and to no department."""
     with session_scope(engine) as s:
+        if role is Role.ENTITY:
+            issued = access.create_token(
+                s, name=name or "entity-user", role=role, uscc=identity.pop("uscc", ENTITY_USCC)
+            )
+            return {"Authorization": f"Bearer {issued.token}"}
         issued = access.create_token(
             s,
             name=name or f"{role.value}-user",

@@ -76,3 +76,17 @@ def login(page: Any, base: str, token: str) -> None:
     page.fill("#token", token)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+SCREENSHOTS = "CREDITWATCH_SCREENSHOTS"
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save the page as ``<$CREDITWATCH_SCREENSHOTS>/<name>.png`` when that variable names a folder (``make
+    screenshots`` sets it to ``docs/img``, so the documents show what the tests saw); otherwise do nothing,
+    so a test run leaves the tree unchanged."""
+    folder = os.environ.get(SCREENSHOTS)
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)

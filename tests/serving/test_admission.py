@@ -32,6 +32,7 @@ from supervision.platform import access
 from supervision.platform.access import Role
 from supervision.platform.db import make_engine, session_scope, upgrade
 from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import entity_uscc
 from tests.serving.browser import serve
 
 VALID_USCC = "91350100M000100Y43"
@@ -62,7 +63,10 @@ def engine(db_path: Path) -> Iterator[sa.Engine]:
 def tokens(engine: sa.Engine) -> dict[Role, str]:
     with session_scope(engine) as session:
         return {
-            role: access.create_token(session, name=f"{role.value}-user", role=role).token for role in Role
+            role: access.create_token(
+                session, name=f"{role.value}-user", role=role, uscc=entity_uscc(role)
+            ).token
+            for role in Role
         }
 
 

@@ -30,13 +30,17 @@ from supervision.platform import access, audit, masking
 from supervision.platform.access import Role
 from supervision.platform.db import make_engine, session_scope, upgrade
 from tests.conftest import china_half_past_midnight
-from tests.serving.api_city import DOMAIN_MATRIX  # entities, scores, models, sampling: tested there
+from tests.serving.api_city import (
+    DOMAIN_MATRIX,  # entities, scores, models, sampling: tested there
+    entity_uscc,
+)
 from tests.serving.api_city import error as _error
 from tests.serving.test_api_lifecycle import LIFECYCLE_MATRIX  # routes of issue 8, tested there
 from tests.supervision.databases import backend_params, fresh_database_url
 
 VALID_USCC = "91350100M000100Y43"
-ANY = frozenset(Role)
+ANY = frozenset(Role)  # the entity included
+STAFF = access.STAFF_ROLES
 ADMIN = frozenset({Role.ADMIN})
 
 # (method, path template, roles): the whole route → role matrix. A route added to the app without a row
@@ -49,7 +53,7 @@ MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("GET", "/tokens", ADMIN),
     ("DELETE", "/tokens/{token_id}", ADMIN),
     ("GET", "/audit/verify", ADMIN),
-    ("GET", "/uscc/{code}", ANY),
+    ("GET", "/uscc/{code}", STAFF),
 ]
 
 
@@ -80,7 +84,10 @@ def _actor(role: Role) -> str:
 def tokens(engine: sa.Engine) -> dict[Role, str]:
     with session_scope(engine) as session:
         return {
-            role: access.create_token(session, name=f"{role.value}-user", role=role).token for role in Role
+            role: access.create_token(
+                session, name=f"{role.value}-user", role=role, uscc=entity_uscc(role)
+            ).token
+            for role in Role
         }
 
 

@@ -27,7 +27,7 @@ from tests.supervision.lifecycle_lake import AUTHORITY, AUTHORITY_DIVISION, E, b
 
 SUP = frozenset({Role.SUPERVISOR})
 READ = frozenset({Role.SUPERVISOR, Role.INSPECTOR})
-ANY = frozenset(Role)
+ANY = access.STAFF_ROLES  # roles=None: every staff role, never the entity
 
 # Imported by tests/serving/test_api_foundation.py: the app's whole matrix is its MATRIX plus these rows.
 LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [

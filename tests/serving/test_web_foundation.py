@@ -19,6 +19,7 @@ from supervision.platform import access, audit
 from supervision.platform.access import Role
 from supervision.platform.db import make_engine, session_scope, upgrade
 from tests.conftest import china_half_past_midnight
+from tests.serving.api_city import entity_uscc
 
 
 @pytest.fixture
@@ -32,7 +33,10 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 @pytest.fixture
 def tokens(engine: sa.Engine) -> dict[Role, str]:
     with session_scope(engine) as session:
-        return {r: access.create_token(session, name=f"{r.value}-user", role=r).token for r in Role}
+        return {
+            r: access.create_token(session, name=f"{r.value}-user", role=r, uscc=entity_uscc(r)).token
+            for r in Role
+        }
 
 
 @pytest.fixture

@@ -28,7 +28,15 @@ def _everything_stored(engine: sa.Engine) -> str:
 
 def test_the_clear_token_is_nowhere_in_the_database(db_engine: sa.Engine) -> None:
     with session_scope(db_engine) as session:
-        issued = [access.create_token(session, name=f"user {i}", role=role) for i, role in enumerate(Role)]
+        issued = [
+            access.create_token(
+                session,
+                name=f"user {i}",
+                role=role,
+                uscc="91320902MA1ENT000Y" if role is Role.ENTITY else None,
+            )
+            for i, role in enumerate(Role)
+        ]
     stored = _everything_stored(db_engine)
     for token in issued:
         # cw_<prefix>_<secret>: the secret itself may contain "_" (URL-safe base64), the prefix never does.

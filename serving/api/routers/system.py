@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Path, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from serving.api.deps import PUBLIC, AnyRoleDep, context_dep
+from serving.api.deps import PUBLIC, EveryRoleDep, context_dep
 from serving.api.errors import ApiError
 from serving.services import admin
 from serving.services.context import Context
@@ -100,11 +100,12 @@ class Me(BaseModel):
     department: str | None = Field(None, description="the department the caller acts for")
     division: str | None = Field(None, description="GB/T 2260 division code of that department")
     person_id: str | None = Field(None, description="staff or roster id of the person")
+    uscc: str | None = Field(None, description="an entity's own USCC (role entity): the only one it may see")
     actor: str = Field(description="how the audit log names this caller")
 
 
 @router.get("/me", summary="The caller behind the token")
-def me(principal: AnyRoleDep) -> Me:
+def me(principal: EveryRoleDep) -> Me:
     return Me(
         token_id=principal.token_id,
         name=principal.name,
@@ -112,6 +113,7 @@ def me(principal: AnyRoleDep) -> Me:
         department=principal.department,
         division=principal.division,
         person_id=principal.person_id,
+        uscc=principal.uscc,
         actor=principal.actor,
     )
 
@@ -132,6 +134,14 @@ class TokenCreate(BaseModel):
     )
     division: str | None = Field(None, pattern=access.DIVISION_PATTERN.pattern, examples=["320902"])
     person_id: str | None = Field(None, pattern=access.PERSON_PATTERN.pattern, examples=["ZF3209020001"])
+    uscc: str | None = Field(
+        None,
+        min_length=18,
+        max_length=18,
+        description="role entity only: the USCC the token is bound to (stands in for the electronic "
+        "business licence)",
+        examples=["91320902MA1XXXXXX0"],
+    )
     expires_at: AwareDatetime | None = Field(None, description="optional expiry (with a timezone)")
 
 
@@ -142,6 +152,7 @@ class TokenOut(BaseModel):
     department: str | None
     division: str | None
     person_id: str | None
+    uscc: str | None = Field(description="role entity: the USCC the token is bound to")
     prefix: str = Field(description="public part of the token, to recognise it in lists")
     created_at: datetime
     created_by: str | None

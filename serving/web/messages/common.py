@@ -11,6 +11,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.entities": ("主体查询", "Entities"),
     "nav.tasks": ("抽查任务", "Inspection tasks"),
     "nav.models": ("模型管理", "Models"),
+    "nav.zone": ("信用服务专区", "Credit service zone"),
     "nav.logout": ("退出", "Sign out"),
     "nav.signed_in_as": ("当前用户", "Signed in as"),
     "nav.language": ("English", "中文"),
