@@ -5,8 +5,8 @@ through the gate → score every entity → import the inspector roster → crea
 double-random task → assign inspectors with recusal → export the inspectors' list. Each step runs the same
 command a person would, so the demo exercises exactly what the CLI offers.
 
-Then it issues one API token per role (``demo-<role>``, the inspector's under a roster id; a re-run revokes
-the previous ones), prints them
+Then it issues one API token per role (``demo-<role>``, the inspector's under a roster id, the entity's bound
+to the USCC with the most penalties of the city; a re-run revokes the previous ones), prints them
 with what each role opens, and serves the API and the pages like ``creditwatch serve`` until Ctrl-C
 (``--no-serve`` stops after printing). With ``--json`` the steps' output goes to stderr and stdout is one
 JSON document.
@@ -22,12 +22,14 @@ import time
 from datetime import timedelta
 from typing import Annotated, Any
 
+import polars as pl
 import typer
 
 from features.synth import CityConfig
 from serving.cli.serve import run_server
 from serving.cli.state import State
 from serving.services import admin
+from serving.services.context import Context
 from supervision.platform import access
 from supervision.sampling import visits
 
@@ -44,6 +46,8 @@ OPENS = {
     access.Role.SUPERVISOR: "{ui}: search an entity, its tier, reasons and related parties",
     access.Role.ADMIN: "{ui}; API GET {base}/tokens, GET {base}/audit/verify",
     access.Role.SYSTEM: "API POST {base}/check (逢办必查), POST {base}/scores/batch",
+    access.Role.ENTITY: "{ui}: the credit service zone (信用服务专区) of {uscc}: its record, objections, "
+    "repair, commitments, self-reports",
 }
 
 
@@ -247,17 +251,40 @@ def issue_tokens(
             if stale and info.role in {r.value for r in roles} and info.revoked_at is None:
                 admin.revoke_token(ctx, info.id)
         for role, name in names.items():
-            new = admin.create_token(
-                ctx,
-                name=name,
-                role=role,
-                department=DEPARTMENT,
-                division=DIVISION,
-                person_id=inspector if role is access.Role.INSPECTOR else f"{TOKEN_PREFIX}{role.value}",
-            )
-            opens = OPENS[role].format(ui=f"{base}/ui/login", base=base)
+            if role is access.Role.ENTITY:
+                # The regulated entity: bound to its USCC, in no department.
+                uscc = demo_entity(ctx)
+                new = admin.create_token(ctx, name=name, role=role, uscc=uscc)
+            else:
+                uscc = None
+                new = admin.create_token(
+                    ctx,
+                    name=name,
+                    role=role,
+                    department=DEPARTMENT,
+                    division=DIVISION,
+                    person_id=inspector if role is access.Role.INSPECTOR else f"{TOKEN_PREFIX}{role.value}",
+                )
+            opens = OPENS[role].format(ui=f"{base}/ui/login", base=base, uscc=uscc)
             issued.append({"role": role.value, "name": name, "token": new.token, "open": opens})
     return issued
+
+
+def demo_entity(ctx: Context) -> str:
+    """The entity the demo's entity token is bound to: the one with the most penalties in the lake (the lowest
+    USCC among equals), so its service zone has records to object to and repair."""
+    counts = (
+        ctx.sources()["penalties"]
+        .group_by("uscc")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "uscc"], descending=[True, False])
+        .head(1)
+        .collect()
+    )
+    if counts.height == 0:
+        raise _Stopped("the lake has no penalties: no entity for the demo's entity token")
+    uscc: str = counts["uscc"][0]
+    return uscc
 
 
 def serve_step(

@@ -42,8 +42,9 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-# Of the roles an operation admits, the one its requests are sent with (the domain roles first).
-PREFERENCE = (Role.SUPERVISOR, Role.ANALYST, Role.INSPECTOR, Role.SYSTEM, Role.ADMIN)
+# Of the roles an operation admits, the one its requests are sent with (the domain roles first; the entity's
+# token is bound to an entity of the city, so its own routes reach the handlers).
+PREFERENCE = (Role.SUPERVISOR, Role.ANALYST, Role.INSPECTOR, Role.SYSTEM, Role.ADMIN, Role.ENTITY)
 OPERATIONS = [(method, path) for method, path, _ in role_matrix()]
 
 
@@ -66,6 +67,8 @@ def schema(city: City) -> Iterator[Any]:
 def _token(city: City, role: Role) -> str:
     # A fresh token per request: a generated DELETE /tokens/{id} may revoke any earlier one.
     with session_scope(city.engine) as s:
+        if role is Role.ENTITY:
+            return access.create_token(s, name="fuzz-entity", role=role, uscc=city.usccs[0]).token
         issued = access.create_token(
             s,
             name=f"fuzz-{role.value}",
