@@ -35,7 +35,7 @@ docs: install
 	$(BIN)/creditwatch data catalog --markdown > docs/catalog.md
 
 screenshots: install  # the pages as the browser tests see them, into docs/img (docs/service-zone.md shows them)
-	CREDITWATCH_SCREENSHOTS=docs/img CREDITWATCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -p no:randomly tests/serving -k 'browser or page or journey'
+	CREDITWATCH_SCREENSHOTS=docs/img CREDITWATCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q $$(grep -l 'screenshot(page' tests/serving/test_*.py)
 
 bench: install  # make bench NAME=synth ARGS='--entities 1000000'
 	$(BIN)/python -m bench $(NAME) $(ARGS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import polars as pl
 
@@ -66,11 +67,23 @@ class Table:
     # Registration-like tables are re-issued with changes: a later batch's row replaces the earlier one.
     versioned: bool = False
     notes: str = ""
+    # Who may read the table's records outside government (信用服务专区, issue 14): ``public`` (published:
+    # 双公示, the lists, the commitments column), ``subject`` (shown to the entity the record is about, not
+    # published) or ``internal`` (government use only). The entity's zone shows the first two.
+    openness: Literal["public", "subject", "internal"] = "internal"
+    # Columns of an open table that stay internal: how an inspection was drawn says how risky the entity
+    # looked, and risk classification is not published (domain-rules §3.4).
+    internal_fields: tuple[str, ...] = ()
     _by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
-        for column in (*self.key, *(o.earlier for o in self.orderings), *(o.later for o in self.orderings)):
+        for column in (
+            *self.key,
+            *(o.earlier for o in self.orderings),
+            *(o.later for o in self.orderings),
+            *self.internal_fields,
+        ):
             if column not in self._by_name:
                 raise ValueError(f"table {self.name!r}: {column!r} is not one of its fields")
 
@@ -139,6 +152,18 @@ RECORD_TABLES = (
     "list_entries",
     "interviews",
     "inspections",
+    "decisions",
+)
+# The seven other kinds of administrative decision 国办发〔2019〕35号 adds to 双公示 (licences, penalties
+# and inspection results have tables of their own): 行政强制, 确认, 征收, 给付, 裁决, 补偿, 奖励.
+DECISION_KINDS = (
+    "enforcement",  # 行政强制
+    "confirmation",  # 行政确认
+    "levy",  # 行政征收
+    "benefit",  # 行政给付
+    "adjudication",  # 行政裁决
+    "compensation",  # 行政补偿
+    "reward",  # 行政奖励
 )
 DOMAINS = (
     "food",
@@ -173,6 +198,7 @@ ENTITIES = Table(
     "市场主体登记信息",
     "market entity registrations",
     key=("uscc",),
+    openness="public",
     versioned=True,
     event_date="established_on",
     fields=(
@@ -209,6 +235,7 @@ PERSONS = Table(
     "自然人信息",
     "natural persons",
     key=("person_key",),
+    openness="internal",
     fields=(
         Field(
             "person_key",
@@ -234,6 +261,7 @@ RELATIONS = Table(
     "关联关系",
     "relations",
     key=("relation_id",),
+    openness="internal",
     event_date="valid_from",
     fields=(
         Field("relation_id", Str, "关系编号", "relation id", required=True),
@@ -268,6 +296,7 @@ LICENCES = Table(
     "行政许可信息",
     "administrative licences",
     key=("licence_id",),
+    openness="public",
     event_date="decided_on",
     fields=(
         Field("licence_id", Str, "许可决定书文号", "licence decision number", required=True),
@@ -296,6 +325,7 @@ PENALTIES = Table(
     "行政处罚信息（双公示）",
     "administrative penalties",
     key=("decision_no",),
+    openness="public",
     event_date="decided_on",
     fields=(
         Field("decision_no", Str, "行政处罚决定书文号", "decision number", required=True),
@@ -336,6 +366,7 @@ COMMITMENTS = Table(
     "信用承诺及履约信息",
     "credit commitments",
     key=("commitment_id",),
+    openness="public",
     event_date="made_on",
     fields=(
         Field("commitment_id", Str, "承诺编号", "commitment id", required=True),
@@ -370,6 +401,7 @@ SELF_REPORTS = Table(
     "自愿申报信息",
     "voluntary self-reports",
     key=("report_id",),
+    openness="subject",
     event_date="reported_on",
     fields=(
         Field("report_id", Str, "申报编号", "report id", required=True),
@@ -403,6 +435,7 @@ EVALUATIONS = Table(
     "信用评价信息",
     "credit evaluations",
     key=("evaluation_id",),
+    openness="internal",
     event_date="evaluated_on",
     fields=(
         Field("evaluation_id", Str, "评价编号", "evaluation id", required=True),
@@ -425,6 +458,7 @@ LIST_ENTRIES = Table(
     "红黑名单信息",
     "red and black list entries",
     key=("entry_id",),
+    openness="public",
     event_date="listed_on",
     fields=(
         Field("entry_id", Str, "名单记录编号", "entry id", required=True),
@@ -453,6 +487,7 @@ INTERVIEWS = Table(
     "信用约谈信息",
     "credit interviews (约谈)",
     key=("interview_id",),
+    openness="subject",
     event_date="held_on",
     fields=(
         Field("interview_id", Str, "约谈编号", "interview id", required=True),
@@ -469,6 +504,7 @@ REPAIRS = Table(
     "信用修复信息",
     "credit repairs",
     key=("repair_id",),
+    openness="subject",
     event_date="applied_on",
     fields=(
         Field("repair_id", Str, "修复编号", "repair id", required=True),
@@ -495,6 +531,7 @@ OBJECTIONS = Table(
     "异议处理信息",
     "objections",
     key=("objection_id",),
+    openness="subject",
     event_date="filed_on",
     fields=(
         Field("objection_id", Str, "异议编号", "objection id", required=True),
@@ -522,6 +559,8 @@ INSPECTIONS = Table(
     "检查结果信息（双随机）",
     "inspections",
     key=("inspection_id",),
+    openness="public",
+    internal_fields=("selection_probability", "in_control_slice", "inspectors"),
     event_date="inspected_on",
     fields=(
         Field("inspection_id", Str, "检查编号", "inspection id", required=True),
@@ -550,6 +589,33 @@ INSPECTIONS = Table(
     notes="Only inspected entities have labels; `selection_probability` is what training weights by.",
 )
 
+DECISIONS = Table(
+    "decisions",
+    "其他行政行为信息（双公示）",
+    "other administrative decisions",
+    key=("decision_id",),
+    openness="public",
+    event_date="decided_on",
+    fields=(
+        Field("decision_id", Str, "行政决定文书号", "decision number", required=True),
+        _uscc("行政相对人统一社会信用代码", "party USCC"),
+        Field("kind", Str, "行政行为类别", "kind of decision", required=True, enum=DECISION_KINDS),
+        Field("title", Str, "决定名称", "title", required=True),
+        Field("content", Str, "决定内容", "content", free_text=True),
+        Field("basis", Str, "依据", "legal basis"),
+        Field("decided_on", Date, "决定日期", "decided on", required=True, rules=_PAST),
+        Field("authority", Str, "决定机关", "deciding authority", required=True),
+        Field("authority_uscc", Str, "决定机关统一社会信用代码", "authority USCC", rules=_USCC),
+        Field("severity", Str, "失信严重程度", "severity", enum=SEVERITIES),
+        Field("publicity_until", Date, "公示截止期", "publicity until"),
+    ),
+    orderings=(Ordering("decided_on", "publicity_until"),),
+    notes="The administrative decisions 国办发〔2019〕35号 adds to 双公示 besides licences, penalties and "
+    "inspection results (domain-rules §8.1): 行政强制 `enforcement`, 行政确认 `confirmation`, 行政征收 "
+    "`levy`, 行政给付 `benefit`, 行政裁决 `adjudication`, 行政补偿 `compensation`, 行政奖励 `reward`. "
+    "Published by the deciding authority within 7 working days; no feature reads this table.",
+)
+
 TABLES: tuple[Table, ...] = (
     ENTITIES,
     PERSONS,
@@ -564,6 +630,7 @@ TABLES: tuple[Table, ...] = (
     REPAIRS,
     OBJECTIONS,
     INSPECTIONS,
+    DECISIONS,
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 

@@ -282,18 +282,73 @@ def _pyfunc_class() -> type:
     return RiskModelPyfunc
 
 
-def log_model(model: RiskModel, *, name: str = "model", registered_model_name: str | None = None) -> Any:
-    """Log ``model`` into the active MLflow run as a pyfunc model (optionally registering it)."""
+def pyfunc_wrapper() -> Any:
+    """A fresh MLflow wrapper of the RiskModel (what ``models/pyfunc_code.py`` hands MLflow at load time)."""
+    return _pyfunc_class()()
+
+
+def signature(model: RiskModel) -> Any:
+    """The pyfunc's MLflow signature: the feature columns in (text for textual categorical features, numbers
+    otherwise; ``uscc``/``as_of`` optional) and the score table out (without reasons: ``predict`` skips
+    them). Given explicitly because MLflow cannot read one from ``predict``'s pandas type hints."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    textual = set(getattr(model.estimator, "categories_", None) or {})
+    inputs: list[ColSpec | TensorSpec] = [
+        ColSpec("string", "uscc", required=False),
+        ColSpec("datetime", "as_of", required=False),
+        *[ColSpec("string" if f in textual else "double", f, required=False) for f in model.feature_names],
+    ]
+    outputs: list[ColSpec | TensorSpec] = [
+        ColSpec("string", "uscc", required=False),
+        ColSpec("datetime", "as_of", required=False),
+        ColSpec("double", "raw_score"),
+        ColSpec("double", "probability"),
+        ColSpec("string", "model_tier"),
+        ColSpec("string", "tier"),
+        ColSpec("string", "override", required=False),
+        ColSpec("string", "override_zh", required=False),
+        ColSpec("string", "override_en", required=False),
+        ColSpec("double", "expected_rate", required=False),
+    ]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def input_example(model: RiskModel, X: pl.DataFrame, *, rows: int = 5) -> pd.DataFrame:
+    """The first `rows` of `X` as MLflow's input example: the feature columns, typed as :func:`signature`
+    declares them (numbers as doubles, so the example validates against the signature)."""
+    textual = set(getattr(model.estimator, "categories_", None) or {})
+    return (
+        X.head(rows)
+        .select([pl.col(f).cast(pl.String if f in textual else pl.Float64) for f in model.feature_names])
+        .to_pandas()
+    )
+
+
+def log_model(
+    model: RiskModel,
+    *,
+    example: pl.DataFrame,
+    name: str = "model",
+    registered_model_name: str | None = None,
+) -> Any:
+    """Log ``model`` into the active MLflow run as a pyfunc model (optionally registering it), with the
+    first rows of `example` (feature rows, e.g. the test split) as its input example.
+
+    The wrapper is logged as code (``models/pyfunc_code.py``), not pickled, with an explicit signature and
+    an input example: MLflow warns when any of the three is missing, and training prints no library
+    warning."""
     pyfunc = _import_pyfunc()
 
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        # MLflow warns that an un-hinted predict cannot be schema-validated; the score table is ours to check.
-        warnings.filterwarnings("ignore", message=r".*[Tt]ype hint", category=UserWarning)
+    with tempfile.TemporaryDirectory() as tmp:
         folder = model.save(Path(tmp) / "risk_model")
         return pyfunc.log_model(
             name=name,
-            python_model=_pyfunc_class()(),
+            python_model=str(Path(__file__).with_name("pyfunc_code.py")),
             artifacts={"risk_model": str(folder)},
+            signature=signature(model),
+            input_example=input_example(model, example),
             registered_model_name=registered_model_name,
             # Explicit requirements: inferring them would import the model in a subprocess (slow) and is
             # never needed here — the serving side runs in this project's own environment.

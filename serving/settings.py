@@ -115,6 +115,29 @@ class Settings(BaseSettings):
         "the client address is the connection's)",
     )
     max_body_bytes: int = Field(1_048_576, ge=1, description="largest API request body accepted (413 above)")
+    exchange_max_rows: int = Field(
+        5_000,
+        ge=1,
+        description="most rows one pushed exchange batch may carry (POST /exchange/batches: 422 above)",
+    )
+    exchange_max_bytes: int = Field(
+        1_000_000,
+        ge=1,
+        description="largest pushed exchange batch, its rows as JSON Lines (422 above); the request body is "
+        "also under max_body_bytes (413)",
+    )
+    document_max_bytes: int = Field(
+        10_485_760,
+        ge=1,
+        description="largest document (PDF, JPEG, PNG) an entity may attach to a repair application or a "
+        "self-report (422 above)",
+    )
+    upload_max_body_bytes: int = Field(
+        33_554_432,
+        ge=1,
+        description="largest request body of the routes that take documents (POST /zone/repairs, "
+        "/zone/self-reports and their pages; 413 above); every other route stays under max_body_bytes",
+    )
     champion_check_seconds: float = Field(
         10.0,
         ge=0,
@@ -176,6 +199,11 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.workspace.lake
+
+    @property
+    def documents_dir(self) -> Path:
+        """Where uploaded documents live, content-addressed (supervision.lifecycle.documents)."""
+        return self.workspace.home / "documents"
 
     @property
     def db_url(self) -> str:

@@ -573,7 +573,7 @@ def log_run(
                 _write_artifacts(result, folder)
                 mlflow.log_artifacts(str(folder), artifact_path="report")
             say("logging and registering the model")
-            info = log_model(result.model, registered_model_name=name)
+            info = log_model(result.model, example=result.test, registered_model_name=name)
             version = str(info.registered_model_version)
     return RunRecord(run.info.run_id, version, metrics, same_window[0] if same_window else None)
 
@@ -609,6 +609,11 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
             values=values,
             title="Highest-risk test entity",
         )
+    # The charts' numbers, so the model's page draws them itself in the reader's language (the PNG/SVG
+    # above carry one language's words, and Chinese only where a Chinese font is installed).
+    (folder / "chart_data.json").write_text(
+        json.dumps(chart_data(result, contrib, sample), ensure_ascii=False, sort_keys=True), encoding="utf-8"
+    )
     (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
     (folder / "feature_catalog.json").write_text(
         json.dumps([i.to_dict() for i in model.feature_infos], ensure_ascii=False, indent=2), encoding="utf-8"
@@ -619,6 +624,51 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
         ev.tiers.write_csv(folder / "tiers.csv")
     if ev.groups.height:
         ev.groups.write_csv(folder / "groups.csv")
+
+
+def chart_data(
+    result: TrainingResult, contrib: pl.DataFrame, sample: pl.DataFrame, *, top: int = 20, steps: int = 10
+) -> dict[str, Any]:
+    """The numbers behind the run's charts (``report/chart_data.json``): reliability points (test rows and
+    the control slice), tier shares and rates, the ``top`` features by mean |SHAP| and the highest-risk test
+    entity's waterfall (its ``steps`` largest contributions, the rest summed) — features with their zh/en
+    names, so a page can label them in its own language."""
+    ev = result.evaluation
+    names = {i.name: {"zh": i.zh, "en": i.en} for i in result.model.feature_infos}
+
+    def points(table: pl.DataFrame | None) -> list[dict[str, float]] | None:
+        if table is None:
+            return None
+        kept = table.filter(pl.col("weight") > 0).select("predicted", "observed")
+        return [r for r in kept.to_dicts() if r["predicted"] is not None and r["observed"] is not None]
+
+    feats = [c for c in contrib.columns if c != "base_value"]
+    means = {f: float(np.abs(contrib[f].to_numpy()).mean()) for f in feats} if contrib.height else {}
+    order = sorted(means, key=lambda f: (-means[f], f))[:top]
+    out: dict[str, Any] = {
+        "reliability": points(ev.reliability),
+        "reliability_control": points(ev.control_reliability),
+        "tiers": ev.tiers.select(
+            [c for c in ("tier", "share", "predicted", "observed") if c in ev.tiers.columns]
+        ).to_dicts()
+        if ev.tiers.height
+        else None,
+        "shap_summary": [{"feature": f, **names.get(f, {}), "value": means[f]} for f in order] or None,
+        "waterfall_top_risk": None,
+    }
+    if sample.height:
+        row = contrib.row(int(np.argmax(sample["probability"].to_numpy())), named=True)
+        base = float(row.pop("base_value"))
+        ranked = sorted(row.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+        shown = [{"feature": f, **names.get(f, {}), "value": float(v)} for f, v in ranked[:steps]]
+        rest = ranked[steps:]
+        out["waterfall_top_risk"] = {
+            "base": base,
+            "steps": shown,
+            "others": {"n": len(rest), "value": float(sum(v for _, v in rest))} if rest else None,
+            "raw": base + float(sum(row.values())),
+        }
+    return out
 
 
 def train(

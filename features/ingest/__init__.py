@@ -10,13 +10,14 @@ per file. ``read = accepted + quarantined`` holds for every batch.
 from features.ingest.batch import (
     BatchReport,
     describe,
+    ingest_data,
     ingest_file,
     ingest_paths,
     ingest_planned,
     plan,
     table_for,
 )
-from features.ingest.checks import ID_SOURCES, Checked, validate
+from features.ingest.checks import ID_SOURCES, PRODUCER_COLUMNS, PUSH_RULES, Checked, Producer, validate
 from features.ingest.readers import (
     FORMATS,
     LINE_FIELD,
@@ -40,6 +41,8 @@ __all__ = [
     "FORMATS",
     "ID_SOURCES",
     "LINE_FIELD",
+    "PRODUCER_COLUMNS",
+    "PUSH_RULES",
     "READERS",
     "ROW",
     "ROW_RULES",
@@ -47,10 +50,12 @@ __all__ = [
     "BatchReport",
     "Checked",
     "IngestError",
+    "Producer",
     "RawRows",
     "Rule",
     "decode",
     "describe",
+    "ingest_data",
     "ingest_file",
     "ingest_paths",
     "ingest_planned",

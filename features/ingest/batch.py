@@ -13,7 +13,7 @@ import polars as pl
 
 from features import catalog, lake
 from features.catalog import Table
-from features.ingest.checks import validate
+from features.ingest.checks import Producer, validate
 from features.ingest.readers import FORMATS, READERS, IngestError, format_of
 
 
@@ -107,10 +107,44 @@ def ingest_file(
         return _ingest_file(path, table=table, lake_dir=lake_dir, salt=salt, today=today, allow=allow)
 
 
+def ingest_data(
+    data: bytes,
+    *,
+    fmt: str,
+    table: str,
+    source: str,
+    content_sha256: str,
+    lake_dir: Path,
+    salt: str,
+    today: date,
+    allow: Iterable[str] = (),
+    producer: Producer | None = None,
+) -> BatchReport:
+    """Ingest bytes in a reader's format (``csv``, ``parquet``, ``jsonl``) as one batch of ``table`` under the
+    lake's writer lock: the checks, quarantine and atomic batch of a file (:func:`ingest_file`), for a batch
+    that is no file (a department's push). ``content_sha256`` identifies the batch (the same content is
+    ``already_ingested``); ``producer`` adds the 谁产生、谁报送 rule."""
+    if fmt not in READERS:
+        raise IngestError(f"unknown format {fmt!r}; expected one of {sorted(READERS)}")
+    with lake.writer_lock(lake_dir):
+        lake.clean_staging(lake_dir)  # a batch killed half-way is no batch: only its staging folder is left
+        return _ingest_data(
+            data,
+            fmt=fmt,
+            table=table,
+            source=source,
+            sha=content_sha256,
+            lake_dir=lake_dir,
+            salt=salt,
+            today=today,
+            allow=allow,
+            producer=producer,
+        )
+
+
 def _ingest_file(
     path: Path, *, table: str, lake_dir: Path, salt: str, today: date, allow: Iterable[str]
 ) -> BatchReport:
-    t = catalog.table(table)
     fmt = format_of(path)
     if fmt is None:
         raise IngestError(f"{path}: unknown format; expected one of {sorted(FORMATS)}")
@@ -119,12 +153,39 @@ def _ingest_file(
     except OSError as exc:
         raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
     sha = hashlib.sha256(data).hexdigest()
+    return _ingest_data(
+        data,
+        fmt=fmt,
+        table=table,
+        source=str(path),
+        sha=sha,
+        lake_dir=lake_dir,
+        salt=salt,
+        today=today,
+        allow=allow,
+    )
+
+
+def _ingest_data(
+    data: bytes,
+    *,
+    fmt: str,
+    table: str,
+    source: str,
+    sha: str,
+    lake_dir: Path,
+    salt: str,
+    today: date,
+    allow: Iterable[str],
+    producer: Producer | None = None,
+) -> BatchReport:
+    t = catalog.table(table)
     done = lake.find_batch(lake_dir, table, sha)
     if done is None:
         try:
             raw = READERS[fmt](data)
         except IngestError as exc:
-            raise IngestError(f"{path}: {exc}") from None
+            raise IngestError(f"{source}: {exc}") from None
         checked = validate(
             raw,
             table=t,
@@ -133,18 +194,19 @@ def _ingest_file(
             allow=allow,
             known=_known_values(lake_dir, t),
             existing_keys=None if t.versioned else lake.scan(lake_dir, table).select(list(t.key)),
+            producer=producer,
         )
         batch_id = lake.batch_id_for(table, sha)
         quarantine = checked.quarantine.select(
             pl.lit(table, dtype=pl.String).alias("table"),
             pl.lit(batch_id, dtype=pl.String).alias("batch_id"),
-            pl.lit(str(path), dtype=pl.String).alias("source"),
+            pl.lit(source, dtype=pl.String).alias("source"),
             pl.all(),
         )
         done = lake.write_batch(
             lake_dir,
             table=table,
-            source=str(path),
+            source=source,
             content_sha256=sha,
             accepted=checked.accepted,
             quarantine=quarantine,

@@ -16,6 +16,28 @@ from features.ingest.rules import ROW_RULES, Rule, Run, Scope, Subject, cast, re
 # Source columns carrying raw ID numbers: they are replaced by keys and never reach the lake.
 ID_SOURCES = {"persons": "id_number", "relations": "person_id_number"}
 
+# 谁产生、谁报送: the column naming the department that produced a row, in the tables that have one. A batch
+# pushed by a department (the exchange API) is checked against it; files ingested by the analyst are not.
+PRODUCER_COLUMNS: dict[str, str] = {
+    "licences": "authority",
+    "penalties": "authority",
+    "evaluations": "evaluator",
+    "list_entries": "authority",
+    "interviews": "authority",
+    "repairs": "authority",
+    "inspections": "department",
+}
+# Rules only pushed batches are checked by (the quarantine writes them; RULES lists the file ingest's).
+PUSH_RULES: tuple[str, ...] = ("producer",)
+
+
+@dataclass(frozen=True, slots=True)
+class Producer:
+    """The department pushing a batch: each row's producer column must name it (谁产生、谁报送)."""
+
+    column: str
+    department: str
+
 
 @dataclass(frozen=True, slots=True)
 class Checked:
@@ -317,6 +339,21 @@ def _apply(lf: pl.LazyFrame, file: _File) -> tuple[pl.LazyFrame, list[_Check]]:
     return lf, checks
 
 
+def _producer_check(producer: Producer) -> _Check:
+    """谁产生、谁报送: a producer value other than the pushing department (an empty one is `required`)."""
+    value = pl.col(_t(producer.column))
+    return _Check(
+        producer.column,
+        "producer",
+        value.is_not_null() & (value != producer.department),
+        value,
+        _lit(
+            f"谁产生、谁报送 (the department that produced a record reports it): not the pushing department "
+            f"{producer.department}"
+        ),
+    )
+
+
 def validate(
     raw: RawRows,
     *,
@@ -326,12 +363,15 @@ def validate(
     allow: Iterable[str] = (),
     known: Mapping[str, pl.LazyFrame] | None = None,
     existing_keys: pl.LazyFrame | None = None,
+    producer: Producer | None = None,
 ) -> Checked:
     """Check raw rows against ``table`` in one vectorised pass.
 
     ``known`` maps a field's ``references`` ("entities.uscc") to a one-column frame of the values already
     known (lake plus earlier files of this run); ``existing_keys`` holds the keys already in the lake
-    for non-versioned tables (a second row with one of them is ``duplicate_key``).
+    for non-versioned tables (a second row with one of them is ``duplicate_key``). ``producer`` (a batch a
+    department pushed) adds the ``producer`` rule: a row whose producer column names another department is
+    quarantined (谁产生、谁报送).
     """
     frame = raw.frame
     columns = [c for c in frame.columns if c != LINE]
@@ -373,6 +413,8 @@ def validate(
 
     run = Run(table=table, today=today, allow=tuple(allow), known=known or {}, lake_keys=existing_keys)
     lf, checks = _apply(lf, _File(run=run, columns=tuple(columns), id_source=id_source, derived=derived))
+    if producer is not None:
+        checks.append(_producer_check(producer))
 
     flags = [f"__failed_{i}" for i in range(len(checks))]
     checked = lf.with_columns([c.failed.alias(name) for c, name in zip(checks, flags, strict=True)]).collect()

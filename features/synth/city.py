@@ -14,6 +14,7 @@ import polars as pl
 
 from features.catalog import TABLES
 from features.synth import dirt as dirt_mod
+from features.synth.decisions import build_decisions
 from features.synth.events import build_records
 from features.synth.inspections import draw_inspections
 from features.synth.people import build_people
@@ -42,6 +43,7 @@ PARTS = (
     "interviews",
     "objections",
     "dirt",
+    "decisions",  # added later: last, so that every older part keeps its stream
 )
 STEPS = ("population", "people", "inspections", "records", "dirt", "write")
 TRUTH_DIR = "truth"
@@ -225,6 +227,7 @@ def generate(
         "repairs": rec.repairs,
         "objections": rec.objections,
         "inspections": insp.table,
+        "decisions": build_decisions(rngs["decisions"], pop, tl),
     }
 
     say("dirt")

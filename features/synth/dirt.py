@@ -54,6 +54,7 @@ _ENUM_ZH: dict[str, tuple[str, str]] = {
     "repairs": ("outcome", "同意"),
     "objections": ("outcome", "维持"),
     "inspections": ("outcome", "未发现问题"),
+    "decisions": ("kind", "行政强制"),
 }
 _MISSING: dict[str, str] = {
     "entities": "name",
@@ -68,6 +69,7 @@ _MISSING: dict[str, str] = {
     "repairs": "authority",
     "objections": "record_id",
     "inspections": "department",
+    "decisions": "title",
 }
 # A date that may be set in the future without breaking a row rule (it is never the earlier of an ordering).
 _FUTURE_FIELD: dict[str, str] = {

@@ -40,6 +40,7 @@ FORMATS: dict[str, FileFormat] = {
     "repairs": FileFormat("repairs.csv", "csv"),
     "objections": FileFormat("objections.csv", "csv"),
     "inspections": FileFormat("inspections.parquet", "parquet"),
+    "decisions": FileFormat("decisions.csv", "csv"),
 }
 
 

@@ -20,21 +20,25 @@ from fastapi.routing import APIRoute
 from serving import web
 from serving.api import errors
 from serving.api.deps import RoleCheck, _public
-from serving.api.limits import AdmissionControl, BodySizeLimit, RateLimiter, SecurityHeaders
+from serving.api.limits import AdmissionControl, BodySizeLimits, RateLimiter, SecurityHeaders
 from serving.api.routers import (
     check,
     commitments,
     disclosure,
     entities,
+    exchange,
+    filings,
     lists,
     models,
     objections,
+    public,
     repairs,
     reports,
     sampling,
     scores,
     system,
     uscc,
+    zone,
 )
 from serving.api.trail import AnonymousSummary, AuditMiddleware, AuditWriter
 from serving.champion import ServingChampion
@@ -58,6 +62,10 @@ ROUTERS = (
     scores.router,
     models.router,
     sampling.router,
+    public.router,
+    exchange.router,
+    zone.router,
+    filings.router,
 )
 PUBLIC_ROLES = "public"
 
@@ -169,7 +177,12 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Cl
     # The web pages (serving/web): their routes declare roles like the API's; their errors render as HTML.
     web.install(app, _declare_roles)
     # Added last = outermost: the audit middleware sees the body limit's 413 as well.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The routes that take documents (serving/api/routers/filings.py) have their own, larger limit.
+    app.add_middleware(
+        BodySizeLimits,
+        max_bytes=settings.max_body_bytes,
+        larger=dict.fromkeys(filings.UPLOAD_PATHS, settings.upload_max_body_bytes),
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AuditMiddleware, summary=app.state.anonymous_summary)
     # Outermost: a shed request (503) costs no body read, no authentication, no database and no audit entry.

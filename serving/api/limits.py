@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -90,6 +90,21 @@ class BodySizeLimit:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+class BodySizeLimits:
+    """:class:`BodySizeLimit` with a larger limit for some POST paths (the routes that take documents:
+    serving/api/routers/filings.py ``UPLOAD_PATHS``); every other request keeps `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int]) -> None:
+        self.usual = BodySizeLimit(app, max_bytes=max_bytes)
+        self.by_path = {path: BodySizeLimit(app, max_bytes=max(n, max_bytes)) for path, n in larger.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        special = None
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            special = self.by_path.get(scope.get("path", ""))
+        await (special or self.usual)(scope, receive, send)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import typer
 
 from serving.cli.check import MissingOpt
 from serving.cli.state import BackdateOpt, OnOpt, State, UsccOpt, write_csv
-from serving.services import commitments
+from serving.services import commitments, publication
 
 commitments_app = typer.Typer(no_args_is_help=True)
 
@@ -117,5 +117,5 @@ def commitment_export(
     state: State = ctx.obj
     with state.context(write=False) as c:
         rows = [row.model_dump() for row in commitments.public_column(c)]
-    write_csv(pl.DataFrame(rows, schema=list(commitments.PublicCommitment.model_fields)), out)
+    write_csv(pl.DataFrame(rows, schema=list(publication.PublishedCommitment.model_fields)), out)
     state.emit({"rows": len(rows), "out": out})

@@ -1,8 +1,9 @@
 """Credit commitments (信用承诺): the templates, make, fulfil, breach, interview; the public 信用承诺 column.
 
 A commitment is made to the actor's department (a government system, e.g. the licensing platform of 告知
-承诺制, names the department it is made to); only a supervisor of that department records its fulfilment,
-its breach or the interview after it.
+承诺制, names the department it is made to; the regulated entity, for its own USCC, names one of the
+departments on the platform); only a supervisor of that department records its fulfilment, its breach or the
+interview after it.
 
 A 告知承诺 (a template with a check matter) runs the embedded check first (:func:`checks.evaluate`) and is
 refused (422, exit 1: the entity and matter break a rule of the policy, as any other rule refusal) for an
@@ -20,25 +21,23 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import rescore
-from serving.services import checks
+from serving.services import checks, publication, zone
 from serving.services.checks import CheckView
-from serving.services.context import Context, use_case
+from serving.services.context import Context, own_entity, use_case
 from serving.services.lifecycle_types import (
     Rescored,
     decision_day,
     filing_department,
-    name_masker,
     own_department,
 )
 from supervision.lifecycle import commitments
 from supervision.platform.access import Role
-from supervision.platform.masking import PUBLIC
+from supervision.platform.errors import DomainError
 
 __all__ = [
     "CommitmentBreach",
     "CommitmentMade",
     "CommitmentView",
-    "PublicCommitment",
     "TemplateView",
     "breach",
     "fulfil",
@@ -48,7 +47,7 @@ __all__ = [
     "templates",
 ]
 
-MAKERS = (Role.SUPERVISOR, Role.SYSTEM)
+MAKERS = (Role.SUPERVISOR, Role.SYSTEM, Role.ENTITY)
 SUPERVISOR = (Role.SUPERVISOR,)
 
 
@@ -103,23 +102,6 @@ class CommitmentBreach(CommitmentView):
     rescore: Rescored
 
 
-class PublicCommitment(BaseModel):
-    """A row of the public 信用承诺 column: the signatory masked, ID numbers in the text masked."""
-
-    model_config = ConfigDict(frozen=True)
-
-    commitment_id: str
-    uscc: str
-    title: str
-    text: str
-    licence_id: str | None
-    signatory: str | None
-    made_on: date
-    due_on: date | None
-    status: str
-    determined_on: date | None
-
-
 def _target(commitment_id: str) -> str:
     return f"commitment:{commitment_id}"
 
@@ -138,13 +120,29 @@ def templates(ctx: Context) -> list[TemplateView]:
     return [TemplateView.model_validate(asdict(t)) for t in found.values()]
 
 
-# Public data (the 信用承诺 column is published): anyone, with or without a token.
+# Public data (the 信用承诺 column is published): the whole column at once, for the CLI's export; the API and
+# the pages page through the same rows (publication.commitments_column: GET /public/commitments).
 @use_case("commitments.public", roles=None, public=True)
-def public_column(ctx: Context) -> list[PublicCommitment]:
-    """Every commitment as the public sees it (names masked for the public audience)."""
-    frame = commitments.public_export(ctx.session, mask_name=name_masker(PUBLIC))
-    ctx.audit("commitments.public", target="commitments", details={"rows": frame.height}, read=True)
-    return [PublicCommitment.model_validate(row) for row in frame.to_dicts()]
+def public_column(ctx: Context) -> list[publication.PublishedCommitment]:
+    """Every commitment as the public sees it: made here or ingested, names masked, no minor's."""
+    rows = publication.commitment_rows(ctx)
+    ctx.audit("commitments.public", target="commitments", details={"rows": len(rows)}, read=True)
+    return [publication.PublishedCommitment.model_validate(row) for row in rows]
+
+
+def _entity_department(ctx: Context, uscc: str, department: str | None, on: date | None) -> str:
+    """The department the entity's own commitment is made to: one it names, among the platform's."""
+    own_entity(ctx, uscc)
+    if on is not None:
+        raise DomainError("made_on: an entity commits on the day it commits (leave it out)", field="made_on")
+    known = zone.known_departments(ctx)
+    if department is None or department not in known:
+        raise DomainError(
+            f"department {department!r}: name the department the commitment is made to, one of "
+            f"{', '.join(known) or '(none on the platform)'}",
+            field="department",
+        )
+    return department
 
 
 @use_case("commitments.make", roles=MAKERS)
@@ -162,8 +160,13 @@ def make(
 ) -> CommitmentMade:
     """Record a commitment on the matter's template, made to the actor's department (a system names it); a
     告知承诺 runs the embedded check of its matter first and is refused by the policy's rules."""
-    to = filing_department(ctx, department)
-    day = decision_day(ctx, on, field="made_on", backdate_reason=backdate_reason)
+    entity = ctx.actor.role is Role.ENTITY
+    if entity:
+        to = _entity_department(ctx, uscc, department, on)
+        day = decision_day(ctx, None, field="made_on")
+    else:
+        to = filing_department(ctx, department)
+        day = decision_day(ctx, on, field="made_on", backdate_reason=backdate_reason)
     found = commitments.load_templates()
     template = found.get(matter)
     result = None
@@ -196,7 +199,8 @@ def make(
             "check_id": None if result is None else result.check_id,
         },
     )
-    check = None if result is None else CheckView.model_validate(result.as_dict())
+    # The check carries the current tier: never shown to the entity (zone.RISK_INTERNAL); its id is audited.
+    check = None if result is None or entity else CheckView.model_validate(result.as_dict())
     return CommitmentMade(**CommitmentView.of(row).model_dump(), check=check)
 
 

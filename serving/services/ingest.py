@@ -191,8 +191,9 @@ def quarantine_rows(
     """Quarantined rows (file, line, field, rule, value, message), of one table and rule if given; the first
     `limit` of them (0: all)."""
     _table(table)
-    if rule is not None and rule not in ingest.RULES:
-        raise DomainError(f"unknown rule {rule!r}; expected one of {', '.join(ingest.RULES)}", field="rule")
+    known = (*ingest.RULES, *ingest.PUSH_RULES)
+    if rule is not None and rule not in known:
+        raise DomainError(f"unknown rule {rule!r}; expected one of {', '.join(known)}", field="rule")
     if limit < 0:
         raise DomainError(f"limit {limit}: must be 0 (all) or more", field="limit")
     rows = lake.scan_quarantine(ctx.settings.lake_dir, table)

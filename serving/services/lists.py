@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import rescore
-from serving.services.context import Context, use_case
+from serving.services.context import Context, own_entity, use_case
 from serving.services.lifecycle_types import (
     OWN_CASES,
     WHO_LISTS,
@@ -32,7 +32,7 @@ from serving.services.lifecycle_types import (
 )
 from supervision.lifecycle import lists, subscriptions
 from supervision.platform.access import Role
-from supervision.platform.errors import ForbiddenError
+from supervision.platform.errors import ConflictError, ForbiddenError
 
 __all__ = [
     "Delivery",
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 SUPERVISOR = (Role.SUPERVISOR,)
-RESPONDERS = (Role.SUPERVISOR, Role.SYSTEM)
+RESPONDERS = (Role.SUPERVISOR, Role.SYSTEM, Role.ENTITY)
 READERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST)
 # Person keys are for supervisors and analysts only (supervision/platform/masking.py).
 PERSON_READERS = (Role.SUPERVISOR, Role.ANALYST)
@@ -296,13 +296,30 @@ def approve(
 
 @use_case("lists.respond", roles=RESPONDERS)
 def respond(ctx: Context, case_id: str, *, response: str) -> ListCaseView:
-    """Record the party's statement (陈述申辩) on a proposed case: brought by a government system for the
-    party, or taken down by the listing department."""
-    if ctx.actor.role is not Role.SYSTEM:
+    """Record the party's statement (陈述申辩) on a proposed case: made by the entity itself on its own case
+    (once, by the notice's response deadline), brought by a government system for the party, or taken down by
+    the listing department."""
+    entity = ctx.actor.role is Role.ENTITY
+    if entity:
+        case = lists.get(ctx.session, case_id)
+        own_entity(ctx, case.uscc, what=f"list case {case_id}")
+        if case.status == "proposed" and ctx.today > case.response_due:
+            raise ConflictError(
+                f"list case {case_id}: the statement was due by {case.response_due.isoformat()} (the prior "
+                "notice's response deadline, list.notice_response); contact the listing department",
+                field="response",
+            )
+        if case.response is not None:
+            raise ConflictError(f"list case {case_id}: a statement is already recorded", field="response")
+    elif ctx.actor.role is not Role.SYSTEM:
         _listing(ctx, case_id, "take the response for")
     row = lists.respond(ctx.session, case_id, actor=ctx.lifecycle_actor, response=response)
     ctx.audit("lists.respond", target=_target(case_id), details={"length": len(response)})
-    return ListCaseView.of(row)
+    view = ListCaseView.of(row)
+    if entity:  # the staff's identities and the persons' keys are not the entity's to see
+        hidden: dict[str, Any] = {"accountable": [], "proposer_person_id": None, "approver_person_id": None}
+        view = view.model_copy(update=hidden)
+    return view
 
 
 @use_case("lists.withdraw", roles=SUPERVISOR)

@@ -224,6 +224,9 @@ class VersionDetail:
     serving: str | None
     loaded_at: datetime | None
     last_error: str | None
+    # The charts' numbers (training.run.chart_data), for pages that draw them in their own language; None
+    # for runs logged before they were.
+    chart_data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +443,7 @@ def version_detail(ctx: Context, version: str) -> VersionDetail:
         metrics=_run_metrics(registry, row.run_id),
         windows=_windows(registry, row.run_id),
         charts=_charts(registry, row.run_id),
+        chart_data=_chart_data(registry, row.run_id),
         card=_text(registry, row.run_id, "report/model_card.md"),
         comparison=comparison,
         gate=comparison.gate if comparison is not None else GateVerdict.of(registry.gate(version)),
@@ -644,6 +648,15 @@ def _windows(registry: Registry, run_id: str | None) -> dict[str, dict[str, Any]
     except ValueError:
         return {}
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def _chart_data(registry: Registry, run_id: str | None) -> dict[str, Any] | None:
+    raw = _text(registry, run_id, "report/chart_data.json")
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _charts(registry: Registry, run_id: str | None) -> dict[str, dict[str, str]]:

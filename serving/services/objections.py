@@ -2,8 +2,10 @@
 withdrawal of the changed or revoked decision's publication, and the handling department's own queue.
 
 The department handling an objection is the filer's own (a person of a department), or the one a government
-system names when it files for a party. Only a supervisor of that department marks or decides it, and a
-department reads only the objections it handles.
+system names when it files for a party. The regulated entity files against a record of its own credit
+record in the lake (its USCC, a table open to it); the department that produced the record handles it
+(谁产生、谁负责: the record's authority or department column). Only a supervisor of that department marks
+or decides it, and a department reads only the objections it handles.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import rescore
-from serving.services.context import Context, use_case
+from serving.services import zone
+from serving.services.context import Context, own_entity, use_case
 from serving.services.lifecycle_types import (
     Rescored,
     decision_day,
@@ -24,6 +27,7 @@ from serving.services.lifecycle_types import (
 )
 from supervision.lifecycle import objections
 from supervision.platform.access import Role
+from supervision.platform.errors import ConflictError, DomainError
 
 __all__ = [
     "ObjectionDecision",
@@ -38,7 +42,8 @@ __all__ = [
     "withdraw",
 ]
 
-FILERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM)
+FILERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM, Role.ENTITY)
+WHO_PRODUCED = "谁产生、谁负责: the department that produced a record handles objections to it"
 DECIDERS = (Role.SUPERVISOR,)
 READERS = (Role.SUPERVISOR, Role.INSPECTOR)
 
@@ -107,6 +112,41 @@ def _handled(ctx: Context, objection_id: str, act: str) -> objections.Objection:
     return row
 
 
+def _entity_handler(
+    ctx: Context, uscc: str, record_table: str, record_id: str, department: str | None, on: date | None
+) -> str:
+    """The department handling the entity's objection: the producer of the record, read from the lake; the
+    record must be the entity's own (its ``uscc`` in the lake) and not already under its objection."""
+    own_entity(ctx, uscc)
+    if on is not None:
+        raise DomainError("filed_on: an entity files on the day it files (leave it out)", field="filed_on")
+    if department is not None:
+        raise DomainError(
+            f"department: leave it out; the department that produced the record handles it ({WHO_PRODUCED})",
+            field="department",
+        )
+    t, row = zone.open_record(ctx, record_table, record_id)
+    own_entity(ctx, str(row["uscc"]), what=f"{record_table}:{record_id}")
+    handler = zone.department_of(t, row)
+    if handler is None:
+        raise DomainError(
+            f"{record_table}:{record_id}: the record names no department that produced it, so no department "
+            f"can handle an objection to it here ({WHO_PRODUCED}); object to the department that recorded it",
+            field="record_id",
+        )
+    for open_row in objections.list_objections(ctx.session, uscc=uscc):
+        if (open_row.record_table, open_row.record_id) == (record_table, record_id) and open_row.status in (
+            "filed",
+            "marked",
+        ):
+            raise ConflictError(
+                f"{record_table}:{record_id}: objection {open_row.objection_id} against it is still open "
+                f"({open_row.status}, decision due {open_row.decide_due.isoformat()})",
+                field="record_id",
+            )
+    return handler
+
+
 @use_case("objections.file", roles=FILERS)
 def file(
     ctx: Context,
@@ -119,10 +159,15 @@ def file(
     on: date | None = None,
     backdate_reason: str | None = None,
 ) -> ObjectionView:
-    """File an objection with the actor's department (a system names the handling one); its deadlines are
-    fixed now, in working days from the filing day."""
-    handler = filing_department(ctx, department)
-    day = decision_day(ctx, on, field="filed_on", backdate_reason=backdate_reason)
+    """File an objection with the actor's department (a system names the handling one; the entity's goes to
+    the department that produced its record); its deadlines are fixed now, in working days from the filing
+    day."""
+    if ctx.actor.role is Role.ENTITY:
+        handler = _entity_handler(ctx, uscc, record_table, record_id, department, on)
+        day = decision_day(ctx, None, field="filed_on")
+    else:
+        handler = filing_department(ctx, department)
+        day = decision_day(ctx, on, field="filed_on", backdate_reason=backdate_reason)
     row = objections.file(
         ctx.session,
         actor=ctx.lifecycle_actor,

@@ -16,8 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving import rescore
-from serving.services.context import Context, use_case
+from serving.services.context import Context, own_entity, use_case
+from serving.services.filings import Upload, check_uploads, keep_uploads
 from serving.services.lifecycle_types import (
+    DayError,
     Rescored,
     decision_day,
     own_department,
@@ -25,6 +27,7 @@ from serving.services.lifecycle_types import (
     tier_lookup,
 )
 from supervision.lifecycle import repairs
+from supervision.lifecycle.documents import repair_documents
 from supervision.platform.access import Role
 
 __all__ = [
@@ -40,7 +43,8 @@ __all__ = [
     "reject",
 ]
 
-APPLICANTS = (Role.SUPERVISOR, Role.SYSTEM)
+# The entity applies for its own records (信用服务专区), with the documents its regime requires.
+APPLICANTS = (Role.SUPERVISOR, Role.SYSTEM, Role.ENTITY)
 DECIDERS = (Role.SUPERVISOR,)
 READERS = (Role.SUPERVISOR, Role.INSPECTOR)
 # 国市监信规〔2021〕3号: the application goes to the department that made the penalty (or the listing).
@@ -85,10 +89,16 @@ class RepairView(BaseModel):
     conditions: list[ConditionView]
     tier_before: str | None
     tier_after: str | None
+    documents: dict[str, str] = Field(
+        default_factory=dict,
+        description="the documents attached, route → SHA-256 (GET /documents/{sha256})",
+    )
 
     @classmethod
-    def of(cls, row: repairs.Repair) -> RepairView:
-        return cls.model_validate({**row.as_dict(), "conditions_met": row.conditions_met or {}})
+    def of(cls, row: repairs.Repair, documents: Mapping[str, str] | None = None) -> RepairView:
+        return cls.model_validate(
+            {**row.as_dict(), "conditions_met": row.conditions_met or {}, "documents": dict(documents or {})}
+        )
 
 
 class RepairDecision(RepairView):
@@ -131,18 +141,41 @@ def apply(
     conditions_met: Mapping[str, str] | None = None,
     on: date | None = None,
     backdate_reason: str | None = None,
+    documents: Mapping[str, Upload] | None = None,
 ) -> RepairView:
     """Record an application at the department that penalised or listed; every condition is checked and
     recorded, and the acceptance deadline fixed. Refused (不予受理, 422) before the earliest eligible date of
     the record's repair regime, naming the date, and without evidence of a route the regime requires
-    (credit training, credit report, public-interest service), naming it."""
-    day = decision_day(ctx, on, field="applied_on", backdate_reason=backdate_reason)
+    (credit training, credit report, public-interest service), naming it.
+
+    The entity applies for its own records only (the record's USCC in the lake, 403 otherwise), dated today,
+    and attaches a document (PDF, JPEG, PNG) for each route its regime requires: `documents` maps a route to
+    its upload. Uploads are checked first and kept only when the application is recorded."""
+    what = f"{record_table} record {record_id}"
     sources = ctx.sources()
+    entity = ctx.actor.role is Role.ENTITY
+    if entity:
+        owner = repairs.record_uscc(sources, record_table=record_table, record_id=record_id)
+        own_entity(ctx, owner, what=what)
+        own_entity(ctx, uscc)
+        if on is not None and on != ctx.today:
+            raise DayError(
+                f"applied_on {on.isoformat()}: an entity's application is dated the day it is made "
+                f"({ctx.today.isoformat()})",
+                field="applied_on",
+            )
+    day = decision_day(ctx, on, field="applied_on", backdate_reason=backdate_reason)
     named = repairs.handling_department(sources, record_table=record_table, record_id=record_id)
+    if entity and named is None:
+        raise repairs.RepairError(
+            f"{what}: names no department that penalised or listed; apply at that department in person",
+            field="record_id",
+        )
     handler = named or ctx.department()
-    if ctx.actor.role is not Role.SYSTEM:  # a system applies for the party, wherever the record was made
-        what = f"{record_table} record {record_id}"
+    if ctx.actor.role not in (Role.SYSTEM, Role.ENTITY):  # a system or the party applies wherever it was made
         own_department(ctx, handler, what=what, act="take a repair application for", rule=HANDLER_RULE)
+    routes = dict(documents or {})
+    checked = check_uploads(ctx, {f"document_{name}": upload for name, upload in routes.items()})
     row = repairs.apply(
         ctx.session,
         sources,
@@ -157,7 +190,11 @@ def apply(
         conditions_met=conditions_met,
         policy=ctx.policy(),
         tiers=tier_lookup(ctx, day),
+        documents={name: checked[f"document_{name}"].sha256 for name in routes},
+        documents_required=entity,
     )
+    keep_uploads(ctx, checked, uscc=uscc)
+    attached = {name: checked[f"document_{name}"].sha256 for name in routes}
     ctx.audit(
         "repairs.apply",
         target=_target(row.repair_id),
@@ -168,9 +205,10 @@ def apply(
             "regime": row.regime,
             "conditions_met": sorted(row.conditions_met or {}),
             "failed": [c["name"] for c in row.conditions if not c["ok"]],
+            "documents": attached,
         },
     )
-    return RepairView.of(row)
+    return RepairView.of(row, attached)
 
 
 @use_case("repairs.accept", roles=DECIDERS)
@@ -244,7 +282,7 @@ def get(ctx: Context, repair_id: str) -> RepairView:
     """One repair the actor's department handles (another department's is refused)."""
     row = _handled(ctx, repair_id, "read")
     ctx.audit("repairs.get", target=_target(repair_id), read=True)
-    return RepairView.of(row)
+    return RepairView.of(row, repair_documents(ctx.session, repair_id))
 
 
 @use_case("repairs.list", roles=READERS)

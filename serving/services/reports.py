@@ -1,8 +1,10 @@
 """Credit reports (信用报告): issue one as HTML or PDF (its number and hash are stored), verify a report.
 
-Score, tier and reasons are for authorised readers only (supervisors and analysts), with the date of the
-score used (``score_as_of``: the current score's, :mod:`serving.services.current_score`); personal names are
-masked as the reader's role sees them.
+The regulated entity downloads its own report (its USCC only); its copy, as every unauthorised reader's,
+has no score section, and its number and hash verify like any other. Score, tier and reasons are for
+authorised readers only (supervisors and analysts), with the date of the score used (``score_as_of``: the
+current score's, :mod:`serving.services.current_score`); personal names are masked as the reader's role
+sees them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from serving.services.context import Context, use_case
+from serving.services.context import Context, own_entity, use_case
 from serving.services.lifecycle_types import name_masker, read_day, stored_score
 from supervision.lifecycle import reports
 from supervision.platform.access import Role
@@ -21,7 +23,7 @@ from supervision.platform.errors import ForbiddenError
 
 __all__ = ["AUTHORISED", "ReportFile", "Verification", "issue", "verify"]
 
-ISSUERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST, Role.SYSTEM)
+ISSUERS = (Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST, Role.SYSTEM, Role.ENTITY)
 AUTHORISED = frozenset({Role.SUPERVISOR, Role.ANALYST})
 MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
@@ -63,7 +65,8 @@ def issue(
     with_score: bool | None = None,
 ) -> ReportFile:
     """Issue the entity's report as of `on`. The score is in it for authorised readers (`with_score` None:
-    when the reader is one; True: required, refused to others; False: never)."""
+    when the reader is one; True: required, refused to others; False: never). The entity: its own USCC."""
+    own_entity(ctx, uscc, what=f"the credit report of {uscc}")
     authorised = ctx.actor.role in AUTHORISED
     if with_score and not authorised:
         raise ForbiddenError(

@@ -18,10 +18,32 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.api.errors import ApiError
-from serving.web import analyst, auth, home, inspector, supervisor
+from serving.web import (
+    analyst,
+    auth,
+    home,
+    inspector,
+    public,
+    publicity,
+    queues,
+    supervisor,
+    zone,
+    zone_filings,
+)
 from serving.web.render import STATIC_DIR, page
 
-WEB_ROUTERS = (home.entry, home.router, supervisor.router, inspector.router, analyst.router)
+WEB_ROUTERS = (
+    home.entry,
+    home.router,
+    supervisor.router,
+    inspector.router,
+    analyst.router,
+    public.router,
+    publicity.router,
+    queues.router,
+    zone_filings.router,  # before zone's own routes: /ui/zone/repairs/new, /ui/zone/self-reports/new
+    zone.router,
+)
 PREFIX = "/ui"
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]

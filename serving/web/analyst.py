@@ -22,6 +22,7 @@ from serving.api.trail import audited
 from serving.services import models
 from serving.services.context import Context
 from serving.services.models import CORE_METRICS
+from serving.web import charts as inline_charts
 from serving.web import i18n
 from serving.web.auth import CsrfDep, page_context
 from serving.web.render import page
@@ -124,6 +125,7 @@ def _detail_page(
         tiers=_tier_rows(metrics),
         windows=found.windows,
         charts=found.charts,
+        drawn=inline_charts.drawn(found.chart_data, i18n.language(request)),
         chart_keys={
             n: f"model.chart.{n}" if f"model.chart.{n}" in i18n.MESSAGES else None for n in found.charts
         },

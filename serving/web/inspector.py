@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import polars as pl
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -75,7 +75,7 @@ class Row:
     entity: sampling_lists.ListEntry
     name: str | None
     reasons: list[tuple[str, str]]
-    state: Literal["done", "pending", "unstaffed", "waiting"]
+    state: sampling_lists.VisitState
     why_not: str | None  # message key: why this visitor cannot record the result here
 
     @property
@@ -91,16 +91,6 @@ class Row:
         return self.why_not is None
 
 
-def _state(entity: sampling_lists.ListEntry) -> Literal["done", "pending", "unstaffed", "waiting"]:
-    if entity.outcome is not None:
-        return "done"
-    if entity.visit_status == "assigned":
-        return "pending"
-    if entity.visit_status == "unstaffed":
-        return "unstaffed"
-    return "waiting"  # drawn, but the period's inspectors are not assigned yet
-
-
 def rows_of(
     detail: sampling_lists.TaskDetail, *, settings: Settings, reasons: pl.DataFrame | None
 ) -> list[Row]:
@@ -112,7 +102,7 @@ def rows_of(
             entity=e,
             name=names.get(e.uscc),
             reasons=structured.get(e.uscc) or [(r, r) for r in (e.reasons or "").split("；") if r],
-            state=_state(e),
+            state=e.state,
             why_not=None if e.blocked is None else f"task.why.{e.blocked}",
         )
         for e in detail.entries
@@ -157,31 +147,64 @@ def task_list(
     request: Request,
     task_id: TaskId,
     ctx: Annotated[Context, auth.page_context(sampling_lists.get_task)],
-    show: Annotated[Literal["all", "mine", "pending"], Query()] = "all",
+    district: Annotated[str | None, Query(max_length=16)] = None,
+    tier: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    mine: Annotated[bool, Query()] = False,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=sampling_lists.MAX_PER_PAGE)] = sampling_lists.PER_PAGE,
+    show: Annotated[Literal["all", "mine", "pending"] | None, Query()] = None,
     recorded: Annotated[str | None, Query(max_length=18)] = None,
 ) -> HTMLResponse:
-    """The task's sampling list: every drawn entity with tier, reasons, team and result status."""
+    """The task's sampling list, a page at a time: every drawn entity with tier, reasons, team and result
+    status, filtered by district, tier, status and "mine" (the service filters and pages; a bad value is a
+    422 page naming the field). ``show`` is the older form of the last two (``mine``, ``pending``)."""
+    query = sampling_lists.ListQuery(
+        district=district or None,
+        tier=tier or None,
+        status=status or ("pending" if show == "pending" else None),
+        mine=mine or show == "mine",
+        page=page_no,
+        per_page=per_page,
+        highlight=recorded,
+    )
     reasons = sampling_api.stored_reasons_frame(request)
-    detail = sampling_lists.get_task(ctx, task_id, reasons=reasons)
+    detail = sampling_lists.get_task(ctx, task_id, reasons=reasons, query=query)
     rows = rows_of(detail, settings=ctx.settings, reasons=reasons)
-    if show == "mine":
-        rows = [r for r in rows if r.mine]
-    elif show == "pending":
-        rows = [r for r in rows if r.state == "pending"]
-    notice = next((r for r in rows if recorded is not None and r.entity.uscc == recorded), None)
-    counts = {"total": len(detail.entries), "done": sum(e.outcome is not None for e in detail.entries)}
+    notice = detail.highlighted
+    kept = {
+        "district": query.district,
+        "tier": query.tier,
+        "status": query.status,
+        "mine": "1" if query.mine else None,
+        "per_page": str(per_page) if per_page != sampling_lists.PER_PAGE else None,
+    }
+    filters = {k: v for k, v in kept.items() if v is not None}
     return page(
         request,
         "inspector/list.html",
         task=detail.task,
         tiers=detail.tiers,
         rows=rows,
-        show=show,
-        counts=counts,
-        notice=notice if notice is not None and notice.state == "done" else None,
+        detail=detail,
+        query=query,
+        counts={"total": detail.total, "done": detail.done},
+        notice=notice if notice is not None and notice.outcome is not None else None,
         inspector=detail.inspector,
         is_inspector=ctx.actor.role is Role.INSPECTOR,
+        states=sampling_lists.STATES,
+        list_tiers=sampling_lists.LIST_TIERS,
+        per_page_default=sampling_lists.PER_PAGE,
+        filtered=bool(filters.keys() - {"per_page"}),
+        page_link=lambda n: _list_url(task_id, {**filters, "page": str(n)} if n > 1 else filters),
+        base_link=_list_url(task_id, {}),
     )
+
+
+def _list_url(task_id: str, params: dict[str, str]) -> str:
+    """The list's address with `params` (the filters and page kept from link to link)."""
+    query = urlencode(params)
+    return f"/ui/tasks/{quote(task_id)}" + (f"?{query}" if query else "")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,16 @@ STATIC_DIR = HERE / "static"
 # Each role's menu: (message key, path). The pages behind them admit the same roles as the API routes
 # they show (docs/web.md lists both).
 NAV: dict[Role, tuple[tuple[str, str], ...]] = {
-    Role.SUPERVISOR: (("nav.entities", "/ui/entities"), ("nav.tasks", "/ui/tasks")),
-    Role.INSPECTOR: (("nav.tasks", "/ui/tasks"), ("nav.entities", "/ui/entities")),
+    Role.SUPERVISOR: (
+        ("nav.entities", "/ui/entities"),
+        ("nav.tasks", "/ui/tasks"),
+        ("nav.queues", "/ui/queues"),
+    ),
+    Role.INSPECTOR: (
+        ("nav.tasks", "/ui/tasks"),
+        ("nav.entities", "/ui/entities"),
+        ("nav.queues", "/ui/queues"),
+    ),
     Role.ANALYST: (("nav.models", "/ui/models"), ("nav.entities", "/ui/entities")),
     # The regulated entity: its own credit service zone (信用服务专区) only.
     Role.ENTITY: (("nav.zone", "/ui/zone"),),

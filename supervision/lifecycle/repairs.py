@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features.catalog import SEVERITIES
 from supervision.lifecycle import lists
+from supervision.lifecycle.documents import link_repair
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
@@ -51,6 +52,7 @@ __all__ = [
     "get",
     "handling_department",
     "overdue",
+    "record_uscc",
     "reject",
     "repair_rules",
 ]
@@ -334,6 +336,16 @@ def handling_department(
     return authority.strip() or None if isinstance(authority, str) else None
 
 
+def record_uscc(sources: Mapping[str, pl.LazyFrame], *, record_table: str, record_id: str) -> str:
+    """The entity a repairable record of the lake is about (its ``uscc``): whose record it is."""
+    if record_table not in REPAIRABLE_TABLES:
+        raise RepairError(
+            f"record_table {record_table!r}: repairs apply to {', '.join(REPAIRABLE_TABLES)}",
+            field="record_table",
+        )
+    return str(_one(sources[record_table], _KEYS[record_table], record_id, record_table)["uscc"])
+
+
 @dataclass(frozen=True, slots=True)
 class Eligibility:
     """When a record may be repaired: its regime, the earliest eligible day and why, the routes required."""
@@ -523,9 +535,15 @@ def _conditions_met(given: Mapping[str, str] | None, policy: Policy) -> dict[str
 
 
 def _refuse_early_or_incomplete(
-    conditions: list[Condition], eligibility: Eligibility, *, applied_on: date
+    conditions: list[Condition],
+    eligibility: Eligibility,
+    *,
+    applied_on: date,
+    documents: Mapping[str, str] | None = None,
+    documents_required: bool = False,
 ) -> None:
-    """不予受理: an application before the earliest eligible date, or without a route its regime requires."""
+    """不予受理: an application before the earliest eligible date, or without a route its regime requires
+    (with `documents_required`, the entity's own application: without a document of each such route)."""
     if applied_on < eligibility.earliest:
         raise RepairError(
             f"applied_on {applied_on.isoformat()}: before the earliest eligible date "
@@ -533,6 +551,16 @@ def _refuse_early_or_incomplete(
             f"apply on or after {eligibility.earliest.isoformat()}",
             field="applied_on",
         )
+    if documents_required:
+        undocumented = [name for name in eligibility.required if name not in (documents or {})]
+        if undocumented:
+            first = undocumented[0]
+            raise RepairError(
+                f"document_{first}: the {eligibility.regime} regime requires a document of "
+                + ", ".join(undocumented)
+                + " for this record; not accepted (不予受理) until it is attached (PDF, JPEG or PNG)",
+                field=f"document_{first}",
+            )
     missing = [c for c in conditions if c.name in eligibility.required and not c.ok]
     if missing:
         raise RepairError(
@@ -564,15 +592,28 @@ def apply(
     conditions_met: Mapping[str, str] | None = None,
     policy: Policy | None = None,
     tiers: TierLookup | None = None,
+    documents: Mapping[str, str] | None = None,
+    documents_required: bool = False,
 ) -> Repair:
     """Record an application, its conditions as checked today and its acceptance deadline.
 
     Refused (不予受理) before the earliest eligible date of the record's regime and without evidence of a
-    route the regime requires; every other failed condition is recorded for the department's decision."""
+    route the regime requires; every other failed condition is recorded for the department's decision.
+    `documents` (route → SHA-256 of a stored document, :mod:`supervision.lifecycle.documents`) are the
+    evidence of their routes (the reference is the document when none is given) and are linked to the
+    application; with `documents_required` (the entity's own application) each required route needs one."""
     policy = policy or default_policy()
     if not department or not department.strip():
         raise RepairError("department: required (the department that penalised or listed handles the repair)")
     met = _conditions_met(conditions_met, policy)
+    catalog = repair_rules(policy).catalog
+    for name, sha in (documents or {}).items():
+        if name not in catalog:
+            raise RepairError(
+                f"document_{name}: not a repair route of the policy ({', '.join(catalog)})",
+                field=f"document_{name}",
+            )
+        met.setdefault(name, f"document sha256:{sha}")
     conditions, eligibility = _checked(
         sources,
         uscc=uscc,
@@ -584,7 +625,13 @@ def apply(
         conditions_met=met,
         policy=policy,
     )
-    _refuse_early_or_incomplete(conditions, eligibility, applied_on=applied_on)
+    _refuse_early_or_incomplete(
+        conditions,
+        eligibility,
+        applied_on=applied_on,
+        documents=documents,
+        documents_required=documents_required,
+    )
     repair_id = _repair_id(uscc, record_table, record_id, applied_on)
     if session.get(Repair, repair_id) is not None:
         raise RepairError(f"repair {repair_id}: already applied for on {applied_on.isoformat()}")
@@ -618,6 +665,8 @@ def apply(
     )
     session.add(row)
     session.flush()
+    if documents:
+        link_repair(session, repair_id, dict(documents))
     MACHINE.record(
         session,
         actor=actor,
@@ -631,6 +680,7 @@ def apply(
             "regime": eligibility.regime,
             "earliest": eligibility.earliest,
             "failed": [c.name for c in conditions if not c.ok],
+            "documents": dict(documents or {}),
         },
     )
     return row

@@ -47,6 +47,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.lifecycle.reports",
     "supervision.lifecycle.subscriptions",
     "supervision.lifecycle.scores",
+    "supervision.lifecycle.documents",
+    "supervision.lifecycle.self_reports",
 )
 
 

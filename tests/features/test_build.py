@@ -144,6 +144,7 @@ FUTURE: dict[str, list[tuple[str, dict]]] = {
     ],
     "inspections": [("inspections", {"uscc": E[0], "inspected_on": AS_OF, "outcome": "serious_violation"})],
     "persons": [],  # persons carry no date; a new person only matters through a relation (above)
+    "decisions": [],  # the seven other kinds of 双公示 decisions are published, not a feature input
 }
 
 

@@ -59,6 +59,22 @@ class City:
     usccs: list[str]
 
 
+# What the policy publishes, for anyone (serving/api/routers/public.py: tests/serving/test_public_pages.py).
+PUBLIC_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
+    ("GET", "/public/commitments", "public"),
+    ("GET", "/public/measures", "public"),
+    ("GET", "/public/lists", "public"),
+    ("GET", "/public/court-debtors", "public"),
+    ("GET", "/public/reports/{report_no}", "public"),
+]
+# Data exchange (一张网: tests/serving/test_exchange.py).
+EXCHANGE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
+    ("POST", "/exchange/batches", frozenset({Role.SYSTEM, Role.ANALYST})),
+    ("GET", "/exchange/batches/{batch_id}", frozenset({Role.SYSTEM, Role.ANALYST})),
+    ("GET", "/exchange/feed", frozenset({Role.SYSTEM})),
+]
+
+
 # Every test identity is a person of one department of a district (another department's has its own token).
 DEPARTMENT = "亭湖区市场监督管理局"
 DIVISION = "320902"

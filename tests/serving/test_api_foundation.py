@@ -32,10 +32,14 @@ from supervision.platform.db import make_engine, session_scope, upgrade
 from tests.conftest import china_half_past_midnight
 from tests.serving.api_city import (
     DOMAIN_MATRIX,  # entities, scores, models, sampling: tested there
+    EXCHANGE_MATRIX,
+    PUBLIC_MATRIX,
     entity_uscc,
 )
 from tests.serving.api_city import error as _error
 from tests.serving.test_api_lifecycle import LIFECYCLE_MATRIX  # routes of issue 8, tested there
+from tests.serving.test_filings import FILINGS_MATRIX  # the entity's filings and the staff queues
+from tests.serving.test_zone import ZONE_MATRIX  # the entity's service zone
 from tests.supervision.databases import backend_params, fresh_database_url
 
 VALID_USCC = "91350100M000100Y43"
@@ -127,10 +131,12 @@ def _entries(engine: sa.Engine) -> list[audit.AuditEntry]:
 
 
 def test_the_matrix_is_the_apps(client: TestClient) -> None:
-    assert role_matrix() == MATRIX + LIFECYCLE_MATRIX + DOMAIN_MATRIX
+    everything = MATRIX + LIFECYCLE_MATRIX + DOMAIN_MATRIX + PUBLIC_MATRIX + EXCHANGE_MATRIX
+    everything += ZONE_MATRIX + FILINGS_MATRIX
+    assert role_matrix() == everything
     spec = client.get("/openapi.json").json()
     served = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
-    assert served == {(method, path) for method, path, _ in MATRIX + LIFECYCLE_MATRIX + DOMAIN_MATRIX}
+    assert served == {(method, path) for method, path, _ in everything}
     assert spec["paths"]["/tokens"]["post"]["x-roles"] == ["admin"]
     assert spec["paths"]["/health"]["get"]["x-roles"] == ["public"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

@@ -31,14 +31,15 @@ ANY = access.STAFF_ROLES  # roles=None: every staff role, never the entity
 
 # Imported by tests/serving/test_api_foundation.py: the app's whole matrix is its MATRIX plus these rows.
 LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
-    ("POST", "/objections", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM})),
+    # The entity files too, on its own records (the service checks the object: tests/serving/test_zone.py).
+    ("POST", "/objections", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.SYSTEM, Role.ENTITY})),
     ("POST", "/objections/{objection_id}/mark", SUP),
     ("POST", "/objections/{objection_id}/decision", SUP),
     ("POST", "/objections/{objection_id}/withdrawal", SUP),
     ("GET", "/objections/overdue", READ),
     ("GET", "/objections/{objection_id}", READ),
     ("GET", "/objections", READ),
-    ("POST", "/repairs", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
+    ("POST", "/repairs", frozenset({Role.SUPERVISOR, Role.SYSTEM, Role.ENTITY})),
     ("POST", "/repairs/{repair_id}/accept", SUP),
     ("POST", "/repairs/{repair_id}/approve", SUP),
     ("POST", "/repairs/{repair_id}/reject", SUP),
@@ -47,7 +48,7 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("GET", "/repairs", READ),
     ("POST", "/lists", SUP),
     ("POST", "/lists/{case_id}/approve", SUP),
-    ("POST", "/lists/{case_id}/response", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
+    ("POST", "/lists/{case_id}/response", frozenset({Role.SUPERVISOR, Role.SYSTEM, Role.ENTITY})),
     ("POST", "/lists/{case_id}/withdraw", SUP),
     ("POST", "/lists/{case_id}/list", SUP),
     ("POST", "/lists/{case_id}/publish", SUP),
@@ -64,16 +65,22 @@ LIFECYCLE_MATRIX: list[tuple[str, str, frozenset[Role] | str]] = [
     ("GET", "/restrictions", ANY),
     ("GET", "/restrictions/incentives", ANY),
     ("GET", "/commitments/templates", ANY),
-    ("GET", "/commitments/public", "public"),
-    ("POST", "/commitments", frozenset({Role.SUPERVISOR, Role.SYSTEM})),
+    ("POST", "/commitments", frozenset({Role.SUPERVISOR, Role.SYSTEM, Role.ENTITY})),
     ("POST", "/commitments/{commitment_id}/fulfil", SUP),
     ("POST", "/commitments/{commitment_id}/breach", SUP),
     ("POST", "/commitments/{commitment_id}/interview", SUP),
     ("POST", "/disclosure/register", SUP),
     ("POST", "/disclosure/{record_table}/{record_id}/publish", SUP),
+    ("POST", "/disclosure/{record_table}/{record_id}/withdraw", SUP),
     ("GET", "/disclosure/overdue", READ),
+    ("GET", "/disclosure/overdue/records", READ),
     ("GET", "/disclosure/public", "public"),
-    ("POST", "/reports", frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST, Role.SYSTEM})),
+    ("GET", "/disclosure/search", "public"),
+    (
+        "POST",
+        "/reports",
+        frozenset({Role.SUPERVISOR, Role.INSPECTOR, Role.ANALYST, Role.SYSTEM, Role.ENTITY}),
+    ),
     ("GET", "/reports/{report_no}/verify", ANY),
 ]
 
@@ -322,7 +329,7 @@ def test_commitments_disclosure_and_reports_over_http(
     )
     again = client.post(f"/commitments/{cid}/fulfil", json={"on": "2026-10-09"}, headers=sup)
     assert again.status_code == 409 and "'breached'" in again.json()["error"]["message"]
-    column = _ok(client.get("/commitments/public"))
+    column = [c for c in _ok(client.get("/public/commitments"))["items"] if c["commitment_id"] == cid]
     assert [c["signatory"] for c in column] == ["张**"] and column[0]["status"] == "breached"
 
     assert _ok(client.post("/disclosure/register", headers=sup))["registered"] == 7
@@ -340,7 +347,7 @@ def test_commitments_disclosure_and_reports_over_http(
     public = client.get("/disclosure/public", params={"on": "2026-11-27"})
     rows = _ok(public)
     assert [r["record_id"] for r in rows] == ["P-REVOKE"] and rows[0]["legal_representative"] == "张*"
-    assert not ID_RE.search(public.text) and not ID_RE.search(client.get("/commitments/public").text)
+    assert not ID_RE.search(public.text) and not ID_RE.search(client.get("/public/commitments").text)
 
     issued = client.post("/reports", json={"uscc": E[4], "on": "2026-11-27"}, headers=auth[Role.INSPECTOR])
     assert issued.status_code == 200 and issued.headers["content-type"].startswith("text/html")

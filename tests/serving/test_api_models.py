@@ -167,11 +167,11 @@ def test_a_model_that_fails_to_load_leaves_the_champion_serving(client: TestClie
     v1, v2 = city.versions
     registry = Registry(city.settings.mlflow_uri)
     assert registry.champion() == v1
-    # Damage v2's stored model (as a broken artifact store would): its pickle no longer loads.
+    # Damage v2's stored model (as a broken artifact store would): its code no longer loads.
     model_id = str(registry.client.get_model_version(registry.name, v2).source).removeprefix("models:/")
-    pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "python_model.pkl"
+    pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "pyfunc_code.py"
     assert pickle.exists()
-    pickle.write_bytes(b"not a pickle")
+    pickle.write_bytes(b"not a python model")
     error = _error(
         client.post(
             f"/models/{v2}/promote",

@@ -95,10 +95,10 @@ def test_a_promotion_and_a_rollback_by_the_cli_are_served_without_a_restart(
 def test_a_version_that_fails_to_load_leaves_the_champion_serving(city: City, registry: Registry) -> None:
     v1, v2 = city.versions
     model_id = str(registry.client.get_model_version(registry.name, v2).source).removeprefix("models:/")
-    pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "python_model.pkl"
+    pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "pyfunc_code.py"
     good = pickle.read_bytes()
     try:
-        pickle.write_bytes(b"not a pickle")  # as a damaged artifact store would leave it
+        pickle.write_bytes(b"not a python model")  # as a damaged artifact store would leave it
         with TestClient(
             create_app(_settings(city, 0), engine=city.engine, clock=china_half_past_midnight())
         ) as client:

@@ -95,7 +95,8 @@ def test_objection_check_disclosure_and_report(ready: Settings, people: People, 
     code, checked = _json(ready, f"check run --uscc {E[4]} --matter bidding --on 2026-11-27", people.system)
     assert code == 0 and checked["restricted"] and checked["lists"][0]["list_type"] == "severe_dishonesty"
 
-    assert _json(ready, "disclosure register", people.sup)[1] == {"registered": 7}
+    # The upheld objection above revoked P-REVOKE: registering notes the revocation.
+    assert _json(ready, "disclosure register", people.sup)[1] == {"registered": 7, "revocations": 1}
     assert _json(ready, "disclosure overdue --on 2026-11-27", people.sup)[0] == 1
     assert _json(ready, "disclosure publish penalties P-REVOKE --on 2026-11-02", people.sup)[0] == 0
     out = tmp_path / "public.csv"

@@ -176,7 +176,12 @@ def test_every_lifecycle_use_case_is_audited_from_the_cli(
     # 双公示.
     run(sup, "disclosure.register", "disclosure register")
     run(sup, "disclosure.publish", "disclosure publish penalties P-REVOKE --on 2026-11-02")
+    # The upheld objection revoked P-REVOKE on 2026-11-04: its publication is withdrawn (Order 45 art 11).
+    withdraw = "disclosure withdraw penalties P-REVOKE --reason 决定已撤销 --on 2026-11-05"
+    run(sup, "disclosure.withdraw", withdraw)
     run(inspector, "disclosure.overdue", "disclosure overdue --on 2026-11-27", exit_code=1)
+    run(inspector, "disclosure.overdue_records", "disclosure overdue --records --on 2026-11-27", exit_code=1)
+    run(inspector, "disclosure.search", "disclosure search --kind penalty --on 2026-11-27")
     run(
         inspector,
         "disclosure.public",

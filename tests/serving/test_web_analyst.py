@@ -207,8 +207,9 @@ def test_one_version_in_full(client: TestClient, city: City, v1_champion: None) 
             assert share == f"{100 * m[f'tier_{tier}_share']:.1f}%"
             assert predicted == f"{100 * m[f'tier_{tier}_predicted']:.1f}%"
             assert observed == f"{100 * m[f'tier_{tier}_observed']:.1f}%"
-    for name in CHARTS:
-        assert f'<img src="/ui/models/{v2}/charts/{name}.svg"' in text
+    for name in CHARTS:  # drawn inline from the run's numbers; its files stay downloadable
+        assert f'data-chart-svg="{name}"' in text
+        assert f'href="/ui/models/{v2}/charts/{name}.svg"' in text
     card = (_run_dir(city, v2) / "model_card.md").read_text(encoding="utf-8")
     assert html.escape(card, quote=False).splitlines()[0] in text and '<pre class="model-card">' in text
     # The comparison with the champion, as GET /models/compare answers it.
@@ -272,6 +273,49 @@ def test_charts_are_the_runs_artifacts_by_name(client: TestClient, city: City, v
         r = client.get(f"/ui/models/{version}/charts/reliability.svg")
         assert r.status_code == 404 and "no model version" in html.unescape(r.text), version
         assert client.get(f"/ui/models/{version}").status_code == 404
+
+
+def _chart_texts(text: str, name: str) -> list[str]:
+    """The words of one inline chart: its <title> and every <text>, tooltips left out."""
+    found = re.search(rf'<svg class="cw-chart"[^>]*data-chart-svg="{name}">(.*?)</svg>', text, re.S)
+    assert found, name
+    body = re.sub(r"<(rect|circle)[^>]*><title>.*?</title></\1>", "", found.group(1), flags=re.S)
+    return [
+        html.unescape(w).strip()
+        for w in re.findall(r"<(?:text|title)[^>]*>(.*?)</(?:text|title)>", body, re.S)
+    ]
+
+
+def test_chart_titles_and_axes_follow_the_pages_language(
+    client: TestClient, city: City, v1_champion: None
+) -> None:
+    v2 = city.versions[1]
+    sign_in(client, city, Role.ANALYST)
+    en = client.get(f"/ui/models/{v2}?lang=en").text
+    zh = client.get(f"/ui/models/{v2}?lang=zh").text
+    expected = {
+        "reliability": ("model.chart.reliability", "chart.reliability.x", "chart.reliability.y"),
+        "tiers": ("model.chart.tiers", "chart.tiers.x", "chart.tiers.share", "chart.tiers.rate"),
+        "shap_summary": ("model.chart.shap_summary", "chart.shap.x"),
+    }
+    catalog = json.loads((_run_dir(city, v2) / "feature_catalog.json").read_text(encoding="utf-8"))
+    names = {f["name"]: (f["zh"], f["en"]) for f in catalog}
+    for name, keys in expected.items():
+        words = {lang: _chart_texts(page, name) for lang, page in (("en", en), ("zh", zh))}
+        for key in keys:
+            assert i18n.t(key, "en") in words["en"] and i18n.t(key, "zh") in words["zh"], (name, key)
+            assert i18n.t(key, "en") not in words["zh"], (name, key)
+        # No English word is left in the Chinese chart: numbers, tier letters, symbols and the
+        # catalog's Chinese feature names only (a few contain a Latin acronym such as SHAP or USCC).
+        zh_names = {zh_name for zh_name, _ in names.values()}
+        for word in words["zh"]:
+            if word in zh_names:
+                continue
+            assert not re.search(r"[a-z]{3,}", word.replace("SHAP", "")), (name, word)
+    # The waterfall's features and the summary's are named in the page's language.
+    shap_en, shap_zh = set(_chart_texts(en, "shap_summary")), set(_chart_texts(zh, "shap_summary"))
+    listed = [f for f, (_, en_name) in names.items() if en_name in shap_en]
+    assert listed and all(names[f][0] in shap_zh for f in listed)
 
 
 # ------------------------------------------------------------------------------------------------ moves
@@ -379,10 +423,10 @@ def test_a_model_that_fails_to_load_is_refused_and_its_error_shown(
     v1, v2 = city.versions
     registry = _registry(city)
     model_id = str(registry.client.get_model_version(registry.name, v2).source).removeprefix("models:/")
-    pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "python_model.pkl"
+    pickle = city.settings.mlflow_artifacts_dir / "models" / model_id / "artifacts" / "pyfunc_code.py"
     good = pickle.read_bytes()
     csrf = sign_in(client, city, Role.ANALYST)
-    pickle.write_bytes(b"not a pickle")
+    pickle.write_bytes(b"not a python model")
     try:
         r = client.post(
             f"/ui/models/{v2}/promote?lang=en", data={"csrf": csrf, "reason": "x", "force": "true"}
@@ -417,10 +461,9 @@ def test_a_real_browser_sees_the_charts_and_promotes_with_a_reason(city: City, v
         page.click(f'tr[data-version="{v2}"] a[href="/ui/models/{v2}"]')
         page.wait_for_url(f"{base}/ui/models/{v2}")
         for name in CHARTS:
-            img = page.locator(f'figure[data-chart="{name}"] img')
-            img.scroll_into_view_if_needed()
-            page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=img.element_handle())
-            box = img.bounding_box()
+            svg = page.locator(f'figure[data-chart="{name}"] svg')
+            svg.scroll_into_view_if_needed()
+            box = svg.bounding_box()
             assert box is not None and box["width"] > 50 and box["height"] > 50, name
         page.fill("#promote-reason", "better calibrated on the last quarter")
         if force:

@@ -253,6 +253,130 @@ def test_the_list_shows_each_drawn_entity_with_its_reasons_and_team(client: Test
     assert 'id="empty"' in client.get("/ui/tasks/T3").text  # created, not drawn
 
 
+def districts_of(world: World, task_id: str = "T1") -> dict[str, str]:
+    """uscc → division code of the task's roster snapshot (what the district filter matches on), else the
+    USCC's positions 3–8."""
+    with session_scope(world.city.engine) as session:
+        snap = tasks.snapshot(tasks.get_task(session, task_id))
+        listed = tasks.selection_frame(session, task_id)["uscc"].to_list()
+    known = dict(snap.select("uscc", "division_code").iter_rows()) if "division_code" in snap.columns else {}
+    return {u: known.get(u) or u[2:8] for u in listed}
+
+
+def shown_text(text: str) -> str:
+    found = re.search(r'<p class="muted" id="shown">(.*?)</p>', text, re.S)
+    assert found, text[-2000:]
+    return html.unescape(found.group(1)).strip()
+
+
+@pytest.fixture
+def own(world: World) -> Iterator[TestClient]:
+    """A client of an app of its own: these tests ask many pages at once, more than the module's shared app's
+    rate limiter lets one token ask of it (the other tests' budget stays theirs)."""
+    app = create_app(world.city.settings, engine=world.city.engine, clock=china_half_past_midnight())
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+def test_the_list_pages_and_keeps_its_filters_in_the_links(own: TestClient, world: World) -> None:
+    client = own
+    entities = api_list(client, world)
+    everyone = [e["uscc"] for e in entities]
+    as_(client, world, Role.SUPERVISOR.value)
+    seen: list[str] = []
+    for n in range(1, 5):
+        text = client.get(f"/ui/tasks/T1?per_page=6&page={n}&lang=en").text
+        on_page = list(rows(text))
+        assert len(on_page) == (6 if n < 4 else 2)
+        first = (n - 1) * 6 + 1
+        assert shown_text(text) == f"showing {first}–{first + len(on_page) - 1} of 20"
+        seen += on_page
+        if n < 4:  # the next page's link keeps the page size
+            assert f'rel="next" href="/ui/tasks/T1?per_page=6&amp;page={n + 1}"' in text
+    assert seen == everyone  # every entity once, in the list's order
+    zh = client.get("/ui/tasks/T1?per_page=6&page=2&lang=zh").text
+    assert shown_text(zh) == "显示第 7–12 户，共 20 户"
+    # The default page holds 50: the whole small list, and no pager.
+    text = client.get("/ui/tasks/T1").text
+    assert list(rows(text)) == everyone and 'id="pager"' not in text
+
+    # Filters: the service's, the same as the API's; kept in every page link.
+    where = districts_of(world)
+    district = max(set(where[u] for u in everyone), key=lambda d: (sum(where[u] == d for u in everyone), d))
+    expected = [u for u in everyone if where[u] == district]
+    text = client.get(f"/ui/tasks/T1?district={district}&per_page=2&lang=en").text
+    assert list(rows(text)) == expected[:2]
+    assert shown_text(text) == f"showing 1–{min(2, len(expected))} of {len(expected)} (the list has 20)"
+    assert f'<option value="{district}" selected>' in text
+    if len(expected) > 2:
+        assert f'href="/ui/tasks/T1?district={district}&amp;per_page=2&amp;page=2"' in text
+    api = client.get(
+        f"/sampling/tasks/T1?district={district}&per_page=2&page=1",
+        headers=world.city.tokens[Role.SUPERVISOR],
+    ).json()
+    assert [e["uscc"] for e in api["entities"]] == expected[:2]
+    assert (api["total"], api["matched"], api["page"], api["per_page"]) == (20, len(expected), 1, 2)
+    # A prefix of the code is a district too (the whole city).
+    assert list(rows(client.get(f"/ui/tasks/T1?district={district[:4]}").text)) == [
+        u for u in everyone if where[u].startswith(district[:4])
+    ]
+
+    tier = entities[0]["tier"]
+    text = client.get(f"/ui/tasks/T1?tier={tier}").text
+    assert list(rows(text)) == [e["uscc"] for e in entities if e["tier"] == tier]
+    assert set(re.findall(r'<span class="tier tier-([A-D])">', text.split('id="list"')[1])) == {tier}
+    pending = [e["uscc"] for e in entities if e["outcome"] is None and e["visit_status"] == "assigned"]
+    assert list(rows(client.get("/ui/tasks/T1?status=pending").text)) == pending
+    done = [e["uscc"] for e in entities if e["outcome"] is not None]
+    text = client.get("/ui/tasks/T1?status=done").text
+    assert list(rows(text)) == done and set(rows(text).values()) <= {"done"}
+    api = client.get("/sampling/tasks/T1?status=pending", headers=world.city.tokens[Role.SUPERVISOR]).json()
+    assert [e["uscc"] for e in api["entities"]] == pending and api["per_page"] is None
+
+    # "mine": the inspector's own visits (also through the older ?show=mine), with the other filters.
+    iid = busiest(client, world)
+    mine = [e["uscc"] for e in entities if iid in e["inspectors"].split("; ")]
+    as_(client, world, iid)
+    assert list(rows(client.get("/ui/tasks/T1?mine=1").text)) == mine
+    assert list(rows(client.get("/ui/tasks/T1?show=mine").text)) == mine
+    text = client.get(f"/ui/tasks/T1?mine=1&tier={tier}&per_page=1").text
+    assert list(rows(text)) == [e["uscc"] for e in entities if e["uscc"] in mine and e["tier"] == tier][:1]
+    headers = issue(world.city.engine, Role.INSPECTOR, name=f"{iid}-api", person_id=iid)
+    api = client.get("/sampling/tasks/T1?mine=true", headers=headers).json()
+    assert [e["uscc"] for e in api["entities"]] == mine
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("tier=E", "tier"),
+        ("tier=%3Cscript%3E", "tier"),
+        ("status=lost", "status"),
+        ("district=32A9", "district"),
+        ("district=3209021", "district"),
+        ("per_page=201", "per_page"),
+        ("per_page=0", "per_page"),
+        ("page=0", "page"),
+        ("page=x", "page"),
+        ("page=99", "page"),
+        ("mine=perhaps", "mine"),
+        ("mine=1", "mine"),  # a supervisor has no visits of their own
+        ("tier=" + "A" * 40, "tier"),
+    ],
+)
+def test_bad_filters_are_a_422_naming_the_field(
+    own: TestClient, world: World, query: str, field: str
+) -> None:
+    client = own
+    as_(client, world, Role.SUPERVISOR.value)
+    r = client.get(f"/ui/tasks/T1?{query}")
+    assert "'<script>'" not in r.text  # a hostile value is shown escaped
+    assert field in error_page(r, 422)
+    api = client.get(f"/sampling/tasks/T1?{query}", headers=world.city.tokens[Role.SUPERVISOR])
+    assert api.status_code == 422, (query, api.text)
+    assert field in api.text
+
+
 def test_unknown_and_malformed_tasks_and_entities_are_clear_pages(client: TestClient, world: World) -> None:
     as_(client, world, Role.SUPERVISOR.value)
     assert "NOPE" in error_page(client.get("/ui/tasks/NOPE"), 404)
@@ -442,8 +566,8 @@ def test_every_page_renders_in_both_languages(client: TestClient, world: World) 
             assert '<html lang="zh-CN">' in zh.text and '<html lang="en">' in en.text
             assert i18n.t("nav.tasks", "zh") in zh.text and i18n.t("nav.tasks", "en") in en.text
     as_(client, world, iid)
-    en = client.get("/ui/tasks?lang=en").text
-    assert "My inspection tasks" in en and "Recorded / total" in en
+    english = client.get("/ui/tasks?lang=en").text
+    assert "My inspection tasks" in english and "Recorded / total" in english
     form = html.unescape(client.get(f"/ui/tasks/T1/results/{uscc}?lang=en").text)
     assert "Record the inspection result" in form and "serious violation" in form
 
@@ -495,3 +619,43 @@ def test_an_inspector_records_a_result_in_a_real_browser(world: World) -> None:
             e for e in audit.entries(session, target="task:T1", limit=1000) if e.action != "sampling.task"
         ][-1]
         assert (entry.action, entry.result, entry.details["uscc"]) == ("sampling.result", "ok", uscc)
+
+
+def test_an_inspector_filters_by_district_and_pages_in_a_real_browser(world: World) -> None:
+    from tests.serving.browser import browser, login, screenshot, serve
+
+    with session_scope(world.city.engine) as session:
+        listed = exports.export_frame(session, "T1")["uscc"].to_list()
+    where = districts_of(world)
+    district = max(
+        set(where.values()) & {where[u] for u in listed}, key=lambda d: sum(where[u] == d for u in listed)
+    )
+    expected = [u for u in listed if where[u] == district]
+    assert len(expected) >= 3, "the city's largest district has at least three entities on the list"
+    iid = INSPECTORS[0]
+    with (
+        serve(
+            create_app(world.city.settings, engine=world.city.engine, clock=china_half_past_midnight())
+        ) as base,
+        browser() as b,
+    ):
+        page = b.new_page()
+        login(page, base, world.raw[iid])
+        page.goto(f"{base}/ui/tasks/T1?per_page=2&lang=en")
+        assert page.locator("#list tbody tr").count() == 2
+        assert page.locator("#shown").inner_text() == "showing 1–2 of 20"
+        page.select_option("#f-district", district)
+        page.click("#filters button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert f"district={district}" in page.url and "per_page=2" in page.url
+        first = [page.locator("#list tbody tr").nth(i).get_attribute("data-uscc") for i in range(2)]
+        assert first == expected[:2]
+        page.click("#pager a[rel=next]")
+        page.wait_for_load_state("networkidle")
+        assert f"district={district}" in page.url and "page=2" in page.url
+        assert page.locator("#f-district").input_value() == district
+        second = page.locator("#list tbody tr").first.get_attribute("data-uscc")
+        assert second == expected[2]
+        assert page.locator("#shown").inner_text().startswith("showing 3–")
+        assert f"of {len(expected)} (the list has 20)" in page.locator("#shown").inner_text()
+        screenshot(page, "inspector-task-filtered")

@@ -45,7 +45,7 @@ from features.ingest import ingest_paths
 from features.lake import sources
 from serving.cli import app
 from serving.settings import load_settings
-from supervision.lifecycle import disclosure, lists, objections, repairs
+from supervision.lifecycle import disclosure, lists, objections, repairs, self_reports
 from supervision.lifecycle.regimes import Policy, parse_policy, recording_lookups
 from supervision.platform.access import Role
 from supervision.platform.db import make_engine, session_scope, upgrade
@@ -256,6 +256,13 @@ def run_supervision(policy: Policy, lake_dir: Path, engine: sa.Engine, steps: St
         if applied is not None:
             rid = applied.repair_id
             steps("repairs.accept", lambda: repairs.accept(s, rid, actor=OFFICER, on=TODAY, policy=policy))
+        # Self-reports (自愿注册): the department of every topic and the clock, one submission.
+        steps(
+            "self_reports.submit",
+            lambda: self_reports.submit(
+                s, actor=PARTY, uscc=E[0], topic="honour", content="表彰", on=TODAY, policy=policy
+            ),
+        )
         # Listings: propose, list and publish on each list a department lists on.
         for list_type, uscc, basis_no in (
             ("severe_dishonesty", E[2], "P-REVOKE"),

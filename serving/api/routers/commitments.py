@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.api.deps import context_dep, public_context
+from serving.api.deps import context_dep
 from serving.api.routers.check import MissingDocuments
 from serving.api.types import BackdateReason, OnIn, Uscc
 from serving.services import commitments
@@ -16,7 +16,6 @@ from serving.services.commitments import (
     CommitmentBreach,
     CommitmentMade,
     CommitmentView,
-    PublicCommitment,
     TemplateView,
 )
 from serving.services.context import Context
@@ -55,11 +54,6 @@ class InterviewIn(OnIn):
 @router.get("/templates", summary="Commitment templates per matter")
 def templates(ctx: Annotated[Context, context_dep(commitments.templates)]) -> list[TemplateView]:
     return commitments.templates(ctx)
-
-
-@router.get("/public", summary="The public 信用承诺 column (personal data masked)")
-def public(ctx: Annotated[Context, public_context(commitments.public_column)]) -> list[PublicCommitment]:
-    return commitments.public_column(ctx)
 
 
 @router.post(

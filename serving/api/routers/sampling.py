@@ -146,7 +146,11 @@ class ListRow(BaseModel):
 
 class TaskDetail(TaskOut):
     tiers: list[TierOut] = Field(description="per tier: the configured ratio beside the actual inclusion")
-    entities: list[ListRow]
+    total: int = Field(description="entities on the whole list")
+    matched: int = Field(description="entities the filters keep")
+    page: int = Field(description="the page returned (1 when not paged)")
+    per_page: int | None = Field(description="page size (null: every matching entity)")
+    entities: list[ListRow] = Field(description="the matching entities of the page, by USCC")
 
 
 class Check(BaseModel):
@@ -249,14 +253,49 @@ def list_tasks(
     return [TaskOut.of(row.task) for row in sampling_lists.list_tasks(ctx, period=period).tasks]
 
 
-@router.get("/tasks/{task_id}", summary="One task with its list (tier, reasons, inspectors, results)")
+@router.get(
+    "/tasks/{task_id}",
+    summary="One task with its list (tier, reasons, inspectors, results), filtered and optionally paged",
+)
 def get_task(
-    task_id: TaskId, request: Request, ctx: Annotated[Context, context_dep(sampling_lists.get_task)]
+    task_id: TaskId,
+    request: Request,
+    ctx: Annotated[Context, context_dep(sampling_lists.get_task)],
+    district: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{2}(\d{2}){0,2}$", description="division code or prefix (3209 city, 320902 district)"
+        ),
+    ] = None,
+    tier: Annotated[Tier | None, Query()] = None,
+    status: Annotated[
+        Literal["done", "pending", "unstaffed", "waiting"] | None,
+        Query(description="recorded, staffed and waiting for a result, unstaffed, or not yet assigned"),
+    ] = None,
+    mine: Annotated[
+        bool, Query(description="only the visits whose team holds the caller (inspectors)")
+    ] = False,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[
+        int | None,
+        Query(ge=1, le=sampling_lists.MAX_PER_PAGE, description="page size; omitted: every matching entity"),
+    ] = None,
 ) -> TaskDetail:
-    detail = sampling_lists.get_task(ctx, task_id, reasons=stored_reasons_frame(request))
+    detail = sampling_lists.get_task(
+        ctx,
+        task_id,
+        reasons=stored_reasons_frame(request),
+        query=sampling_lists.ListQuery(
+            district=district, tier=tier, status=status, mine=mine, page=page, per_page=per_page
+        ),
+    )
     return TaskDetail(
         **TaskOut.of(detail.task).model_dump(),
         tiers=[TierOut.of(t) for t in detail.tiers],
+        total=detail.total,
+        matched=detail.matched,
+        page=detail.page,
+        per_page=detail.per_page,
         entities=[ListRow.of(e) for e in detail.entries],
     )
 

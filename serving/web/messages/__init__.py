@@ -3,7 +3,17 @@ twice is an error at import."""
 
 from __future__ import annotations
 
-from serving.web.messages import analyst, common, inspector, supervisor
+from serving.web.messages import (
+    analyst,
+    charts,
+    common,
+    filings,
+    inspector,
+    public,
+    publicity,
+    supervisor,
+    zone,
+)
 
 
 def _merge(*tables: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
@@ -16,4 +26,14 @@ def _merge(*tables: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     return out
 
 
-ALL = _merge(common.MESSAGES, supervisor.MESSAGES, inspector.MESSAGES, analyst.MESSAGES)
+ALL = _merge(
+    common.MESSAGES,
+    supervisor.MESSAGES,
+    inspector.MESSAGES,
+    analyst.MESSAGES,
+    charts.MESSAGES,
+    public.MESSAGES,
+    publicity.MESSAGES,
+    zone.MESSAGES,
+    filings.MESSAGES,
+)

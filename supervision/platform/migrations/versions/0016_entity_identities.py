@@ -35,9 +35,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Entity tokens cannot exist without the column: they (and their page sessions) go with it.
-    op.execute(
-        "DELETE FROM web_sessions WHERE token_id IN (SELECT id FROM api_tokens WHERE role = 'entity')"
-    )
+    op.execute("DELETE FROM web_sessions WHERE token_id IN (SELECT id FROM api_tokens WHERE role = 'entity')")
     op.execute("DELETE FROM api_tokens WHERE role = 'entity'")
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_constraint(batch.f("ck_api_tokens_entity_uscc"), type_="check")

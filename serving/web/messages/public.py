@@ -1,0 +1,141 @@
+"""Messages of the public pages (信用信息公示, no sign-in): key → (zh, en)."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # index and shared
+    "public.title": ("信用信息公示", "Public credit information"),
+    "public.intro": (
+        "以下信息依法向社会公开，无需登录。自然人姓名已按规定脱敏，未成年人相关信息不予公示。",
+        "What the policy publishes, open to everyone without signing in. Natural persons' names are "
+        "masked as the rules require; records concerning minors are never published.",
+    ),
+    "public.link": ("信用信息公示（无需登录）", "Public credit information (no sign-in)"),
+    "public.index.decisions": ("双公示：行政决定公示查询", "双公示: administrative decisions"),
+    "public.index.decisions_hint": (
+        "行政许可、行政处罚等十类行政决定的公示信息。",
+        "The ten kinds of administrative decisions (licences, penalties …) as published.",
+    ),
+    "public.index.commitments_hint": (
+        "市场主体作出的信用承诺及其履约情况。",
+        "Commitments made by entities, and whether they were kept.",
+    ),
+    "public.index.measures_hint": (
+        "失信惩戒措施清单和守信激励措施。",
+        "The catalogs of punishment measures and of incentive measures.",
+    ),
+    "public.index.lists_hint": (
+        "严重失信主体名单、经营异常名录、守信激励对象名单（当日有效）。",
+        "The severe dishonesty list, the abnormal operations list and the red list, in force today.",
+    ),
+    "public.index.court_hint": (
+        "人民法院失信被执行人名单（当日有效）。",
+        "The courts' list of dishonest judgment debtors, in force today.",
+    ),
+    "public.index.verify_hint": (
+        "输入报告编号，核验信用报告是否由本平台出具。",
+        "Check by its number whether a credit report was issued here.",
+    ),
+    "public.back": ("返回公示首页", "Back to the public index"),
+    "public.total": ("共 {total} 条", "{total} rows"),
+    "public.page_of": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "public.prev": ("上一页", "Previous"),
+    "public.next": ("下一页", "Next"),
+    "public.none": ("暂无公示信息。", "Nothing is published here at present."),
+    "public.as_of": ("名单截至 {day}", "As of {day}"),
+    "public.source.here": ("本平台", "This platform"),
+    "public.source.lake": ("归集", "Collected"),
+    # commitments
+    "public.commitments.title": ("信用承诺公示", "Credit commitments"),
+    "public.col.commitment_id": ("承诺编号", "Commitment"),
+    "public.col.uscc": ("统一社会信用代码", "USCC"),
+    "public.col.name": ("名称", "Name"),
+    "public.col.title": ("承诺事项", "Matter"),
+    "public.col.text": ("承诺内容", "Text"),
+    "public.col.signatory": ("签署人", "Signed by"),
+    "public.col.made_on": ("承诺日期", "Made on"),
+    "public.col.due_on": ("履约期限", "Due on"),
+    "public.col.status": ("履约状态", "Status"),
+    "public.col.source": ("来源", "Source"),
+    "public.status.pending": ("履约中", "Pending"),
+    "public.status.fulfilled": ("已履约", "Fulfilled"),
+    "public.status.breached": ("未履约", "Breached"),
+    "public.status.interviewed": ("未履约（已约谈）", "Breached (interviewed)"),
+    "public.status.revoked": ("违诺认定已撤销", "Breach determination revoked"),
+    # measures
+    "public.measures.title": ("惩戒和激励措施清单", "Punishment and incentive measures"),
+    "public.measures.restrictions": ("失信惩戒措施清单", "Punishment measures (惩戒措施清单)"),
+    "public.measures.incentives": ("守信激励措施", "Incentive measures (守信激励措施)"),
+    "public.col.list_type": ("名单", "List"),
+    "public.col.matter": ("办理事项", "Matter"),
+    "public.col.subject": ("对象", "Subject"),
+    "public.col.restriction": ("惩戒措施", "Measure"),
+    "public.col.basis": ("依据", "Basis"),
+    "public.col.no_commitment": ("不适用告知承诺制", "No 告知承诺"),
+    "public.col.incentive": ("激励措施", "Incentive"),
+    "public.col.matters": ("适用事项", "Matters"),
+    "public.col.qualifies": ("适用对象", "Who qualifies"),
+    "public.col.missing_documents": ("容缺受理", "Missing documents accepted"),
+    "public.subject.entity": ("市场主体", "Entity"),
+    "public.subject.person": ("责任人", "Person"),
+    "public.yes": ("是", "Yes"),
+    "public.no": ("否", "No"),
+    "public.tier": ("信用风险等级 {tier}", "tier {tier}"),
+    # lists
+    "public.lists.title": ("红黑名单公示", "Red and black lists"),
+    "public.lists.filter": ("名单类型", "List"),
+    "public.lists.all": ("全部", "All"),
+    "public.lists.submit": ("筛选", "Filter"),
+    "public.lists.bad_type": (
+        "名单类型无效：请从列表中选择",
+        "not a list this page shows: choose one from the list",
+    ),
+    "public.court.title": ("失信被执行人名单", "Dishonest judgment debtors"),
+    "public.col.entry_id": ("名单记录编号", "Entry"),
+    "public.col.authority": ("认定单位", "Authority"),
+    "public.col.document": ("认定文书号", "Document"),
+    "public.col.reason": ("列入事由", "Reason"),
+    "public.col.listed_on": ("列入日期", "Listed on"),
+    "public.col.planned_end": ("计划移出日期", "Planned end"),
+    "public.list.severe_dishonesty": ("严重失信主体名单", "Severe dishonesty list"),
+    "public.list.abnormal_operations": ("经营异常名录", "Abnormal operations list"),
+    "public.list.court_dishonest_debtor": ("失信被执行人名单", "Dishonest judgment debtors"),
+    "public.list.red_list": ("守信激励对象名单（红名单）", "Red list"),
+    # report verification
+    "public.verify.title": ("信用报告核验", "Verify a credit report"),
+    "public.verify.number": ("报告编号", "Report number"),
+    "public.verify.hash": ("报告摘要（SHA-256，可选）", "Report hash (SHA-256, optional)"),
+    "public.verify.hint": (
+        "报告编号印在信用报告上，形如 CR-统一社会信用代码-日期-校验码。",
+        "The number is printed on the report: CR-<USCC>-<date>-<check>.",
+    ),
+    "public.verify.submit": ("核验", "Verify"),
+    "public.verify.bad_number": (
+        "报告编号格式不正确（应为 CR-统一社会信用代码-YYYYMMDD-10位校验码）",
+        "not a report number (CR-<USCC>-<YYYYMMDD>-<10 hexadecimal characters>)",
+    ),
+    "public.verify.bad_hash": (
+        "报告摘要应为 64 位十六进制字符",
+        "the hash is the report's SHA-256: 64 hexadecimal characters",
+    ),
+    "public.verify.issued": ("该报告由本平台出具。", "This report was issued here."),
+    "public.verify.not_issued": (
+        "本平台未出具过该编号的报告。",
+        "No report with this number was issued here.",
+    ),
+    "public.verify.uscc": ("报告主体", "About"),
+    "public.verify.as_of": ("信息截至", "Information as of"),
+    "public.verify.issued_at": ("出具时间", "Issued at"),
+    "public.verify.hash_matches": (
+        "摘要一致：报告内容未被改动。",
+        "The hash matches: the report is as issued.",
+    ),
+    "public.verify.hash_differs": (
+        "摘要不一致：报告内容与出具时不同。",
+        "The hash does not match: the report differs from the one issued.",
+    ),
+    "public.verify.no_hash": (
+        "未提供摘要，未核验报告内容。",
+        "No hash given: the content was not checked.",
+    ),
+}
