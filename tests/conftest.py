@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, time
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
 
@@ -52,10 +52,10 @@ def settings(home: Path) -> Settings:
     return load_settings(home=home)
 
 
-def china_half_past_midnight() -> FixedClock:
-    """Today (China) at 00:30 Beijing time: the hour at which the UTC date is still yesterday, so a door that
-    reads "today" from anything but the one China clock gives the wrong day here."""
-    return FixedClock(datetime.combine(china_today(), time(0, 30), tzinfo=CHINA))
+def china_half_past_midnight(day: date | None = None) -> FixedClock:
+    """Today (China; or `day`) at 00:30 Beijing time: the hour at which the UTC date is still yesterday, so a
+    door that reads "today" from anything but the one China clock gives the wrong day here."""
+    return FixedClock(datetime.combine(day or china_today(), time(0, 30), tzinfo=CHINA))
 
 
 @pytest.fixture

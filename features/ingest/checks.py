@@ -18,13 +18,15 @@ ID_SOURCES = {"persons": "id_number", "relations": "person_id_number"}
 
 # 谁产生、谁报送: the column naming the department that produced a row, in the tables that have one. A batch
 # pushed by a department (the exchange API) is checked against it; files ingested by the analyst are not.
+# Not `repairs`: a repair changes the legal state of ANOTHER record (possibly another department's penalty or
+# the court's list entry), which its own `authority` column cannot vouch for; repairs are decided through the
+# repair workflow, and only the platform's analysts push repair rows (docs/exchange.md).
 PRODUCER_COLUMNS: dict[str, str] = {
     "licences": "authority",
     "penalties": "authority",
     "evaluations": "evaluator",
     "list_entries": "authority",
     "interviews": "authority",
-    "repairs": "authority",
     "inspections": "department",
 }
 # Rules only pushed batches are checked by (the quarantine writes them; RULES lists the file ingest's).

@@ -68,6 +68,8 @@ ROUTERS = (
     filings.router,
 )
 PUBLIC_ROLES = "public"
+# Admission classes of the pages: the staff's and the entity's (/ui), and the anonymous public's (/ui/public).
+PAGE_CLASSES = frozenset({"ui", "ui/public"})
 
 
 def _calls(dependant: Dependant) -> Iterable[Any]:
@@ -192,6 +194,6 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Cl
         queue=settings.admission_queue,
         queue_seconds=settings.admission_queue_seconds,
         retry_after=settings.admission_retry_after_seconds,
-        classes={path.lstrip("/").split("/", 1)[0] for _, path, _ in role_matrix(ROUTERS)} | {"ui"},
+        classes={path.lstrip("/").split("/", 1)[0] for _, path, _ in role_matrix(ROUTERS)} | PAGE_CLASSES,
     )
     return app

@@ -215,9 +215,11 @@ class AdmissionControl:
     ``503 busy`` and ``Retry-After`` — so an overload sheds requests instead of piling them up on the
     database pool, the worker threads and the audit chain's lock.
 
-    A request's class is the first segment of its path (``/check``, ``/entities``, ``/ui``, ...) when that is
-    one of `classes` (the app's), else ``other``: a flood of one route leaves the others their own slots, and
-    invented paths cannot create classes. The `exempt` paths (``/health``) are never queued or shed. A shed
+    A request's class is the first two segments of its path when they are one of `classes` (``ui/public``:
+    the anonymous public's pages, so a flood of them leaves the staff's pages their slots), else the first
+    segment (``/check``, ``/entities``, ``/ui``, ...) when that is one of `classes` (the app's), else
+    ``other``: a flood of one route leaves the others their own slots, and invented paths cannot create
+    classes. The `exempt` paths (``/health``) are never queued or shed. A shed
     request has done no work (no body read, no authentication, no database) and, like a 429, writes no audit
     entry. Admitted requests need at most one worker thread at a time, so the first request raises the worker
     pool (anyio's default thread limiter) to the classes' total slots and some spare: an admitted request
@@ -252,8 +254,12 @@ class AdmissionControl:
         return self.concurrency > 0
 
     def route_class(self, path: str) -> str:
-        first = path.lstrip("/").split("/", 1)[0]
-        return first if first in self.classes else self.OTHER
+        parts = path.lstrip("/").split("/", 2)
+        # A class may name two segments (``ui/public``: the anonymous public's pages apart from the staff's).
+        two = "/".join(parts[:2])
+        if two in self.classes:
+            return two
+        return parts[0] if parts[0] in self.classes else self.OTHER
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.enabled or scope.get("path", "") in self.exempt:

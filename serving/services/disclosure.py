@@ -14,19 +14,16 @@ moves its row count, last update or the counts of publications, revocations and 
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
 from datetime import date
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 import polars as pl
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.services.context import Context, use_case
+from serving.services.context import THE_PUBLIC, Context, use_case
 from serving.services.lifecycle_types import decision_day, name_masker, own_department, read_day
+from serving.services.public_views import cached_view, table_state
 from supervision.lifecycle import disclosure
 from supervision.platform.access import Role
 from supervision.platform.clock import plausible_day
@@ -277,13 +274,27 @@ def overdue_records(
     return [OverdueRecord.model_validate(r) for r in rows]
 
 
+def _public_day(ctx: Context, on: date | None) -> date:
+    """The day a public view shows: any day for staff (what was shown then), today only for the anonymous
+    public — an earlier day would show again what a repair, a revocation, a withdrawal or the end of the
+    publicity period has since taken off the public pages (SAMR Order 45 art 11, 13, 14)."""
+    day = read_day(ctx, on)
+    if ctx.actor == THE_PUBLIC and day != ctx.today:
+        raise DomainError(
+            f"on {day.isoformat()}: the public sees what is published today ({ctx.today.isoformat()}); what "
+            "was repaired, revoked, withdrawn or whose publicity period ended is not shown again",
+            field="on",
+        )
+    return day
+
+
 # Public data (双公示 is publication): anyone, with or without a token.
 @use_case("disclosure.public", roles=None, public=True)
 def public_decisions(
     ctx: Context, *, on: date | None = None, backdate_reason: str | None = None
 ) -> list[PublicDecision]:
     """Published decisions within their publicity period on `on`: no minors, personal data masked."""
-    day = read_day(ctx, on)
+    day = _public_day(ctx, on)
     frame = _public_frame(ctx, day)
     ctx.audit("disclosure.public", target="disclosures", details={"on": day, "rows": frame.height}, read=True)
     return [PublicDecision.of(row) for row in frame.drop("_hay").to_dicts()]
@@ -328,7 +339,7 @@ def search(
             f"decided_to {decided_to.isoformat()}: before decided_from {decided_from.isoformat()}",
             field="decided_to",
         )
-    day = read_day(ctx, on)
+    day = _public_day(ctx, on)
     frame = _public_frame(ctx, day)
     if kind is not None:
         frame = frame.filter(pl.col("kind") == kind)
@@ -347,79 +358,34 @@ def search(
     )
 
 
-# ------------------------------------------------------------------------------------------- the cache
-_CACHE: OrderedDict[tuple[Any, ...], pl.DataFrame] = OrderedDict()
-_CACHE_SIZE = 4
-_LOCK = threading.Lock()
 # The fields `q` searches, each on its own line of the haystack (`q` has no control character, so it never
 # matches across two fields).
 _SEARCHED = ("party_name", "title", "record_id", "uscc")
 
 
-def _lake_state(lake_dir: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The lake's batches by table: the lake is append-only, so this names its content."""
-    out = []
-    for table in sorted(os.listdir(lake_dir)) if lake_dir.is_dir() else ():
-        folder = lake_dir / table
-        if table.startswith(".") or not folder.is_dir():
-            continue
-        out.append((table, tuple(sorted(e.name for e in os.scandir(folder) if e.is_dir()))))
-    return tuple(out)
-
-
-def _register_state(ctx: Context) -> tuple[Any, ...]:
-    d = disclosure.Disclosure
-    row = ctx.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.max(d.updated_at),
-            sa.func.count(d.published_on),
-            sa.func.count(d.withdrawn_on),
-            sa.func.count(d.revoked_on),
-        )
-    ).one()
-    return tuple(row)
-
-
-def _policy_state(path: Path | None) -> tuple[str, int]:
-    if path is None:
-        return ("shipped", 0)
-    try:
-        return (str(path), path.stat().st_mtime_ns)
-    except OSError:
-        return (str(path), -1)
-
-
 def _public_frame(ctx: Context, day: date) -> pl.DataFrame:
     """The public export of `day` with a lower-cased haystack column ``_hay`` of the searched fields, newest
-    first; from the cache when neither the lake, the register nor the policy changed since."""
-    settings = ctx.settings
-    bind = ctx.session.get_bind()
-    key = (
-        str(bind.url if isinstance(bind, sa.Engine) else bind.engine.url),
-        str(settings.lake_dir),
-        _lake_state(settings.lake_dir),
-        _register_state(ctx),
-        _policy_state(settings.lifecycle_policy),
-        day,
+    first; built once per state of the lake, the register and the policy (public_views.cached_view)."""
+    d = disclosure.Disclosure
+    register = table_state(
+        ctx,
+        sa.func.count(),
+        sa.func.max(d.updated_at),
+        sa.func.count(d.published_on),
+        sa.func.count(d.withdrawn_on),
+        sa.func.count(d.revoked_on),
     )
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None:
-            _CACHE.move_to_end(key)
-            return hit
-    frame = disclosure.public_export(
-        ctx.session, ctx.sources(), on=day, mask_name=name_masker(PUBLIC), policy=ctx.policy()
-    )
-    frame = frame.sort(
-        ["decided_on", "record_table", "record_id"], descending=[True, False, False]
-    ).with_columns(
-        pl.concat_str([pl.col(c).fill_null("") for c in _SEARCHED], separator="\n")
-        .str.to_lowercase()
-        .alias("_hay")
-    )
-    with _LOCK:
-        _CACHE[key] = frame
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return frame
+
+    def build() -> pl.DataFrame:
+        frame = disclosure.public_export(
+            ctx.session, ctx.sources(), on=day, mask_name=name_masker(PUBLIC), policy=ctx.policy()
+        )
+        return frame.sort(
+            ["decided_on", "record_table", "record_id"], descending=[True, False, False]
+        ).with_columns(
+            pl.concat_str([pl.col(c).fill_null("") for c in _SEARCHED], separator="\n")
+            .str.to_lowercase()
+            .alias("_hay")
+        )
+
+    return cached_view(ctx, "disclosure.public", build, day=day, db_state=register)

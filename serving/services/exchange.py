@@ -36,6 +36,7 @@ from supervision.lifecycle.repairs import Repair
 from supervision.platform.access import Role
 from supervision.platform.audit import AuditEntry
 from supervision.platform.errors import BusyError, DomainError, ForbiddenError, NotFoundError
+from supervision.platform.masking import mask_free_text, mask_record
 
 __all__ = [
     "BatchAnswer",
@@ -296,8 +297,30 @@ def _legal_states(ctx: Context, table: str, ids: list[str]) -> dict[str, LegalSt
     return states
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in HIDDEN_COLUMNS}
+def _plain(row: dict[str, Any], table: str) -> dict[str, Any]:
+    """A lake row as the system role may see it: personal fields masked or dropped by the system column of
+    the masking policy (a legal representative's name masked, an entity's phone hidden, free text scrubbed),
+    the catalog's internal columns (how an inspection was drawn) and person keys left out."""
+    masked = mask_record(row, audience=Role.SYSTEM.value, table=table)
+    internal = set(catalog.table(table).internal_fields)
+    return {k: v for k, v in masked.items() if k not in HIDDEN_COLUMNS and k not in internal}
+
+
+# A repair as other platforms receive it: the decision, not the risk tier (internal: 国市监信发〔2022〕6号)
+# and not the applicant's free text.
+REPAIR_FEED_FIELDS = (
+    "repair_id",
+    "uscc",
+    "record_table",
+    "record_id",
+    "department",
+    "regime",
+    "applied_on",
+    "accepted_on",
+    "decided_on",
+    "status",
+    "reasons",
+)
 
 
 def _records(ctx: Context, at: Cursor, room: int) -> tuple[list[FeedItem], Cursor, bool]:
@@ -340,7 +363,7 @@ def _records(ctx: Context, at: Cursor, room: int) -> tuple[list[FeedItem], Curso
                     uscc=row.get("uscc"),
                     legal_state=state,
                     at=b.ingested_at,
-                    data=_plain(row),
+                    data=_plain(row, b.table),
                 )
             )
         if start + len(rows) < b.rows_accepted:
@@ -403,6 +426,13 @@ def _decisions(ctx: Context, at: Cursor, room: int) -> tuple[list[FeedItem], Cur
             return items, position, False
 
 
+def _repair_data(repair: Repair) -> dict[str, Any]:
+    whole = repair.as_dict()
+    data = {k: whole.get(k) for k in REPAIR_FEED_FIELDS}
+    data["reasons"] = mask_free_text(data["reasons"]) if isinstance(data["reasons"], str) else None
+    return data
+
+
 def _decision(ctx: Context, action: str, target: str, when: datetime, position: Cursor) -> FeedItem | None:
     if action in REPAIR_ACTIONS and target.startswith("repair:"):
         repair = ctx.session.get(Repair, target.removeprefix("repair:"))
@@ -416,7 +446,7 @@ def _decision(ctx: Context, action: str, target: str, when: datetime, position: 
             uscc=repair.uscc,
             legal_state=None,
             at=when,
-            data=repair.as_dict() | {"action": action},
+            data=_repair_data(repair) | {"action": action},
         )
     parts = target.split(":", 2)
     if len(parts) == 3 and parts[0] == "disclosure":

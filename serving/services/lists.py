@@ -317,7 +317,13 @@ def respond(ctx: Context, case_id: str, *, response: str) -> ListCaseView:
     ctx.audit("lists.respond", target=_target(case_id), details={"length": len(response)})
     view = ListCaseView.of(row)
     if entity:  # the staff's identities and the persons' keys are not the entity's to see
-        hidden: dict[str, Any] = {"accountable": [], "proposer_person_id": None, "approver_person_id": None}
+        hidden: dict[str, Any] = {
+            "accountable": [],
+            "proposer_person_id": None,
+            "approver_person_id": None,
+            "proposed_by": None,
+            "approved_by": None,
+        }
         view = view.model_copy(update=hidden)
     return view
 

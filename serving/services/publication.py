@@ -29,6 +29,7 @@ from features.uscc import PATTERN as USCC_PATTERN
 from serving.services.checks import IncentiveView, MeasureView
 from serving.services.context import Context, use_case
 from serving.services.lifecycle_types import name_masker
+from serving.services.public_views import cached_view, table_state
 from supervision.lifecycle import commitments, reports, restrictions
 from supervision.lifecycle.lists import ListCase
 from supervision.platform.errors import DomainError
@@ -224,6 +225,16 @@ def without_minors(
 
 # ------------------------------------------------------------------------------------------ commitments
 def commitment_rows(ctx: Context) -> list[dict[str, Any]]:
+    """Every commitment the public sees (:func:`_commitment_rows`), built once per state of the lake and the
+    commitments register (serving/services/public_views.py): the public pages page through it."""
+    c = commitments.Commitment
+    state = table_state(ctx, sa.func.count(), sa.func.max(c.updated_at))
+    return cached_view(
+        ctx, "publication.commitments", lambda: _commitment_rows(ctx), day=ctx.today, db_state=state
+    )
+
+
+def _commitment_rows(ctx: Context) -> list[dict[str, Any]]:
     """Every commitment the public sees: made here (the DB's, signatory masked) and ingested (the lake's,
     not made here), the breach determination revoked on an objection shown as such."""
     sources = ctx.sources()
@@ -303,6 +314,20 @@ def measures(ctx: Context) -> MeasureCatalog:
 
 # ------------------------------------------------------------------------------------------------ lists
 def _listings(ctx: Context, list_types: tuple[str, ...], *, uscc: str | None) -> list[dict[str, Any]]:
+    """:func:`_build_listings` of every entity, built once per state of the lake and the list register
+    (public_views), then narrowed to `uscc` (so asking for many USCCs does not push the lists out)."""
+    state = table_state(ctx, sa.func.count(ListCase.case_id), sa.func.max(ListCase.updated_at))
+    rows: list[dict[str, Any]] = cached_view(
+        ctx,
+        f"publication.lists:{','.join(list_types)}",
+        lambda: _build_listings(ctx, list_types),
+        day=ctx.today,
+        db_state=state,
+    )
+    return rows if uscc is None else [r for r in rows if r["uscc"] == uscc]
+
+
+def _build_listings(ctx: Context, list_types: tuple[str, ...]) -> list[dict[str, Any]]:
     """Entries of `list_types` in force today: the lake's (exits, planned ends, repairs and revocations
     applied as of today), a case decided here only once published; newest first, minors' left out."""
     day = ctx.today
@@ -315,8 +340,6 @@ def _listings(ctx: Context, list_types: tuple[str, ...], *, uscc: str | None) ->
         & (pl.col("listed_on") <= day)
         & (end.is_null() | (end > day))
     )
-    if uscc is not None:
-        in_force = in_force.filter(pl.col("uscc") == uscc)
     lake_rows = in_force.collect().to_dicts()
     cases = {
         c.case_id: c
@@ -355,7 +378,7 @@ def _listings(ctx: Context, list_types: tuple[str, ...], *, uscc: str | None) ->
     in_lake = {r["entry_id"] for r in lake_rows}
     for case in cases.values():
         # A published case the lake has not received (written without a lake): still the list's.
-        if case.case_id in in_lake or not published(case) or (uscc is not None and case.uscc != uscc):
+        if case.case_id in in_lake or not published(case):
             continue
         assert case.listed_on is not None
         rows.append(

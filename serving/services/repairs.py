@@ -208,7 +208,12 @@ def apply(
             "documents": attached,
         },
     )
-    return RepairView.of(row, attached)
+    view = RepairView.of(row, attached)
+    if entity:
+        # Risk classification is internal (国市监信发〔2022〕6号; docs/lifecycle.md): the entity's own answer
+        # carries no tier, and no staff identity.
+        return view.model_copy(update={"tier_before": None, "tier_after": None})
+    return view
 
 
 @use_case("repairs.accept", roles=DECIDERS)

@@ -134,7 +134,9 @@ def reject(
     """Reject with a reason (required): the report never enters the lake."""
     _handled(ctx, report_id, "reject")
     day = decision_day(ctx, on, backdate_reason=backdate_reason)
-    row = self_reports.reject(ctx.session, report_id, actor=ctx.lifecycle_actor, on=day, reason=reason)
+    row = self_reports.reject(
+        ctx.session, report_id, actor=ctx.lifecycle_actor, on=day, reason=reason, lake=ctx.lake
+    )
     ctx.audit("self_reports.reject", target=_target(report_id), details={"on": day, "uscc": row.uscc})
     return SelfReportView.of(row, today=ctx.today)
 
@@ -153,4 +155,7 @@ def list_reports(
         rows = self_reports.list_reports(ctx.session, department=department, status=status)
         target = f"department:{department}"
     ctx.audit("self_reports.list", target=target, details={"status": status, "rows": len(rows)}, read=True)
-    return [SelfReportView.of(r, today=ctx.today) for r in rows]
+    views = [SelfReportView.of(r, today=ctx.today) for r in rows]
+    if ctx.actor.role is Role.ENTITY:  # the deciding staff member's identity is not the entity's to see
+        views = [v.model_copy(update={"decided_by": None}) for v in views]
+    return views

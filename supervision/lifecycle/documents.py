@@ -183,9 +183,10 @@ def store(
     """Keep `upload` for `uscc`: the content once under its hash (written atomically, skipped if there), one
     row per content and entity (the first upload's name and uploader kept)."""
     path = content_path(root, upload.sha256)
-    if not path.exists() or path.stat().st_size != upload.size:
+    if not _holds(path, upload.sha256):  # missing, or damaged: written again (the hash names the bytes)
         _write_atomically(path, upload.content)
-    row = session.scalar(sa.select(Document).where(Document.sha256 == upload.sha256, Document.uscc == uscc))
+    mine = sa.select(Document).where(Document.sha256 == upload.sha256, Document.uscc == uscc)
+    row = session.scalar(mine)
     if row is None:
         row = Document(
             sha256=upload.sha256,
@@ -196,9 +197,20 @@ def store(
             uploaded_by=uploaded_by,
             uploaded_at=at,
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # the same bytes uploaded for this entity at the same moment
+                session.add(row)
+        except sa.exc.IntegrityError:
+            row = session.scalars(mine).one()
     return row
+
+
+def _holds(path: Path, sha256: str) -> bool:
+    """Whether the store's file at `path` holds exactly the content `sha256` names."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except FileNotFoundError:
+        return False
 
 
 def documents_of(session: Session, sha256: str) -> list[Document]:

@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from features import catalog
+from features.lake import scan
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
 from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
 from supervision.platform.calendar import due_date
 from supervision.platform.db import Base
-from supervision.platform.errors import DomainError
+from supervision.platform.errors import ConflictError, DomainError
 
 __all__ = [
     "CONTENT_MAX",
@@ -231,13 +233,29 @@ def _check_day(row: SelfReport, on: date) -> None:
         )
 
 
+def in_lake(lake: Lake, report_id: str) -> date | None:
+    """The day the lake says `report_id` was verified, if a verified row of it is there.
+
+    The lake is written before the database commits: a verification whose commit then failed leaves its row
+    in the lake while the register still says ``submitted``. Verifying again must not write it twice (the
+    lake refuses a second row of the key), and rejecting it would leave a verified row counting."""
+    found = (
+        scan(lake.dir, "self_reports")
+        .filter(pl.col("report_id") == report_id)
+        .select("verified_on")
+        .collect()
+    )
+    return None if found.height == 0 else found["verified_on"][0]
+
+
 def verify(session: Session, report_id: str, *, actor: Actor, on: date, lake: Lake | None) -> SelfReport:
-    """Verify: the report enters the lake as a verified ``self_reports`` row (the features count it)."""
+    """Verify: the report enters the lake as a verified ``self_reports`` row (the features count it); a row
+    already there from an earlier attempt whose commit failed is kept, not written again."""
     row = get(session, report_id)
     after = MACHINE.next_state(report_id, row.status, "verify")
     _check_day(row, on)
     row.status, row.decided_on, row.decided_by, row.updated_at = after, on, actor.name, instant(actor.at)
-    if lake is not None:
+    if lake is not None and in_lake(lake, report_id) is None:
         write_rows(
             lake,
             "self_reports",
@@ -268,11 +286,21 @@ def verify(session: Session, report_id: str, *, actor: Actor, on: date, lake: La
     return row
 
 
-def reject(session: Session, report_id: str, *, actor: Actor, on: date, reason: str) -> SelfReport:
-    """Reject with a reason: the report never enters the lake."""
+def reject(
+    session: Session, report_id: str, *, actor: Actor, on: date, reason: str, lake: Lake | None = None
+) -> SelfReport:
+    """Reject with a reason: the report never enters the lake (refused if an earlier verification whose
+    commit failed already put it there: verify it to bring the register in line)."""
     row = get(session, report_id)
     after = MACHINE.next_state(report_id, row.status, "reject")
     _check_day(row, on)
+    verified = None if lake is None else in_lake(lake, report_id)
+    if verified is not None:
+        raise ConflictError(
+            f"self-report {report_id}: the lake already holds it as verified on {verified.isoformat()} (an "
+            "earlier verification whose commit failed); verify it to bring the register in line",
+            field="status",
+        )
     text = (reason or "").strip()
     if not text:
         raise SelfReportError(

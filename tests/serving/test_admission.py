@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from serving.api.app import create_app
+from serving.api.app import PAGE_CLASSES, create_app
 from serving.api.deps import get_session
 from serving.api.limits import AdmissionControl
 from serving.settings import Settings
@@ -310,3 +310,15 @@ def test_a_change_takes_the_sqlite_write_lock_at_its_first_query_not_before(
             assert can_write()
     finally:
         other.dispose()
+
+
+def test_the_publics_pages_have_their_own_class() -> None:
+    # A flood of anonymous /ui/public requests takes the public's slots, not the staff's and the entity's.
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover - never called
+        raise AssertionError
+
+    gate = AdmissionControl(app, concurrency=1, queue=1, queue_seconds=1, classes=PAGE_CLASSES)
+    assert gate.route_class("/ui/public/commitments") == "ui/public"
+    assert gate.route_class("/ui/zone") == gate.route_class("/ui/queues") == "ui"
+    assert gate.route_class("/ui") == "ui"
+    assert gate.route_class("/uipublic/x") == AdmissionControl.OTHER

@@ -344,8 +344,9 @@ def test_commitments_disclosure_and_reports_over_http(
             "max_working_days_late": overdue[0]["max_working_days_late"],
         }
     ]
-    public = client.get("/disclosure/public", params={"on": "2026-11-27"})
+    public = client.get("/disclosure/public")  # the public sees today's publication (no other day)
     rows = _ok(public)
+    assert client.get("/disclosure/public", params={"on": "2026-11-27"}).status_code == 422
     assert [r["record_id"] for r in rows] == ["P-REVOKE"] and rows[0]["legal_representative"] == "张*"
     assert not ID_RE.search(public.text) and not ID_RE.search(client.get("/public/commitments").text)
 

@@ -133,7 +133,9 @@ def app(settings: Settings, home: Path, engine: sa.Engine) -> Any:
     assert lake.dir == settings.lake_dir
     _more(home, lake)
     limits = {"rate_limit_burst": 10_000}
-    return create_app(settings.model_copy(update=limits), engine=engine, clock=china_half_past_midnight())
+    # The public sees today's publication only: the app's today is the day the tests look at.
+    clock = china_half_past_midnight(date.fromisoformat(ON))
+    return create_app(settings.model_copy(update=limits), engine=engine, clock=clock)
 
 
 def _who(engine: sa.Engine, department: str, name: str) -> dict[str, str]:
@@ -184,8 +186,11 @@ def test_the_search_answers_without_a_token(client: TestClient) -> None:
     page2 = _ok(client.get("/disclosure/search", params={"on": ON, "per_page": 3, "page": 2}))
     assert (page2["page"], page2["per_page"], page2["total"]) == (2, 3, 9)
     assert [i["record_id"] for i in page2["items"]] == ids[3:6]
-    # The default day is today (China): the decisions are still within their periods.
-    assert _ok(client.get("/disclosure/search"))["on"] == china_half_past_midnight().today().isoformat()
+    # The default day is the app's today (China), and the public may not ask for another day: an earlier one
+    # would show again what a repair, revocation, withdrawal or the end of a publicity period took off.
+    assert _ok(client.get("/disclosure/search"))["on"] == ON
+    earlier = _error(client.get("/disclosure/search", params={"on": "2026-11-26"}), 422, "validation")
+    assert earlier["field"] == "on" and "today" in earlier["message"]
     # Over 100 per page is a 422 naming the field.
     refused = _error(client.get("/disclosure/search", params={"per_page": 101}), 422, "validation")
     assert "per_page" in refused["field"]

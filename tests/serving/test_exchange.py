@@ -432,7 +432,10 @@ def test_the_feed_gives_each_record_its_legal_state_and_no_person_key(
         "outcome": "approved",
         "authority": DEPARTMENT,
     }
-    _ok(push(client, who["system"], "repairs", [repair]), 201)
+    # A repair changes another record's legal state: no department's system pushes one (its own authority
+    # column cannot vouch for the repaired record, another department's penalty or the court's list entry).
+    _error(push(client, who["system"], "repairs", [repair]), 403, "forbidden")
+    _ok(push(client, who["analyst"], "repairs", [repair]), 201)
     relation = {
         "relation_id": "REL-1",
         "uscc": E[0],
@@ -492,6 +495,8 @@ def test_the_feed_carries_list_events_repairs_and_publications_once_each(
         "repairs.apply",
         "P-1",
     )
+    # The decision, not the risk tier nor the applicant's own text.
+    assert not {"tier_before", "tier_after", "commitment", "obligations_evidence"} & set(repair["data"])
     publication = next(i for i in one_by_one if i["kind"] == "publication")
     assert publication["data"]["status"] == "published" and publication["uscc"] == E[1]
     states = [i["legal_state"] for i in one_by_one if i["kind"] == "list_event"]
@@ -499,3 +504,41 @@ def test_the_feed_carries_list_events_repairs_and_publications_once_each(
     # The same changes in one page from the same cursor, in the same order.
     whole = _ok(client.get("/exchange/feed", params={"cursor": start, "limit": 1000}, headers=who["system"]))
     assert [(i["kind"], i["id"]) for i in whole["items"]] == kinds and whole["next_cursor"] == end
+
+
+def test_the_feed_shows_records_as_the_system_role_may_see_them(
+    client: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    # The masking policy's system column: a legal representative's name masked, an entity's phone hidden and
+    # its address masked; an inspection's draw (selection probability, control slice, inspectors) is internal.
+    address = "盐城市亭湖区解放南路1号"
+    _ok(
+        push(
+            client,
+            who["analyst"],
+            "entities",
+            [entity(E[0], phone="0515-88886666", address=address)],
+        ),
+        201,
+    )
+    _ok(push(client, who["system"], "penalties", [penalty("P-1", E[0], legal_representative="张三丰")]), 201)
+    inspection = {
+        "inspection_id": "I-1",
+        "task_id": "T-1",
+        "uscc": E[0],
+        "department": DEPARTMENT,
+        "inspected_on": "2025-03-01",
+        "inspectors": "ZF001;ZF002",
+        "outcome": "violation",
+        "selection_probability": 0.2,
+        "in_control_slice": False,
+    }
+    _ok(push(client, who["system"], "inspections", [inspection]), 201)
+    items, _ = _page_all(client, who["system"], None, 1000)
+    by_table = {i["table"]: i["data"] for i in items}
+    assert (
+        "phone" not in by_table["entities"] and by_table["entities"]["address"] != "盐城市亭湖区解放南路1号"
+    )
+    assert by_table["penalties"]["legal_representative"] not in (None, "张三丰")
+    assert not {"selection_probability", "in_control_slice", "inspectors"} & set(by_table["inspections"])
+    assert "张三丰" not in str(items) and "0515-88886666" not in str(items)

@@ -20,12 +20,15 @@ from features import lake as lake_io
 from features.build import build_features
 from serving.api.app import create_app
 from serving.settings import Settings, load_settings
-from supervision.lifecycle import documents, repairs, self_reports
+from supervision.lifecycle import documents, repairs, scores, self_reports
+from supervision.lifecycle.records import Lake
+from supervision.lifecycle.workflow import Actor
 from supervision.platform import audit
 from supervision.platform.access import Role
 from supervision.platform.calendar import due_date, working_days_between
 from supervision.platform.clock import CHINA, FixedClock, china_today
 from supervision.platform.db import make_engine, session_scope, upgrade
+from supervision.platform.errors import ConflictError
 from tests.serving.api_city import OTHER_DEPARTMENT, issue
 from tests.serving.api_city import error as _error
 from tests.serving.api_city import ok as _ok
@@ -179,6 +182,12 @@ def test_content_is_stored_once_by_hash_atomically(engine: sa.Engine, tmp_path: 
     files = [p for p in root.rglob("*") if p.is_file()]
     assert files == [root / sha[:2] / sha]  # one file, no temporary left behind
     assert files[0].read_bytes() == PDF
+    # A damaged file of the same size is written again by the next upload of the content (the hash names the
+    # bytes, not the size), so the document is served again.
+    files[0].write_bytes(b"X" * len(PDF))
+    with session_scope(engine) as s:
+        again = documents.store(s, root, checked, uscc=E[0], uploaded_by="e0", at=at)
+        assert documents.read_content(root, again) == PDF
 
 
 # ------------------------------------------------------------------------------------------------ repairs
@@ -205,16 +214,31 @@ def test_an_entity_applies_with_the_document_its_regime_requires(
     assert "over the limit of 4096 bytes" in _error(too_big, 422, "validation")["message"]
     assert _count(engine, repairs.Repair) == 0 and _count(engine, documents.Document) == 0
 
+    # The entity's stored tier: the department's view of the application carries it, the entity's never does
+    # (risk classification is internal, 国市监信发〔2022〕6号).
+    with session_scope(engine) as s:
+        scores.record(
+            s,
+            uscc=E[0],
+            as_of=_today(),
+            decided_on=_today() - timedelta(days=1),
+            probability=0.61,
+            tier="D",
+            model_version="7",
+            reason="test",
+            reasons_zh="",
+        )
     view = _ok(
         _apply(client, ent[0], "P-GEN", {"document_credit_training": ("培训证书.pdf", PDF, "text/html")}), 201
     )
+    assert view["tier_before"] is None and view["tier_after"] is None
     sha = hashlib.sha256(PDF).hexdigest()
     assert view["documents"] == {"credit_training": sha}
     assert view["department"] == AUTHORITY and view["applied_on"] == _today().isoformat()
     assert view["conditions_met"]["credit_training"] == f"document sha256:{sha}"
     # The department sees it with its documents.
     got = _ok(client.get(f"/repairs/{view['repair_id']}", headers=staff[Role.SUPERVISOR]))
-    assert got["documents"] == {"credit_training": sha}
+    assert got["documents"] == {"credit_training": sha} and got["tier_before"] == "D"
 
 
 def test_an_early_application_is_refused_with_its_earliest_date(
@@ -367,6 +391,9 @@ def test_a_self_report_is_verified_then_enters_the_lake_and_the_features(
     assert rows.select("report_id", "uscc", "topic", "verified", "verified_on").rows() == [
         (rid, E[0], "honour", True, _today())
     ]
+    # The entity sees its report verified, not which staff member verified it.
+    own = _ok(client.get("/self-reports", headers=ent[0]))
+    assert own[0]["status"] == "verified" and own[0]["decided_by"] is None
     after = _feature(fsettings, E[0], as_of)
     assert after["self_reports_n_365d"] == int(before["self_reports_n_365d"] or 0) + 1  # type: ignore[call-overload]
     assert after["self_reports_verified_share_1095d"] == 1.0
@@ -533,3 +560,27 @@ def test_the_entity_cannot_backdate_or_skip_the_documents_through_the_json_route
     assert _error(far, 422, "validation")["field"] == "on"
     with session_scope(engine) as s:
         assert self_reports.get(s, rid).status == "submitted"
+
+
+def test_a_verification_whose_commit_failed_is_not_written_twice(
+    fsettings: Settings, engine: sa.Engine
+) -> None:
+    # The lake is written before the database commits: a verification whose commit failed leaves the row in
+    # the lake and the report "submitted". Verifying again keeps that row (the lake refuses a second one of
+    # the key); rejecting it instead is refused, so a rejected report never counts in the features.
+    lake = Lake(dir=fsettings.lake_dir, salt=fsettings.person_salt)
+    actor = Actor("chief#1", role="supervisor", department=AUTHORITY, at=datetime.now(CHINA))
+    with session_scope(engine) as s:
+        first = self_reports.submit(s, actor=actor, uscc=E[0], topic="honour", content="表彰", on=_today())
+        second = self_reports.submit(s, actor=actor, uscc=E[1], topic="honour", content="表彰", on=_today())
+    for rid in (first.report_id, second.report_id):
+        with pytest.raises(RuntimeError), session_scope(engine) as s:
+            self_reports.verify(s, rid, actor=actor, on=_today(), lake=lake)
+            raise RuntimeError("the commit fails")
+    with session_scope(engine) as s:
+        assert self_reports.get(s, first.report_id).status == "submitted"
+        self_reports.verify(s, first.report_id, actor=actor, on=_today() + timedelta(days=1), lake=lake)
+        with pytest.raises(ConflictError, match="already holds it as verified"):
+            self_reports.reject(s, second.report_id, actor=actor, on=_today(), reason="不实", lake=lake)
+    rows = lake_io.scan(fsettings.lake_dir, "self_reports").collect()
+    assert sorted(rows["report_id"]) == sorted([first.report_id, second.report_id])
