@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         description="TOML of restriction measures (惩戒措施清单); "
         "default: supervision/lifecycle/policy/restrictions.toml",
     )
+    monitoring_policy: Path | None = Field(
+        None,
+        description="TOML of the model-monitoring thresholds (drift, calibration, fairness, retraining); "
+        "default: models/monitoring.toml",
+    )
 
     @field_validator("home")
     @classmethod

@@ -30,6 +30,7 @@ from serving.api.routers import (
     filings,
     lists,
     models,
+    monitoring,
     objections,
     public,
     repairs,
@@ -38,6 +39,7 @@ from serving.api.routers import (
     scores,
     system,
     uscc,
+    warnings,
     zone,
 )
 from serving.api.trail import AnonymousSummary, AuditMiddleware, AuditWriter
@@ -66,6 +68,8 @@ ROUTERS = (
     exchange.router,
     zone.router,
     filings.router,
+    monitoring.router,
+    warnings.router,
 )
 PUBLIC_ROLES = "public"
 # Admission classes of the pages: the staff's and the entity's (/ui), and the anonymous public's (/ui/public).

@@ -27,6 +27,7 @@ from serving.cli import (
     features,
     lists,
     models,
+    monitor,
     objections,
     repairs,
     report,
@@ -36,6 +37,7 @@ from serving.cli import (
     tokens,
     train,
     uscc,
+    warnings,
 )
 from serving.cli.state import State
 from serving.settings import DemoSecretRefused, load_settings
@@ -56,6 +58,7 @@ for _group in (
     train,
     models,
     score,
+    monitor,
     explain,
     sample,
     tokens,
@@ -69,6 +72,7 @@ for _group in (
     disclosure,
     report,
     serve,
+    warnings,
 ):
     _group.register(app)
 

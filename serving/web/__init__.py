@@ -23,10 +23,12 @@ from serving.web import (
     auth,
     home,
     inspector,
+    monitoring,
     public,
     publicity,
     queues,
     supervisor,
+    warnings,
     zone,
     zone_filings,
 )
@@ -38,11 +40,13 @@ WEB_ROUTERS = (
     supervisor.router,
     inspector.router,
     analyst.router,
+    monitoring.router,
     public.router,
     publicity.router,
     queues.router,
     zone_filings.router,  # before zone's own routes: /ui/zone/repairs/new, /ui/zone/self-reports/new
     zone.router,
+    warnings.router,
 )
 PREFIX = "/ui"
 

@@ -27,13 +27,18 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("nav.entities", "/ui/entities"),
         ("nav.tasks", "/ui/tasks"),
         ("nav.queues", "/ui/queues"),
+        ("nav.monitoring", "/ui/monitoring"),
     ),
     Role.INSPECTOR: (
         ("nav.tasks", "/ui/tasks"),
         ("nav.entities", "/ui/entities"),
         ("nav.queues", "/ui/queues"),
     ),
-    Role.ANALYST: (("nav.models", "/ui/models"), ("nav.entities", "/ui/entities")),
+    Role.ANALYST: (
+        ("nav.models", "/ui/models"),
+        ("nav.entities", "/ui/entities"),
+        ("nav.monitoring", "/ui/monitoring"),
+    ),
     # The regulated entity: its own credit service zone (信用服务专区) only.
     Role.ENTITY: (("nav.zone", "/ui/zone"),),
 }

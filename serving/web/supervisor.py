@@ -27,11 +27,12 @@ from fastapi.responses import HTMLResponse
 from features.catalog import TABLES
 from serving.api.trail import audited
 from serving.api.types import UsccPath
-from serving.services import entities
+from serving.services import entities, warnings
 from serving.services.context import Context
 from serving.web import i18n
 from serving.web.auth import page_context
 from serving.web.render import page
+from supervision.platform.access import Role
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -70,8 +71,9 @@ def entity_search(
     """Search by USCC prefix or part of the name (the API's search); an empty query shows the form only."""
     text = (q or "").strip()
     label = _label(i18n.language(request))
+    panel = warnings_panel(request, ctx)
     if not text:
-        return page(request, "supervisor/search.html", q="", result=None, error=None, label=label)
+        return page(request, "supervisor/search.html", q="", result=None, error=None, label=label, **panel)
     if len(text) < 2:
         return page(
             request,
@@ -81,9 +83,43 @@ def entity_search(
             result=None,
             error="entity.search.too_short",
             label=label,
+            **panel,
         )
     result = entities.search(ctx, text, limit=SEARCH_LIMIT)
-    return page(request, "supervisor/search.html", q=text, result=result, error=None, label=label)
+    return page(request, "supervisor/search.html", q=text, result=result, error=None, label=label, **panel)
+
+
+def warnings_panel(request: Request, ctx: Context, error: Any = None) -> dict[str, Any]:
+    """The supervisor's panel of the department's warnings not yet closed (open, then acknowledged; the
+    service's own page of each); nothing for other roles (issue 15: the supervisor's home shows them)."""
+    if ctx.actor.role is not Role.SUPERVISOR or not ctx.actor.department:
+        return {"warnings_panel": None, "warnings_done": None, "warnings_error": None}
+    pages = [warnings.list_warnings(ctx, status=s, limit=warnings.PAGE_MAX) for s in ("open", "acknowledged")]
+    panel = {
+        "department": pages[0].department,
+        "total": sum(p.total for p in pages),
+        "rows": [w for p in pages for w in p.items],
+    }
+    done = request.query_params.get("warning_done")
+    return {
+        "warnings_panel": panel,
+        "warnings_done": done if done and done.isdigit() else None,
+        "warnings_error": error,
+    }
+
+
+def landing(request: Request, ctx: Context, *, status: int = 200, error: Any = None) -> HTMLResponse:
+    """The supervisor's landing page (the empty search and the warnings panel), e.g. with a refusal."""
+    return page(
+        request,
+        "supervisor/search.html",
+        status=status,
+        q="",
+        result=None,
+        error=None,
+        label=_label(i18n.language(request)),
+        **warnings_panel(request, ctx, error),
+    )
 
 
 @router.get("/entities/{uscc}", dependencies=[audited("entities.read", target="uscc", prefix="uscc:")])

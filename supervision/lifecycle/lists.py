@@ -148,7 +148,11 @@ class ListCase(Base):
 
 
 class ListEvent(Base):
-    """Outbox of list enter/exit events; subscribers poll ``events_after(last id seen)``."""
+    """Outbox of list enter/exit events; subscribers poll ``events_after(last id seen)``.
+
+    ``kind`` says whose event it is: ``list`` (a case entered or left a list; what ``GET /events`` and the
+    change feed carry) or ``warning`` (an early warning opened, :mod:`supervision.monitoring.warnings`, with
+    its content in ``data``), which webhook subscribers receive too (migration 0020)."""
 
     __tablename__ = "list_events"
 
@@ -160,6 +164,8 @@ class ListEvent(Base):
     list_type: Mapped[str] = mapped_column(sa.String(32))
     on: Mapped[date] = mapped_column(sa.Date)
     reason: Mapped[str | None] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16), default="list", server_default="list", index=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -862,9 +868,17 @@ def repaired(session: Session, case_id: str, *, actor: Actor, on: date) -> ListC
     return row
 
 
-def events_after(session: Session, after: int = 0, *, limit: int = 500) -> list[ListEvent]:
-    """Outbox events with id > ``after`` in id order (a subscriber keeps the last id it processed)."""
-    stmt = sa.select(ListEvent).where(ListEvent.id > after).order_by(ListEvent.id).limit(limit)
+def events_after(
+    session: Session, after: int = 0, *, limit: int = 500, kinds: Sequence[str] = ("list",)
+) -> list[ListEvent]:
+    """Outbox events of `kinds` (list events by default) with id > ``after`` in id order (a subscriber keeps
+    the last id it processed)."""
+    stmt = (
+        sa.select(ListEvent)
+        .where(ListEvent.id > after, ListEvent.kind.in_(list(kinds)))
+        .order_by(ListEvent.id)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 

@@ -1,5 +1,9 @@
 """Triggered mode of 逢办必查: webhook subscribers receive the list outbox's events, with retries.
 
+The outbox carries list enter/exit events (``"kind": "list"``) and early warnings (``"kind": "warning"``,
+the warning's rule, department, runs and evidence under ``"warning"``); a subscriber tells them apart by
+``kind``.
+
 Each subscriber keeps the id of the last event it acknowledged (HTTP 2xx). ``deliver_due`` posts the next
 events (a JSON list, oldest first) to every subscriber that is due; a failure keeps the position, counts the
 attempt and waits ``RETRY_BASE * 2**(attempts-1)`` up to ``RETRY_MAX`` before the next try, so events are
@@ -24,6 +28,7 @@ from supervision.platform.db import Base
 from supervision.platform.errors import DomainError, ErrorKind
 
 __all__ = [
+    "EVENT_KINDS",
     "RETRY_BASE",
     "RETRY_MAX",
     "Subscriber",
@@ -98,8 +103,26 @@ def http_post(url: str, body: bytes) -> int:
         return 0
 
 
+# The outbox's kinds a webhook subscriber receives: list enter/exit events and early warnings.
+EVENT_KINDS = ("list", "warning")
+
+
+def _row(e: lists.ListEvent) -> dict[str, Any]:
+    if e.kind == "list":
+        return {**e.as_dict(), "kind": e.kind, "at": e.at.isoformat(), "on": e.on.isoformat()}
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "event": e.event,
+        "at": e.at.isoformat(),
+        "uscc": e.uscc,
+        "on": e.on.isoformat(),
+        e.kind: e.data,
+    }
+
+
 def _payload(events: list[lists.ListEvent]) -> bytes:
-    rows = [{**e.as_dict(), "at": e.at.isoformat(), "on": e.on.isoformat()} for e in events]
+    rows = [_row(e) for e in events]
     return json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
@@ -114,7 +137,7 @@ def deliver_due(
     ).all()
     report = []
     for sub in due:
-        events = lists.events_after(session, sub.last_event_id, limit=batch)
+        events = lists.events_after(session, sub.last_event_id, limit=batch, kinds=EVENT_KINDS)
         if not events:
             report.append({"subscriber": sub.name, "delivered": 0, "status": None})
             continue

@@ -49,6 +49,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.lifecycle.scores",
     "supervision.lifecycle.documents",
     "supervision.lifecycle.self_reports",
+    "supervision.monitoring.warnings",
 )
 
 

@@ -9,9 +9,11 @@ from serving.web.messages import (
     common,
     filings,
     inspector,
+    monitoring,
     public,
     publicity,
     supervisor,
+    warnings,
     zone,
 )
 
@@ -32,8 +34,10 @@ ALL = _merge(
     inspector.MESSAGES,
     analyst.MESSAGES,
     charts.MESSAGES,
+    monitoring.MESSAGES,
     public.MESSAGES,
     publicity.MESSAGES,
     zone.MESSAGES,
     filings.MESSAGES,
+    warnings.MESSAGES,
 )
