@@ -37,6 +37,7 @@ from serving.api.routers import (
     reports,
     sampling,
     scores,
+    sectors,
     system,
     uscc,
     warnings,
@@ -70,6 +71,7 @@ ROUTERS = (
     filings.router,
     monitoring.router,
     warnings.router,
+    sectors.router,
 )
 PUBLIC_ROLES = "public"
 # Admission classes of the pages: the staff's and the entity's (/ui), and the anonymous public's (/ui/public).

@@ -28,6 +28,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("nav.tasks", "/ui/tasks"),
         ("nav.queues", "/ui/queues"),
         ("nav.monitoring", "/ui/monitoring"),
+        ("nav.sectors", "/ui/sectors"),
     ),
     Role.INSPECTOR: (
         ("nav.tasks", "/ui/tasks"),
@@ -38,6 +39,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("nav.models", "/ui/models"),
         ("nav.entities", "/ui/entities"),
         ("nav.monitoring", "/ui/monitoring"),
+        ("nav.sectors", "/ui/sectors"),
     ),
     # The regulated entity: its own credit service zone (信用服务专区) only.
     Role.ENTITY: (("nav.zone", "/ui/zone"),),

@@ -40,6 +40,7 @@ from tests.serving.api_city import error as _error
 from tests.serving.test_api_lifecycle import LIFECYCLE_MATRIX  # routes of issue 8, tested there
 from tests.serving.test_filings import FILINGS_MATRIX  # the entity's filings and the staff queues
 from tests.serving.test_monitoring import MONITORING_MATRIX  # runs compared, the model's feedback
+from tests.serving.test_sectors import SECTORS_MATRIX  # sector risk
 from tests.serving.test_warnings import WARNINGS_MATRIX  # early warning
 from tests.serving.test_zone import ZONE_MATRIX  # the entity's service zone
 from tests.supervision.databases import backend_params, fresh_database_url
@@ -135,6 +136,7 @@ def _entries(engine: sa.Engine) -> list[audit.AuditEntry]:
 def test_the_matrix_is_the_apps(client: TestClient) -> None:
     everything = MATRIX + LIFECYCLE_MATRIX + DOMAIN_MATRIX + PUBLIC_MATRIX + EXCHANGE_MATRIX
     everything += ZONE_MATRIX + FILINGS_MATRIX + MONITORING_MATRIX + WARNINGS_MATRIX
+    everything += SECTORS_MATRIX
     assert role_matrix() == everything
     spec = client.get("/openapi.json").json()
     served = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}

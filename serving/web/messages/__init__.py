@@ -12,6 +12,7 @@ from serving.web.messages import (
     monitoring,
     public,
     publicity,
+    sectors,
     supervisor,
     warnings,
     zone,
@@ -40,4 +41,5 @@ ALL = _merge(
     zone.MESSAGES,
     filings.MESSAGES,
     warnings.MESSAGES,
+    sectors.MESSAGES,
 )
