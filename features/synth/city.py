@@ -23,8 +23,10 @@ from features.synth.population import (
     Timeline,
     addresses_and_phones,
     build_population,
+    day,
     entities_frame,
 )
+from features.synth.shocks import draw_shocks, shock_records, shocks_truth
 from features.synth.writer import FORMATS, write_json, write_table, write_truth
 
 # Independent random streams, one per part, in a fixed order: changing one part never shifts another.
@@ -44,6 +46,7 @@ PARTS = (
     "objections",
     "dirt",
     "decisions",  # added later: last, so that every older part keeps its stream
+    "shocks",  # added later still (issue 15): drawn only when shock_share > 0
 )
 STEPS = ("population", "people", "inspections", "records", "dirt", "write")
 TRUTH_DIR = "truth"
@@ -68,6 +71,13 @@ class CityConfig:
     control_rate: float = 0.02  # uniform random slice of every draw
     signal_noise: float = 1.0  # sd of the public signal the tiers were set from (logit scale)
     entities_per_inspector: int = 300
+    # Shocks (issue 15): a share of the entities open on a uniform day of the last `shock_months` months of
+    # the window get a latent-logit jump of `shock_delta` from that day; `shock_visibility` of them leave an
+    # incident record 3-25 days later (features/synth/shocks.py). 0.0: no shocks, the city as before.
+    shock_share: float = 0.0
+    shock_months: int = 24
+    shock_delta: float = 3.0
+    shock_visibility: float = 0.9
 
     def check(self, *, today: date) -> None:
         """Raise a ValueError naming the parameter and the allowed values."""
@@ -95,6 +105,21 @@ class CityConfig:
             raise ValueError(f"signal_noise must be non-negative, got {self.signal_noise}")
         if self.entities_per_inspector < 1:
             raise ValueError(f"entities_per_inspector must be positive, got {self.entities_per_inspector}")
+        if not 0.0 <= self.shock_share <= 0.5:
+            raise ValueError(f"shock_share must be in [0, 0.5], got {self.shock_share}")
+        if not 1 <= self.shock_months <= 12 * self.years:
+            raise ValueError(f"shock_months must be between 1 and 12 × years, got {self.shock_months}")
+        if not 0.0 < self.shock_delta <= 10.0:
+            raise ValueError(f"shock_delta must be in (0, 10] (logit scale), got {self.shock_delta}")
+        if not 0.0 <= self.shock_visibility <= 1.0:
+            raise ValueError(f"shock_visibility must be in [0, 1], got {self.shock_visibility}")
+
+    @property
+    def shock_start(self) -> date:
+        """The first day shocks may fall on: the first of the month `shock_months - 1` months before the
+        end date's month (so the shocks fill `shock_months` calendar months, the last one up to end_date)."""
+        months = self.end_date.year * 12 + self.end_date.month - 1 - (self.shock_months - 1)
+        return date(months // 12, months % 12 + 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +254,28 @@ def generate(
         "inspections": insp.table,
         "decisions": build_decisions(rngs["decisions"], pop, tl),
     }
+    shocks = None
+    added: dict[str, pl.DataFrame] = {}
+    if config.shock_share > 0:
+        shocks = draw_shocks(
+            rngs["shocks"],
+            pop,
+            tl,
+            share=config.shock_share,
+            first_day=day(config.shock_start),
+            delta=config.shock_delta,
+            visibility=config.shock_visibility,
+        )
+        extra = shock_records(
+            rngs["shocks"],
+            shocks,
+            pop,
+            tl,
+            people.legal_rep_name,
+            penalties=frames["penalties"],
+            list_entries=frames["list_entries"],
+        )
+        added = {"penalties": extra.penalties, "list_entries": extra.list_entries}
 
     say("dirt")
     dirt_seeds = streams["dirt"].spawn(len(TABLES))
@@ -245,6 +292,26 @@ def generate(
             taken=taken,
         )
         manifests.append(man.with_columns(file=pl.lit(fmt.file)))
+    # The shocks' rows get dirt of their own stream and are appended after the dirty unshocked rows, so
+    # the unshocked rows and their dirt are those of the city without shocks, byte for byte.
+    shock_dirt = dict(zip(added, streams["shocks"].spawn(len(added)), strict=True))
+    for i, t in enumerate(TABLES):
+        if t.name not in added:
+            continue
+        fmt = FORMATS[t.name]
+        dirty, man = dirt_mod.inject(
+            np.random.default_rng(shock_dirt[t.name]),
+            t.name,
+            added[t.name],
+            rate=config.dirt_rate,
+            text_dates=fmt.text_dates,
+            taken=taken,
+        )
+        offset = frames[t.name].height
+        frames[t.name] = _append(frames[t.name], dirty)
+        manifests[i] = pl.concat(
+            [manifests[i], man.with_columns(pl.col("row") + offset, file=pl.lit(fmt.file))]
+        )
 
     say("write")
     partial = _prepare_out(out, force=force)
@@ -262,6 +329,8 @@ def generate(
         write_truth(_truth_entity_years(pop, tl), truth / "entity_years.parquet")
         write_truth(insp.truth, truth / "inspections.parquet")
         write_truth(pl.concat(manifests), truth / "dirt.parquet")
+        if shocks is not None:
+            write_truth(shocks_truth(shocks, pop), truth / "shocks.parquet")
         outcome = insp.table["outcome"].to_numpy().astype(str)
         positive = (outcome == "violation") | (outcome == "serious_violation")
         report = GenerationReport(
@@ -273,6 +342,11 @@ def generate(
             oracle_auc=auc(insp.truth["violation_probability"].to_numpy(), positive),
         )
         payload = report.to_dict(timing=False)
+        if config.shock_share == 0:  # a city without shocks reports as it did before shocks existed
+            cfg = payload["config"]
+            assert isinstance(cfg, dict)
+            for key in ("shock_share", "shock_months", "shock_delta", "shock_visibility"):
+                del cfg[key]
         del payload["out"]  # the same city written elsewhere is still the same city, byte for byte
         write_json(payload, truth / MARKER)
         if out.exists():
@@ -282,6 +356,16 @@ def generate(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return replace(report, seconds=time.perf_counter() - started)
+
+
+def _append(base: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    """``base`` then ``extra``; a column one side's dirt made text (an impossible date) is text in both."""
+    differ = [c for c, dt in base.schema.items() if extra.schema[c] != dt]
+
+    def text(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns([pl.col(c).cast(pl.String) for c in differ])
+
+    return pl.concat([text(base), text(extra).select(base.columns)])
 
 
 def _truth_entities(pop: Population) -> pl.DataFrame:
