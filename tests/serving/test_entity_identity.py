@@ -3,6 +3,7 @@ business licence; admitted only where a use case names the entity, and then to i
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
@@ -121,3 +122,47 @@ def test_use_cases_admit_the_entity_only_by_name_and_only_for_its_own_uscc(setti
         with pytest.raises(ForbiddenError, match="its own USCC only"):
             own(ctx(entity), OTHER)
         assert own(ctx(Principal(1, "s", Role.SUPERVISOR, department="d")), OTHER) == OTHER
+
+
+# Every route that admits the entity, and the test that tries another entity's credential against it — None
+# where there is no object to try (the route acts on the token's own USCC; its body has no uscc field). A new
+# entity route fails the test below until it is listed here with its attack.
+ZONE = "tests.serving.test_zone"
+FILINGS = "tests.serving.test_filings"
+ATTACK = (ZONE, "test_another_entity_reaches_none_of_a_objects")
+ENTITY_ROUTES: dict[tuple[str, str], tuple[str, str] | None] = {
+    ("GET", "/me"): None,
+    ("POST", "/objections"): ATTACK,
+    ("POST", "/repairs"): ATTACK,
+    ("POST", "/lists/{case_id}/response"): ATTACK,
+    ("POST", "/commitments"): ATTACK,
+    ("POST", "/reports"): ATTACK,
+    ("GET", "/zone/record"): ATTACK,
+    ("POST", "/zone/objections"): ATTACK,
+    ("POST", "/zone/commitments"): None,
+    ("POST", "/zone/notices/{case_id}/statement"): ATTACK,
+    ("POST", "/zone/report"): None,
+    ("POST", "/zone/repairs"): (FILINGS, "test_another_entitys_record_is_refused_and_nothing_is_written"),
+    ("GET", "/zone/repairs/records"): (
+        FILINGS,
+        "test_another_entitys_record_is_refused_and_nothing_is_written",
+    ),
+    ("POST", "/zone/self-reports"): None,
+    ("GET", "/self-reports"): (
+        FILINGS,
+        "test_a_self_report_is_verified_then_enters_the_lake_and_the_features",
+    ),
+    ("GET", "/documents/{sha256}"): (
+        FILINGS,
+        "test_a_document_is_served_as_an_attachment_of_its_type_never_as_a_page",
+    ),
+}
+
+
+def test_every_entity_route_is_attacked_with_another_entitys_credential() -> None:
+    admitting = {(m, p) for m, p, roles in role_matrix() if roles != "public" and Role.ENTITY in roles}
+    assert admitting == set(ENTITY_ROUTES)
+    for route, attack in ENTITY_ROUTES.items():
+        if attack is not None:
+            module, name = attack
+            assert callable(getattr(importlib.import_module(module), name, None)), (route, attack)

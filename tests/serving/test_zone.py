@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from serving.api.app import create_app, role_matrix
 from serving.services.zone import RISK_INTERNAL
 from serving.settings import Settings
-from supervision.lifecycle import commitments, lists, objections, scores
+from supervision.lifecycle import commitments, lists, objections, repairs, scores
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.reports import CreditReport
 from supervision.platform import audit
@@ -459,6 +459,7 @@ def test_another_entity_reaches_none_of_a_objects(
         _rows(engine, objections.Objection),
         _rows(engine, commitments.Commitment),
         _rows(engine, CreditReport),
+        _rows(engine, repairs.Repair),
     )
     seen = len(_audit(engine))
     attempts = [
@@ -472,6 +473,11 @@ def test_another_entity_reaches_none_of_a_objects(
             {"uscc": A, "record_table": "penalties", "record_id": "P-REVOKE", "grounds": "g"},
         ),
         ("POST", "/commitments", {"uscc": A, "matter": "voluntary", "department": AUTHORITY}),
+        (
+            "POST",
+            "/repairs",
+            {"uscc": A, "record_table": "penalties", "record_id": "P-REVOKE", "commitment": "c"},
+        ),
         ("POST", f"/lists/{notice}/response", {"response": "冒名陈述"}),
         ("POST", "/reports", {"uscc": A}),
         # staff reads of A's objects
@@ -487,6 +493,7 @@ def test_another_entity_reaches_none_of_a_objects(
         _rows(engine, objections.Objection),
         _rows(engine, commitments.Commitment),
         _rows(engine, CreditReport),
+        _rows(engine, repairs.Repair),
     )
     assert after == before
     with session_scope(engine) as s:
