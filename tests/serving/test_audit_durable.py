@@ -90,7 +90,11 @@ def test_a_read_is_answered_only_once_its_entry_is_in_the_database(settings: Set
     engine = make_engine(any_url)
     upgrade(engine)
     readers = _readers(engine, WORKERS)
-    configured = settings.model_copy(update={"database_url": any_url, "rate_limit_per_minute": 0})
+    # Admission control off: on a loaded machine a queued read past its wait is shed (503), which is the
+    # admission rule's business (tests/serving/test_admission.py), not the audit's.
+    configured = settings.model_copy(
+        update={"database_url": any_url, "rate_limit_per_minute": 0, "admission_concurrency": 0}
+    )
     seen: dict[str, list[tuple[int, int]]] = {name: [] for name in readers}
 
     def read(base: str, name: str) -> None:
@@ -107,7 +111,8 @@ def test_a_read_is_answered_only_once_its_entry_is_in_the_database(settings: Set
                 thread.start()
             for thread in threads:
                 thread.join()
-        assert all(got == [(200, 0)] * 15 for got in seen.values()), seen
+        wrong = {n: [(i, got) for i, got in enumerate(gots) if got != (200, 0)] for n, gots in seen.items()}
+        assert not any(wrong.values()), wrong
         with session_scope(engine) as session:
             assert audit.verify(session).ok
     finally:
