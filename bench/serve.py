@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import platform
@@ -239,7 +240,7 @@ async def http_get(
 
 async def open_loop(
     host: str,
-    port: int,
+    port: int | Sequence[int],
     paths: Callable[[int], str],
     *,
     rate: float,
@@ -248,15 +249,20 @@ async def open_loop(
     connections: int = 256,
     timeout: float = 10.0,
 ) -> tuple[list[Outcome], int]:
-    """Send GET ``paths(i)`` at each due time of :func:`schedule`; wait for all; (outcomes, connections)."""
+    """Send GET ``paths(i)`` at each due time of :func:`schedule`; wait for all; (outcomes, connections).
+
+    Several ports (replicas): request *i* goes to ``ports[i % n]``, round robin as a reverse proxy's
+    default upstream balancing does, each port with its own pool of `connections`."""
     due_times = schedule(rate, seconds)
-    pool = Pool(host, port, connections)
+    ports = [port] if isinstance(port, int) else list(port)
+    pools = [Pool(host, p, connections) for p in ports]
     loop = asyncio.get_running_loop()
     outcomes: list[Outcome] = []
-    host_header = f"{host}:{port}"
 
     async def one(i: int, due: float, start: float) -> None:
         sent = loop.time() - start
+        pool = pools[i % len(pools)]
+        host_header = f"{host}:{pool.port}"
         conn = None
         try:
             async with asyncio.timeout(timeout):
@@ -289,8 +295,9 @@ async def open_loop(
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(i, due, start)))
     await asyncio.gather(*tasks)
-    await pool.close()
-    return sorted(outcomes, key=lambda o: o.due), pool.peak
+    for pool in pools:
+        await pool.close()
+    return sorted(outcomes, key=lambda o: o.due), sum(pool.peak for pool in pools)
 
 
 # ------------------------------------------------------------------------------------------ the profiler
@@ -396,10 +403,13 @@ def _creditwatch() -> list[str]:
 
 
 @contextmanager
-def server(home: Path, *, port: int, profile: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """``creditwatch serve`` on 127.0.0.1:`port` (one worker, limiter off), stopped with SIGINT at the end;
-    with `profile`, the same app under the bench's sampling profiler instead (report written to `profile`)."""
-    env = {**os.environ, "CREDITWATCH_RATE_LIMIT_PER_MINUTE": "0"}
+def server(
+    home: Path, *, port: int, profile: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``creditwatch serve`` on 127.0.0.1:`port` (one worker, limiter off unless `env` says otherwise),
+    stopped with SIGINT at the end; with `profile`, the same app under the bench's sampling profiler instead
+    (report written to `profile`)."""
+    env = {**os.environ, "CREDITWATCH_RATE_LIMIT_PER_MINUTE": "0", **(env or {})}
     cmd = [
         *_creditwatch(),
         "--home",
@@ -457,8 +467,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def measure(
     name: str,
-    pid: int,
-    port: int,
+    pid: int | Sequence[int],
+    port: int | Sequence[int],
     paths: Callable[[int], str],
     *,
     rate: float,
@@ -466,7 +476,13 @@ def measure(
     headers: dict[str, str],
     connections: int,
 ) -> RunStats:
-    cpu0, srv0, wall0 = time.process_time(), _cpu_seconds(pid), time.perf_counter()
+    """One open-loop run; the server CPU is the sum over the server processes `pid` (replicas)."""
+    pids = [pid] if isinstance(pid, int) else list(pid)
+
+    def server_seconds() -> float:
+        return sum(_cpu_seconds(p) for p in pids)
+
+    cpu0, srv0, wall0 = time.process_time(), server_seconds(), time.perf_counter()
     outcomes, peak = asyncio.run(
         open_loop(
             "127.0.0.1", port, paths, rate=rate, seconds=seconds, headers=headers, connections=connections
@@ -475,7 +491,7 @@ def measure(
     wall = time.perf_counter() - wall0
     stats = summarise(name, rate, seconds, outcomes)
     stats.generator_cpu = (time.process_time() - cpu0) / wall
-    stats.server_cpu = (_cpu_seconds(pid) - srv0) / wall
+    stats.server_cpu = (server_seconds() - srv0) / wall
     stats.connections = peak
     print(
         f"{name} @ {rate:g}/s × {seconds:g} s: {stats.requests} requests, {stats.errors} errors "
@@ -497,15 +513,18 @@ def ensure_home(home: Path, *, entities: int) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def bench_token(home: Path) -> str:
-    """A fresh supervisor token (a reader of scores and explanations) in the home's database."""
+def bench_token(home: Path, database_url: str | None = None) -> str:
+    """A fresh supervisor token (a reader of scores and explanations) in the home's database (or in
+    `database_url`'s, migrated to head first)."""
     from serving.settings import load_settings
     from supervision.platform import access
     from supervision.platform.access import Role
-    from supervision.platform.db import make_engine, session_scope
+    from supervision.platform.db import make_engine, session_scope, upgrade
 
-    engine = make_engine(load_settings(home=home).db_url)
+    engine = make_engine(load_settings(home=home, database_url=database_url).db_url)
     try:
+        if database_url is not None:
+            upgrade(engine)
         with session_scope(engine) as s:
             return access.create_token(s, name="bench-serve", role=Role.SUPERVISOR).token
     finally:
@@ -571,6 +590,117 @@ Bars (issue 7): stored score p99 < {SCORE_BAR_MS:g} ms at 200 requests/s — **{
 **{explain_met}** (p99 {explain.p99_ms:.1f} ms).
 Highest sustainable rate for the stored score (ladder {", ".join(f"{s.rate:g}" for s in ladder)}/s,
 {ladder[0].seconds:g} s each, stopping at the first rung that fails): {verdict}.
+{r.get("notes", "")}
+"""
+
+
+# ------------------------------------------------------------------------------------------ replicas
+def linked_home(home: Path) -> Path:
+    """A home beside `home` for a run on another database: its own audit checkpoint file (the other
+    database's chain is another chain), the score and feature files linked from `home`."""
+    other = home.parent / f"{home.name}-replicas"
+    other.mkdir(exist_ok=True)
+    for name in ("scores", "features"):
+        link = other / name
+        if not link.exists():
+            link.symlink_to((home / name).resolve(), target_is_directory=True)
+    return other
+
+
+@contextmanager
+def replica_servers(
+    home: Path, n: int, env: dict[str, str]
+) -> Iterator[tuple[list[subprocess.Popen[bytes]], list[int]]]:
+    """`n` ``creditwatch serve`` processes on their own ports, one database (`env`); stopped at the end."""
+    ports = [free_port() for _ in range(n)]
+    with contextlib.ExitStack() as stack:
+        procs = [stack.enter_context(server(home, port=port, env=env)) for port in ports]
+        yield procs, ports
+
+
+def run_replicas(args: argparse.Namespace) -> dict[str, Any]:
+    """The stored-score ladder with 1, 2, … replicas on one database (PostgreSQL), every read audited."""
+    home = Path(args.home) if args.home else DEFAULT_HOME
+    ensure_home(home, entities=args.entities)
+    usccs = scored_usccs(home)
+    served = linked_home(home)
+    env = {
+        "CREDITWATCH_DATABASE_URL": args.database_url,
+        "CREDITWATCH_MLFLOW_TRACKING_URI": f"sqlite:///{(home / 'mlflow.db').resolve()}",
+    }
+    if args.rate_limit_store == "database":
+        # The database store on, at a rate the load never reaches: every request pays its UPSERT.
+        env |= {
+            "CREDITWATCH_RATE_LIMIT_STORE": "database",
+            "CREDITWATCH_RATE_LIMIT_PER_MINUTE": "100000000",
+            "CREDITWATCH_RATE_LIMIT_BURST": "1000000",
+        }
+    token = bench_token(served, args.database_url)
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    rng = random.Random(args.seed)
+    picks = [rng.choice(usccs) for _ in range(200_000)]
+
+    def score_path(i: int) -> str:
+        return f"/entities/{picks[i % len(picks)]}/score"
+
+    load = os.getloadavg()[0]
+    ladders: dict[int, list[RunStats]] = {}
+    for n in args.replicas:
+        with replica_servers(served, n, env) as (procs, ports):
+            pids = [p.pid for p in procs]
+            kw = {"headers": headers, "connections": args.connections}
+            measure(f"warm-up, {n} replica(s)", pids, ports, score_path, rate=50, seconds=3, **kw)
+            ladder: list[RunStats] = []
+            for rate in args.ladder:
+                step = measure(
+                    f"{n} replica(s)", pids, ports, score_path, rate=rate, seconds=args.step_seconds, **kw
+                )
+                ladder.append(step)
+                if not step.passes(SCORE_BAR_MS):
+                    break
+            ladders[n] = ladder
+    return {
+        "load": load,
+        "load_end": os.getloadavg()[0],
+        "home_note": args.home_note or f"`{home}`",
+        "entities": len(usccs),
+        "connections": args.connections,
+        "ladders": ladders,
+        "store": args.rate_limit_store,
+    }
+
+
+def render_replicas(r: dict[str, Any], command: str) -> str:
+    rows, verdicts = [], []
+    for n, ladder in r["ladders"].items():
+        rows += [_row(s) for s in ladder]
+        best = highest_sustainable(ladder, SCORE_BAR_MS)
+        verdicts.append(f"{n} replica(s): " + (f"**{best:g}/s**" if best is not None else "none"))
+    limiter = (
+        "the database rate-limit store on (`CREDITWATCH_RATE_LIMIT_STORE=database`, at a rate the load never "
+        "reaches, so every request pays its UPSERT on the one token's bucket)"
+        if r["store"] == "database"
+        else "`CREDITWATCH_RATE_LIMIT_PER_MINUTE=0` (the limiter off)"
+    )
+    return f"""## Serving replicas
+
+Command: `{command}` — machine: {platform.machine()}, 2 vCPU, Python {platform.python_version()}
+(shared with other jobs: load average {r["load"]:.1f} at the start, {r["load_end"]:.1f} at the end).
+Home: {r["home_note"]}.
+Servers: N `creditwatch serve` processes (one uvicorn worker each) on 127.0.0.1, one PostgreSQL database
+(every read audited: one hash chain, the replicas' group commits serialised on its head row), {limiter}.
+Load: the open-loop client of "Serving" sending request *i* to replica *i* mod N (round robin, as a
+reverse proxy's default), latency from the due time; entities drawn at random (seeded) from the
+{r["entities"]:,} scored. Each rung {next(iter(r["ladders"].values()))[0].seconds:g} s, stopping at the
+first that misses p99 < {SCORE_BAR_MS:g} ms or has an error. Server CPU: the sum over the replicas, in
+shares of one core.
+
+| run | rate × duration | requests | errors | p50 ms | p90 ms | p99 ms | max ms | generator CPU | server CPU |
+|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Highest rate with stored-score p99 < {SCORE_BAR_MS:g} ms: {"; ".join(verdicts)}.
+
 {r.get("notes", "")}
 """
 
@@ -660,10 +790,38 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the entities' order")
     ap.add_argument("--profile", help="run the server under the sampling profiler; write its report here")
     ap.add_argument("--only", choices=["score", "explanation"], help="one run only (with --profile); no docs")
+    ap.add_argument(
+        "--replicas",
+        type=int,
+        nargs="+",
+        help="run the stored-score ladder with each of these numbers of replicas on --database-url instead",
+    )
+    ap.add_argument("--database-url", help="the replicas' database (PostgreSQL; migrated to head first)")
+    ap.add_argument(
+        "--rate-limit-store",
+        choices=["off", "database"],
+        default="off",
+        help="replicas: the limiter off, or the database store on at a rate never reached",
+    )
     ap.add_argument("--home-note", help=argparse.SUPPRESS)
     ap.add_argument("--notes", default="", help="a paragraph appended to the docs section (or @FILE)")
     ap.add_argument("--no-write", action="store_true", help="print results, do not touch docs/benchmarks.md")
     args = ap.parse_args()
+    if args.replicas:
+        if not args.database_url:
+            ap.error("--replicas needs --database-url (one database the replicas share, e.g. PostgreSQL)")
+        if any(n < 1 for n in args.replicas):
+            ap.error(f"--replicas {args.replicas}: each must be >= 1")
+        r = run_replicas(args)
+        r["notes"] = (
+            Path(args.notes[1:]).read_text(encoding="utf-8") if args.notes.startswith("@") else args.notes
+        )
+        section = render_replicas(r, "python -m bench serve " + _shown(sys.argv[1:])).rstrip() + "\n"
+        if args.no_write:
+            print(section)
+        else:
+            write_section(section)
+        return
     r = run(args)
     r["notes"] = (
         Path(args.notes[1:]).read_text(encoding="utf-8") if args.notes.startswith("@") else args.notes
@@ -671,13 +829,26 @@ def main() -> None:
     if args.profile:
         print(Path(args.profile).read_text(encoding="utf-8"))
     if not args.no_write and not args.only:
-        shown, skip = [], False
-        for a in sys.argv[1:]:  # the command as run, without the prose options
-            if skip or a in ("--notes", "--home-note"):
-                skip = not skip and a in ("--notes", "--home-note")
-                continue
-            shown.append(a)
-        write_section(render(r, "python -m bench serve " + " ".join(shown)).rstrip() + "\n")
+        write_section(render(r, "python -m bench serve " + _shown(sys.argv[1:])).rstrip() + "\n")
+
+
+def _shown(argv: list[str]) -> str:
+    """The command as run, without the prose options (and without a password in a database URL)."""
+    shown, skip = [], False
+    for a in argv:
+        if skip or a in ("--notes", "--home-note"):
+            skip = not skip and a in ("--notes", "--home-note")
+            continue
+        shown.append(_no_password(a))
+    return " ".join(shown)
+
+
+def _no_password(arg: str) -> str:
+    if "://" not in arg or "@" not in arg:
+        return arg
+    scheme, rest = arg.split("://", 1)
+    credentials, at, host = rest.partition("@")
+    return f"{scheme}://{credentials.split(':', 1)[0]}{at}{host}"
 
 
 if __name__ == "__main__":

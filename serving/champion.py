@@ -105,6 +105,8 @@ class ServingChampion:
     answers with the snapshot it has. With ``check_seconds=0`` (tests) or ``background=False`` the check
     runs in the reading thread, so that read already sees the new model. One check runs at a time; a
     version that failed to load is retried only when the alias moves, or after ``retry_failed_seconds``.
+    :meth:`follow` also looks every ``check_seconds`` without waiting for a read (the API does: with several
+    replicas, a move made through one reaches the others within the interval, traffic or not).
     """
 
     retry_failed_seconds = 300.0
@@ -137,6 +139,8 @@ class ServingChampion:
         self._failed: tuple[str, float] | None = None  # (version, clock()) of the last failed load
         self._starting = threading.Lock()  # guards starting the background check
         self._checker: threading.Thread | None = None
+        self._follower: threading.Thread | None = None
+        self._stop_following = threading.Event()
 
     def registry(self) -> Registry:
         from training.registry import Registry
@@ -211,6 +215,34 @@ class ServingChampion:
             self.refresh(force=True)
         except Exception:  # never an unhandled error in a thread; the next due read tries again
             log.exception("champion check failed")
+
+    def follow(self) -> None:
+        """Look at the registry's alias every ``check_seconds`` in a background thread, whatever the traffic
+        (the API's lifespan starts it): a promotion or rollback made elsewhere — another replica, the CLI —
+        serves here within ``check_seconds`` plus the model's load, also in a replica where no request used
+        the model meanwhile (the reads' own due check alone would answer the first such request with the
+        old model). A no-op when checks run in the reading thread (``check_seconds=0``)."""
+        with self._starting:
+            if not self.background or (self._follower is not None and self._follower.is_alive()):
+                return
+            self._stop_following.clear()
+            self._follower = threading.Thread(target=self._following, name="champion-follow", daemon=True)
+            self._follower.start()
+
+    def stop_following(self, timeout: float | None = 10.0) -> None:
+        """Stop the thread :meth:`follow` started (the API's shutdown)."""
+        self._stop_following.set()
+        follower = self._follower
+        if follower is not None:
+            follower.join(timeout)
+        self._follower = None
+
+    def _following(self) -> None:
+        while not self._stop_following.wait(self.check_seconds):
+            try:
+                self.refresh()  # skipped if a read checked meanwhile, or a move is under way
+            except Exception:  # never an unhandled error in a thread; the next round tries again
+                log.exception("champion check failed")
 
     def wait_for_check(self, timeout: float | None = None) -> None:
         """Wait until a background check under way has finished (tests; a shutdown that wants it done)."""

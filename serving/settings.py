@@ -7,6 +7,7 @@ the program starts (the CLI callback, the app factory) and pass the result down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         60, ge=1, description="API requests a token may make at once before waiting"
+    )
+    rate_limit_store: Literal["memory", "database"] = Field(
+        "memory",
+        description="where the rate limits' token buckets live: `memory` (this process; one replica) or "
+        "`database` (a table of the operational database, shared by every replica on it, so N replicas "
+        "together allow the configured rate, not N times it; about 1 ms per request on PostgreSQL)",
     )
     rate_limit_system_per_minute: int | None = Field(
         None,

@@ -20,7 +20,13 @@ from fastapi.routing import APIRoute
 from serving import web
 from serving.api import errors
 from serving.api.deps import RoleCheck, _public
-from serving.api.limits import AdmissionControl, BodySizeLimits, RateLimiter, SecurityHeaders
+from serving.api.limits import (
+    AdmissionControl,
+    BodySizeLimits,
+    DatabaseBuckets,
+    RateLimiter,
+    SecurityHeaders,
+)
 from serving.api.routers import (
     check,
     commitments,
@@ -148,11 +154,16 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Cl
         # Every commit that appends audit entries signs the new head outside the database.
         checkpoints.attach(app.state.engine, settings.audit_checkpoints())
         app.state.audit_writer = AuditWriter(app.state.engine)
+        app.state.limiter.bind(app.state.engine)  # the database store's buckets (rate_limit_store)
         # The serving champion, loaded once here (if one is registered); promotions swap it in place.
         app.state.champion.load_initial()
+        # ... and follows the registry's alias every champion_check_seconds: a move made by another replica
+        # or the CLI serves here within that interval, traffic or not.
+        app.state.champion.follow()
         try:
             yield
         finally:
+            app.state.champion.stop_following()
             for entry in app.state.anonymous_summary.flush():  # counts of the windows still open
                 app.state.audit_writer.write(entry)
             if own:
@@ -176,7 +187,9 @@ def create_app(settings: Settings, *, engine: sa.Engine | None = None, clock: Cl
     app.state.anonymous_summary = AnonymousSummary(window_seconds=settings.audit_anonymous_window_seconds)
     app.state.champion = ServingChampion(settings.mlflow_uri, check_seconds=settings.champion_check_seconds)
     app.state.limiter = RateLimiter(
-        per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+        store=DatabaseBuckets() if settings.rate_limit_store == "database" else None,
     )
     for router in ROUTERS:
         _declare_roles(router)

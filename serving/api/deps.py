@@ -135,12 +135,19 @@ def system_limiter(request: Request) -> RateLimiter:
                     limiter = shared
                 else:
                     per_minute = settings.rate_limit_system_per_minute
-                    limiter = RateLimiter(
+                    limiter = shared.derived(
                         per_minute=shared.per_minute if per_minute is None else per_minute,
                         burst=settings.rate_limit_system_burst or shared.burst,
+                        name="system",
                     )
                 state.system_limiter = limiter
     return limiter
+
+
+def _limits_block(request: Request) -> bool:
+    """Whether the rate limiters ask the database (``rate_limit_store = "database"``): not on the loop."""
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter.store.blocking
 
 
 def admit(request: Request, principal: Principal | None, token: str | None) -> Principal:
@@ -170,7 +177,9 @@ async def get_principal(
     """The caller behind the bearer token; 401 if none or invalid, 429 over the caller's rate."""
     token = credentials.credentials if credentials is not None else None
     cached = auth_cache(request).peek(token) if token is not None else None
-    if cached is not None:  # no database work: stay on the event loop
+    if cached is not None:  # no database work: stay on the event loop (unless the buckets are in it)
+        if _limits_block(request):
+            return await anyio.to_thread.run_sync(admit, request, cached, token)
         return admit(request, cached, token)
     return await anyio.to_thread.run_sync(authenticate_request, request, token)
 
@@ -301,7 +310,10 @@ def public_context(service: Callable[..., Any], *, door: str = "api") -> Any:
 
     async def build(request: Request, session: Session, **_: Any) -> Context:
         limiter: RateLimiter = request.app.state.limiter
-        wait = limiter.acquire(f"public:{_client(request)}")
+        key = f"public:{_client(request)}"
+        wait = (
+            await anyio.to_thread.run_sync(limiter.acquire, key) if limiter.blocking else limiter.acquire(key)
+        )
         if wait is not None:
             raise RateLimited(wait)
         return request_context(request, THE_PUBLIC, session, door=door)

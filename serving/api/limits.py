@@ -1,25 +1,34 @@
 """Request limits: a body-size guard (413) and admission control per route class (503) as ASGI middleware,
-and an in-memory token bucket per caller (429).
+and a token bucket per caller (429).
 
-The bucket and the admission queues live in the process: with one uvicorn worker per process
-(ecosystem-notes) that is the whole server; several processes would each allow the rate.
+The admission queues live in the process (each replica sheds its own overload). The buckets live in the
+process too by default (one uvicorn worker per process: the whole server), where several processes would
+each allow the rate; with ``CREDITWATCH_RATE_LIMIT_STORE=database`` they live in the operational database,
+shared by every replica (:class:`DatabaseBuckets`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio.to_thread
+import sqlalchemy as sa
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.api.errors import error_response
+from supervision.platform import buckets
+
+log = logging.getLogger("creditwatch.api")
 
 
 class _TooLarge(Exception):
@@ -113,13 +122,174 @@ class _Bucket:
     stamp: float
 
 
-class RateLimiter:
-    """Token bucket per key: `per_minute` refill, `burst` capacity; thread-safe (sync handlers use
-    threads)."""
+class MemoryBuckets:
+    """The buckets in this process (the default): thread-safe (sync handlers use threads), bounded to
+    `MAX_KEYS` keys. Several processes each allow the whole rate: use :class:`DatabaseBuckets` there."""
 
     MAX_KEYS = 10_000
+    blocking = False  # no I/O: may be asked on the event loop
 
-    def __init__(self, *, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def sibling(self, name: str) -> MemoryBuckets:
+        """The store of another limiter (its own buckets)."""
+        return MemoryBuckets(self.clock)
+
+    def take(self, key: str, *, rate: float, burst: int) -> int | None:
+        """Take one token from `key`'s bucket: None if allowed, else the seconds to wait (Retry-After)."""
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if len(self._buckets) >= self.MAX_KEYS:
+                    self._prune(now, rate, burst)
+                bucket = self._buckets[key] = _Bucket(tokens=float(burst), stamp=now)
+            else:
+                bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
+                bucket.stamp = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return None
+            return _wait(bucket.tokens, rate)
+
+    def _prune(self, now: float, rate: float, burst: int) -> None:
+        # A bucket that has refilled completely carries no information: forget it to bound the memory.
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * rate >= burst]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= self.MAX_KEYS:
+            oldest = sorted(self._buckets, key=lambda k: self._buckets[k].stamp)[: self.MAX_KEYS // 10]
+            for key in oldest:
+                del self._buckets[key]
+
+
+def _wait(tokens: float, rate: float) -> int:
+    return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+class DatabaseBuckets:
+    """The buckets in the operational database (``rate_buckets``, supervision/platform/buckets.py), shared by
+    every process on it: N replicas together allow the configured rate, not N times it. One atomic UPSERT per
+    request on a pooled connection in autocommit (≈1 ms on an idle PostgreSQL: docs/operations.md,
+    "Replicas and the cluster").
+
+    If the database cannot answer (down, pool exhausted, locked), the request is limited by an in-process
+    bucket instead — each replica then allows the configured rate on its own, so N replicas at most N times
+    it, never unlimited — and the failure is counted (`failures`) and logged (the first at once, then at most
+    once a minute with the count): a limiter outage neither lets traffic through unlimited nor takes the API
+    down (docs/security.md, "Choices and known limits").
+    """
+
+    blocking = True  # a database round trip: ask it from a worker thread
+    PRUNE_SECONDS = 60.0
+    LOG_SECONDS = 60.0
+
+    def __init__(
+        self,
+        engine: sa.Engine | None = None,
+        *,
+        name: str = "api",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not name or buckets.SEPARATOR in name or any(c in name for c in "%_\\"):
+            raise ValueError(f"name={name!r}: a non-empty limiter name without '|', '%', '_' or '\\'")
+        self.name = name
+        self.clock = clock
+        self.engine = engine
+        self.fallback = MemoryBuckets(clock)
+        self.failures = 0
+        self._logged_at: float | None = None
+        self._unlogged = 0
+        self._pruned_at = clock()
+        self._lock = threading.Lock()
+
+    def bind(self, engine: sa.Engine) -> None:
+        """Use `engine` (the app's, once its lifespan has opened it)."""
+        self.engine = engine
+
+    def sibling(self, name: str) -> DatabaseBuckets:
+        """The store of another limiter on the same database (its keys under its own name)."""
+        return DatabaseBuckets(self.engine, name=name, clock=self.clock)
+
+    def take(self, key: str, *, rate: float, burst: int) -> int | None:
+        """Take one token from `key`'s bucket: None if allowed, else the seconds to wait (Retry-After)."""
+        if self.engine is None:
+            raise RuntimeError("DatabaseBuckets.take before bind(engine)")
+        try:
+            with self._transaction(self.engine) as connection:
+                taken = buckets.take(
+                    connection, f"{self.name}{buckets.SEPARATOR}{key}", rate=rate, burst=burst
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            self._failed(exc)
+            return self.fallback.take(key, rate=rate, burst=burst)
+        self._maybe_prune(self.engine, rate, burst)
+        return None if taken.allowed else _wait(taken.tokens, rate)
+
+    @staticmethod
+    def _transaction(engine: sa.Engine) -> AbstractContextManager[sa.Connection]:
+        if engine.dialect.name == "postgresql":
+            # One statement: autocommit saves BEGIN and COMMIT round trips (the row lock lasts the statement).
+            return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return engine.begin()  # SQLite: the engine emits BEGIN itself (db.py), so commit explicitly
+
+    def _maybe_prune(self, engine: sa.Engine, rate: float, burst: int) -> None:
+        # One request a minute per process also deletes the buckets that are full again (past burst / rate),
+        # in a transaction of its own: a failure here must not undo or repeat the request's take.
+        now = self.clock()
+        with self._lock:
+            if now - self._pruned_at < self.PRUNE_SECONDS:
+                return
+            self._pruned_at = now
+        try:
+            with self._transaction(engine) as connection:
+                buckets.prune(connection, f"{self.name}{buckets.SEPARATOR}", horizon=burst / rate + 1.0)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning(
+                "rate buckets not pruned (%s: %s)", type(exc).__name__, (str(exc).splitlines() or [""])[0]
+            )
+
+    def _failed(self, exc: BaseException) -> None:
+        now = self.clock()
+        with self._lock:
+            self.failures += 1
+            self._unlogged += 1
+            if self._logged_at is not None and now - self._logged_at < self.LOG_SECONDS:
+                return
+            self._logged_at, count, self._unlogged = now, self._unlogged, 0
+        log.warning(
+            "rate-limit store unavailable (%s: %s): %d request(s) limited by this process alone "
+            "(%d since start)",
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+            count,
+            self.failures,
+        )
+
+
+class BucketStore(Protocol):
+    blocking: bool
+
+    def take(self, key: str, *, rate: float, burst: int) -> int | None: ...
+
+    def sibling(self, name: str) -> BucketStore: ...
+
+
+class RateLimiter:
+    """Token bucket per key: `per_minute` refill, `burst` capacity, kept in `store` (default: this process's
+    :class:`MemoryBuckets`; :class:`DatabaseBuckets` for several replicas)."""
+
+    def __init__(
+        self,
+        *,
+        per_minute: int,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        store: BucketStore | None = None,
+    ) -> None:
         if per_minute < 0:
             raise ValueError(f"per_minute={per_minute}: must be >= 0 (0 turns limiting off)")
         if burst < 1:
@@ -127,42 +297,33 @@ class RateLimiter:
         self.per_minute = per_minute
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self.store: BucketStore = store if store is not None else MemoryBuckets(clock)
 
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
 
+    @property
+    def blocking(self) -> bool:
+        """Whether :meth:`acquire` may do I/O (the database store): call it off the event loop then."""
+        return self.enabled and self.store.blocking
+
+    def bind(self, engine: sa.Engine) -> None:
+        """Give a database store the app's engine (a no-op for the in-process store)."""
+        if isinstance(self.store, DatabaseBuckets):
+            self.store.bind(engine)
+
+    def derived(self, *, per_minute: int, burst: int, name: str) -> RateLimiter:
+        """Another limiter (another rate) on the same kind of store, its keys apart under `name`."""
+        return RateLimiter(
+            per_minute=per_minute, burst=burst, clock=self.clock, store=self.store.sibling(name)
+        )
+
     def acquire(self, key: str) -> int | None:
         """Take one request from `key`'s bucket: None if allowed, else the seconds to wait (Retry-After)."""
         if not self.enabled:
             return None
-        rate = self.per_minute / 60.0
-        now = self.clock()
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) >= self.MAX_KEYS:
-                    self._prune(now, rate)
-                bucket = self._buckets[key] = _Bucket(tokens=float(self.burst), stamp=now)
-            else:
-                bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * rate)
-                bucket.stamp = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return None
-            return max(1, math.ceil((1.0 - bucket.tokens) / rate))
-
-    def _prune(self, now: float, rate: float) -> None:
-        # A bucket that has refilled completely carries no information: forget it to bound the memory.
-        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * rate >= self.burst]
-        for key in full:
-            del self._buckets[key]
-        if len(self._buckets) >= self.MAX_KEYS:
-            oldest = sorted(self._buckets, key=lambda k: self._buckets[k].stamp)[: self.MAX_KEYS // 10]
-            for key in oldest:
-                del self._buckets[key]
+        return self.store.take(key, rate=self.per_minute / 60.0, burst=self.burst)
 
 
 class _Gate:

@@ -38,6 +38,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "supervision.sampling.tables",
     "supervision.platform.access",
     "supervision.platform.audit",
+    "supervision.platform.buckets",
     "supervision.lifecycle.objections",
     "supervision.lifecycle.repairs",
     "supervision.lifecycle.lists",
