@@ -224,25 +224,19 @@ def city_check(entities: int, years: int, seed: int = 3, **config: Any) -> str:
     inspections) and calibration error, with the project's own training code (no MLflow). ``config``:
     ``TrainConfig`` fields to change from the defaults."""
     import tempfile
-    from datetime import date
 
+    from bench._city import city_lake
     from features.build import FeatureConfig
-    from features.ingest import ingest_paths
     from features.lake import sources
-    from features.synth.city import CityConfig, generate
     from training.evaluate import ece as ece_of
     from training.evaluate import roc_auc as auc_of
     from training.labels import labelled_features
     from training.run import TrainConfig, catalog_feature_infos, fit_risk_model
 
-    end = date(2026, 6, 30)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        generate(
-            CityConfig(entities=entities, years=years, seed=seed, end_date=end), home / "city", today=end
-        )
-        ingest_paths([home / "city"], lake_dir=home / "lake", salt="bench-salt", today=end)
+        city_lake(home, entities=entities, years=years, seed=seed)
         lake = sources(home / "lake")
         built = time.perf_counter()
         frame = labelled_features(lake)

@@ -134,7 +134,9 @@ def cluster(address: str | None = None, local_workers: int | None = None) -> Ite
             n_workers=local_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # A free local port: with None the scheduler's HTTP server still tries 8787, and a second
+            # cluster on the machine (another user's, a test's) makes it warn and move (an error under -W).
+            dashboard_address="127.0.0.1:0",
             host="127.0.0.1",
         ) as local,
         Client(local) as client,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -26,6 +26,27 @@ _NUMERIC: tuple[type[pl.DataType], ...] = (pl.Float64, pl.Float32, pl.Int64, pl.
 _NUMERIC += (pl.UInt64, pl.UInt32, pl.UInt16, pl.UInt8, pl.Boolean)
 _SMALL = 16  # rows up to which the feature matrix is built in plain Python (see RiskClassifier._small_matrix)
 _TEXTUAL = (pl.String, pl.Categorical, pl.Enum)
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # feature matrix, 0/1 labels, weights (or None)
+
+
+class BoosterTrainer(Protocol):
+    """Trains the booster of :meth:`RiskClassifier.fit` somewhere other than this process (e.g.
+    ``training.distributed``: ``lightgbm.dask`` on a Dask cluster) from the LightGBM parameters and the rows
+    the in-process ``lgb.train`` would get, with the same early stopping on ``valid``. Returns the booster and
+    its best iteration (0: early stopping did not apply)."""
+
+    def __call__(
+        self,
+        params: dict[str, Any],
+        train: Rows,
+        valid: Rows | None,
+        *,
+        feature_name: list[str],
+        categorical_feature: list[str],
+        num_boost_round: int,
+        early_stopping_rounds: int | None,
+    ) -> tuple[lgb.Booster, int]: ...
 
 
 class RiskClassifier(ClassifierMixin, BaseEstimator):
@@ -235,15 +256,18 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         sample_weight: Any = None,
         *,
         eval_set: tuple[Any, ...] | None = None,
+        trainer: BoosterTrainer | None = None,
     ) -> RiskClassifier:
         """Fit on ``X`` (polars) and binary ``y``; ``eval_set=(X_val, y_val[, w_val])`` turns on early
-        stopping."""
+        stopping. ``trainer``: the booster is trained by it (a Dask cluster) instead of in this process."""
         self._learn_columns(X)
         self._check_params_against(list(X.columns))
         label = _labels(y, X.height, "y")
         weight = _weights(sample_weight, X.height, "sample_weight")
         self.classes_ = np.array([0, 1])
         cat_names = [c for c in self.feature_names_in_ if c in set(self.categorical_features)]
+        if trainer is not None:
+            return self._fit_with(trainer, X, label, weight, eval_set, cat_names)
         train = lgb.Dataset(
             self._matrix(X),
             label=label,
@@ -282,6 +306,44 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         best = booster.best_iteration if valid_sets and self.early_stopping_rounds is not None else 0
         self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
         # Keep only the trees that are used, so the saved model, its predictions and its SHAP agree.
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=self.best_iteration_))
+        return self
+
+    def _fit_with(
+        self,
+        trainer: BoosterTrainer,
+        X: pl.DataFrame,
+        label: np.ndarray,
+        weight: np.ndarray | None,
+        eval_set: tuple[Any, ...] | None,
+        cat_names: list[str],
+    ) -> RiskClassifier:
+        """``fit``'s booster from ``trainer``: the same matrices, parameters, early stopping and trimming."""
+        valid: Rows | None = None
+        if eval_set is not None:
+            if len(eval_set) not in (2, 3):
+                raise ValueError("eval_set must be (X_val, y_val) or (X_val, y_val, w_val)")
+            Xv, yv = eval_set[0], eval_set[1]
+            wv = eval_set[2] if len(eval_set) == 3 else None
+            valid = (
+                self._matrix(Xv),
+                _labels(yv, Xv.height, "eval_set y"),
+                _weights(wv, Xv.height, "eval_set weight"),
+            )
+        params = self._params()
+        params["metric"] = "binary_logloss"
+        stopping = self.early_stopping_rounds if valid is not None else None
+        booster, best = trainer(
+            params,
+            (self._matrix(X), label, weight),
+            valid,
+            feature_name=list(map(str, self.feature_names_in_)),
+            categorical_feature=cat_names,
+            num_boost_round=self.n_estimators,
+            early_stopping_rounds=stopping,
+        )
+        best = best if stopping is not None else 0
+        self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=self.best_iteration_))
         return self
 

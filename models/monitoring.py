@@ -410,12 +410,13 @@ def probability_change(
     infos = {i.name: i for i in model.feature_infos}
     if not common:
         return _empty_change()
-    ca = model.estimator.explain(a.select(names), dedup=False)
-    cb = model.estimator.explain(b.select(names), dedup=False)
+    # Each row by the model that scores it (a sector's own model, when a routed model has one).
+    ca = model.contributions(a.select(names))
+    cb = model.contributions(b.select(names))
     raw_a = ca.select(pl.sum_horizontal(pl.all())).to_series().to_numpy()
     raw_b = cb.select(pl.sum_horizontal(pl.all())).to_series().to_numpy()
-    pa = model.calibrator.predict(raw_a)
-    pb = model.calibrator.predict(raw_b)
+    pa = model.probability(a.select(names))
+    pb = model.probability(b.select(names))
     entities = pl.DataFrame(
         {
             "uscc": common,

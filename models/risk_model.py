@@ -28,6 +28,8 @@ from models.tiers import TierPolicy
 
 FORMAT_VERSION = 1
 ID_COLUMNS = ("uscc", "as_of")
+# From this many rows, SHAP takes the batch method (per-tree pattern dedup): the same values to ~1e-15.
+LARGE_BATCH = 10_000
 REASON_DTYPE = pl.List(
     pl.Struct(
         {
@@ -152,9 +154,7 @@ class RiskModel:
             out = X.select(ids).hstack(out)
         if reasons > 0:
             if contributions is None:
-                # Large batches: per-tree pattern dedup (same values to ~1e-15, several times faster).
-                big = X.height >= 10_000
-                contributions = self.estimator.explain_batch(X) if big else self.estimator.explain(X)
+                contributions = self.contributions(X)
             items = self._reasons(X, tiers, contributions, reasons)
             out = out.with_columns(pl.Series("reasons", items, dtype=REASON_DTYPE))
         return out
@@ -187,10 +187,19 @@ class RiskModel:
         """:meth:`score`, one :class:`EntityScore` per row of `X` (in its order)."""
         return [EntityScore.of(row) for row in self.score(X, reasons=reasons).iter_rows(named=True)]
 
+    def contributions(self, X: pl.DataFrame, *, batch: bool | None = None) -> pl.DataFrame:
+        """TreeSHAP contributions of each row (log-odds; a row sums to its raw score): the batch method
+        (the same values to ~1e-15, several times faster) when ``batch``, by default for
+        :data:`LARGE_BATCH` rows or more — a caller scoring a population in parts passes the population's
+        choice, so every part is explained as the whole would be. A routed model (:mod:`models.routed`)
+        answers each row with the model of its sector: callers use this, not the estimator."""
+        big = X.height >= LARGE_BATCH if batch is None else batch
+        return self.estimator.explain_batch(X) if big else self.estimator.explain(X)
+
     def explain(self, X: pl.DataFrame) -> BatchExplanation:
         """Per-feature contributions, per-dimension sums (log-odds; rows sum to the raw score) and the
         score."""
-        contrib = self.estimator.explain_batch(X) if X.height >= 10_000 else self.estimator.explain(X)
+        contrib = self.contributions(X)
         return BatchExplanation(
             contributions=contrib,
             dimensions=dimension_sums(contrib, self.feature_infos),
@@ -238,13 +247,24 @@ class RiskModel:
 
     @classmethod
     def load(cls, folder: Path) -> RiskModel:
+        """The model saved in ``folder``: a :class:`models.routed.RoutedRiskModel` (sector models, issue 15)
+        when the folder holds its routes, else a plain RiskModel."""
         folder = Path(folder)
+        general = RiskModel._load_one(folder)
+        from models import routed  # imported here: routed builds on this module
+
+        if (folder / routed.ROUTES_FILE).exists():
+            return routed.load_routed(folder, general)
+        return general
+
+    @staticmethod
+    def _load_one(folder: Path) -> RiskModel:
         state = json.loads((folder / "risk_model.json").read_text(encoding="utf-8"))
         if state.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"{folder}: risk model format {state.get('format_version')!r}, expected {FORMAT_VERSION}"
             )
-        return cls(
+        return RiskModel(
             RiskClassifier.from_state(state["estimator"], (folder / "model.txt").read_text(encoding="utf-8")),
             ProbabilityCalibrator.from_state(state["calibrator"]),
             TierPolicy.from_state(state["policy"]),

@@ -221,6 +221,48 @@ class GateResult:
     reason: str = ""
 
 
+def gate_checks(
+    challenger: Mapping[str, float],
+    champion: Mapping[str, float],
+    *,
+    tolerances: Mapping[str, tuple[bool, float]] | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """The champion gate's rule on two sets of metrics measured on the same rows: per metric of
+    ``tolerances`` (default :data:`DEFAULT_TOLERANCES`), the challenger may be worse than the champion by at
+    most the tolerance; a metric missing on either side fails. Returns the checks and the reason. One rule
+    for :meth:`Registry.gate` and for the sector models' comparison with the general model (issue 15)."""
+    tol = DEFAULT_TOLERANCES if tolerances is None else tolerances
+    checks: list[dict[str, Any]] = []
+    for metric, (higher, allowed) in sorted(tol.items()):
+        ours, theirs = challenger.get(metric), champion.get(metric)
+        if ours is None or theirs is None:
+            checks.append(
+                {
+                    "metric": metric,
+                    "challenger": ours,
+                    "champion": theirs,
+                    "passed": False,
+                    "rule": "metric missing",
+                }
+            )
+            continue
+        worse_by = (theirs - ours) if higher else (ours - theirs)
+        checks.append(
+            {
+                "metric": metric,
+                "challenger": ours,
+                "champion": theirs,
+                "worse_by": worse_by,
+                "tolerance": allowed,
+                "passed": worse_by <= allowed,
+                "rule": f"{'drop' if higher else 'rise'} ≤ {allowed}",
+            }
+        )
+    failed = [c["metric"] for c in checks if not c["passed"]]
+    reason = "all checks passed" if not failed else f"worse than the champion beyond tolerance on {failed}"
+    return checks, reason
+
+
 def exists(tracking_uri: str) -> bool:
     """Whether there is a registry to read. A SQLite tracking store that does not exist yet has none: looking
     must not create it (``Registry`` would, with MLflow's migrations)."""
@@ -361,37 +403,9 @@ class Registry:
                 ),
             )
         metrics = run.data.metrics
-        checks = []
-        for metric, (higher, allowed) in sorted(tol.items()):
-            ours, theirs = metrics.get(metric), metrics.get(f"champion_{metric}")
-            if ours is None or theirs is None:
-                checks.append(
-                    {
-                        "metric": metric,
-                        "challenger": ours,
-                        "champion": theirs,
-                        "passed": False,
-                        "rule": "metric missing",
-                    }
-                )
-                continue
-            worse_by = (theirs - ours) if higher else (ours - theirs)
-            checks.append(
-                {
-                    "metric": metric,
-                    "challenger": ours,
-                    "champion": theirs,
-                    "worse_by": worse_by,
-                    "tolerance": allowed,
-                    "passed": worse_by <= allowed,
-                    "rule": f"{'drop' if higher else 'rise'} ≤ {allowed}",
-                }
-            )
-        failed = [c["metric"] for c in checks if not c["passed"]]
-        reason = (
-            "all checks passed" if not failed else f"worse than the champion beyond tolerance on {failed}"
-        )
-        return GateResult(not failed, version, champion, checks, reason)
+        theirs = {k.removeprefix("champion_"): v for k, v in metrics.items() if k.startswith("champion_")}
+        checks, reason = gate_checks(metrics, theirs, tolerances=tol)
+        return GateResult(all(c["passed"] for c in checks), version, champion, checks, reason)
 
     # -- moving the alias ------------------------------------------------------------------------------
     def _finish_unfinished(self) -> None:

@@ -29,9 +29,10 @@ import polars as pl
 
 from models import charts
 from models.calibration import ProbabilityCalibrator, out_of_fold_scores
-from models.estimator import RiskClassifier
+from models.estimator import BoosterTrainer, RiskClassifier
 from models.explain import FeatureInfo, directions
 from models.risk_model import RiskModel, log_model
+from models.routed import RoutedRiskModel
 from models.tiers import Condition, Override, TierPolicy
 from training.evaluate import Evaluation, evaluate
 from training.registry import (
@@ -124,6 +125,8 @@ class TrainConfig:
     random_state: int = 0
     num_threads: int = 2
     estimator: Mapping[str, Any] = field(default_factory=_default_estimator)
+    # Sector models of training/sectors.toml (issue 15), tried after the general model by ``train``.
+    sector_models: bool = True
 
     def __post_init__(self) -> None:
         if None in (self.tier_mode, self.tier_thresholds, self.tier_shares):
@@ -258,6 +261,9 @@ class TrainingResult:
     weights: WeightReport
     data_digest: str
     config: TrainConfig
+    # The sector models' comparisons (training.sectors.SectorComparison) and their policy, when tried.
+    sectors: tuple[Any, ...] = ()
+    sector_policy: Any = None
 
 
 def fit_risk_model(
@@ -269,6 +275,7 @@ def fit_risk_model(
     features: Sequence[str] | None = None,
     population: pl.DataFrame | None = None,
     progress: Progress | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> TrainingResult:
     """Fit and evaluate on a labelled frame (``as_of``, the target, ``selection_probability``,
     ``in_control_slice`` and the feature columns; optional ``group_*`` columns for per-group metrics).
@@ -276,7 +283,10 @@ def fit_risk_model(
     ``population``: the feature rows of the entities the tiers are for (the city's entities as of the
     training cut-off, :func:`train_from_sources`); in ``shares`` mode the cut-offs put them into the tiers in
     the configured shares. Without it the labelled training and validation rows (IPW-weighted) stand in —
-    inspected entities are riskier than the city, so a city can then lack a tier."""
+    inspected entities are riskier than the city, so a city can then lack a tier.
+
+    ``trainer``: the main LightGBM fit runs there (``training.distributed``: a Dask cluster); calibration,
+    tiers and evaluation are the same code either way."""
     say = progress or (lambda _: None)
     names = list(features) if features is not None else [i.name for i in infos]
     missing = [c for c in (*names, "as_of", config.target, "selection_probability") if c not in frame.columns]
@@ -318,6 +328,7 @@ def fit_risk_model(
         tr[config.target].to_numpy(),
         tr["weight"].to_numpy(),
         eval_set=(va.select(names), va[config.target].to_numpy(), va["weight"].to_numpy()),
+        trainer=trainer,
     )
     ref = pl.concat([tr, va])
     cal, calibration = _calibrate(est, va, ref, names, config, say)
@@ -500,6 +511,10 @@ def model_card(result: TrainingResult, *, version: str | None = None) -> str:
         "- A model trained on one city's records should not be applied to another's without retraining.",
         "",
     ]
+    if result.sectors:
+        from training.sectors import card_lines
+
+        lines += card_lines(result.sectors, result.sector_policy)
     return "\n".join(lines)
 
 
@@ -583,7 +598,12 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
     model = result.model
     labels = {i.name: i.en for i in model.feature_infos}
     sample = result.test.head(2000)
-    contrib = model.estimator.explain(sample.select(model.feature_names))
+    # Sector models: each row's SHAP values come from the model that scored it.
+    contrib = (
+        model.contributions(sample)
+        if isinstance(model, RoutedRiskModel)
+        else model.estimator.explain(sample.select(model.feature_names))
+    )
     charts.summary(contrib, folder / "charts" / "shap_summary", labels=labels)
     charts.reliability_chart(
         ev.reliability, folder / "charts" / "reliability", title="Reliability (test, weighted)"
@@ -682,6 +702,7 @@ def train(
     name: str = MODEL_NAME,
     population: pl.DataFrame | None = None,
     progress: Progress | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> tuple[TrainingResult, RunRecord]:
     """Fit, evaluate, log and register a challenger (promotion is a separate, gated step)."""
     result = fit_risk_model(
@@ -691,7 +712,14 @@ def train(
         config=config,
         population=population,
         progress=progress,
+        trainer=trainer,
     )
+    if config.sector_models:
+        from training.sectors import with_sector_models  # it builds on this module
+
+        result = with_sector_models(
+            result, frame, infos=infos, categorical=categorical, population=population, progress=progress
+        )
     record = log_run(
         result, tracking_uri=tracking_uri, artifact_location=artifact_location, name=name, progress=progress
     )
@@ -707,6 +735,7 @@ def train_from_sources(
     feature_config: Any = None,
     until: Any = None,
     progress: Progress | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> tuple[TrainingResult, RunRecord]:
     """Labels and point-in-time features from the record lake's sources, and the city's entities as of the
     training cut-off (the tiers' population: :func:`population_features`), then ``train``."""
@@ -727,6 +756,7 @@ def train_from_sources(
         artifact_location=artifact_location,
         population=population,
         progress=progress,
+        trainer=trainer,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from serving.cli.score import DaskAddress, DaskLocal, Partitions, dask_options
 from serving.cli.state import State
 from serving.services import scoring
 
@@ -31,12 +32,17 @@ def build(
         Path | None,
         typer.Option("--out", help="output Parquet file (one date) or folder; default HOME/features/"),
     ] = None,
+    dask: DaskAddress = None,
+    dask_local: DaskLocal = None,
+    partitions: Partitions = None,
 ) -> None:
-    """Build the feature table from the lake at each as-of date: one Parquet file per date."""
+    """Build the feature table from the lake at each as-of date: one Parquet file per date (with --dask or
+    --dask-local: one partitioned Parquet folder per date, built on a Dask cluster)."""
     state: State = ctx.obj
     dates = [_parse_date(v) for v in as_of]
+    cluster = dask_options(dask, dask_local, partitions)
     with state.context() as c, state.err.status("building features") as status:
-        built = scoring.build_features(c, dates=dates, out=out, progress=status.update)
+        built = scoring.build_features(c, dates=dates, out=out, progress=status.update, dask=cluster)
     rows = [{**asdict(f), "as_of": f.as_of.isoformat(), "path": str(f.path)} for f in built]
     state.emit({"built": rows}, rows=rows, columns=["as_of", "rows", "columns", "seconds", "path"])
 

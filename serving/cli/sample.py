@@ -14,6 +14,7 @@ import polars as pl
 import typer
 
 from features.lake import atomic_write
+from features.partitioned import read_run
 from serving.cli.state import State
 from serving.services import sampling, sampling_lists, sampling_results
 from supervision.sampling import roster
@@ -63,7 +64,7 @@ def _state(ctx: typer.Context, json_output: bool = False) -> State:
 def _parquet(state: State, path: Path, *, option: str) -> pl.DataFrame:
     """A Parquet file given on the command line; an unreadable one is one line and exit code 1."""
     try:
-        return pl.read_parquet(path)
+        return read_run(path)  # a file, or a partitioned run's folder (rows as a single-process run)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise state.fail(f"{option} {path}: cannot be read as Parquet: {exc}") from exc
 

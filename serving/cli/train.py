@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from serving.cli.score import DaskAddress, DaskLocal, dask_options
 from serving.cli.state import State
 from serving.services import models
 
@@ -32,11 +33,14 @@ def train(
     ] = None,
     budget: Annotated[float, typer.Option(help="inspection budget as a share of entities")] = 0.1,
     seed: Annotated[int, typer.Option(help="random state")] = 0,
+    dask: DaskAddress = None,
+    dask_local: DaskLocal = None,
 ) -> None:
     """Labels from inspections → features as of each inspection day → LightGBM → calibration → MLflow."""
     from training.run import TrainConfig
 
     state: State = ctx.obj
+    cluster = dask_options(dask, dask_local, None)  # training fits one LightGBM part per worker
     day: date | None = state.day(until, option="--until") if until is not None else None
     try:
         config = TrainConfig(
@@ -49,7 +53,7 @@ def train(
     except ValueError as exc:
         raise state.fail(str(exc)) from None
     with state.context() as c, state.err.status("training") as status:
-        trained = models.train(c, config=config, until=day, progress=status.update)
+        trained = models.train(c, config=config, until=day, progress=status.update, dask=cluster)
     payload = {
         "version": trained.version,
         "run_id": trained.run_id,

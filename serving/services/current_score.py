@@ -24,7 +24,6 @@ refused while the history of an upgraded home stays.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -41,6 +40,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
+from features import partitioned
 from features.lake import atomic_write
 from models.explain import ScoreReason
 from serving.settings import Settings
@@ -373,17 +373,20 @@ class Manifest:
 
 def write_manifest(path: Path, *, kind: str, as_of: date, rows: int, model_version: str | None) -> Path:
     """Write the manifest of the file `path` just written (its SHA-256 read back from disk), atomically and
-    durably; returns the manifest's path. Called after the file: a run killed before has no manifest."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    durably; returns the manifest's path. Called after the file: a run killed before has no manifest. A
+    partitioned run (a folder of part files) gets the SHA-256 of its parts' names and SHA-256s
+    (:func:`features.partitioned.content_sha256`)."""
+    digest = partitioned.content_sha256(path)
     manifest = Manifest(kind, SCHEMA_VERSION, as_of, path.name, rows, digest, model_version)
     target = manifest_of(path)
     atomic_write(target, lambda tmp: tmp.write_text(manifest.to_json(), encoding="utf-8"), fsync=True)
     return target
 
 
-def _read_manifest(path: Path, kind: str, day: date, data: bytes) -> Manifest | None:
-    """The manifest of `path` checked against the file's bytes (None: there is none); RefusedFile when it
-    does not match."""
+def _read_manifest(path: Path, kind: str, day: date, sha256: str) -> Manifest | None:
+    """The manifest of `path` checked against the SHA-256 of the file's bytes (of a partitioned folder's
+    parts: :func:`features.partitioned.blobs_sha256`); None: there is none; RefusedFile when it does not
+    match."""
     mpath = manifest_of(path)
     try:
         text = mpath.read_text(encoding="utf-8")
@@ -405,7 +408,7 @@ def _read_manifest(path: Path, kind: str, day: date, data: bytes) -> Manifest | 
         else f"for {manifest.file}"
         if manifest.file != path.name
         else "with another SHA-256 than the file's (changed or truncated since the run)"
-        if manifest.sha256 != hashlib.sha256(data).hexdigest()
+        if manifest.sha256 != sha256
         else None
     )
     if wrong is not None:
@@ -413,12 +416,28 @@ def _read_manifest(path: Path, kind: str, day: date, data: bytes) -> Manifest | 
     return manifest
 
 
-def _parquet(path: Path, data: bytes) -> pl.DataFrame:
+def _parquet(path: Path, blobs: list[tuple[str, bytes]]) -> pl.DataFrame:
+    """The run's rows from the bytes read; a partitioned folder's parts together, sorted by USCC as a
+    single-process file's rows are."""
+    if not blobs:
+        raise RefusedFile(path, "a partitioned run without part files")
     try:
-        return pl.read_parquet(io.BytesIO(data))
+        frames = [pl.read_parquet(io.BytesIO(data)) for _, data in blobs]
+        return pl.concat(frames).sort("uscc") if path.is_dir() else frames[0]
     except (Exception, pl.exceptions.PanicException) as exc:  # garbage, truncated: whatever the reader says
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise RefusedFile(path, f"not a readable Parquet file ({type(exc).__name__}: {first})") from None
+
+
+def read_checked(path: Path, kind: str, day: date) -> tuple[pl.DataFrame, Manifest | None]:
+    """A score or feature run's rows (file or partitioned folder) and its manifest, checked against each
+    other (checksum, date, kind; rows); RefusedFile or OSError otherwise."""
+    blobs = partitioned.blobs_of(path)
+    manifest = _read_manifest(path, kind, day, partitioned.blobs_sha256(blobs, folder=path.is_dir()))
+    frame = _parquet(path, blobs)
+    if manifest is not None and manifest.rows != frame.height:
+        raise RefusedFile(path, f"{frame.height} rows, its manifest says {manifest.rows}")
+    return frame, manifest
 
 
 def check_score_file(day: date, path: Path, *, manifest_required: bool) -> tuple[pl.DataFrame, bool]:
@@ -426,17 +445,17 @@ def check_score_file(day: date, path: Path, *, manifest_required: bool) -> tuple
     not the score columns (:data:`SCORE_COLUMNS`, no nulls, one row per USCC), or not what its manifest says
     (checksum, date, rows, model version); no manifest when `manifest_required`."""
     try:
-        data = path.read_bytes()
+        blobs = partitioned.blobs_of(path)
     except OSError as exc:
         raise RefusedFile(path, f"cannot be read ({exc.strerror or exc})") from None
-    manifest = _read_manifest(path, "scores", day, data)
+    manifest = _read_manifest(path, "scores", day, partitioned.blobs_sha256(blobs, folder=path.is_dir()))
     if manifest is None and manifest_required:
         raise RefusedFile(
             path,
             f"no manifest ({manifest_of(path).name}), and it is not older than the runs that have one "
             "(a run still writing, or a file put there by hand)",
         )
-    frame = _parquet(path, data)
+    frame = _parquet(path, blobs)
     for column, types in SCORE_COLUMNS.items():
         if column not in frame.columns:
             raise RefusedFile(path, f"wrong schema: no column {column!r}")
@@ -758,7 +777,8 @@ class FeatureTable:
             found = self.frame.slice(i, 1)  # every column: a select would cost a query per request
         else:
             keep = ["uscc", "as_of", *[c for c in columns if c not in ("uscc", "as_of")]]
-            found = pl.scan_parquet(self.path).select(keep).slice(i, 1).collect()
+            files = partitioned.parts_of(self.path)  # a partitioned run: its parts in partition order
+            found = pl.scan_parquet(files).select(keep).slice(i, 1).collect()
         # A file named for another date than its rows (e.g. copied by hand) is not used.
         return found if found.height == 1 and found["as_of"][0] == self.as_of else None
 
@@ -790,14 +810,15 @@ class FeatureStore:
     def _read(self, day: date, path: Path, stamp: tuple[int, int]) -> FeatureTable:
         # A feature file with a manifest (written by a score run or `features build` since manifests exist)
         # must match it; one without is read as before (the explanation checks its columns and dates).
-        manifest = _read_manifest(path, "features", day, path.read_bytes())
-        schema = pl.read_parquet_schema(path)
+        manifest = _read_manifest(path, "features", day, partitioned.content_sha256(path))
+        files = partitioned.parts_of(path)  # a file, or a partitioned run's parts in partition order
+        schema = pl.read_parquet_schema(files[0])
         if "uscc" not in schema or "as_of" not in schema:
             raise ValueError("no uscc or as_of column")
-        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        rows = pl.scan_parquet(files).select(pl.len()).collect().item()
         if manifest is not None and manifest.rows != rows:
             raise RefusedFile(path, f"{rows} rows, its manifest says {manifest.rows}")
-        frame = pl.read_parquet(path) if rows <= self.eager_rows else None
-        usccs = frame["uscc"] if frame is not None else pl.read_parquet(path, columns=["uscc"])["uscc"]
+        frame = pl.read_parquet(files) if rows <= self.eager_rows else None
+        usccs = frame["uscc"] if frame is not None else pl.read_parquet(files, columns=["uscc"])["uscc"]
         index = {u: i for i, u in enumerate(usccs.to_list())}
         return FeatureTable(day, path, stamp, frozenset(schema), index, frame)

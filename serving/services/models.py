@@ -18,8 +18,8 @@ import functools
 import json
 import re
 import tempfile
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,13 +30,14 @@ import sqlalchemy as sa
 from serving.champion import ServingChampion, load_version
 from serving.services import current_score
 from serving.services.context import Context, use_case
-from serving.services.scoring import Progress, release
+from serving.services.scoring import Cluster, Progress, release
 from supervision.platform.access import Role
 from supervision.platform.audit import AuditEntry
 from supervision.platform.errors import ConflictError, DomainError, NotFoundError
 from training.registry import SHOWN_METRICS, fault_point
 
 if TYPE_CHECKING:
+    from models.estimator import BoosterTrainer
     from models.risk_model import RiskModel
     from training.registry import GateResult, Registry
     from training.run import TrainConfig
@@ -238,26 +239,39 @@ class Chart:
 # ------------------------------------------------------------------------------------------------ use cases
 @use_case("models.train", roles=ANALYSTS, local=True)
 def train(
-    ctx: Context, *, config: TrainConfig, until: date | None = None, progress: Progress | None = None
+    ctx: Context,
+    *,
+    config: TrainConfig,
+    until: date | None = None,
+    progress: Progress | None = None,
+    dask: Cluster | None = None,
 ) -> Trained:
     """Labels from the lake's inspections → features as of each inspection day → a challenger, registered
-    in MLflow and compared with the champion on its test window (the gate's evidence)."""
+    in MLflow and compared with the champion on its test window (the gate's evidence).
+
+    ``dask`` (``--dask ADDRESS`` / ``--dask-local N``): the LightGBM fit runs on that cluster with
+    ``lightgbm.dask`` (``training.distributed``, one partition of the training rows per worker; its
+    ``partitions`` are not used); the rest of the run and the registered model are as in one process."""
     from training.run import train_from_sources
 
+    if dask is not None:
+        dask.check()
     if until is not None and until > ctx.today:
         raise DomainError(
             f"until: {until.isoformat()} is after today ({ctx.today.isoformat()})", field="until"
         )
     release(ctx)
     try:
-        result, record = train_from_sources(
-            ctx.sources(),
-            tracking_uri=ctx.settings.mlflow_uri,
-            artifact_location=ctx.settings.mlflow_artifacts_dir,
-            config=config,
-            until=until,
-            progress=progress,
-        )
+        with _training_cluster(dask, progress) as trainer:
+            result, record = train_from_sources(
+                ctx.sources(),
+                tracking_uri=ctx.settings.mlflow_uri,
+                artifact_location=ctx.settings.mlflow_artifacts_dir,
+                config=config,
+                until=until,
+                progress=progress,
+                trainer=trainer,
+            )
     except ValueError as exc:  # not enough labelled data, a bad configuration: the rule that failed
         raise DomainError(str(exc), field="config") from None
     m = result.evaluation.metrics
@@ -274,6 +288,31 @@ def train(
         windows={k: {kk: str(vv) for kk, vv in v.items()} for k, v in result.windows.items()},
         metrics=metrics,
     )
+
+
+@contextmanager
+def _training_cluster(dask: Cluster | None, progress: Progress | None) -> Iterator[BoosterTrainer | None]:
+    """The trainer of the run: None (in this process), or a ``DaskTrainer`` on the cluster opened here."""
+    if dask is None:
+        yield None
+        return
+    from features.engine import cluster
+    from training.distributed import DaskTrainer
+
+    where = (
+        f"the Dask scheduler at {dask.address}"
+        if dask.address is not None
+        else f"a local Dask cluster of {dask.local_workers} workers"
+    )
+    (progress or (lambda _: None))(f"training on {where}")
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(cluster(dask.address, dask.local_workers))
+        except (OSError, TimeoutError) as exc:
+            raise DomainError(
+                f"--dask {dask.address}: cannot reach the scheduler ({exc})", field="dask"
+            ) from None
+        yield DaskTrainer(client)
 
 
 @use_case("models.list", roles=ANALYSTS, local=True)

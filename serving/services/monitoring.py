@@ -21,7 +21,6 @@ were fitted on, ``metadata.tiers.as_of``), when ``HOME/features/`` holds one (``
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -268,12 +267,8 @@ def _features(ctx: Context, day: date) -> pl.DataFrame | None:
     if not path.exists():
         return None
     try:
-        data = path.read_bytes()
-        manifest = current_score._read_manifest(path, "features", day, data)
-        frame = pl.read_parquet(io.BytesIO(data))
+        frame, _ = current_score.read_checked(path, "features", day)  # a file or a partitioned folder
     except (current_score.RefusedFile, OSError, pl.exceptions.PolarsError):
-        return None
-    if manifest is not None and manifest.rows != frame.height:
         return None
     return frame
 

@@ -7,16 +7,21 @@ analyst's token may; both are audited like any change.
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from features import partitioned
 from features import uscc as uscc_rules
 from features.lake import atomic_write
+from models.risk_model import LARGE_BATCH
 from serving.champion import NoChampion
 from serving.services import current_score
 from serving.services.context import Context, use_case
@@ -25,10 +30,15 @@ from serving.services.entities import SCORE_READERS, check_day
 from supervision.platform.access import Role
 from supervision.platform.errors import DomainError
 
+if TYPE_CHECKING:
+    from features.dask_engine import DaskEngine
+    from models.risk_model import RiskModel
+
 __all__ = [
     "MAX_BATCH",
     "BatchItem",
     "BatchScores",
+    "Cluster",
     "CrossCheck",
     "FeatureFile",
     "ScoreRun",
@@ -97,6 +107,42 @@ class FeatureFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Cluster:
+    """Where a partitioned run runs (docs/scaling.md): a running scheduler (``address``, ``--dask``) or a
+    ``LocalCluster`` of ``local_workers`` processes (``--dask-local``), exactly one; ``partitions`` (default
+    twice the workers) is how many parts the city is cut into."""
+
+    address: str | None = None
+    local_workers: int | None = None
+    partitions: int | None = None
+
+    def check(self) -> None:
+        """DomainError naming the option when the combination is not allowed."""
+        if self.address is None and self.local_workers is None and self.partitions is not None:
+            raise DomainError(
+                "partitions: only a Dask run (--dask ADDRESS or --dask-local N) is partitioned",
+                field="partitions",
+            )
+        if (self.address is None) == (self.local_workers is None):
+            raise DomainError(
+                "dask: give either a scheduler address (--dask ADDRESS) or a number of local workers "
+                "(--dask-local N), not both and not neither",
+                field="dask",
+            )
+        if self.local_workers is not None and self.local_workers < 1:
+            raise DomainError(
+                f"dask_local: {self.local_workers} workers; a local cluster needs at least 1",
+                field="dask_local",
+            )
+        if self.partitions is not None and self.partitions < 1:
+            raise DomainError(f"partitions: {self.partitions}; give at least 1", field="partitions")
+
+    @property
+    def label(self) -> str:
+        return self.address if self.address is not None else f"local:{self.local_workers}"
+
+
+@dataclass(frozen=True, slots=True)
 class CrossCheck:
     """Entities on a red and a black list at once, and persons leading or owning entities on both sides."""
 
@@ -133,25 +179,40 @@ def batch(ctx: Context, usccs: Sequence[str]) -> BatchScores:
 
 @use_case("scores.run", roles=ANALYSTS, local=True)
 def run_scores(
-    ctx: Context, *, as_of: date, out: Path | None = None, reasons: int = 3, progress: Progress | None = None
+    ctx: Context,
+    *,
+    as_of: date,
+    out: Path | None = None,
+    reasons: int = 3,
+    progress: Progress | None = None,
+    dask: Cluster | None = None,
 ) -> ScoreRun:
     """Score every entity registered on `as_of` with the champion: probability, tier, model version, the
     top `reasons` (zh/en). Writes the features scored to ``HOME/features/as_of=DATE.parquet`` first (the
     explanations of these scores read them), then the scores (`out`, default ``HOME/scores/as_of=DATE``),
     each followed by its manifest (``as_of=DATE.manifest.json``: rows, model version, SHA-256, schema
     version); the scores' manifest is written last, so a run killed half-way is never served
-    (:mod:`serving.services.current_score`)."""
+    (:mod:`serving.services.current_score`).
+
+    With `dask` the run is partitioned over a Dask cluster (docs/scaling.md): the same rows, values, tiers
+    and reasons, written as partitioned Parquet folders at the same paths, each made visible by one rename."""
     from features.build import build_features as build
 
     check_day("as_of", as_of)
     if not 0 <= reasons <= 20:
         raise DomainError(f"reasons: {reasons} is out of range; allowed 0 to 20", field="reasons")
+    if dask is not None:
+        dask.check()
     release(ctx)
     try:
         model, version = ctx.champion()
     except NoChampion as exc:  # the run's precondition: train and promote first
         raise DomainError(exc.message, field="champion") from None
     say = progress or (lambda _: None)
+    if dask is not None:
+        return _run_scores_partitioned(
+            ctx, dask, model=model, version=version, as_of=as_of, out=out, reasons=reasons, say=say
+        )
     say(f"building features as of {as_of}")
     feats = build(ctx.sources(), as_of=as_of).collect()
     if feats.height == 0:
@@ -159,12 +220,9 @@ def run_scores(
             f"no entities registered before {as_of} in the lake {ctx.settings.lake_dir}", field="as_of"
         )
     say(f"scoring {feats.height} entities with version {version}")
-    scored = model.score(feats, reasons=reasons).with_columns(pl.lit(version).alias("model_version"))
-    if reasons:
-        scored = scored.with_columns(
-            pl.col("reasons").list.eval(pl.element().struct.field("zh")).list.join("；").alias("reasons_zh"),
-            pl.col("reasons").list.eval(pl.element().struct.field("en")).list.join("; ").alias("reasons_en"),
-        )
+    scored = _with_reason_text(
+        model.score(feats, reasons=reasons).with_columns(pl.lit(version).alias("model_version")), reasons
+    )
     path = out or ctx.workspace.score_file(as_of)
     features_path = ctx.workspace.feature_file(as_of)
     ctx.audit(
@@ -199,21 +257,192 @@ def run_scores(
         path=path,
         features_path=features_path,
         manifest_path=manifest,
-        tiers=tuple(
-            TierCount(
-                tier=r["tier"], entities=r["entities"], mean_probability=round(r["mean_probability"], 4)
+        tiers=_tier_counts(summary),
+    )
+
+
+def _tier_counts(summary: pl.DataFrame) -> tuple[TierCount, ...]:
+    return tuple(
+        TierCount(tier=r["tier"], entities=r["entities"], mean_probability=round(r["mean_probability"], 4))
+        for r in summary.iter_rows(named=True)
+    )
+
+
+def _with_reason_text(scored: pl.DataFrame, reasons: int) -> pl.DataFrame:
+    """The reasons as one Chinese and one English line (the score file's ``reasons_zh``/``reasons_en``)."""
+    if not reasons:
+        return scored
+    return scored.with_columns(
+        pl.col("reasons").list.eval(pl.element().struct.field("zh")).list.join("；").alias("reasons_zh"),
+        pl.col("reasons").list.eval(pl.element().struct.field("en")).list.join("; ").alias("reasons_en"),
+    )
+
+
+# ------------------------------------------------------------------------------- partitioned runs (Dask)
+# RiskModel explains batches of at least LARGE_BATCH rows with explain_batch (models/risk_model.py); a
+# partitioned run decides by the whole population, so its reasons are those of the single-process run.
+def _score_part(
+    feats: pl.DataFrame,
+    model: RiskModel,
+    template: pl.DataFrame | None,
+    *,
+    reasons: int,
+    version: str,
+    population: int,
+) -> pl.DataFrame:
+    """One partition scored as :func:`run_scores` scores the city (runs on a worker). An empty partition
+    gets the empty score table of ``template`` (a non-empty partition's features)."""
+    if feats.height == 0 and template is not None:
+        return _score_part(
+            template, model, None, reasons=reasons, version=version, population=population
+        ).clear()
+    contributions = None
+    if reasons:
+        contributions = model.contributions(feats, batch=population >= LARGE_BATCH)
+    scored = model.score(feats, reasons=reasons, contributions=contributions)
+    return _with_reason_text(scored.with_columns(pl.lit(version).alias("model_version")), reasons)
+
+
+def _tier_sums(scored: pl.DataFrame) -> pl.DataFrame:
+    return scored.group_by("tier").agg(
+        pl.len().cast(pl.Int64).alias("entities"), pl.col("probability").sum().alias("probability_sum")
+    )
+
+
+def _cluster_sources(ctx: Context) -> Mapping[str, pl.LazyFrame]:
+    """The lake's visible batches, listed once here (every partition reads the same lake, even if an ingest
+    lands meanwhile), by absolute paths (the workers' working folder may be another)."""
+    from features import lake as lake_io
+
+    return lake_io.sources(ctx.settings.lake_dir.resolve())
+
+
+@contextmanager
+def _partitioned(dask: Cluster) -> Iterator[DaskEngine]:
+    from features.dask_engine import DaskEngine
+    from features.engine import cluster
+
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(cluster(dask.address, dask.local_workers))
+        except OSError as exc:  # no scheduler there, or it did not answer in time
+            raise DomainError(
+                f"dask: cannot reach the Dask scheduler at {dask.label} ({exc})", field="dask"
+            ) from None
+        workers = len(client.scheduler_info().get("workers", {}))
+        yield DaskEngine(client, dask.partitions or 2 * max(workers, 1))
+
+
+@contextmanager
+def _staging(*targets: Path) -> Iterator[list[Path]]:
+    """A staging folder per target; removed when the run fails before publishing them."""
+    folders = [partitioned.open_staging(t) for t in targets]
+    try:
+        yield folders
+    except BaseException:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _run_scores_partitioned(
+    ctx: Context,
+    dask: Cluster,
+    *,
+    model: RiskModel,
+    version: str,
+    as_of: date,
+    out: Path | None,
+    reasons: int,
+    say: Progress,
+) -> ScoreRun:
+    from features.engine import Partitioned
+
+    path = out or ctx.workspace.score_file(as_of)
+    features_path = ctx.workspace.feature_file(as_of)
+    sources = _cluster_sources(ctx)
+    with _partitioned(dask) as engine, _staging(features_path, path) as (staged_features, staged_scores):
+        n = engine.n
+        say(f"building features as of {as_of} in {n} partitions on {dask.label}")
+        feats = partitioned.build_partitioned(engine, sources, as_of=as_of)
+        heights = engine.gather(engine.map(partitioned.height, Partitioned(feats)))
+        total = sum(heights)
+        if total == 0:
+            raise DomainError(
+                f"no entities registered before {as_of} in the lake {ctx.settings.lake_dir}", field="as_of"
             )
-            for r in summary.iter_rows(named=True)
-        ),
+        say(f"scoring {total} entities with version {version}")
+        first = next(k for k, h in enumerate(heights) if h)
+        templates = Partitioned([None if h else feats[first] for h in heights])
+        shared = engine.broadcast(model)  # sent once to every worker, not once per partition
+        scored = engine.map(
+            _score_part,
+            Partitioned(feats),
+            shared,
+            templates,
+            reasons=reasons,
+            version=version,
+            population=total,
+        )
+        ks = Partitioned(list(range(n)))
+        written = engine.map(partitioned.write_part, Partitioned(feats), str(staged_features), ks)
+        written += engine.map(partitioned.write_part, Partitioned(scored), str(staged_scores), ks)
+        sums = engine.map(_tier_sums, Partitioned(scored))
+        engine.gather(written)
+        summary = (
+            pl.concat(engine.gather(sums))
+            .group_by("tier")
+            .agg(pl.col("entities").sum(), pl.col("probability_sum").sum())
+            .select(
+                "tier", "entities", (pl.col("probability_sum") / pl.col("entities")).alias("mean_probability")
+            )
+            .sort("tier")
+        )
+        ctx.audit(
+            "scores.run",
+            target=f"scores:{as_of.isoformat()}",
+            details={
+                "as_of": as_of.isoformat(),
+                "model_version": version,
+                "entities": total,
+                "path": str(path),
+                "dask": dask.label,
+                "partitions": n,
+            },
+        )
+        # As the single-process run: the features (folder, then manifest) first, the scores' manifest last.
+        partitioned.publish(staged_features, features_path, n)
+        current_score.write_manifest(
+            features_path, kind="features", as_of=as_of, rows=total, model_version=None
+        )
+        partitioned.publish(staged_scores, path, n)
+    manifest = current_score.write_manifest(
+        path, kind="scores", as_of=as_of, rows=total, model_version=version
+    )
+    return ScoreRun(
+        as_of=as_of,
+        model_version=version,
+        entities=total,
+        path=path,
+        features_path=features_path,
+        manifest_path=manifest,
+        tiers=_tier_counts(summary),
     )
 
 
 @use_case("features.build", roles=ANALYSTS, local=True)
 def build_features(
-    ctx: Context, *, dates: Sequence[date], out: Path | None = None, progress: Progress | None = None
+    ctx: Context,
+    *,
+    dates: Sequence[date],
+    out: Path | None = None,
+    progress: Progress | None = None,
+    dask: Cluster | None = None,
 ) -> list[FeatureFile]:
     """The feature table of each date from the lake, one Parquet file per date (`out`: one file for one date,
-    or a folder; default ``HOME/features/``). The same lake and date give a byte-identical file."""
+    or a folder; default ``HOME/features/``). The same lake and date give a byte-identical file. With `dask`
+    each date is built partitioned on a Dask cluster and written as a partitioned Parquet folder at the same
+    path (docs/scaling.md)."""
     from features.build import build_features as build
 
     days = sorted(set(dates))
@@ -226,8 +455,24 @@ def build_features(
         raise DomainError(
             f"out: {out} is one file but {len(days)} dates were given; pass a folder", field="out"
         )
+    if dask is not None:
+        dask.check()
     release(ctx)
-    sources = ctx.sources()
+    sources = ctx.sources() if dask is None else _cluster_sources(ctx)
+    if dask is not None:
+        built = _build_features_partitioned(
+            ctx, dask, sources, days=days, out=out, single=single, progress=progress
+        )
+        ctx.audit(
+            "features.build",
+            target="features",
+            details={
+                "dates": [d.isoformat() for d in days],
+                "paths": [str(f.path) for f in built],
+                "dask": dask.label,
+            },
+        )
+        return built
     built = []
     for day in days:
         (progress or (lambda _: None))(f"building features as of {day}")
@@ -280,5 +525,43 @@ def release(ctx: Context) -> None:
 
 def _write(frame: pl.DataFrame, path: Path) -> None:
     """Beside the target, then renamed (:func:`features.lake.atomic_write`); no varying writer metadata, so
-    the same frame gives a byte-identical file."""
-    atomic_write(path, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+    the same frame gives a byte-identical file. A partitioned run's folder at the path is replaced."""
+    partitioned.replace_with_file(
+        path,
+        lambda target: atomic_write(
+            target, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True)
+        ),
+    )
+
+
+def _build_features_partitioned(
+    ctx: Context,
+    dask: Cluster,
+    sources: Mapping[str, pl.LazyFrame],
+    *,
+    days: list[date],
+    out: Path | None,
+    single: bool,
+    progress: Progress | None,
+) -> list[FeatureFile]:
+    from features.build import FeatureConfig
+
+    width = len(FeatureConfig().schema)  # every partition is conformed to it
+    built = []
+    with _partitioned(dask) as engine:
+        for day in days:
+            (progress or (lambda _: None))(f"building features as of {day} in {engine.n} partitions")
+            started = time.perf_counter()
+            path = (
+                ctx.workspace.feature_file(day)
+                if out is None
+                else out
+                if single
+                else out / f"as_of={day}.parquet"
+            )
+            feats = partitioned.build_partitioned(engine, sources, as_of=day)
+            rows = partitioned.write_run(engine, feats, path)
+            current_score.write_manifest(path, kind="features", as_of=day, rows=rows, model_version=None)
+            seconds = round(time.perf_counter() - started, 2)
+            built.append(FeatureFile(as_of=day, rows=rows, columns=width, seconds=seconds, path=path))
+    return built
