@@ -32,7 +32,6 @@ from models.calibration import ProbabilityCalibrator, out_of_fold_scores
 from models.estimator import BoosterTrainer, RiskClassifier
 from models.explain import FeatureInfo, directions
 from models.risk_model import RiskModel, log_model
-from models.routed import RoutedRiskModel
 from models.tiers import Condition, Override, TierPolicy
 from training.evaluate import Evaluation, evaluate
 from training.registry import (
@@ -598,12 +597,8 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
     model = result.model
     labels = {i.name: i.en for i in model.feature_infos}
     sample = result.test.head(2000)
-    # Sector models: each row's SHAP values come from the model that scored it.
-    contrib = (
-        model.contributions(sample)
-        if isinstance(model, RoutedRiskModel)
-        else model.estimator.explain(sample.select(model.feature_names))
-    )
+    # Each row's SHAP values from the model that scores it (a sector model's, for a routed model).
+    contrib = model.contributions(sample.select(model.feature_names))
     charts.summary(contrib, folder / "charts" / "shap_summary", labels=labels)
     charts.reliability_chart(
         ev.reliability, folder / "charts" / "reliability", title="Reliability (test, weighted)"
