@@ -27,7 +27,8 @@ lint: install
 	$(BIN)/lint-imports
 
 unit: install
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	# --dist loadscope: a module's tests on one worker, so its costly fixtures (a city, a Dask cluster, servers) are built once
+	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 test: lint unit
 
