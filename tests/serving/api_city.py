@@ -224,3 +224,23 @@ def error(response: Any, status: int, type_: str) -> dict[str, Any]:
     assert body["error"]["type"] == type_
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return dict(body["error"])
+
+
+def small_lake_home(root: Path, *, entities: int = 400, seed: int = 3) -> Settings:
+    """A home (``root/home``) whose lake holds a small synthetic city ingested as of :data:`AS_OF` — no
+    database, no model: for a test that runs ``creditwatch train`` itself."""
+    from features.ingest import ingest_paths
+    from features.synth import generate
+    from features.synth.city import CityConfig
+
+    home = root / "home"
+    home.mkdir()
+    settings = load_settings(home=home)
+    generate(CityConfig(entities=entities, seed=seed), root / "city", today=AS_OF)
+    ingest_paths(
+        sorted(p for p in (root / "city").iterdir() if p.is_file()),
+        lake_dir=settings.lake_dir,
+        salt=settings.person_salt,
+        today=AS_OF,
+    )
+    return settings

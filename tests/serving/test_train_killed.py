@@ -15,7 +15,6 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
-from serving.settings import load_settings
 from tests.serving.api_city import AS_OF
 from training import registry as reg
 
@@ -32,20 +31,10 @@ def _runs(uri: str) -> list[tuple[str, str, str | None]]:
 
 
 def test_a_killed_train_is_marked_failed_at_the_next_start(tmp_path: Path) -> None:
-    from features.ingest import ingest_paths
-    from features.synth import generate
-    from features.synth.city import CityConfig
+    from tests.serving.api_city import small_lake_home
 
-    home = tmp_path / "home"
-    home.mkdir()
-    settings = load_settings(home=home)
-    generate(CityConfig(entities=400, seed=3), tmp_path / "city", today=AS_OF)
-    ingest_paths(
-        sorted(p for p in (tmp_path / "city").iterdir() if p.is_file()),
-        lake_dir=settings.lake_dir,
-        salt=settings.person_salt,
-        today=AS_OF,
-    )
+    settings = small_lake_home(tmp_path)
+    home = settings.home
     env = {**os.environ, reg.FAULT_ENV: "training.run_started", "CREDITWATCH_HOME": str(home)}
     args = [CREDITWATCH, "--home", str(home), "train", "--until", AS_OF.isoformat()]
     done = subprocess.run(args, env=env, capture_output=True, timeout=600)

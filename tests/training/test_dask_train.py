@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -36,28 +37,19 @@ from features.engine import cluster
 from serving.cli import app
 from tests.conftest import china_half_past_midnight
 from tests.models.factories import CATEGORICAL, INFOS, labelled_frame
+from tests.training.test_registry import CONFIG as REGISTRY_CONFIG
 from training.distributed import DaskTrainer, partition_rows, portable_model_string
 from training.registry import MODEL_NAME, Registry, tracking
-from training.run import TrainConfig, TrainingResult, fit_risk_model, log_run
+from training.run import TrainingResult, fit_risk_model, log_run
 
 # The scheduler of a LocalCluster serves HTTP on 8787 by default and warns when another cluster on this
 # machine holds it (other test runs at the same time): not this test's subject.
 pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")
 
-CONFIG = TrainConfig(
-    valid_months=4,
-    test_months=4,
-    num_threads=1,
-    estimator={
-        "n_estimators": 60,
-        "learning_rate": 0.1,
-        "num_leaves": 7,
-        "min_child_samples": 30,
-        "early_stopping_rounds": 15,
-        "subsample": 0.8,
-        "subsample_freq": 1,
-        "colsample_bytree": 0.8,
-    },
+# The registry tests' small model, with bagging and feature sampling on, so that the seed matters.
+CONFIG = replace(
+    REGISTRY_CONFIG,
+    estimator={**REGISTRY_CONFIG.estimator, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8},
 )
 SEED_SD_AUC = 0.0062
 SEED_SD_BRIER = 0.00025
@@ -229,22 +221,10 @@ def test_bad_dask_options_fail_clearly(home: Path, args: list[str], message: str
 def test_the_train_command_trains_on_a_local_cluster_and_prints_clean_json(tmp_path: Path) -> None:
     """Through the door, in its own process: the LocalCluster's workers share the command's stdout, and
     LightGBM's socket messages must not land in ``--json`` output."""
-    from features.ingest import ingest_paths
-    from features.synth import generate
-    from features.synth.city import CityConfig
-    from serving.settings import load_settings
-    from tests.serving.api_city import AS_OF
+    from tests.serving.api_city import AS_OF, small_lake_home
 
-    home = tmp_path / "home"
-    home.mkdir()
-    settings = load_settings(home=home)
-    generate(CityConfig(entities=400, seed=3), tmp_path / "city", today=AS_OF)
-    ingest_paths(
-        sorted(p for p in (tmp_path / "city").iterdir() if p.is_file()),
-        lake_dir=settings.lake_dir,
-        salt=settings.person_salt,
-        today=AS_OF,
-    )
+    settings = small_lake_home(tmp_path)
+    home = settings.home
     creditwatch = str(Path(sys.executable).with_name("creditwatch"))
     args = [
         creditwatch,
