@@ -15,7 +15,6 @@ replaces any ID number written into free text by its masked form.
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from features.uscc import is_valid as uscc_is_valid
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, UNITS, Policy, Rule, default_policy
 from supervision.lifecycle.restrictions import MATTERS, CheckResult
-from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.lifecycle.workflow import Actor, StateMachine, case_id, get_row, instant
 from supervision.platform import masking
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError
@@ -287,10 +286,7 @@ class Commitment(Base):
 
 
 def get(session: Session, commitment_id: str) -> Commitment:
-    row = session.get(Commitment, commitment_id)
-    if row is None:
-        raise NotFound(f"commitment {commitment_id} not found")
-    return row
+    return get_row(session, Commitment, commitment_id, "commitment")
 
 
 def make(
@@ -337,8 +333,7 @@ def make(
                 f"uscc {uscc}: commitment on {matter} ({t.title}) refused: " + "; ".join(refused),
                 field="uscc",
             )
-    digest = hashlib.sha256(f"{uscc}|{matter}|{made_on}|{licence_id}".encode()).hexdigest()
-    cid = f"CMT-{digest[:16].upper()}"
+    cid = case_id("CMT", uscc, matter, made_on, licence_id)
     if session.get(Commitment, cid) is not None:
         raise CommitmentError(f"commitment {cid}: already made")
     row = Commitment(

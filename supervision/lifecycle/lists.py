@@ -17,7 +17,6 @@ file (:func:`person_flags`) joins every listing, ingested or decided here, to th
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -34,7 +33,8 @@ from features.lifecycle import lifecycle_sources, list_entry_end
 from features.uscc import is_valid as uscc_is_valid
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
-from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.lifecycle.workflow import Actor, StateMachine, get_row, instant
+from supervision.lifecycle.workflow import case_id as make_case_id
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError, ErrorKind
@@ -434,10 +434,7 @@ def lake_entries_active(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: d
 
 
 def get(session: Session, case_id: str) -> ListCase:
-    row = session.get(ListCase, case_id)
-    if row is None:
-        raise NotFound(f"list case {case_id} not found")
-    return row
+    return get_row(session, ListCase, case_id, "list case")
 
 
 def _step(session: Session, row: ListCase, action: str, actor: Actor, on: date, **details: Any) -> None:
@@ -525,8 +522,7 @@ def propose(
         )
     response_rule = policy.rules_for("list.notice_response", on=proposed_on)
     response_due = response_rule.end(proposed_on)
-    digest = hashlib.sha256(f"{uscc}|{list_type}|{proposed_on}|{department}".encode()).hexdigest()
-    case_id = f"LST-{digest[:16].upper()}"
+    case_id = make_case_id("LST", uscc, list_type, proposed_on, department)
     if session.get(ListCase, case_id) is not None:
         raise ListError(f"list case {case_id}: already proposed on {proposed_on.isoformat()}")
     notice = (

@@ -13,7 +13,6 @@ the decision published and no withdrawal is recorded.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,7 +26,7 @@ from supervision.lifecycle import lists
 from supervision.lifecycle.disclosure import Disclosure
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import Policy, default_policy
-from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.lifecycle.workflow import Actor, StateMachine, case_id, get_row, instant
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError, ErrorKind
@@ -123,15 +122,11 @@ class Objection(Base):
 
 
 def _objection_id(uscc: str, record_table: str, record_id: str, filed_on: date, filer: str) -> str:
-    digest = hashlib.sha256(f"{uscc}|{record_table}|{record_id}|{filed_on}|{filer}".encode()).hexdigest()
-    return f"OBJ-{digest[:16].upper()}"
+    return case_id("OBJ", uscc, record_table, record_id, filed_on, filer)
 
 
 def get(session: Session, objection_id: str) -> Objection:
-    row = session.get(Objection, objection_id)
-    if row is None:
-        raise NotFound(f"objection {objection_id} not found")
-    return row
+    return get_row(session, Objection, objection_id, "objection")
 
 
 def file(

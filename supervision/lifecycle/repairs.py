@@ -16,7 +16,6 @@ stops, the list entry ends, features change.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -31,7 +30,7 @@ from supervision.lifecycle import lists
 from supervision.lifecycle.documents import link_repair
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
-from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.lifecycle.workflow import Actor, StateMachine, case_id, get_row, instant
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError
@@ -312,10 +311,7 @@ class Repair(Base):
 
 
 def get(session: Session, repair_id: str) -> Repair:
-    row = session.get(Repair, repair_id)
-    if row is None:
-        raise NotFound(f"repair {repair_id} not found")
-    return row
+    return get_row(session, Repair, repair_id, "repair")
 
 
 def _one(frame: pl.LazyFrame, key: str, value: str, table: str) -> dict[str, Any]:
@@ -573,8 +569,7 @@ def _refuse_early_or_incomplete(
 
 
 def _repair_id(uscc: str, record_table: str, record_id: str, applied_on: date) -> str:
-    digest = hashlib.sha256(f"{uscc}|{record_table}|{record_id}|{applied_on}".encode()).hexdigest()
-    return f"REP-{digest[:16].upper()}"
+    return case_id("REP", uscc, record_table, record_id, applied_on)
 
 
 def apply(

@@ -11,7 +11,6 @@ like every lifecycle decision, so the features (``self_reports_n_*``) count it; 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +24,7 @@ from features import catalog
 from features.lake import scan
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
-from supervision.lifecycle.workflow import Actor, NotFound, StateMachine, instant
+from supervision.lifecycle.workflow import Actor, StateMachine, case_id, get_row, instant
 from supervision.platform.calendar import due_date
 from supervision.platform.db import Base
 from supervision.platform.errors import ConflictError, DomainError
@@ -151,15 +150,11 @@ class SelfReport(Base):
 
 
 def _report_id(uscc: str, topic: str, content: str, on: date) -> str:
-    digest = hashlib.sha256(f"{uscc}|{topic}|{on}|{content}".encode()).hexdigest()
-    return f"SR-{digest[:16].upper()}"
+    return case_id("SR", uscc, topic, on, content)
 
 
 def get(session: Session, report_id: str) -> SelfReport:
-    row = session.get(SelfReport, report_id)
-    if row is None:
-        raise NotFound(f"self-report {report_id} not found")
-    return row
+    return get_row(session, SelfReport, report_id, "self-report")
 
 
 def submit(

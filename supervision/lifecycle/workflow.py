@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,9 @@ from supervision.platform import audit
 from supervision.platform.clock import SystemClock
 from supervision.platform.errors import ConflictError, NotFoundError
 
-__all__ = ["Actor", "NotFound", "StateMachine", "TransitionError", "instant"]
+__all__ = ["Actor", "NotFound", "StateMachine", "TransitionError", "case_id", "get_row", "instant"]
+
+Row = TypeVar("Row")
 
 
 class TransitionError(ConflictError, ValueError):
@@ -33,6 +36,22 @@ class Actor:
     role: str | None = None
     department: str | None = None
     at: datetime | None = None
+
+
+def case_id(prefix: str, *facts: object) -> str:
+    """A case's id: ``prefix``, a dash and the first 16 hex digits (upper case) of the SHA-256 of the facts
+    that define it, joined by ``|``. The same facts give the same id, so the same case filed twice meets its
+    own primary key."""
+    digest = hashlib.sha256("|".join(str(fact) for fact in facts).encode()).hexdigest()
+    return f"{prefix}-{digest[:16].upper()}"
+
+
+def get_row(session: Session, model: type[Row], key: str, noun: str) -> Row:
+    """The row of ``model`` with primary key ``key``, or :class:`NotFound` naming the ``noun`` and the key."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"{noun} {key} not found")
+    return row
 
 
 def instant(at: datetime | None) -> datetime:
