@@ -23,7 +23,15 @@ import polars as pl
 
 from models.calibration import ProbabilityCalibrator
 from models.estimator import RiskClassifier
-from models.explain import BASE_VALUE, FeatureInfo, ScoreReason, dimension_sums, reasons_zh, score_reasons
+from models.explain import (
+    BASE_VALUE,
+    FeatureInfo,
+    ScoreReason,
+    dimension_sums,
+    info_index,
+    reasons_zh,
+    score_reasons,
+)
 from models.tiers import TierPolicy
 
 FORMAT_VERSION = 1
@@ -164,6 +172,7 @@ class RiskModel:
     ) -> list[list[dict[str, Any]]]:
         names = self.feature_names
         values = X.select(names).to_dicts()
+        infos = info_index(self.feature_infos)  # once for the batch, not per row
         out = []
         for i, row in enumerate(contrib.iter_rows(named=True)):
             items: list[dict[str, Any]] = []
@@ -179,7 +188,7 @@ class RiskModel:
                     }
                 )
             # Conduct reasons, then the structural attributes as one baseline line (models.explain).
-            items += [r.to_dict() for r in score_reasons(values[i], row, self.feature_infos, k=k)]
+            items += [r.to_dict() for r in score_reasons(values[i], row, infos, k=k)]
             out.append(items)
         return out
 

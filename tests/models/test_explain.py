@@ -8,7 +8,15 @@ import polars as pl
 import pytest
 
 from models.estimator import RiskClassifier
-from models.explain import BASE_VALUE, FeatureInfo, dimension_sums, fill_template, format_value, top_reasons
+from models.explain import (
+    BASE_VALUE,
+    FeatureInfo,
+    dimension_sums,
+    fill_template,
+    format_value,
+    info_index,
+    top_reasons,
+)
 from tests.models.factories import CATEGORICAL, FEATURES, INFOS, labelled_frame
 
 NUMERIC = [f for f in FEATURES if f not in CATEGORICAL]
@@ -117,3 +125,14 @@ def test_batch_explanation_equals_row_by_row(data: pl.DataFrame) -> None:
     exact = est.explain(X, dedup=False).to_numpy()
     np.testing.assert_allclose(batch, exact, rtol=0, atol=1e-12)
     np.testing.assert_allclose(batch.sum(axis=1), est.decision_function(X), rtol=0, atol=1e-9)
+
+
+def test_the_info_index_is_built_once_and_names_a_feature_without_info_plainly() -> None:
+    index = info_index(INFOS)
+    assert info_index(index) is index  # a batch passes its index down: not rebuilt per row
+    assert index[INFOS[0].name] is INFOS[0]
+    plain = index["unknown_feature"]
+    assert (plain.zh, plain.dimension, plain.structural) == ("unknown_feature", "other", False)
+    assert index["unknown_feature"] is plain  # made on first use, then kept
+    reasons = top_reasons({"unknown_feature": 3}, {"unknown_feature": 0.5, BASE_VALUE: -2.0}, index, k=1)
+    assert [(r.feature, r.zh) for r in reasons] == [("unknown_feature", "unknown_feature = 3 (+0.50)")]
