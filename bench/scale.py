@@ -8,6 +8,12 @@ process (``--out`` beside the home), and with ``--dask`` on a LocalCluster of ``
 worker processes started here. Measured: wall seconds of each run, the peak RSS of the single-process run
 (``wait4``), of the Dask run's client and of each worker (``ru_maxrss`` asked from the workers after the run),
 and the agreement of the two outputs (rows, tiers, reasons, largest probability difference).
+
+``--steps`` measures the partitioned run step by step instead, in one process on one core (polars and
+LightGBM on one thread, so CPU seconds are core-seconds): the functions a Dask run calls on its workers
+(lake read and entity-local features, graph join, finish, SHAP and scoring, writing the parts) on a
+:class:`features.engine.LocalEngine` of ``--partitions`` partitions (default 8), with every shuffle's rows and
+bytes counted (what a Dask run sends between workers) — the per-core numbers docs/scaling.md extrapolates.
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ import resource
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from features.engine import LocalEngine
 
 AS_OF = date(2026, 11, 27)
 
@@ -96,10 +109,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench scale", description=__doc__)
     parser.add_argument("--entities", type=int, default=200_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--partitions", type=int, default=None, help="default: twice the workers")
+    parser.add_argument(
+        "--partitions", type=int, default=None, help="default: twice the workers (8 with --steps)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("/tmp/creditwatch-bench-scale"))
+    parser.add_argument("--steps", action="store_true", help="per-step core-seconds in one process")
     args = parser.parse_args(argv)
+    if args.steps:
+        steps(args, sys.argv[1:] if argv is None else argv)
+        return
     from distributed import Client, LocalCluster
 
     from serving.settings import load_settings
@@ -161,6 +180,301 @@ def main(argv: list[str] | None = None) -> None:
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=1))
+
+
+# ------------------------------------------------------------------------------------------------ --steps
+ONE_THREAD = {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def _high_water() -> int:
+    """Peak RSS (MiB) of this process image: ``VmHWM`` starts again at ``exec``, whereas ``ru_maxrss`` keeps
+    the forking parent's (the city generator's) resident size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return _peak_rss()
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _size(value: Any) -> int:
+    """In-memory bytes of a partition: a frame, or a dict of frames (the lake read's inputs)."""
+    if isinstance(value, pl.DataFrame):
+        return int(value.estimated_size())
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values())
+    return 0
+
+
+@dataclass
+class Clock:
+    """Wall and CPU seconds spent under each name."""
+
+    wall: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    cpu: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), _cpu()
+        try:
+            yield
+        finally:
+            self.wall[name] += time.perf_counter() - wall
+            self.cpu[name] += _cpu() - cpu
+            self.calls[name] += 1
+
+
+@dataclass
+class CountingEngine:
+    """A :class:`features.engine.LocalEngine` that times every mapped function (by name) and counts what
+    every shuffle moves: rows and ``estimated_size`` bytes in, and those that change partition (what a Dask
+    run sends between workers when each partition sits on another worker)."""
+
+    inner: LocalEngine
+    clock: Clock = field(default_factory=Clock)
+    shuffles: list[dict[str, Any]] = field(default_factory=list)
+    n: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n = self.inner.n
+
+    def scatter(self, frames: Sequence[pl.DataFrame]) -> list[Any]:
+        return self.inner.scatter(frames)
+
+    def map(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+        with self.clock(getattr(fn, "__name__", repr(fn))):
+            return self.inner.map(fn, *args, **kwargs)
+
+    def shuffle(self, parts: list[Any], key: str | Sequence[str]) -> list[Any]:
+        from features.engine import split
+
+        # LocalEngine.shuffle, with the pieces kept for the count.
+        wall, cpu = time.perf_counter(), _cpu()
+        pieces = [split(frame, key, self.n) for frame in parts]
+        out = [pl.concat([p[k] for p in pieces], how="vertical") for k in range(self.n)]
+        self.clock.wall["shuffle"] += time.perf_counter() - wall
+        self.clock.cpu["shuffle"] += _cpu() - cpu
+        self.clock.calls["shuffle"] += 1
+        self.shuffles.append(
+            {
+                "key": key if isinstance(key, str) else ",".join(key),
+                "rows": sum(f.height for f in parts),
+                "bytes": sum(_size(f) for f in parts),
+                "cross_rows": sum(p[k].height for s, p in enumerate(pieces) for k in range(self.n) if k != s),
+                "cross_bytes": sum(
+                    _size(p[k]) for s, p in enumerate(pieces) for k in range(self.n) if k != s
+                ),
+                "largest_part_bytes": max(_size(f) for f in out),
+            }
+        )
+        return out
+
+    def gather(self, parts: list[Any]) -> list[Any]:
+        return self.inner.gather(parts)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Path, Path]:
+    from serving.settings import load_settings
+
+    work: Path = args.work / f"city-{args.entities}-{args.seed}"
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    settings = load_settings(home=home)
+    started = time.perf_counter()
+    _city(work / "city", settings.lake_dir, entities=args.entities, seed=args.seed, salt=settings.person_salt)
+    _champion(work, home)
+    print(f"city and champion ready ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return work, home
+
+
+def steps(args: argparse.Namespace, argv: list[str]) -> None:
+    """``--steps``: the city and the champion made here (every core), then measured in a child process on
+    one thread (its peak RSS is the measured run's alone)."""
+    if all(os.environ.get(k) == v for k, v in ONE_THREAD.items()):
+        _measure_steps(args)
+        return
+    _prepare(args)
+    env = {**os.environ, **ONE_THREAD, "CREDITWATCH_DEMO": "1"}  # synthetic data: the demo salt is allowed
+    done = subprocess.run([sys.executable, "-m", "bench.scale", *argv], env=env, check=False)
+    raise SystemExit(done.returncode)
+
+
+def _measure_steps(args: argparse.Namespace) -> None:
+    import operator
+    import shutil
+    import tempfile
+
+    from features import partitioned
+    from features.build import FeatureConfig
+    from features.engine import LocalEngine, Partitioned
+    from features.graph_join import graph_features_partitioned
+    from features.lake import sources as lake_sources
+    from models.risk_model import LARGE_BATCH
+    from serving.champion import load_champion
+    from serving.services.scoring import _score_part, _with_reason_text
+    from serving.settings import load_settings
+
+    if pl.thread_pool_size() != 1:
+        raise SystemExit(f"polars runs {pl.thread_pool_size()} threads; set POLARS_MAX_THREADS=1 first")
+    load_start = os.getloadavg()
+    work, home = _prepare(args)
+    settings = load_settings(home=home)
+    model, version = load_champion(settings.mlflow_uri)
+    if hasattr(model.estimator, "num_threads"):
+        model.estimator.num_threads = 1  # LightGBM on one thread (it already is below 10,000 rows)
+    n = args.partitions or 8
+    engine = CountingEngine(LocalEngine(n=n))
+    config = FeatureConfig()
+    sources = lake_sources(settings.lake_dir.resolve())
+    clock = Clock()
+    largest: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    gstats: dict[str, int] = {}
+    ks = Partitioned(list(range(n)))
+    baseline = _high_water()  # the interpreter, polars, LightGBM, MLflow and the model, before any step
+
+    def done(step: str, parts: list[Any]) -> None:
+        largest[step] = max((_size(p) for p in parts), default=0)
+        peak[step] = _high_water()
+        print(f"{step}: {clock.cpu[step]:.1f} CPU s, {clock.wall[step]:.1f} s", file=sys.stderr)
+
+    with clock("inputs"):
+        inputs = Partitioned(engine.map(partitioned._inputs, sources, ks, n, AS_OF, config))
+    done("inputs", inputs.parts)
+
+    def part(name: str) -> list[Any]:
+        return engine.map(operator.getitem, inputs, name)
+
+    engine.clock = Clock()  # the graph step's functions alone
+    with clock("graph"):
+        graph_parts = graph_features_partitioned(
+            engine,
+            entities=part("entities"),
+            relations=part("relations"),
+            penalties=part("penalties"),
+            list_entries=part("list_entries"),
+            evaluations=part("evaluations"),
+            rows=part("rows"),
+            as_of=AS_OF,
+            config=config.graph,
+            policy=config.repair,
+            stats=gstats,
+        )
+    done("graph", graph_parts)
+    graph_clock, graph_shuffles = engine.clock, engine.shuffles
+    engine.clock, engine.shuffles = Clock(), []  # the graph step's alone
+    with clock("finish"):
+        feats = engine.map(partitioned._finish, Partitioned(part("local")), Partitioned(graph_parts), config)
+    done("finish", feats)
+    inputs.parts.clear()  # only the features stay, as on a worker
+    graph_parts.clear()
+
+    # serving.services.scoring._score_part, split into its SHAP and its scoring halves.
+    heights = [f.height for f in feats]
+    population = sum(heights)
+    first = next(k for k, h in enumerate(heights) if h)
+    scored: list[pl.DataFrame] = []
+    explained = 0  # the largest partition's SHAP values
+    for frame in feats:
+        if frame.height == 0:
+            with clock("score"):
+                scored.append(
+                    _score_part(frame, model, feats[first], reasons=3, version=version, population=population)
+                )
+            continue
+        with clock("contributions"):
+            contributions = model.contributions(frame, batch=population >= LARGE_BATCH)
+        explained = max(explained, _size(contributions))
+        with clock("score without reasons"):  # not a step: how much of "score" the reasons take
+            model.score(frame, reasons=0)
+        with clock("score"):
+            out = model.score(frame, reasons=3, contributions=contributions)
+            scored.append(_with_reason_text(out.with_columns(pl.lit(version).alias("model_version")), 3))
+    done("contributions", [])
+    largest["contributions"] = explained
+    done("score", scored)
+
+    staging = Path(tempfile.mkdtemp(prefix="steps-", dir=work))
+    try:
+        (staging / "features").mkdir()
+        (staging / "scores").mkdir()
+        with clock("write"):
+            for k in range(n):
+                partitioned.write_part(feats[k], staging / "features", k)
+                partitioned.write_part(scored[k], staging / "scores", k)
+        written = sum(p.stat().st_size for p in staging.rglob("*.parquet"))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    largest["write"], peak["write"] = 0, _high_water()
+
+    order = ("inputs", "graph", "finish", "contributions", "score", "write")
+    table = [
+        {
+            "step": step,
+            "wall_s": round(clock.wall[step], 2),
+            "core_s": round(clock.cpu[step], 2),
+            "us_per_entity": round(1e6 * clock.cpu[step] / args.entities, 1),
+            "us_per_scored": round(1e6 * clock.cpu[step] / population, 1),
+            "largest_part_mib": round(largest.get(step, 0) / 2**20, 2),
+            "peak_rss_mib": peak[step],
+        }
+        for step in order
+    ]
+    moved = {
+        "calls": len(graph_shuffles),
+        "rows": sum(s["rows"] for s in graph_shuffles),
+        "bytes": sum(s["bytes"] for s in graph_shuffles),
+        "cross_bytes": sum(s["cross_bytes"] for s in graph_shuffles),
+        "largest_part_bytes": max(s["largest_part_bytes"] for s in graph_shuffles),
+        "core_s": round(graph_clock.cpu["shuffle"], 2),
+        "wall_s": round(graph_clock.wall["shuffle"], 2),
+    }
+    by_key: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in graph_shuffles:
+        for what in ("rows", "bytes", "cross_bytes"):
+            by_key[s["key"]][what] += s[what]
+        by_key[s["key"]]["calls"] += 1
+    functions = [
+        {"fn": name, "calls": graph_clock.calls[name], "core_s": round(graph_clock.cpu[name], 2)}
+        for name in sorted(graph_clock.cpu, key=lambda name: -graph_clock.cpu[name])
+    ]
+    result = {
+        "entities": args.entities,
+        "scored": population,
+        "partitions": n,
+        "model_version": version,
+        "steps": table,
+        "total_core_s": round(sum(clock.cpu[s] for s in order), 2),
+        "total_wall_s": round(sum(clock.wall[s] for s in order), 2),
+        "shuffles": moved,
+        "shuffle_bytes_per_entity": round(moved["bytes"] / args.entities, 1),
+        "shuffle_by_key": {k: dict(v) for k, v in sorted(by_key.items())},
+        "graph_functions": functions,
+        "graph_stats": gstats,
+        "written_bytes": written,
+        "peak_rss_mib": _high_water(),
+        "baseline_rss_mib": baseline,
+        "score_without_reasons_core_s": round(clock.cpu["score without reasons"], 2),
+        "polars_threads": pl.thread_pool_size(),
+        "loadavg_start": [round(x, 2) for x in load_start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=1))
+    print(f"\n{args.entities:,} entities ({population:,} scored), {n} partitions, one thread\n")
+    print("| step | wall s | core-s | µs/entity | µs/scored | largest part MiB | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row in table:
+        print("| " + " | ".join(str(v) for v in row.values()) + " |")
+    print(
+        f"\nshuffles (graph): {moved['calls']} calls, {moved['rows']:,} rows, "
+        f"{moved['bytes'] / 2**20:.1f} MiB in, {moved['cross_bytes'] / 2**20:.1f} MiB across partitions, "
+        f"{moved['core_s']} core-s"
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ replicas with ``Retry-After`` on the 429s."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +46,8 @@ REPLICAS = 2
 READ = "/restrictions"  # an audited read (restrictions.catalog) that needs no city
 ACTION = "restrictions.catalog"
 SYSTEM_PER_MINUTE, SYSTEM_BURST = 1, 3  # the system tokens' rate in the replicas: one a minute, three at once
+PROXY = "127.0.0.1"  # where nginx connects to the replicas from: their trusted proxy
+CLIENT = "127.0.0.7"  # where the tests' clients connect to nginx from: the address the replicas must record
 
 
 # ------------------------------------------------------------------------------ the store, in one process
@@ -274,6 +279,9 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             # Admission control off: on a loaded machine a queued read past its wait is shed (503), which is
             # the admission rule's business (tests/serving/test_admission.py), not the replicas'.
             "CREDITWATCH_ADMISSION_CONCURRENCY": "0",
+            # The documented nginx (the tests at the end) connects from 127.0.0.1, as the docs' proxy is
+            # trusted; the other tests send no X-Forwarded-For, so their address stays the connection's.
+            "CREDITWATCH_TRUSTED_PROXIES": json.dumps([PROXY]),
         }
         ports = [_free_port() for _ in range(REPLICAS)]
         servers = [
@@ -456,3 +464,258 @@ def test_a_token_rate_holds_across_replicas(replicas: Replicas) -> None:
     assert {r.json()["error"]["type"] for r in refused} == {"rate_limited"}
     # Each replica refused some: the bucket they share was empty for both.
     assert {str(r.request.url).rsplit("/models", 1)[0] for r in refused} == set(replicas.bases)
+
+
+# ------------------------------------------------------------------------------ behind the documented nginx
+NGINX = "/usr/sbin/nginx"  # Debian's (apt-get install nginx; .ci/run installs it)
+REQUIRE_NGINX_ENV = "CREDITWATCH_REQUIRE_NGINX"
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+_UPSTREAM_SERVER = re.compile(r"(\s*)server\s+\S+:\d+([^;]*);\s*(#.*)?")
+_LISTEN_TLS = re.compile(r"(\s*)listen\s+443\s+ssl;\s*(#.*)?")
+
+
+def _nginx() -> str:
+    """The nginx binary; a skip when it is missing (a failure under ``CREDITWATCH_REQUIRE_NGINX=1``: CI)."""
+    found = shutil.which("nginx") or (NGINX if os.access(NGINX, os.X_OK) else None)
+    if found is None:
+        if os.environ.get(REQUIRE_NGINX_ENV) == "1":
+            pytest.fail(f"nginx is missing ({REQUIRE_NGINX_ENV}=1): .ci/run installs it", pytrace=False)
+        pytest.skip("nginx is not installed (apt-get install nginx); CI runs the documented reverse proxy")
+    return found
+
+
+def _documented_nginx() -> str:
+    """The ```nginx block of docs/operations.md ("Replicas and the cluster"), as written."""
+    blocks = re.findall(r"^```nginx\n(.*?)^```$", OPERATIONS.read_text(encoding="utf-8"), flags=re.M | re.S)
+    assert len(blocks) == 1, f"{len(blocks)} ```nginx blocks in {OPERATIONS}"
+    return str(blocks[0])
+
+
+def _for_this_machine(block: str, servers: list[str], port: int) -> str:
+    """The documented block with only what a test machine must change: the upstream's servers are `servers`
+    (with the documented parameters), and it listens on 127.0.0.1:`port` in plain HTTP (no certificate)."""
+    given = block.splitlines()
+    documented = {i: m for i, line in enumerate(given) if (m := _UPSTREAM_SERVER.fullmatch(line))}
+    assert documented, "no `server host:port ...;` line in the documented upstream"
+    assert len({m.group(2) for m in documented.values()}) == 1, "the documented servers differ in parameters"
+    first = min(documented)
+    indent, params = documented[first].group(1), documented[first].group(2)
+    lines: list[str] = []
+    listens = 0
+    for i, line in enumerate(given):
+        if i == first:
+            lines += [f"{indent}server {server}{params};" for server in servers]
+        elif i in documented or re.match(r"\s*ssl_", line):
+            continue
+        elif found := _LISTEN_TLS.fullmatch(line):
+            lines.append(f"{found.group(1)}listen {PROXY}:{port};")
+            listens += 1
+        else:
+            lines.append(line)
+    assert listens == 1, "the documented server does not `listen 443 ssl;` once"
+    return "\n".join(lines)
+
+
+@dataclass
+class Proxy:
+    base: str
+    access_log: Path
+    error_log: Path
+
+    def upstreams(self, requests: int) -> list[tuple[str, str, list[str]]]:
+        """(method, status, the upstream servers tried in order) of each request nginx logged, once it has
+        logged `requests` (it logs a request after answering it, at times after the client has read it)."""
+
+        def logged() -> list[str]:
+            return self.access_log.read_text(encoding="utf-8").splitlines()
+
+        _until(lambda: len(logged()) >= requests, 10)
+        rows = []
+        for line in logged():
+            method, status, tried = line.split(" ", 2)
+            rows.append((method, status, [] if tried == "-" else tried.split(", ")))
+        return rows
+
+
+@contextmanager
+def _documented_proxy(tmp_path: Path, servers: list[str]) -> Iterator[Proxy]:
+    """The documented nginx configuration in front of `servers`, in the foreground, its files under
+    `tmp_path`; each request's upstream attempts in the access log (``$upstream_addr``)."""
+    binary = _nginx()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir(parents=True)
+    port = _free_port()
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temps = "\n".join(f"    {kind}_temp_path {prefix / kind};" for kind in kinds)
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"daemon off;\nmaster_process off;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'};\n"
+        "events { worker_connections 256; }\n"
+        f"http {{\n{temps}\n"
+        "    log_format attempts '$request_method $status $upstream_addr';\n"
+        f"    access_log {prefix / 'access.log'} attempts;\n"
+        f"{_for_this_machine(_documented_nginx(), servers, port)}\n}}\n",
+        encoding="utf-8",
+    )
+    command = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, f"nginx -t refuses the documented configuration:\n{checked.stderr}"
+    with (prefix / "stderr.log").open("wb") as stderr:
+        server = subprocess.Popen(command, stderr=stderr)
+    try:
+        assert _until(lambda: server.poll() is not None or _accepts(port), 10), "nginx did not listen"
+        assert server.poll() is None, f"nginx exited: {(prefix / 'error.log').read_text(encoding='utf-8')}"
+        yield Proxy(f"http://{PROXY}:{port}", prefix / "access.log", prefix / "error.log")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection((PROXY, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def _dropping_upstream() -> Iterator[tuple[str, Counter[str]]]:
+    """An upstream that reads each request and closes the connection without an answer — a replica dying
+    with the request in hand; yields its address and the methods it received."""
+    listener = socket.create_server((PROXY, 0))
+    listener.settimeout(0.1)
+    received: Counter[str] = Counter()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := connection.recv(65536)):
+                    data += chunk
+                if data:
+                    received[data.split(b" ", 1)[0].decode()] += 1
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{PROXY}:{listener.getsockname()[1]}", received
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def _client(base: str, header: dict[str, str]) -> httpx.Client:
+    """A client connecting from `CLIENT`, so the address nginx forwards differs from the proxy's own."""
+    return httpx.Client(
+        base_url=base, headers=header, timeout=30, transport=httpx.HTTPTransport(local_address=CLIENT)
+    )
+
+
+def _sources_after(engine: sa.Engine, first: int) -> list[str | None]:
+    with session_scope(engine) as session:
+        query = sa.select(audit.AuditEntry.source).where(audit.AuditEntry.id > first)
+        return list(session.scalars(query.order_by(audit.AuditEntry.id)).all())
+
+
+def _last_entry(engine: sa.Engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalar(sa.select(sa.func.max(audit.AuditEntry.id))) or 0
+
+
+def _addresses(replicas: Replicas) -> list[str]:
+    return [base.removeprefix("http://") for base in replicas.bases]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_documented_nginx_spreads_requests_and_forwards_the_client_address(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    reader = issue(replicas.engine, Role.SUPERVISOR, name="behind-nginx")
+    before = _last_entry(replicas.engine)
+    with _documented_proxy(tmp_path, _addresses(replicas)) as proxy, _client(proxy.base, reader) as client:
+        answers = [client.get(READ) for _ in range(10)]
+        # A client's own X-Forwarded-For does not choose its address: nginx appends the connection's.
+        answers.append(client.get(READ, headers={"X-Forwarded-For": "203.0.113.9"}))
+        attempts = proxy.upstreams(len(answers))
+    assert [r.status_code for r in answers] == [200] * 11, [r.text for r in answers if r.status_code != 200]
+    # Each request answered by one replica, and both replicas answered (least_conn: in turn when idle).
+    served = Counter(tried[0] for _, _, tried in attempts if len(tried) == 1)
+    assert sum(served.values()) == 11 and set(served) == set(_addresses(replicas)), attempts
+    assert min(served.values()) >= 3, served
+    # The replicas trust the proxy (CREDITWATCH_TRUSTED_PROXIES): the audit records the client, not nginx.
+    assert _sources_after(replicas.engine, before) == [CLIENT] * 11
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_documented_nginx_refuses_a_body_over_its_limit_and_passes_on_the_apis_413(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    reader = issue(replicas.engine, Role.SUPERVISOR, name="large-bodies")
+    block = _documented_nginx()
+    megabytes = re.search(r"client_max_body_size\s+(\d+)m;", block)
+    assert megabytes is not None, "no client_max_body_size in the documented configuration"
+    limit = int(megabytes.group(1)) * 1024 * 1024
+    fields = load_settings(home=replicas.home)
+    # The proxy's limit is the API's largest (the document uploads'), so only the API refuses under it.
+    assert limit == type(fields).model_fields["upload_max_body_bytes"].default
+    with _documented_proxy(tmp_path, _addresses(replicas)) as proxy, _client(proxy.base, reader) as client:
+        # Over nginx's limit: refused from the Content-Length alone, before any body or replica.
+        host, port = proxy.base.removeprefix("http://").split(":")
+        raw = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(CLIENT, 0))
+        raw.putrequest("POST", "/zone/repairs")
+        raw.putheader("Content-Length", str(limit + 1))
+        raw.endheaders()
+        refused = raw.getresponse()
+        assert refused.status == 413 and b"nginx" in refused.read()
+        raw.close()
+        # Under it, over the API's own limit for the route: the replica's JSON 413 comes through.
+        body = b'{"usccs": ["' + b"9" * fields.max_body_bytes + b'"]}'
+        answer = client.post("/scores/batch", content=body, headers={"Content-Type": "application/json"})
+        attempts = proxy.upstreams(2)
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["type"] == "payload_too_large"
+    assert [(m, s, len(t)) for m, s, t in attempts] == [("POST", "413", 0), ("POST", "413", 1)], attempts
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_documented_nginx_passes_a_get_on_and_never_sends_a_post_twice(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    reader = issue(replicas.engine, Role.SUPERVISOR, name="next-upstream")
+    dead = f"{PROXY}:{_free_port()}"  # nothing listens: connection refused
+    with _dropping_upstream() as (dropping, received):
+        servers = [*_addresses(replicas), dead, dropping]
+        with _documented_proxy(tmp_path / "gets", servers) as proxy, _client(proxy.base, reader) as client:
+            gets = [client.get(READ).status_code for _ in range(8)]
+            get_attempts = proxy.upstreams(len(gets))
+        before = _last_entry(replicas.engine)
+        with _documented_proxy(tmp_path / "posts", servers) as proxy, _client(proxy.base, reader) as client:
+            posts = [client.post("/scores/batch", json={"usccs": ["X"]}).status_code for _ in range(8)]
+            post_attempts = proxy.upstreams(len(posts))
+    # Every GET answered: nginx passed it on from the dead server and from the one that dropped it.
+    assert gets == [200] * 8, proxy.error_log.read_text(encoding="utf-8")
+    passed_on = {tried[0] for _, _, tried in get_attempts if len(tried) > 1}
+    assert passed_on == {dead, dropping}, get_attempts
+    # A POST the dropping server received is not sent anywhere else: 502, and no replica recorded it; one
+    # that found nothing listening (never sent) went on to a replica.
+    assert received["POST"] >= 1 and posts.count(502) == received["POST"], (posts, post_attempts)
+    for _, status, tried in post_attempts:
+        sent = [server for server in tried if server != dead]
+        assert len(sent) == 1 and (status == "502") == (sent[0] == dropping), post_attempts
+    assert any(len(tried) > 1 for _, _, tried in post_attempts), post_attempts
+    assert len(_sources_after(replicas.engine, before)) == 8 - received["POST"]
