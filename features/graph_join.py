@@ -729,10 +729,12 @@ def graph_features_partitioned(
     sizes = engine.shuffle(engine.map(_group_sizes, P(engine.shuffle(labels, "label"))), "i")
 
     # Two hops: a —c— m —c2— b as (entity, connector) ⋈ (connector, connector) ⋈ (connector, entity), in
-    # rounds of about `chunk_rows` wanted entities.
+    # rounds of about `chunk_rows` wanted entities per partition (the memory of one task, as `chunk_rows`
+    # bounds one process's block in features.graph): the rounds, and their shuffles, stay a handful however
+    # large the city, as long as the partitions grow with it.
     connector_pairs = engine.map(_distinct, P(engine.shuffle(engine.map(_connector_pairs, P(links_i)), "c1")))
     wanted = sum(engine.gather(engine.map(_wanted_count, P(by_id))))
-    chunks = max(1, math.ceil(wanted / config.chunk_rows))
+    chunks = max(1, math.ceil(wanted / (config.chunk_rows * engine.n)))
     two_hop_parts: list[list[Any]] = []
     for chunk in range(chunks):
         reach = engine.shuffle(

@@ -175,7 +175,7 @@ def city_reference_height(city: dict[str, pl.LazyFrame], as_of: date) -> int:
 
 
 def test_two_hop_rounds_and_a_small_group_limit_change_nothing(city: dict[str, pl.LazyFrame]) -> None:
-    config = GraphConfig(max_shared_group=2, chunk_rows=300, steps=3, damping=0.7, shared_weight=0.25)
+    config = GraphConfig(max_shared_group=2, chunk_rows=100, steps=3, damping=0.7, shared_weight=0.25)
     stats: dict[str, int] = {}
     parts = partitioned(city, CITY_AS_OF, 3, config, stats=stats)
     assert stats["two_hop_rounds"] > 1
