@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,9 +28,18 @@ def verify(
         str | None,
         typer.Option("--anchor", help="SEQ:HASH printed by an earlier run; the chain must still contain it"),
     ] = None,
+    checkpoint_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoints",
+            help="a signed checkpoint file (repeatable): verify against the union of the lines of every "
+            "machine's file, when replicas on several machines share the database [default: the home's "
+            "own audit/checkpoints.jsonl]",
+        ),
+    ] = None,
 ) -> None:
     """Re-compute the hash chain; exit 1 naming the first bad entry if anything was edited, deleted or
-    inserted."""
+    inserted, or an entry no signed checkpoint covers."""
     state: State = ctx.obj
     pinned: tuple[int, str] | None = None
     if anchor is not None:
@@ -38,7 +48,7 @@ def verify(
             raise state.fail(f"--anchor {anchor!r}: expected SEQ:HASH (a number, a colon, 64 hex characters)")
         pinned = (int(match.group(1)), match.group(2))
     with state.context(write=False) as c:
-        result = admin.verify_audit(c, anchor=pinned)
+        result = admin.verify_audit(c, anchor=pinned, checkpoint_files=checkpoint_files or ())
     payload = {**result.as_dict(), "anchor": f"{result.head_seq}:{result.head_hash}"}
     state.emit(payload)
     if not result.ok:

@@ -6,7 +6,9 @@ through the API it needs an admin.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from serving.services.context import Context, use_case
 from supervision.platform import access, audit, checkpoints
@@ -79,18 +81,26 @@ def revoke_token(ctx: Context, token_id: int) -> TokenInfo:
 
 
 @use_case("audit.verify", roles=ADMIN, local=True)
-def verify_audit(ctx: Context, *, anchor: tuple[int, str] | None = None) -> audit.VerifyResult:
-    """Re-compute the hash chain (and check that it still holds `anchor`).
+def verify_audit(
+    ctx: Context, *, anchor: tuple[int, str] | None = None, checkpoint_files: Sequence[Path] = ()
+) -> audit.VerifyResult:
+    """Re-compute the hash chain (and check that it still holds `anchor`) against the signed checkpoints:
+    the home's own file, or the union of `checkpoint_files` (each machine's file when replicas on several
+    machines share the database; one that cannot be read is refused, naming it).
 
     Audited as a read: the API writes it after the response, since holding the chain's lock through a long
     verify would stall every writer."""
-    result = audit.verify(ctx.session, anchor=anchor, marks=ctx.settings.audit_checkpoints())
-    ctx.audit(
-        "audit.verify",
-        target="audit_log",
-        details={"ok": result.ok, "entries": result.entries, "first_bad_id": result.first_bad_id},
-        read=True,
-    )
+    own = ctx.settings.audit_checkpoints()
+    marks = checkpoints.CheckpointUnion.of(checkpoint_files, own.key) if checkpoint_files else own
+    result = audit.verify(ctx.session, anchor=anchor, marks=marks)
+    details: dict[str, object] = {
+        "ok": result.ok,
+        "entries": result.entries,
+        "first_bad_id": result.first_bad_id,
+    }
+    if checkpoint_files:
+        details["checkpoint_files"] = [str(path) for path in checkpoint_files]
+    ctx.audit("audit.verify", target="audit_log", details=details, read=True)
     return result
 
 

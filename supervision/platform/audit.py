@@ -310,13 +310,14 @@ def verify(
     *,
     anchor: tuple[int, str] | None = None,
     batch: int = 1000,
-    marks: checkpoints.CheckpointLog | None = None,
+    marks: checkpoints.Marks | None = None,
 ) -> VerifyResult:
     """Re-compute every hash in sequence order and compare the end of the chain with the head.
 
     `anchor` is a (seq, hash) published earlier (a previous run's head): the chain must still hold it.
-    `marks` is the signed checkpoint log kept outside the database: every line must be genuine, the chain
-    must still hold each, and every entry must be covered by one (see supervision.platform.checkpoints).
+    `marks` is the signed checkpoint log kept outside the database (one file, or the union of several
+    machines' files): every line must be genuine, the chain must still hold each, and every entry must be
+    covered by one (see supervision.platform.checkpoints).
     """
     wanted = marks.seqs() if marks is not None else set()
     hashes: dict[int, str] = {}

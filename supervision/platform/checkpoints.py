@@ -17,7 +17,8 @@ and an administrator who has looked at them signs the head again (``creditwatch 
 is itself audited. Lines are appended with one ``write`` on a file opened with ``O_APPEND``, so several
 processes (the API and the CLI) can share one file; their lines may arrive out of order, which is fine.
 An optional second file (``CREDITWATCH_AUDIT_CHECKPOINT_SINK``, e.g. on write-once storage) gets every line
-too.
+too. Replicas on several machines each write their own home's file: ``CheckpointUnion`` reads the files of
+all machines as one log (``creditwatch audit verify --checkpoints FILE …``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import hmac
 import json
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-__all__ = ["CheckpointLog", "CheckpointVerdict", "attach", "pending", "vouch"]
+from supervision.platform.errors import DomainError
+
+__all__ = [
+    "CheckpointFileError",
+    "CheckpointLog",
+    "CheckpointUnion",
+    "CheckpointVerdict",
+    "Marks",
+    "attach",
+    "pending",
+    "vouch",
+]
 
 FORMAT = "v1"
 _PENDING_KEY = "audit_checkpoint_head"
@@ -99,54 +111,123 @@ class CheckpointLog:
 
     def seqs(self) -> set[int]:
         """The sequence numbers the lines name (unchecked): the entries whose hashes verify must collect."""
-        out = set()
-        for _, text in self.lines():
-            try:
-                out.add(int(json.loads(text)["seq"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-        return out
+        return _seqs(text for _, text in self.lines())
 
     def check(self, hashes: dict[int, str], *, head_seq: int) -> CheckpointVerdict:
         """Check every line against `hashes` (seq → the chain's hash) and that the signed ranges cover
         entries 1..`head_seq` without a gap."""
-        problems: list[str] = []
-        ranges: list[tuple[int, int]] = []
-        count = 0
-        for number, text in self.lines():
-            count += 1
-            try:
-                line: dict[str, Any] = json.loads(text)
-                first, seq = int(line["from"]), int(line["seq"])
-                head_hash, at, mac = str(line["hash"]), str(line["at"]), str(line["mac"])
-            except (ValueError, KeyError, TypeError):
-                problems.append(f"checkpoint line {number} is not a checkpoint (corrupt or edited)")
-                continue
-            if not hmac.compare_digest(mac, self.sign(first, seq, head_hash, at)):
-                problems.append(
-                    f"checkpoint line {number} has a bad signature (forged, edited, or another key)"
-                )
-                continue
-            found = hashes.get(seq)
-            if found is None:
-                problems.append(
-                    f"checkpoint line {number}: entry {seq} is missing from the chain (truncated)"
-                )
-            elif found != head_hash:
-                problems.append(
-                    f"checkpoint line {number}: entry {seq} differs from its checkpoint (rewritten)"
-                )
-            else:
-                ranges.append((first, seq))
-        gaps = _gaps(ranges, head_seq)
-        if gaps:
-            shown = ", ".join(f"{a}-{b}" for a, b in gaps[:5]) + (" …" if len(gaps) > 5 else "")
-            problems.append(
-                f"entries {shown} are not covered by a signed checkpoint: appended outside the application, "
-                "or written just before a crash (look at them, then `creditwatch audit checkpoint`)"
-            )
-        covered = gaps[0][0] - 1 if gaps else head_seq
-        return CheckpointVerdict(not problems, count, covered, tuple(problems), tuple(gaps))
+        lines = ((f"checkpoint line {number}", text, self.sign) for number, text in self.lines())
+        return _verdict(lines, hashes, head_seq=head_seq)
+
+
+class CheckpointFileError(DomainError):
+    """A checkpoint file that was named but cannot be read: an error, never an empty file (skipping it would
+    report the entries it covers as uncovered, and hide any forged line in it)."""
+
+    def __init__(self, path: Path, exc: OSError | UnicodeDecodeError) -> None:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        super().__init__(f"checkpoint file {path}: cannot be read ({cause})", field="checkpoints")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class CheckpointUnion:
+    """The checkpoint files of several machines on one database, read as one log: the union of their lines.
+
+    Each replica appends to its own home's file, so a file covers only what its machine committed. Every
+    line is checked as :class:`CheckpointLog` checks its own (same signature, same key); a problem names its
+    file and line. Lines may repeat across files (a copied or collected file) and come in any order. A file
+    that is missing or unreadable is a :class:`CheckpointFileError` naming it, never skipped."""
+
+    logs: tuple[CheckpointLog, ...]
+
+    def __post_init__(self) -> None:
+        if not self.logs:
+            raise ValueError("checkpoint files: name at least one")
+
+    @classmethod
+    def of(cls, paths: Iterable[Path], key: bytes) -> CheckpointUnion:
+        """The files at `paths`, signed with `key` (the operator's ``CREDITWATCH_AUDIT_KEY``)."""
+        return cls(tuple(CheckpointLog(Path(path), key) for path in paths))
+
+    def lines(self) -> Iterator[tuple[CheckpointLog, int, str]]:
+        """(the file's log, line number, text) of every file in turn."""
+        for log in self.logs:
+            yield from ((log, number, text) for number, text in _required_lines(log.path))
+
+    def seqs(self) -> set[int]:
+        """The sequence numbers the lines of every file name (unchecked)."""
+        return _seqs(text for _, _, text in self.lines())
+
+    def check(self, hashes: dict[int, str], *, head_seq: int) -> CheckpointVerdict:
+        """As :meth:`CheckpointLog.check`, over the lines of every file together: a range signed on one
+        machine covers its entries whichever file holds the line."""
+        lines = ((f"checkpoint line {n} of {log.path}", text, log.sign) for log, n, text in self.lines())
+        return _verdict(lines, hashes, head_seq=head_seq)
+
+
+# What `audit.verify` checks the chain against: one machine's file, or the files of several.
+Marks = CheckpointLog | CheckpointUnion
+
+
+def _required_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a file that must exist and be readable."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            yield from ((n, text.rstrip("\n")) for n, text in enumerate(handle, start=1) if text.strip())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointFileError(path, exc) from exc
+
+
+def _seqs(texts: Iterable[str]) -> set[int]:
+    out = set()
+    for text in texts:
+        try:
+            out.add(int(json.loads(text)["seq"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def _verdict(
+    lines: Iterable[tuple[str, str, Callable[[int, int, str, str], str]]],
+    hashes: dict[int, str],
+    *,
+    head_seq: int,
+) -> CheckpointVerdict:
+    """Check each (where, text, signer) line against `hashes`; the signed ranges must cover 1..`head_seq`."""
+    problems: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    count = 0
+    for where, text, sign in lines:
+        count += 1
+        try:
+            line: dict[str, Any] = json.loads(text)
+            first, seq = int(line["from"]), int(line["seq"])
+            head_hash, at, mac = str(line["hash"]), str(line["at"]), str(line["mac"])
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"{where} is not a checkpoint (corrupt or edited)")
+            continue
+        if not hmac.compare_digest(mac, sign(first, seq, head_hash, at)):
+            problems.append(f"{where} has a bad signature (forged, edited, or another key)")
+            continue
+        found = hashes.get(seq)
+        if found is None:
+            problems.append(f"{where}: entry {seq} is missing from the chain (truncated)")
+        elif found != head_hash:
+            problems.append(f"{where}: entry {seq} differs from its checkpoint (rewritten)")
+        else:
+            ranges.append((first, seq))
+    gaps = _gaps(ranges, head_seq)
+    if gaps:
+        shown = ", ".join(f"{a}-{b}" for a, b in gaps[:5]) + (" …" if len(gaps) > 5 else "")
+        problems.append(
+            f"entries {shown} are not covered by a signed checkpoint: appended outside the application, "
+            "written just before a crash (look at them, then `creditwatch audit checkpoint`), or signed on "
+            "another machine whose file was not given (`audit verify --checkpoints FILE …`)"
+        )
+    covered = gaps[0][0] - 1 if gaps else head_seq
+    return CheckpointVerdict(not problems, count, covered, tuple(problems), tuple(gaps))
 
 
 def _gaps(ranges: list[tuple[int, int]], head_seq: int) -> list[tuple[int, int]]:
