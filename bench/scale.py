@@ -121,16 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from distributed import Client, LocalCluster
 
-    from serving.settings import load_settings
-
-    work: Path = args.work / f"city-{args.entities}-{args.seed}"
-    home = work / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(home=home)
-    started = time.perf_counter()
-    _city(work / "city", settings.lake_dir, entities=args.entities, seed=args.seed, salt=settings.person_salt)
-    _champion(work, home)
-    print(f"city and champion ready ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    work, home = _prepare(args)
     cli = [str(Path(sys.executable).with_name("creditwatch")), "--home", str(home), "--json"]
     single_out = work / "single-scores.parquet"
     s_seconds, s_peak, _ = _timed([*cli, "score", "--as-of", AS_OF.isoformat(), "--out", str(single_out)])
