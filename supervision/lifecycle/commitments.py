@@ -285,6 +285,10 @@ class Commitment(Base):
         return {c.name: getattr(self, c.name) for c in self.__table__.columns if c.name != "updated_at"}
 
 
+def _commitment_id(uscc: str, matter: str, made_on: date, licence_id: str | None) -> str:
+    return case_id("CMT", uscc, matter, made_on, licence_id)
+
+
 def get(session: Session, commitment_id: str) -> Commitment:
     return get_row(session, Commitment, commitment_id, "commitment")
 
@@ -333,7 +337,7 @@ def make(
                 f"uscc {uscc}: commitment on {matter} ({t.title}) refused: " + "; ".join(refused),
                 field="uscc",
             )
-    cid = case_id("CMT", uscc, matter, made_on, licence_id)
+    cid = _commitment_id(uscc, matter, made_on, licence_id)
     if session.get(Commitment, cid) is not None:
         raise CommitmentError(f"commitment {cid}: already made")
     row = Commitment(

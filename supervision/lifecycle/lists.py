@@ -31,10 +31,10 @@ from features.graph import relations_in_force
 from features.indicators import BLACK_LISTS
 from features.lifecycle import lifecycle_sources, list_entry_end
 from features.uscc import is_valid as uscc_is_valid
+from supervision.lifecycle import workflow
 from supervision.lifecycle.records import Lake, write_rows
 from supervision.lifecycle.regimes import CONFIDENCES, Policy, PolicyError, default_policy
 from supervision.lifecycle.workflow import Actor, StateMachine, get_row, instant
-from supervision.lifecycle.workflow import case_id as make_case_id
 from supervision.platform.calendar import working_days_between
 from supervision.platform.db import Base
 from supervision.platform.errors import DomainError, ErrorKind
@@ -433,6 +433,10 @@ def lake_entries_active(sources: Mapping[str, pl.LazyFrame], *, uscc: str, on: d
     return _active_entries(sources, usccs=[uscc], on=on)
 
 
+def _list_case_id(uscc: str, list_type: str, proposed_on: date, department: str) -> str:
+    return workflow.case_id("LST", uscc, list_type, proposed_on, department)
+
+
 def get(session: Session, case_id: str) -> ListCase:
     return get_row(session, ListCase, case_id, "list case")
 
@@ -522,7 +526,7 @@ def propose(
         )
     response_rule = policy.rules_for("list.notice_response", on=proposed_on)
     response_due = response_rule.end(proposed_on)
-    case_id = make_case_id("LST", uscc, list_type, proposed_on, department)
+    case_id = _list_case_id(uscc, list_type, proposed_on, department)
     if session.get(ListCase, case_id) is not None:
         raise ListError(f"list case {case_id}: already proposed on {proposed_on.isoformat()}")
     notice = (

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from supervision.lifecycle import commitments, lists, objections, repairs, self_reports
-from supervision.lifecycle.workflow import NotFound, case_id
+from supervision.lifecycle.workflow import NotFound
 from supervision.platform.db import make_engine, session_scope, upgrade
 
 USCC = "91350100M000100Y43"
@@ -35,12 +35,12 @@ def test_each_kind_keeps_the_id_of_its_facts() -> None:
     assert self_reports._report_id(USCC, "honour", "a | b", DAY) == _written_out(
         "SR", f"{USCC}|honour|2026-03-02|a | b"
     )
-    assert case_id("LST", USCC, "severe", DAY, "samr") == _written_out(
+    assert lists._list_case_id(USCC, "severe", DAY, "samr") == _written_out(
         "LST", f"{USCC}|severe|2026-03-02|samr"
-    )  # lists.propose
-    assert case_id("CMT", USCC, "licence", DAY, None) == _written_out(
+    )
+    assert commitments._commitment_id(USCC, "licence", DAY, None) == _written_out(
         "CMT", f"{USCC}|licence|2026-03-02|None"
-    )  # commitments.make
+    )
 
 
 @pytest.mark.parametrize(
