@@ -179,7 +179,10 @@ def _csv_vectorised(text: str) -> RawRows | None:
         try:
             rows.extend(csv.reader(io.StringIO(raw, newline=""), strict=True))
         except csv.Error as exc:
-            if rows or line != last_line:
+            # Only a broken last record of one physical line is rejected here, as the csv module rejects it;
+            # a record over several lines may break before its end, and the csv module then reads on from
+            # the next line (its later lines are rows of their own).
+            if rows or line != last_line or "\n" in raw:
                 return None
             rejected.append((line, ROW, "field_count", None, f"malformed CSV row ({exc})"))
             continue

@@ -549,6 +549,7 @@ HOSTILE_CSV = [
     "a,b,\n1,2,\n",
     'a,b\r\n1,"x\r\ny"\r\n2,3\r\n',  # CRLF inside a quoted field is kept
     'a,"b',  # a header cut inside a quote
+    'a\n""a"\na',  # the last quoted record breaks on its first line; the csv module reads on at line 3
 ]
 
 
