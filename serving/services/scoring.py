@@ -309,6 +309,30 @@ def _tier_sums(scored: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _score_written_part(
+    features_staging: str,
+    k: int,
+    model: RiskModel,
+    template: int | None,
+    scores_staging: str,
+    *,
+    reasons: int,
+    version: str,
+    population: int,
+) -> pl.DataFrame:
+    """Partition ``k`` scored from its staged feature part and written as score part ``k`` (runs on a
+    worker); returns its tier sums. One task from the feature part to the score part: a worker holds only
+    the partitions it is scoring, not the city's scores until the run is published (docs/scaling.md,
+    "Memory"). ``template`` is a non-empty partition's number when ``k`` is empty (its empty score table
+    takes that partition's schema)."""
+    folder = Path(features_staging)
+    feats = pl.read_parquet(folder / partitioned.part_name(k))
+    shape = None if template is None else pl.read_parquet(folder / partitioned.part_name(template))
+    scored = _score_part(feats, model, shape, reasons=reasons, version=version, population=population)
+    partitioned.write_part(scored, scores_staging, k)
+    return _tier_sums(scored)
+
+
 def _cluster_sources(ctx: Context) -> Mapping[str, pl.LazyFrame]:
     """The lake's visible batches, listed once here (every partition reads the same lake, even if an ingest
     lands meanwhile), by absolute paths (the workers' working folder may be another)."""
@@ -365,7 +389,14 @@ def _run_scores_partitioned(
         n = engine.n
         say(f"building features as of {as_of} in {n} partitions on {dask.label}")
         feats = partitioned.build_partitioned(engine, sources, as_of=as_of)
-        heights = engine.gather(engine.map(partitioned.height, Partitioned(feats)))
+        ks = Partitioned(list(range(n)))
+        written = engine.gather(
+            engine.map(partitioned.write_part, Partitioned(feats), str(staged_features), ks)
+        )
+        # The feature parts are staged: every partition's features, graph and lake inputs are released on
+        # the cluster before the scoring starts (each score task reads its part back).
+        del feats
+        heights = [rows for _, rows in sorted(written)]
         total = sum(heights)
         if total == 0:
             raise DomainError(
@@ -373,22 +404,19 @@ def _run_scores_partitioned(
             )
         say(f"scoring {total} entities with version {version}")
         first = next(k for k, h in enumerate(heights) if h)
-        templates = Partitioned([None if h else feats[first] for h in heights])
+        templates = Partitioned([None if h else first for h in heights])
         shared = engine.broadcast(model)  # sent once to every worker, not once per partition
-        scored = engine.map(
-            _score_part,
-            Partitioned(feats),
+        sums = engine.map(
+            _score_written_part,
+            str(staged_features),
+            ks,
             shared,
             templates,
+            str(staged_scores),
             reasons=reasons,
             version=version,
             population=total,
         )
-        ks = Partitioned(list(range(n)))
-        written = engine.map(partitioned.write_part, Partitioned(feats), str(staged_features), ks)
-        written += engine.map(partitioned.write_part, Partitioned(scored), str(staged_scores), ks)
-        sums = engine.map(_tier_sums, Partitioned(scored))
-        engine.gather(written)
         summary = (
             pl.concat(engine.gather(sums))
             .group_by("tier")

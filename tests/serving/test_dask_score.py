@@ -6,7 +6,9 @@ partitioned one (docs/scaling.md)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,9 @@ from features.lake import sources
 from features.partitioned import STAGING, parts_of, read_run
 from serving.api.app import create_app
 from serving.cli import app
+from serving.services import scoring
 from serving.services.current_score import RefusedFile, check_score_file, score_store
+from serving.services.scoring import _score_written_part
 from serving.workspace import Workspace, manifest_of
 from supervision.platform.access import Role
 from tests.conftest import china_half_past_midnight
@@ -181,3 +185,39 @@ def test_a_single_process_run_replaces_a_partitioned_run(runs: Runs) -> None:
     frame, manifested = check_score_file(AS_OF, path, manifest_required=True)
     assert manifested and frame.equals(runs.scores)
     assert not list((path.parent / STAGING).iterdir())
+
+
+def _score_or_die_once(features_staging: str, k: int, *args: object, **kwargs: object) -> pl.DataFrame:
+    """Partition 1's score task kills its own worker the first time it runs (the retry finds the marker
+    beside the home): a worker lost while the city is being scored, after the features were staged and the
+    partitions' inputs released."""
+    marker = Path(features_staging).parents[2] / "score-worker-killed"
+    if k == 1 and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _score_written_part(features_staging, k, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_worker_killed_while_scoring_loses_nothing(runs: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The score tasks read their partition back from the staged feature part: a retried one needs nothing
+    # the run has released.
+    monkeypatch.setattr(scoring, "_score_written_part", _score_or_die_once)
+    out = runs.city.settings.home / "killed-run-scores.parquet"
+    answer = _cli(
+        runs.city,
+        "score",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--dask-local",
+        "2",
+        "--partitions",
+        "3",
+        "--out",
+        str(out),
+    )
+    assert (runs.city.settings.home / "score-worker-killed").exists()  # a worker did die mid-scoring
+    assert isinstance(answer, dict) and answer["entities"] == runs.scores.height
+    exact = ["uscc", "tier", "reasons_zh", "reasons_en"]
+    frame = read_run(out)
+    assert frame.select(exact).equals(runs.scores.select(exact))
+    assert_frame_equal(frame, runs.scores, check_exact=False, rel_tol=0, abs_tol=1e-9)
