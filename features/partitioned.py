@@ -40,6 +40,8 @@ import polars as pl
 from features.build import FeatureConfig, _features_at, _fill, _not_graph, _sources, population_at
 from features.catalog import BY_NAME
 from features.engine import Engine, Partitioned, partition_of
+from features.graph_join import REQUIRED as GRAPH_COLUMNS
+from features.graph_join import graph_features_partitioned
 from features.lifecycle import lifecycle_sources
 from features.profiles import conform
 
@@ -71,18 +73,26 @@ def _inputs(
     population = population_at(src["entities"], as_of=as_of)
     local = _features_at(src, population, as_of=as_of, config=config, graph=False)
     names = ("entities", "relations", "penalties", "list_entries", "evaluations", "rows", "local")
+    # The graph's inputs cut to the columns it reads: they stay in memory until the graph is done, and the
+    # tables' text columns (a penalty's facts and content, an entity's name) would be most of it.
+    graph_inputs = {
+        "entities": src["entities"],
+        "relations": src["relations"],
+        "penalties": live["penalties"],
+        "list_entries": live["list_entries"],
+        "evaluations": live["evaluations"],
+    }
     frames = pl.collect_all(
-        [
-            src["entities"],
-            src["relations"],
-            live["penalties"],
-            live["list_entries"],
-            live["evaluations"],
-            population,
-            local,
-        ]
+        [*(_graph_columns(name, lf) for name, lf in graph_inputs.items()), population, local]
     )
     return dict(zip(names, frames, strict=True))
+
+
+def _graph_columns(table: str, lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` cut to what the graph reads of ``table``: its required columns and those the lifecycle added
+    (a repair's or a correction's dates)."""
+    added = [c for c in lf.collect_schema() if c not in BY_NAME[table].schema]
+    return lf.select(*GRAPH_COLUMNS[table], *added)
 
 
 def _finish(local: pl.DataFrame, graph: pl.DataFrame | pl.LazyFrame, config: FeatureConfig) -> pl.DataFrame:
@@ -106,8 +116,6 @@ def build_partitioned(
     """The feature table at ``as_of`` as ``engine.n`` partition handles (see the module); ``graph`` is the
     partitioned graph step (default :func:`features.graph_join.graph_features_partitioned`)."""
     if graph is None:
-        from features.graph_join import graph_features_partitioned
-
         graph = graph_features_partitioned
     n = engine.n
     inputs = Partitioned(engine.map(_inputs, sources, Partitioned(list(range(n))), n, as_of, config))
