@@ -115,7 +115,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("/tmp/creditwatch-bench-scale"))
     parser.add_argument("--steps", action="store_true", help="per-step core-seconds in one process")
+    parser.add_argument(
+        "--city-parts",
+        type=int,
+        default=1,
+        help="generate the city in this many disjoint parts, one at a time (the generator holds one part)",
+    )
+    parser.add_argument(
+        "--no-single",
+        action="store_true",
+        help="skip the single-process run (a city it cannot hold); the Dask output is compared with another "
+        "run's kept in the work folder, if any",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default="auto",
+        help="each worker's memory limit (e.g. 9GiB; default: the machine's memory over the workers): Dask "
+        "spills a worker's data to disk from 60-70 %% of it, pauses it at 80 %% and restarts it at 95 %%",
+    )
     args = parser.parse_args(argv)
+    if args.city_parts < 1:
+        parser.error("--city-parts must be at least 1")
     if args.steps:
         steps(args, sys.argv[1:] if argv is None else argv)
         return
@@ -124,8 +144,11 @@ def main(argv: list[str] | None = None) -> None:
     work, home = _prepare(args)
     cli = [str(Path(sys.executable).with_name("creditwatch")), "--home", str(home), "--json"]
     single_out = work / "single-scores.parquet"
-    s_seconds, s_peak, _ = _timed([*cli, "score", "--as-of", AS_OF.isoformat(), "--out", str(single_out)])
-    print(f"single process: {s_seconds:.1f} s, peak {s_peak} MiB", file=sys.stderr)
+    s_seconds = s_peak = None
+    if not args.no_single:
+        s_seconds, s_peak, _ = _timed([*cli, "score", "--as-of", AS_OF.isoformat(), "--out", str(single_out)])
+        print(f"single process: {s_seconds:.1f} s, peak {s_peak} MiB", file=sys.stderr)
+    dask_out = work / f"dask-{args.workers}-scores.parquet"
     with (
         LocalCluster(
             n_workers=args.workers,
@@ -133,44 +156,68 @@ def main(argv: list[str] | None = None) -> None:
             processes=True,
             dashboard_address="127.0.0.1:0",
             host="127.0.0.1",
+            memory_limit=args.memory_limit,
         ) as local,
         Client(local) as client,
     ):
         extra = [] if args.partitions is None else ["--partitions", str(args.partitions)]
         d_seconds, d_peak, out = _timed(
-            [*cli, "score", "--as-of", AS_OF.isoformat(), "--dask", local.scheduler_address, *extra]
+            [
+                *cli,
+                "score",
+                "--as-of",
+                AS_OF.isoformat(),
+                "--dask",
+                local.scheduler_address,
+                "--out",
+                str(dask_out),
+                *extra,
+            ]
         )
 
-        def worker_peak() -> int:
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-
-        workers = sorted(client.run(worker_peak).values())
-    answer = json.loads(out)
-    from features.partitioned import read_run
-
-    single = pl.read_parquet(single_out)
-    dask = read_run(Path(answer["path"]))
-    agreement: dict[str, Any] = {
-        "rows": [single.height, dask.height],
-        "same_uscc": single["uscc"].equals(dask["uscc"]),
-        "same_tiers": single["tier"].equals(dask["tier"]),
-        "same_reasons": single["reasons_zh"].equals(dask["reasons_zh"]),
-        "max_probability_diff": (single["probability"] - dask["probability"]).abs().max(),
-    }
+        # VmHWM, not ru_maxrss: a worker's ru_maxrss keeps the peak of the process it was started from.
+        workers = sorted(client.run(_high_water).values())
+    others = (
+        [single_out] if single_out.exists() else sorted(set(work.glob("dask-*-scores.parquet")) - {dask_out})
+    )
+    agreement = _agreement(others[0], dask_out) if others else None
     result = {
         "entities": args.entities,
-        "scored": single.height,
+        "scored": json.loads(out)["entities"],
         "workers": args.workers,
-        "single_seconds": round(s_seconds, 1),
+        "single_seconds": None if s_seconds is None else round(s_seconds, 1),
         "single_peak_mib": s_peak,
         "dask_seconds": round(d_seconds, 1),
         "dask_client_peak_mib_upper_bound": d_peak,
         "dask_worker_peak_mib": workers,
         "agreement": agreement,
+        "compared_with": others[0].name if others else None,
+        "city_parts": args.city_parts,
+        "partitions": args.partitions,
+        "memory_limit": args.memory_limit,
         "bench_peak_mib": _peak_rss(),
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=1))
+
+
+def _agreement(reference: Path, dask_out: Path) -> dict[str, Any]:
+    """Rows, USCCs, tiers, reasons (by hash: a city of millions does not fit twice in this process) and the
+    largest probability difference of two score runs (file or folder)."""
+    from features.partitioned import parts_of
+
+    def read(path: Path) -> pl.DataFrame:
+        columns = [pl.col("uscc"), pl.col("tier"), pl.col("probability"), pl.col("reasons_zh").hash(seed=1)]
+        return pl.scan_parquet(parts_of(path)).select(columns).collect().sort("uscc")
+
+    one, two = read(reference), read(dask_out)
+    return {
+        "rows": [one.height, two.height],
+        "same_uscc": one["uscc"].equals(two["uscc"]),
+        "same_tiers": one["tier"].equals(two["tier"]),
+        "same_reasons": one["reasons_zh"].equals(two["reasons_zh"]),
+        "max_probability_diff": (one["probability"] - two["probability"]).abs().max(),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ --steps
@@ -271,12 +318,33 @@ class CountingEngine:
 def _prepare(args: argparse.Namespace) -> tuple[Path, Path]:
     from serving.settings import load_settings
 
-    work: Path = args.work / f"city-{args.entities}-{args.seed}"
+    parts = getattr(args, "city_parts", 1)
+    work: Path = args.work / (f"city-{args.entities}-{args.seed}" + (f"-in-{parts}" if parts > 1 else ""))
     home = work / "home"
     home.mkdir(parents=True, exist_ok=True)
     settings = load_settings(home=home)
     started = time.perf_counter()
-    _city(work / "city", settings.lake_dir, entities=args.entities, seed=args.seed, salt=settings.person_salt)
+    if parts > 1:
+        from bench._city import city_in_parts
+
+        city_in_parts(
+            work / "parts",
+            settings.lake_dir,
+            entities=args.entities,
+            parts=parts,
+            seed=args.seed,
+            salt=settings.person_salt,
+            today=AS_OF,
+            jobs=2,
+        )
+    else:
+        _city(
+            work / "city",
+            settings.lake_dir,
+            entities=args.entities,
+            seed=args.seed,
+            salt=settings.person_salt,
+        )
     _champion(work, home)
     print(f"city and champion ready ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     return work, home
