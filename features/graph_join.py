@@ -680,18 +680,24 @@ def graph_features_partitioned(
     # Nodes in their id's partition: every per-entity aggregate below is shuffled there, keyed by ``i``.
     by_id = engine.map(_unique_ids, P(engine.shuffle(nodes, "i")))
     invest_degree = engine.map(_investment_degree, P(engine.shuffle(engine.map(_both_ways, P(invest)), "i")))
+    # A handle held here keeps its partitions in the cluster (or this process) until the function returns:
+    # each is let go after its last use, so the step holds its working set, not every intermediate it made.
+    del nodes, entities, relations, penalties, list_entries, evaluations, rows, checked, tables
 
     # Connectors: every incidence row in its connector's partition.
     connector_rows = engine.shuffle(
         engine.map(_concat, P(incidence), P(engine.map(_investment_connectors, P(invest)))), "cid"
     )
+    del incidence, invest
     connectors = engine.map(_connectors, P(connector_rows), max_shared_group=config.max_shared_group)
+    del connector_rows
     links_c = engine.map(_pick, P(connectors), "E")  # (cid, i, w, inv) by connector
     # An entity's address and phone (and persons) may sit in different connector partitions: re-aggregated.
     shared = engine.map(_sum_by_id, P(engine.shuffle(engine.map(_pick, P(connectors), "shared"), "i")))
     accountable = engine.map(
         _distinct, P(engine.shuffle(engine.map(_pick, P(connectors), "accountable"), "i"))
     )
+    del connectors
     links_i = engine.map(_with_attrs, P(engine.shuffle(links_c, "i")), P(by_id))  # by entity, with flags
     links = engine.shuffle(links_i, "cid")  # by connector, with the member's flags
 
@@ -701,6 +707,7 @@ def graph_features_partitioned(
 
     # The walk: `steps` rounds of messages along the row-normalised pair weights.
     transitions = engine.shuffle(engine.map(_transitions, P(pairs)), "src")
+    del pairs
     x = engine.map(_seeds, P(by_id))
     total = engine.map(_no_total, P(by_id))
     for k in range(1, config.steps + 1):
@@ -710,6 +717,7 @@ def graph_features_partitioned(
         x = engine.map(_pick, P(step), "x")
         total = engine.map(_pick, P(step), "total")
     risk = engine.map(_risk, P(total))
+    del transitions, x, total
 
     # Connected components: min-label propagation entity → connector → entity (only the labels that changed
     # travel), then pointer jumping and hooking (_jump_requests), until no label changes. A label is always
@@ -727,12 +735,14 @@ def graph_features_partitioned(
         if sum(engine.gather(engine.map(_changed, P(labels)))) == 0:
             break
     sizes = engine.shuffle(engine.map(_group_sizes, P(engine.shuffle(labels, "label"))), "i")
+    del labels, links_c, to_connectors, offers, requests, answers
 
     # Two hops: a —c— m —c2— b as (entity, connector) ⋈ (connector, connector) ⋈ (connector, entity), in
     # rounds of about `chunk_rows` wanted entities per partition (the memory of one task, as `chunk_rows`
     # bounds one process's block in features.graph): the rounds, and their shuffles, stay a handful however
     # large the city, as long as the partitions grow with it.
     connector_pairs = engine.map(_distinct, P(engine.shuffle(engine.map(_connector_pairs, P(links_i)), "c1")))
+    del links_i
     wanted = sum(engine.gather(engine.map(_wanted_count, P(by_id))))
     chunks = max(1, math.ceil(wanted / (config.chunk_rows * engine.n)))
     two_hop_parts: list[list[Any]] = []
@@ -742,7 +752,9 @@ def graph_features_partitioned(
         )
         reached = engine.shuffle(engine.map(_reach_entities, P(reach), P(links)), "a")
         two_hop_parts.append(engine.map(_two_hop, P(reached)))
+    del links, connector_pairs
     two_hop = engine.map(_concat, *(P(p) for p in two_hop_parts))
+    del two_hop_parts
 
     out = engine.map(
         _assemble,

@@ -120,22 +120,24 @@ def build_partitioned(
     n = engine.n
     inputs = Partitioned(engine.map(_inputs, sources, Partitioned(list(range(n))), n, as_of, config))
 
-    def part(name: str) -> list[Any]:
-        return engine.map(operator.getitem, inputs, name)
-
+    names = ("entities", "relations", "penalties", "list_entries", "evaluations", "rows", "local")
+    entities, relations, penalties, list_entries, evaluations, rows, local = (
+        engine.map(operator.getitem, inputs, name) for name in names
+    )
+    del inputs  # each table has a handle of its own: the partitions' dicts are let go once taken apart
     graph_parts = graph(
         engine,
-        entities=part("entities"),
-        relations=part("relations"),
-        penalties=part("penalties"),
-        list_entries=part("list_entries"),
-        evaluations=part("evaluations"),
-        rows=part("rows"),
+        entities=entities,
+        relations=relations,
+        penalties=penalties,
+        list_entries=list_entries,
+        evaluations=evaluations,
+        rows=rows,
         as_of=as_of,
         config=config.graph,
         policy=config.repair,
     )
-    return engine.map(_finish, Partitioned(part("local")), Partitioned(graph_parts), config)
+    return engine.map(_finish, Partitioned(local), Partitioned(graph_parts), config)
 
 
 def height(frame: pl.DataFrame) -> int:
