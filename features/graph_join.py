@@ -717,7 +717,7 @@ def graph_features_partitioned(
         x = engine.map(_pick, P(step), "x")
         total = engine.map(_pick, P(step), "total")
     risk = engine.map(_risk, P(total))
-    del transitions, x, total
+    del transitions, x, total, messages, step
 
     # Connected components: min-label propagation entity → connector → entity (only the labels that changed
     # travel), then pointer jumping and hooking (_jump_requests), until no label changes. A label is always
@@ -752,7 +752,7 @@ def graph_features_partitioned(
         )
         reached = engine.shuffle(engine.map(_reach_entities, P(reach), P(links)), "a")
         two_hop_parts.append(engine.map(_two_hop, P(reached)))
-    del links, connector_pairs
+    del links, connector_pairs, reach, reached
     two_hop = engine.map(_concat, *(P(p) for p in two_hop_parts))
     del two_hop_parts
 
