@@ -51,6 +51,7 @@ def city_lake(
 # another's).
 # Part 0 keeps its identifiers: a city in one part is the plain city.
 REFERENCES = ("person_key", "licence_id", "basis_document_no", "related_record", "record_id", "task_id")
+MAX_PARTS = 100  # the parts' identifiers stay disjoint up to this many (part_uscc, rekey)
 USCC_COLUMNS = ("uscc", "related_uscc")  # the entity's own codes; authorities' codes stay the city's
 
 
@@ -142,6 +143,9 @@ def city_in_parts(
     import shutil
     from concurrent.futures import ProcessPoolExecutor
 
+    if not 1 <= parts <= MAX_PARTS:
+        # Divisions move by part × 10,000 modulo 10^6 and phones take a two-digit part: 100 parts apart meet.
+        raise ValueError(f"parts must be 1 … {MAX_PARTS}, got {parts}")
     sizes = [entities // parts + (1 if i < entities % parts else 0) for i in range(parts)]
     todo = [i for i in range(parts) if not (work / f"part-{i}.done").exists()]
     work.mkdir(parents=True, exist_ok=True)

@@ -91,3 +91,9 @@ def test_every_entity_has_the_features_of_its_part_generated_alone(lakes: dict[s
         mine = whole.join(alone.select("uscc"), on="uscc", how="semi").sort("uscc")
         assert mine.height == alone.height > 0
         assert mine.equals(alone), f"part {i}"
+
+
+def test_more_parts_than_the_identifiers_keep_apart_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="parts must be 1"):
+        city_in_parts(tmp_path, tmp_path / "lake", entities=1000, parts=101, seed=0, salt=SALT, today=TODAY)
+    assert not (tmp_path / "lake").exists()  # refused before anything is generated
